@@ -1,0 +1,95 @@
+//! The crate's error type.
+//!
+//! Every error that concerns a file names it: a user reading `slug: cannot read build/app/x.php: permission
+//! denied` knows what to fix, while a bare `permission denied` sends them searching.
+
+use std::path::{Path, PathBuf};
+
+use crate::id::ObjectId;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in slugstore.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O error on a named path.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory the operation was on.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The RocksDB index failed.
+    #[error("store index {}: {source}", path.display())]
+    Index {
+        /// The index directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: rocksdb::Error,
+    },
+    /// No store exists at the path.
+    #[error("no slugstore at {} (run `slug init` or pass --store)", .0.display())]
+    NoStore(PathBuf),
+    /// Stored bytes do not hash to their id: the store is damaged.
+    #[error("object {id} is corrupt: {detail}")]
+    Corrupt {
+        /// The damaged object.
+        id: ObjectId,
+        /// What was found.
+        detail: String,
+    },
+    /// An object the index or a manifest refers to is absent.
+    #[error("object {0} is missing from the store")]
+    MissingObject(ObjectId),
+    /// A name given by the user matched no slug or ref.
+    #[error("no slug or ref named `{0}`")]
+    UnknownSlug(String),
+    /// An id prefix matched several slugs.
+    #[error("`{prefix}` is ambiguous: it matches {}", candidates.join(", "))]
+    AmbiguousSlug {
+        /// What the user typed.
+        prefix: String,
+        /// Short ids of the matches.
+        candidates: Vec<String>,
+    },
+    /// Data that should follow one of slugstore's formats does not.
+    #[error("{what}: {detail}")]
+    Format {
+        /// What was being decoded (a manifest, a pack, a record).
+        what: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The user asked for something that cannot be done as asked.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().to_path_buf(), source }
+    }
+
+    /// A format error.
+    pub fn format(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::Format { what: what.into(), detail: detail.into() }
+    }
+}
+
+/// Attach a path to `std::io::Result`s: `fs::read(p).at(p)?`.
+pub trait IoResultExt<T> {
+    /// Converts the error into [`Error::Io`] naming `path`.
+    fn at(self, path: impl AsRef<Path>) -> Result<T>;
+}
+
+impl<T> IoResultExt<T> for std::io::Result<T> {
+    fn at(self, path: impl AsRef<Path>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}
