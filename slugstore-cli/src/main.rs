@@ -1,1 +1,59 @@
-fn main() {}
+//! `slug`: the command-line shell over the slugstore crate.
+//!
+//! Each subcommand lives in `cmd/` and is a thin translation from arguments to one library call and from
+//! its report to text or JSON; the work itself is done by the `slugstore` crate.
+
+mod cmd;
+mod context;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::context::{Context, Global};
+
+/// Content-addressed, deduplicated, instantly reversible slugs of a build tree.
+///
+/// A slug is an immutable snapshot of a build directory (minus its writable mounts), stored once per
+/// distinct file content in a local store (`.slugstore/` in the working directory by default).
+#[derive(Parser)]
+#[command(name = "slug", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Init(cmd::init::Args),
+    Snapshot(cmd::snapshot::Args),
+    Ls(cmd::ls::Args),
+    Show(cmd::show::Args),
+    Restore(cmd::restore::Args),
+    Verify(cmd::verify::Args),
+    Refs(cmd::refs::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Context::new(cli.global);
+    let result = match cli.command {
+        Command::Init(a) => cmd::init::run(&ctx, a),
+        Command::Snapshot(a) => cmd::snapshot::run(&ctx, a),
+        Command::Ls(a) => cmd::ls::run(&ctx, a),
+        Command::Show(a) => cmd::show::run(&ctx, a),
+        Command::Restore(a) => cmd::restore::run(&ctx, a),
+        Command::Verify(a) => cmd::verify::run(&ctx, a),
+        Command::Refs(a) => cmd::refs::run(&ctx, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            ctx.report_error(&e);
+            ExitCode::from(cmd::EXIT_ERROR)
+        }
+    }
+}

@@ -73,12 +73,18 @@ pub enum Error {
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 
     /// A format error.
     pub fn format(what: impl Into<String>, detail: impl Into<String>) -> Self {
-        Error::Format { what: what.into(), detail: detail.into() }
+        Error::Format {
+            what: what.into(),
+            detail: detail.into(),
+        }
     }
 }
 

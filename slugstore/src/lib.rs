@@ -1,7 +1,21 @@
 //! slugstore: content-addressed, deduplicated, instantly reversible slugs of a build tree.
 
+pub mod config;
 pub mod error;
+pub mod fsutil;
 pub mod id;
+pub mod progress;
+pub mod restore;
+pub mod scan;
+pub mod slug;
+pub mod snapshot;
+pub mod store;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use id::{ObjectId, SlugId};
+pub use progress::{NoProgress, Progress, ProgressBars};
+pub use restore::{restore, RestoreOptions, RestoreReport};
+pub use snapshot::{snapshot, SnapshotOptions, SnapshotReport};
+pub use store::Store;
+pub use verify::{verify, VerifyOptions, VerifyReport};

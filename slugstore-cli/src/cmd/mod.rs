@@ -1,0 +1,35 @@
+//! One module per subcommand.
+
+use std::process::ExitCode;
+
+pub mod init;
+pub mod ls;
+pub mod refs;
+pub mod restore;
+pub mod show;
+pub mod snapshot;
+pub mod verify;
+
+/// Something failed (the message says what).
+pub const EXIT_ERROR: u8 = 1;
+/// A check found damaged or missing data.
+pub const EXIT_DAMAGED: u8 = 3;
+
+/// What commands return.
+pub type CmdResult = slugstore::Result<ExitCode>;
+
+/// `1536` → `1.5 KiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

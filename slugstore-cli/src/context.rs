@@ -1,0 +1,122 @@
+//! Global options and what every command needs from them: the store, output mode, progress bars.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use slugstore::store::{OpenOptions, DEFAULT_DIR};
+use slugstore::{Error, Store};
+
+use crate::progress::Bars;
+
+/// Options accepted by every command.
+#[derive(clap::Args)]
+pub struct Global {
+    /// The store directory.
+    #[arg(long, global = true, env = "SLUGSTORE_DIR", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bars, no messages on stderr (errors still print).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Wait at most this many seconds for another slug process to release the store (default: forever).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub lock_timeout: Option<f64>,
+}
+
+/// What commands run with.
+pub struct Context {
+    pub global: Global,
+    pub bars: Bars,
+}
+
+impl Context {
+    pub fn new(global: Global) -> Context {
+        let show = !global.quiet && !global.json && std::io::stderr().is_terminal();
+        Context {
+            bars: Bars::new(show),
+            global,
+        }
+    }
+
+    /// The store path and whether the user chose it.
+    pub fn store_path(&self) -> (PathBuf, bool) {
+        match &self.global.store {
+            Some(p) => (p.clone(), true),
+            None => (PathBuf::from(DEFAULT_DIR), false),
+        }
+    }
+
+    fn open_options(&self) -> OpenOptions<'_> {
+        OpenOptions {
+            lock_timeout: self.global.lock_timeout.map(Duration::from_secs_f64),
+            on_wait: &|p| {
+                eprintln!(
+                    "slug: waiting for another slug process to release the store lock ({})",
+                    p.display()
+                )
+            },
+            ..OpenOptions::default()
+        }
+    }
+
+    /// Opens the store.
+    pub fn open(&self) -> slugstore::Result<Store> {
+        Store::open(&self.store_path().0, &self.open_options())
+    }
+
+    /// Opens the store, creating it first when it is the default one and absent.
+    pub fn open_or_init(&self) -> slugstore::Result<Store> {
+        let (path, chosen) = self.store_path();
+        match Store::open(&path, &self.open_options()) {
+            Err(Error::NoStore(_)) if !chosen => {
+                let s = Store::init(&path, &self.open_options())?;
+                self.note(&format!("initialized a new store in {}", path.display()));
+                Ok(s)
+            }
+            other => other,
+        }
+    }
+
+    /// Creates a store.
+    pub fn init(&self) -> slugstore::Result<Store> {
+        Store::init(&self.store_path().0, &self.open_options())
+    }
+
+    /// A message for humans on stderr (not with --quiet or --json).
+    pub fn note(&self, msg: &str) {
+        if !self.global.quiet && !self.global.json {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// Prints an error with its causes.
+    pub fn report_error(&self, e: &Error) {
+        let mut msg = format!("slug: error: {e}");
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            let s_text = s.to_string();
+            if !msg.contains(&s_text) {
+                msg.push_str(&format!(": {s_text}"));
+            }
+            src = s.source();
+        }
+        if self.global.json {
+            println!(
+                "{}",
+                serde_json::json!({ "error": msg.trim_start_matches("slug: error: ") })
+            );
+        }
+        eprintln!("{msg}");
+    }
+
+    /// Prints `value` as JSON.
+    pub fn print_json<T: serde::Serialize>(&self, value: &T) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).expect("reports serialize")
+        );
+    }
+}

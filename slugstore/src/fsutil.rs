@@ -1,0 +1,49 @@
+//! Small filesystem helpers shared by every module that publishes files.
+//!
+//! The rule everywhere: a file becomes visible under its final name only once its bytes are complete and
+//! durable — write to a temporary name in the same directory, fsync, rename, fsync the directory.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{IoResultExt, Result};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name unique to this process and call, for temporary files: `.<stem>.<pid>.<n>.tmp`.
+pub fn temp_name(stem: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(".{stem}.{}.{n}.tmp", std::process::id())
+}
+
+/// The temporary sibling path for publishing `path`.
+pub fn temp_sibling(path: &Path) -> PathBuf {
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(temp_name(&stem))
+}
+
+/// Writes `bytes` to `path` atomically and durably.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_sibling(path);
+    let result = (|| {
+        let mut f = File::create(&tmp).at(&tmp)?;
+        f.write_all(bytes).at(&tmp)?;
+        f.sync_all().at(&tmp)?;
+        fs::rename(&tmp, path).at(path)?;
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Fsyncs a directory so renames into it survive a crash.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|f| f.sync_all()).at(dir)
+}

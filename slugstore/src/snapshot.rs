@@ -1,0 +1,375 @@
+//! Snapshot: turn a build tree into a slug.
+//!
+//! 1. Walk the tree in parallel, leaving out the mounts and `--exclude` paths.
+//! 2. Merge the walk with the stat cache (both sorted by path): a file whose size, times and inode are
+//!    unchanged keeps its recorded hash and is not read.
+//! 3. Read, hash and store the other files in parallel (rayon across files; large files are mapped for
+//!    hashing and streamed into the store).
+//! 4. Encode the manifest, store it as an object, make the packs durable, then commit in one index batch:
+//!    object locations, the slug record, the ref, the stat-cache changes. Until that batch lands nothing
+//!    of the snapshot is visible, so a snapshot killed at any moment leaves no slug that looks whole.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, IoResultExt, Result};
+use crate::id::{ObjectId, SlugId};
+use crate::progress::ProgressBars;
+use crate::scan::{self, FileMeta, Found, Walked};
+use crate::slug::{now_secs, Entry, EntryKind, Manifest, SlugRecord, TreeStats};
+use crate::store::index::{tree_key, StatEntry, TreeKey};
+use crate::store::{ObjectWriter, Store, IN_MEMORY_LIMIT};
+
+/// Files modified this recently (before the scan started) are not trusted to the stat cache: a write in
+/// the same timestamp tick could go unnoticed.
+const RACY_MARGIN: Duration = Duration::from_secs(2);
+
+/// What to snapshot and how to record it.
+#[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct SnapshotOptions {
+    /// Extra paths (relative to the tree) to leave out, besides the mounts.
+    #[cfg_attr(feature = "clap", arg(long = "exclude", value_name = "PATH"))]
+    pub excludes: Vec<String>,
+    /// Point this ref at the new slug (its previous slug becomes the parent).
+    #[cfg_attr(feature = "clap", arg(long = "ref", value_name = "NAME"))]
+    pub ref_name: Option<String>,
+    /// A message recorded with the slug.
+    #[cfg_attr(feature = "clap", arg(short, long))]
+    pub message: Option<String>,
+    /// Labels recorded with the slug (`KEY=VALUE`).
+    #[cfg_attr(feature = "clap", arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label))]
+    pub labels: Vec<(String, String)>,
+    /// Read every file, ignoring the stat cache.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub no_cache: bool,
+}
+
+#[cfg(feature = "clap")]
+fn parse_label(s: &str) -> std::result::Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
+}
+
+/// What a snapshot did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotReport {
+    /// The slug id.
+    pub slug: SlugId,
+    /// False when the store already had this exact slug.
+    pub new_slug: bool,
+    /// The ref moved, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ref_name: Option<String>,
+    /// Entry counts of the slug.
+    #[serde(flatten)]
+    pub tree: TreeStats,
+    /// Files whose bytes were read (stat-cache misses).
+    pub files_read: u64,
+    /// File contents added to the store (the manifest is not counted).
+    pub new_objects: u64,
+    /// Uncompressed bytes of those contents.
+    pub new_bytes: u64,
+    /// Bytes the new objects (manifest included) take in the store.
+    pub stored_bytes: u64,
+    /// File bytes not stored again because their content was already stored.
+    pub dedup_bytes: u64,
+    /// Paths left out (mounts and excludes).
+    pub excluded: Vec<String>,
+    /// Special files skipped.
+    pub warnings: Vec<String>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// Snapshots `tree` into `store`.
+pub fn snapshot(
+    store: &Store,
+    tree: &Path,
+    opts: &SnapshotOptions,
+    bars: &dyn ProgressBars,
+) -> Result<SnapshotReport> {
+    let started = Instant::now();
+    let scan_start = SystemTime::now();
+    let root = tree.canonicalize().at(tree)?;
+    let mut excludes = scan::excludes_for(&root, &opts.excludes)?;
+    if let Ok(rel) = store
+        .root()
+        .canonicalize()
+        .at(store.root())?
+        .strip_prefix(&root)
+    {
+        excludes.add(&rel.to_string_lossy())?;
+    }
+    let walked = scan::walk(&root, &excludes)?;
+    let tkey = tree_key(&root);
+
+    // Stat cache: known hashes for unchanged files.
+    let known = if opts.no_cache {
+        vec![None; walked.entries.len()]
+    } else {
+        cached_ids(store, &tkey, &walked.entries)?
+    };
+
+    let writer = store.writer();
+    let todo: Vec<usize> = (0..walked.entries.len())
+        .filter(|&i| known[i].is_none() && matches!(walked.entries[i].found, Found::File(_)))
+        .collect();
+    let bar = bars.bytes("hashing");
+    bar.set_length(
+        todo.iter()
+            .map(|&i| file_meta(&walked.entries[i]).size)
+            .sum(),
+    );
+    let hashed: Vec<(usize, ObjectId)> = todo
+        .par_iter()
+        .map(|&i| {
+            let e = &walked.entries[i];
+            let meta = file_meta(e);
+            let id = store_file(&writer, &root.join(os(&e.rel)), meta.size)?;
+            bar.inc(meta.size);
+            Ok((i, id))
+        })
+        .collect::<Result<_>>()?;
+    bar.finish();
+    let mut ids = known;
+    for (i, id) in hashed {
+        ids[i] = Some(id);
+    }
+
+    let entries = walked
+        .entries
+        .iter()
+        .zip(&ids)
+        .map(|(w, id)| Entry {
+            path: w.rel.clone(),
+            kind: match &w.found {
+                Found::Dir => EntryKind::Dir,
+                Found::File(m) => EntryKind::File {
+                    size: m.size,
+                    id: id.expect("hashed"),
+                    executable: m.executable,
+                },
+                Found::Symlink(t) => EntryKind::Symlink { target: t.clone() },
+            },
+        })
+        .collect();
+    let manifest = Manifest::new(entries)?;
+    let stats = manifest.stats();
+    let file_stats = writer.stats();
+    let (manifest_id, _) = writer.add(&manifest.encode())?;
+    let slug = SlugId(manifest_id);
+    drop(manifest);
+
+    let staged = writer.finish()?;
+    let existing = store.index().slug(&slug)?;
+    let mut batch = store.index().batch();
+    staged.stage(&mut batch);
+    if existing.is_none() {
+        let parent = match &opts.ref_name {
+            Some(r) => store.index().get_ref(r)?.filter(|p| *p != slug),
+            None => None,
+        };
+        batch.put_slug(&SlugRecord {
+            id: slug,
+            created: now_secs(),
+            message: opts.message.clone(),
+            parent,
+            labels: opts.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+            source: Some(root.display().to_string()),
+            stats,
+        });
+    }
+    if let Some(r) = &opts.ref_name {
+        check_ref_name(r)?;
+        if store.index().get_ref(r)? != Some(slug) {
+            batch.set_ref(
+                r,
+                slug,
+                opts.message.clone().or_else(|| Some("snapshot".into())),
+            )?;
+        }
+    }
+    let racy_before = scan_start
+        .checked_sub(RACY_MARGIN)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    update_stat_cache(
+        store,
+        &tkey,
+        &walked.entries,
+        &ids,
+        ns_since_epoch(racy_before),
+        &mut batch,
+    )?;
+    batch.commit()?;
+
+    Ok(SnapshotReport {
+        slug,
+        new_slug: existing.is_none(),
+        ref_name: opts.ref_name.clone(),
+        tree: stats,
+        files_read: todo.len() as u64,
+        new_objects: file_stats.new_objects,
+        new_bytes: file_stats.new_bytes,
+        stored_bytes: staged.stats.stored_bytes,
+        dedup_bytes: stats.bytes.saturating_sub(file_stats.new_bytes),
+        excluded: excludes.list(),
+        warnings: walked.warnings,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Ref names: non-empty, printable, no whitespace or `/..`, not a hex id prefix (which would shadow ids).
+pub fn check_ref_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./@".contains(c))
+        && !name
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if !ok {
+        return Err(Error::Invalid(format!(
+            "`{name}` is not a valid ref name (letters, digits, `-_./@`, no empty or `..` components)"
+        )));
+    }
+    if name.len() >= 4 && name.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::Invalid(format!(
+            "ref name `{name}` looks like a slug id; pick another"
+        )));
+    }
+    Ok(())
+}
+
+fn os(rel: &[u8]) -> &Path {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(rel))
+}
+
+fn file_meta(w: &Walked) -> &FileMeta {
+    match &w.found {
+        Found::File(m) => m,
+        _ => unreachable!("only files are hashed"),
+    }
+}
+
+fn ns_since_epoch(t: SystemTime) -> i128 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+fn matches_stat(m: &FileMeta, e: &StatEntry) -> bool {
+    m.size == e.size && m.mtime_ns == e.mtime_ns && m.ctime_ns == e.ctime_ns && m.ino == e.ino
+}
+
+/// Merge-joins the walk with the tree's stat cache; both are sorted by path bytes.
+fn cached_ids(store: &Store, tkey: &TreeKey, entries: &[Walked]) -> Result<Vec<Option<ObjectId>>> {
+    let mut out = vec![None; entries.len()];
+    let mut i = 0;
+    for kv in store.index().stat_entries(tkey) {
+        let (path, cached) = kv?;
+        while i < entries.len() && entries[i].rel < path {
+            i += 1;
+        }
+        if i == entries.len() {
+            break;
+        }
+        if entries[i].rel == path {
+            if let Found::File(m) = &entries[i].found {
+                if matches_stat(m, &cached) {
+                    out[i] = Some(cached.id);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the changed stat-cache entries of this tree and deletes those of vanished paths. Entries
+/// modified within [`RACY_MARGIN`] of the scan are left out, so they are read again next time.
+fn update_stat_cache(
+    store: &Store,
+    tkey: &TreeKey,
+    entries: &[Walked],
+    ids: &[Option<ObjectId>],
+    racy_ns: i128,
+    batch: &mut crate::store::Batch<'_>,
+) -> Result<()> {
+    let mut old = store.index().stat_entries(tkey).peekable();
+    for (w, id) in entries.iter().zip(ids) {
+        // Drop cached paths that sort before this one: they are gone (or no longer files).
+        while let Some(Ok((p, _))) = old.peek() {
+            if p.as_slice() >= w.rel.as_slice() {
+                break;
+            }
+            batch.delete_stat(tkey, p);
+            old.next();
+        }
+        let prev = match old.peek() {
+            Some(Ok((p, e))) if *p == w.rel => Some(*e),
+            Some(Err(_)) => return Err(old.next().expect("peeked").expect_err("peeked an error")),
+            _ => None,
+        };
+        if prev.is_some() {
+            old.next();
+        }
+        match (&w.found, id) {
+            (Found::File(m), Some(id)) if m.mtime_ns < racy_ns => {
+                let e = StatEntry {
+                    size: m.size,
+                    mtime_ns: m.mtime_ns,
+                    ctime_ns: m.ctime_ns,
+                    ino: m.ino,
+                    id: *id,
+                };
+                if prev != Some(e) {
+                    batch.put_stat(tkey, &w.rel, &e);
+                }
+            }
+            _ if prev.is_some() => batch.delete_stat(tkey, &w.rel),
+            _ => {}
+        }
+    }
+    for kv in old {
+        batch.delete_stat(tkey, &kv?.0);
+    }
+    Ok(())
+}
+
+thread_local! {
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads, hashes and stores one file; returns its id.
+fn store_file(writer: &ObjectWriter<'_>, path: &PathBuf, size: u64) -> Result<ObjectId> {
+    let mut file = File::open(path).at(path)?;
+    if size > IN_MEMORY_LIMIT {
+        // SAFETY: the mapping is only read; a concurrent writer can change the bytes under us, which
+        // `add_file_streaming` detects by hashing again while it stores them.
+        let map = unsafe { memmap2::Mmap::map(&file) }.at(path)?;
+        let id = ObjectId::from(blake3::Hasher::new().update_rayon(&map).finalize());
+        let len = map.len() as u64;
+        drop(map);
+        writer.add_file_streaming(id, path, len)?;
+        return Ok(id);
+    }
+    READ_BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        file.read_to_end(&mut buf).at(path)?;
+        let id = ObjectId::hash(&buf);
+        writer.add_with_id(id, &buf)?;
+        Ok(id)
+    })
+}

@@ -1,0 +1,451 @@
+//! The store's index: a RocksDB database beside the packs.
+//!
+//! RocksDB holds everything small and mutable — where each object lives, slug records, refs and their
+//! history, the stat cache — so each of those updates is one atomic, fsynced write batch. Packs hold the
+//! bytes. A slug becomes visible in the same batch that indexes its objects, after their packs are durable,
+//! which is what makes a killed snapshot harmless: it leaves at most an unreferenced pack.
+//!
+//! Column families and their keys:
+//!
+//! | family    | key                              | value                                  |
+//! |-----------|----------------------------------|----------------------------------------|
+//! | `objects` | object id (32 bytes)             | [`Location`] (57 bytes)                |
+//! | `slugs`   | slug id (32 bytes)               | [`SlugRecord`] as JSON                 |
+//! | `refs`    | ref name (UTF-8)                 | slug id (32 bytes)                     |
+//! | `reflog`  | ref name, `0x00`, seq (u64 BE)   | [`RefLogEntry`] as JSON                |
+//! | `stat`    | tree key (16 bytes), path bytes  | [`StatEntry`] (fixed 72 bytes)         |
+//! | `meta`    | UTF-8 name                       | UTF-8 value (`format` = `1`)           |
+//!
+//! RocksDB also gives the store its lock: only one process can open the database at a time, the lock is an
+//! `fcntl` lock the kernel drops when its holder dies, so a killed `slug` never leaves the store locked.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch,
+    WriteOptions, DB,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::id::{ObjectId, SlugId};
+use crate::slug::SlugRecord;
+use crate::store::pack::Location;
+
+const CFS: &[&str] = &["objects", "slugs", "refs", "reflog", "stat", "meta"];
+
+/// One change of a ref, kept so `production` has a history to roll back along.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefLogEntry {
+    /// Ref name.
+    pub name: String,
+    /// The slug the ref was set to.
+    pub slug: SlugId,
+    /// The slug it pointed at before, if any.
+    pub previous: Option<SlugId>,
+    /// Unix time of the change, in seconds.
+    pub time: u64,
+    /// Why (the snapshot message, or the command that moved it).
+    pub message: Option<String>,
+}
+
+/// What the stat cache remembers of one file: if size, times and inode still match, the file's bytes are
+/// assumed unchanged and its hash is reused without reading it (git's index and restic's parent snapshot
+/// make the same bet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatEntry {
+    /// File size.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Status-change time, nanoseconds since the epoch.
+    pub ctime_ns: i128,
+    /// Inode number.
+    pub ino: u64,
+    /// The content hash recorded when the entry was written.
+    pub id: ObjectId,
+}
+
+impl StatEntry {
+    const LEN: usize = 8 + 16 + 16 + 8 + 32;
+
+    fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        b[..8].copy_from_slice(&self.size.to_le_bytes());
+        b[8..24].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        b[24..40].copy_from_slice(&self.ctime_ns.to_le_bytes());
+        b[40..48].copy_from_slice(&self.ino.to_le_bytes());
+        b[48..80].copy_from_slice(self.id.as_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<StatEntry> {
+        if b.len() != Self::LEN {
+            return None;
+        }
+        Some(StatEntry {
+            size: u64::from_le_bytes(b[..8].try_into().ok()?),
+            mtime_ns: i128::from_le_bytes(b[8..24].try_into().ok()?),
+            ctime_ns: i128::from_le_bytes(b[24..40].try_into().ok()?),
+            ino: u64::from_le_bytes(b[40..48].try_into().ok()?),
+            id: ObjectId::from_slice(&b[48..80])?,
+        })
+    }
+}
+
+/// Identifies a scanned tree in the stat cache: the first 16 bytes of BLAKE3 of its canonical path.
+pub type TreeKey = [u8; 16];
+
+/// Computes the stat-cache key of a tree root.
+pub fn tree_key(root: &Path) -> TreeKey {
+    use std::os::unix::ffi::OsStrExt;
+    let h = blake3::hash(root.as_os_str().as_bytes());
+    h.as_bytes()[..16].try_into().unwrap()
+}
+
+/// How to behave when another process holds the store.
+pub struct LockWait<'a> {
+    /// Give up after this long (`None`: wait forever).
+    pub timeout: Option<Duration>,
+    /// Called once when the store is found locked, before waiting.
+    pub on_wait: &'a dyn Fn(&Path),
+}
+
+/// The RocksDB index of a store.
+pub struct Index {
+    db: DB,
+    path: PathBuf,
+}
+
+impl Index {
+    /// Opens (creating if needed) the index at `path`, waiting for another process's lock as `wait` says.
+    pub fn open(path: &Path, wait: &LockWait<'_>) -> Result<Index> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_write_buffer_size(16 << 20);
+        opts.set_max_write_buffer_number(2);
+        opts.set_keep_log_file_num(2);
+        opts.increase_parallelism(2);
+        let start = Instant::now();
+        let mut announced = false;
+        loop {
+            let cfs = CFS
+                .iter()
+                .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+            match DB::open_cf_descriptors(&opts, path, cfs) {
+                Ok(db) => {
+                    return Ok(Index {
+                        db,
+                        path: path.to_path_buf(),
+                    })
+                }
+                Err(e) if is_lock_error(&e) => {
+                    if wait.timeout.is_some_and(|t| start.elapsed() >= t) {
+                        return Err(Error::Invalid(format!(
+                            "the store at {} is locked by another slug process (gave up after {:?})",
+                            path.display(),
+                            start.elapsed()
+                        )));
+                    }
+                    if !announced {
+                        (wait.on_wait)(path);
+                        announced = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(Error::Index {
+                        path: path.to_path_buf(),
+                        source: e,
+                    })
+                }
+            }
+        }
+    }
+
+    fn cf(&self, name: &str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
+    }
+
+    fn err(&self, e: rocksdb::Error) -> Error {
+        Error::Index {
+            path: self.path.clone(),
+            source: e,
+        }
+    }
+
+    fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get_cf(self.cf(cf), key).map_err(|e| self.err(e))
+    }
+
+    /// Where object `id` is stored, if indexed.
+    pub fn object(&self, id: &ObjectId) -> Result<Option<Location>> {
+        self.get("objects", id.as_bytes())?
+            .map(|v| Location::decode(&v))
+            .transpose()
+    }
+
+    /// True if object `id` is indexed.
+    pub fn has_object(&self, id: &ObjectId) -> Result<bool> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf("objects"), id.as_bytes())
+            .map_err(|e| self.err(e))?
+            .is_some())
+    }
+
+    /// Every indexed object, in id order.
+    pub fn objects(&self) -> impl Iterator<Item = Result<(ObjectId, Location)>> + '_ {
+        self.db
+            .iterator_cf(self.cf("objects"), IteratorMode::Start)
+            .map(move |kv| {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                let id = ObjectId::from_slice(&k)
+                    .ok_or_else(|| Error::format("index", "bad object key"))?;
+                Ok((id, Location::decode(&v)?))
+            })
+    }
+
+    /// The record of slug `id`.
+    pub fn slug(&self, id: &SlugId) -> Result<Option<SlugRecord>> {
+        self.get("slugs", id.object().as_bytes())?
+            .map(|v| {
+                serde_json::from_slice(&v)
+                    .map_err(|e| Error::format(format!("slug record {id}"), e.to_string()))
+            })
+            .transpose()
+    }
+
+    /// Every slug record, in id order.
+    pub fn slugs(&self) -> Result<Vec<SlugRecord>> {
+        self.db
+            .iterator_cf(self.cf("slugs"), IteratorMode::Start)
+            .map(|kv| {
+                let (_, v) = kv.map_err(|e| self.err(e))?;
+                serde_json::from_slice(&v).map_err(|e| Error::format("slug record", e.to_string()))
+            })
+            .collect()
+    }
+
+    /// The slug a ref points at.
+    pub fn get_ref(&self, name: &str) -> Result<Option<SlugId>> {
+        Ok(self
+            .get("refs", name.as_bytes())?
+            .and_then(|v| ObjectId::from_slice(&v))
+            .map(SlugId))
+    }
+
+    /// Every ref, sorted by name.
+    pub fn refs(&self) -> Result<Vec<(String, SlugId)>> {
+        self.db
+            .iterator_cf(self.cf("refs"), IteratorMode::Start)
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                let id = ObjectId::from_slice(&v)
+                    .ok_or_else(|| Error::format("index", "bad ref value"))?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), SlugId(id)))
+            })
+            .collect()
+    }
+
+    /// The history of a ref, oldest first.
+    pub fn ref_log(&self, name: &str) -> Result<Vec<RefLogEntry>> {
+        let prefix = reflog_prefix(name);
+        self.db
+            .iterator_cf(
+                self.cf("reflog"),
+                IteratorMode::From(&prefix, Direction::Forward),
+            )
+            .map(|kv| kv.map_err(|e| self.err(e)))
+            .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .map(|kv| {
+                let (_, v) = kv?;
+                serde_json::from_slice(&v)
+                    .map_err(|e| Error::format("ref log entry", e.to_string()))
+            })
+            .collect()
+    }
+
+    fn next_reflog_seq(&self, name: &str) -> Result<u64> {
+        let prefix = reflog_prefix(name);
+        let mut end = prefix.clone();
+        end.extend_from_slice(&[0xff; 8]);
+        let mut it = self.db.iterator_cf(
+            self.cf("reflog"),
+            IteratorMode::From(&end, Direction::Reverse),
+        );
+        match it.next() {
+            Some(kv) => {
+                let (k, _) = kv.map_err(|e| self.err(e))?;
+                if k.starts_with(&prefix) && k.len() == prefix.len() + 8 {
+                    Ok(u64::from_be_bytes(k[prefix.len()..].try_into().unwrap()) + 1)
+                } else {
+                    Ok(0)
+                }
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// The stat-cache entries of one tree, sorted by path bytes.
+    pub fn stat_entries(
+        &self,
+        tree: &TreeKey,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, StatEntry)>> + '_ {
+        let tree = *tree;
+        self.db
+            .iterator_cf(
+                self.cf("stat"),
+                IteratorMode::From(&tree, Direction::Forward),
+            )
+            .map(move |kv| kv.map_err(|e| self.err(e)))
+            .take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&tree)))
+            .map(|kv| {
+                let (k, v) = kv?;
+                let e = StatEntry::decode(&v)
+                    .ok_or_else(|| Error::format("index", "bad stat-cache entry"))?;
+                Ok((k[16..].to_vec(), e))
+            })
+    }
+
+    /// A value of the `meta` family.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .get("meta", key.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Starts an atomic batch of changes.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            index: self,
+            inner: WriteBatch::default(),
+        }
+    }
+
+    /// The index directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn is_lock_error(e: &rocksdb::Error) -> bool {
+    let s = e.to_string();
+    s.contains("lock")
+        && (s.contains("Resource temporarily unavailable") || s.contains("No locks available"))
+}
+
+fn reflog_prefix(name: &str) -> Vec<u8> {
+    let mut p = name.as_bytes().to_vec();
+    p.push(0);
+    p
+}
+
+/// Changes applied to the index atomically and durably by [`Batch::commit`].
+pub struct Batch<'a> {
+    index: &'a Index,
+    inner: WriteBatch,
+}
+
+impl Batch<'_> {
+    /// Records where an object lives.
+    pub fn put_object(&mut self, id: &ObjectId, loc: &Location) {
+        self.inner
+            .put_cf(self.index.cf("objects"), id.as_bytes(), loc.encode());
+    }
+
+    /// Forgets an object (garbage collection).
+    pub fn delete_object(&mut self, id: &ObjectId) {
+        self.inner
+            .delete_cf(self.index.cf("objects"), id.as_bytes());
+    }
+
+    /// Records a slug.
+    pub fn put_slug(&mut self, rec: &SlugRecord) {
+        let v = serde_json::to_vec(rec).expect("slug records serialize");
+        self.inner
+            .put_cf(self.index.cf("slugs"), rec.id.object().as_bytes(), v);
+    }
+
+    /// Forgets a slug (prune).
+    pub fn delete_slug(&mut self, id: &SlugId) {
+        self.inner
+            .delete_cf(self.index.cf("slugs"), id.object().as_bytes());
+    }
+
+    /// Points ref `name` at `slug` and appends the change to the ref's history.
+    pub fn set_ref(&mut self, name: &str, slug: SlugId, message: Option<String>) -> Result<()> {
+        let previous = self.index.get_ref(name)?;
+        let seq = self.index.next_reflog_seq(name)?;
+        let entry = RefLogEntry {
+            name: name.to_string(),
+            slug,
+            previous,
+            time: crate::slug::now_secs(),
+            message,
+        };
+        let mut key = reflog_prefix(name);
+        key.extend_from_slice(&seq.to_be_bytes());
+        self.inner.put_cf(
+            self.index.cf("reflog"),
+            key,
+            serde_json::to_vec(&entry).expect("serializes"),
+        );
+        self.inner.put_cf(
+            self.index.cf("refs"),
+            name.as_bytes(),
+            slug.object().as_bytes(),
+        );
+        Ok(())
+    }
+
+    /// Deletes ref `name` (its history stays).
+    pub fn delete_ref(&mut self, name: &str) {
+        self.inner.delete_cf(self.index.cf("refs"), name.as_bytes());
+    }
+
+    /// Writes a stat-cache entry.
+    pub fn put_stat(&mut self, tree: &TreeKey, path: &[u8], e: &StatEntry) {
+        self.inner
+            .put_cf(self.index.cf("stat"), stat_key(tree, path), e.encode());
+    }
+
+    /// Removes a stat-cache entry.
+    pub fn delete_stat(&mut self, tree: &TreeKey, path: &[u8]) {
+        self.inner
+            .delete_cf(self.index.cf("stat"), stat_key(tree, path));
+    }
+
+    /// Drops the whole stat cache (after objects were deleted, cached hashes may name absent objects).
+    pub fn clear_stat_cache(&mut self) {
+        self.inner
+            .delete_range_cf(self.index.cf("stat"), &[0u8; 0][..], &[0xffu8; 17][..]);
+    }
+
+    /// Sets a `meta` value.
+    pub fn put_meta(&mut self, key: &str, value: &str) {
+        self.inner
+            .put_cf(self.index.cf("meta"), key.as_bytes(), value.as_bytes());
+    }
+
+    /// Applies the batch atomically, with the write-ahead log fsynced before returning.
+    pub fn commit(self) -> Result<()> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.index
+            .db
+            .write_opt(self.inner, &wo)
+            .map_err(|e| self.index.err(e))
+    }
+}
+
+fn stat_key(tree: &TreeKey, path: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16 + path.len());
+    k.extend_from_slice(tree);
+    k.extend_from_slice(path);
+    k
+}

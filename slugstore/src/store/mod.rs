@@ -1,0 +1,244 @@
+//! The store: packs of zstd-compressed objects plus a RocksDB index.
+//!
+//! ```text
+//! <store>/
+//!   slugstore.json    marks the directory as a store and records the format version
+//!   index/            RocksDB: object locations, slug records, refs, ref history, stat cache
+//!   packs/<id>.pack   immutable pack files named by the BLAKE3 of their bytes
+//!   tmp/              packs being written; removed when the next process takes the store lock
+//! ```
+//!
+//! Reading an object always re-hashes it: a flipped byte on disk becomes an error naming the object, never
+//! wrong bytes handed to a caller. Writing goes through an [`ObjectWriter`], which deduplicates against the
+//! index and against itself, and whose objects become visible only when its [`Staged`] result is committed
+//! in the same index batch as the slug that needs them.
+
+pub mod index;
+pub mod pack;
+mod read;
+mod write;
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use memmap2::Mmap;
+
+pub use index::{Batch, Index, LockWait, RefLogEntry, StatEntry};
+pub use pack::{Codec, Location};
+pub use read::IN_MEMORY_LIMIT;
+pub use write::{ObjectWriter, Staged, WriteStats};
+
+use crate::error::{Error, IoResultExt, Result};
+use crate::id::{ObjectId, SlugId};
+use crate::slug::{Manifest, SlugRecord};
+
+/// Name of the file that marks a store directory.
+pub const MARKER: &str = "slugstore.json";
+/// Store format version written by this crate.
+pub const FORMAT_VERSION: u32 = 1;
+/// The default store directory, relative to the working directory.
+pub const DEFAULT_DIR: &str = ".slugstore";
+
+/// How to open a store.
+pub struct OpenOptions<'a> {
+    /// Give up waiting for another process's lock after this long (`None`: wait forever).
+    pub lock_timeout: Option<Duration>,
+    /// Called once if the store is locked by another process, before waiting.
+    pub on_wait: &'a dyn Fn(&Path),
+    /// zstd level for new objects.
+    pub zstd_level: i32,
+}
+
+impl Default for OpenOptions<'_> {
+    fn default() -> Self {
+        OpenOptions {
+            lock_timeout: None,
+            on_wait: &|_| {},
+            zstd_level: 3,
+        }
+    }
+}
+
+/// An open store. Holds the store's lock until dropped.
+pub struct Store {
+    root: PathBuf,
+    index: Index,
+    packs: RwLock<HashMap<ObjectId, Arc<Mmap>>>,
+    zstd_level: i32,
+}
+
+impl Store {
+    /// Creates a store at `root` (the directory may exist but must not hold a store) and opens it.
+    pub fn init(root: &Path, opts: &OpenOptions<'_>) -> Result<Store> {
+        let marker = root.join(MARKER);
+        if marker.exists() {
+            return Err(Error::Invalid(format!(
+                "{} already holds a slugstore",
+                root.display()
+            )));
+        }
+        for d in ["packs", "tmp", "index"] {
+            fs::create_dir_all(root.join(d)).at(root.join(d))?;
+        }
+        let store = Self::open_dirs(root, opts)?;
+        let mut b = store.index.batch();
+        b.put_meta("format", &FORMAT_VERSION.to_string());
+        b.commit()?;
+        crate::fsutil::write_atomic(
+            &marker,
+            format!("{{\"format\": {FORMAT_VERSION}}}\n").as_bytes(),
+        )?;
+        Ok(store)
+    }
+
+    /// Opens the store at `root`, waiting for its lock as `opts` says.
+    pub fn open(root: &Path, opts: &OpenOptions<'_>) -> Result<Store> {
+        let marker = root.join(MARKER);
+        let text = match fs::read_to_string(&marker) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NoStore(root.to_path_buf()))
+            }
+            Err(e) => return Err(Error::io(&marker, e)),
+        };
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::format(marker.display().to_string(), e.to_string()))?;
+        if v.get("format").and_then(|f| f.as_u64()) != Some(FORMAT_VERSION as u64) {
+            return Err(Error::format(
+                marker.display().to_string(),
+                format!("unsupported store format {v}"),
+            ));
+        }
+        Self::open_dirs(root, opts)
+    }
+
+    fn open_dirs(root: &Path, opts: &OpenOptions<'_>) -> Result<Store> {
+        let index = Index::open(
+            &root.join("index"),
+            &LockWait {
+                timeout: opts.lock_timeout,
+                on_wait: opts.on_wait,
+            },
+        )?;
+        // We hold the lock: whatever is in tmp/ was left by a process that died mid-write.
+        let tmp = root.join("tmp");
+        if let Ok(rd) = fs::read_dir(&tmp) {
+            for e in rd.flatten() {
+                let p = e.path();
+                let _ = if p.is_dir() {
+                    fs::remove_dir_all(&p)
+                } else {
+                    fs::remove_file(&p)
+                };
+            }
+        }
+        fs::create_dir_all(&tmp).at(&tmp)?;
+        Ok(Store {
+            root: root.to_path_buf(),
+            index,
+            packs: RwLock::new(HashMap::new()),
+            zstd_level: opts.zstd_level,
+        })
+    }
+
+    /// The store directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The index.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// The directory holding pack files.
+    pub fn packs_dir(&self) -> PathBuf {
+        self.root.join("packs")
+    }
+
+    /// The directory for files being written.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Starts writing objects. Nothing is visible until the returned writer's [`Staged`] is committed.
+    pub fn writer(&self) -> ObjectWriter<'_> {
+        ObjectWriter::new(self, self.zstd_level)
+    }
+
+    /// The mapped bytes of a pack.
+    pub fn pack(&self, id: &ObjectId) -> Result<Arc<Mmap>> {
+        if let Some(m) = self.packs.read().expect("pack map lock").get(id) {
+            return Ok(m.clone());
+        }
+        let path = pack::pack_path(&self.packs_dir(), id);
+        let file = fs::File::open(&path).at(&path)?;
+        // SAFETY: packs are immutable once renamed into packs/; slugstore never writes to them again.
+        let map = Arc::new(unsafe { Mmap::map(&file) }.at(&path)?);
+        self.packs
+            .write()
+            .expect("pack map lock")
+            .insert(*id, map.clone());
+        Ok(map)
+    }
+
+    /// Forgets mapped packs (after gc removed some).
+    pub fn forget_packs(&self) {
+        self.packs.write().expect("pack map lock").clear();
+    }
+
+    /// Reads a slug's manifest (verified against its id).
+    pub fn manifest(&self, id: &SlugId) -> Result<Manifest> {
+        let bytes = self.read_object(&id.object())?;
+        Manifest::decode(&bytes).map_err(|e| match e {
+            Error::Format { detail, .. } => {
+                Error::format(format!("manifest of slug {}", id.short(12)), detail)
+            }
+            e => e,
+        })
+    }
+
+    /// The record of a slug, or an error if the store has no such slug.
+    pub fn slug(&self, id: &SlugId) -> Result<SlugRecord> {
+        self.index
+            .slug(id)?
+            .ok_or_else(|| Error::UnknownSlug(id.to_hex()))
+    }
+
+    /// Every slug, oldest first.
+    pub fn slugs(&self) -> Result<Vec<SlugRecord>> {
+        let mut v = self.index.slugs()?;
+        v.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        Ok(v)
+    }
+
+    /// Resolves what a user typed: a ref name, a full id, or an id prefix of at least 4 hex digits.
+    pub fn resolve(&self, name: &str) -> Result<SlugId> {
+        if let Some(id) = self.index.get_ref(name)? {
+            return Ok(id);
+        }
+        let is_hex =
+            name.len() >= 4 && name.len() <= 64 && name.bytes().all(|c| c.is_ascii_hexdigit());
+        if !is_hex {
+            return Err(Error::UnknownSlug(name.to_string()));
+        }
+        let matches: Vec<SlugId> = self
+            .index
+            .slugs()?
+            .into_iter()
+            .map(|r| r.id)
+            .filter(|id| id.object().has_hex_prefix(name))
+            .collect();
+        match matches.as_slice() {
+            [] => Err(Error::UnknownSlug(name.to_string())),
+            [one] => Ok(*one),
+            many => Err(Error::AmbiguousSlug {
+                prefix: name.to_string(),
+                candidates: many.iter().map(|id| id.short(12)).collect(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Reading objects back, always verified against their id.
+
+use std::cell::RefCell;
+use std::io::Write;
+
+use crate::error::{Error, Result};
+use crate::id::ObjectId;
+use crate::store::pack::{Codec, Location, RecordHeader, RECORD_HEADER_LEN};
+use crate::store::Store;
+
+thread_local! {
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Objects up to this size are decoded in memory; larger ones are streamed.
+pub const IN_MEMORY_LIMIT: u64 = 8 << 20;
+
+impl Store {
+    /// Where `id` is stored, or [`Error::MissingObject`].
+    pub fn locate(&self, id: &ObjectId) -> Result<Location> {
+        self.index().object(id)?.ok_or(Error::MissingObject(*id))
+    }
+
+    /// The stored bytes of the record at `loc`, after checking its header matches the index.
+    fn stored<'m>(&self, id: &ObjectId, loc: &Location, map: &'m [u8]) -> Result<&'m [u8]> {
+        let corrupt = |detail: String| Error::Corrupt { id: *id, detail };
+        let start = loc.offset as usize;
+        let end = loc
+            .data_offset()
+            .checked_add(loc.stored_len)
+            .filter(|&e| e <= map.len() as u64);
+        let Some(end) = end else {
+            return Err(corrupt(format!(
+                "pack {} is shorter than the index says",
+                loc.pack.short(12)
+            )));
+        };
+        let header = RecordHeader::decode(&map[start..start + RECORD_HEADER_LEN as usize]);
+        match header {
+            Some(h)
+                if h.id == *id
+                    && h.codec == loc.codec
+                    && h.raw_len == loc.raw_len
+                    && h.stored_len == loc.stored_len => {}
+            _ => {
+                return Err(corrupt(format!(
+                    "record header in pack {} does not match the index",
+                    loc.pack.short(12)
+                )))
+            }
+        }
+        Ok(&map[loc.data_offset() as usize..end as usize])
+    }
+
+    /// Reads object `id` into `out` (cleared first) and checks its hash.
+    pub fn read_object_into(&self, id: &ObjectId, out: &mut Vec<u8>) -> Result<()> {
+        let loc = self.locate(id)?;
+        let map = self.pack(&loc.pack)?;
+        let data = self.stored(id, &loc, &map)?;
+        out.clear();
+        match loc.codec {
+            Codec::Raw => out.extend_from_slice(data),
+            Codec::Zstd => {
+                let cap = usize::try_from(loc.raw_len)
+                    .map_err(|_| Error::Invalid(format!("object {id} too large")))?;
+                out.reserve(cap);
+                DECOMPRESSOR
+                    .with(|d| {
+                        let mut d = d.borrow_mut();
+                        let d = match d.as_mut() {
+                            Some(d) => d,
+                            None => d.insert(zstd::bulk::Decompressor::new()?),
+                        };
+                        d.decompress_to_buffer(data, out)
+                    })
+                    .map_err(|e| Error::Corrupt {
+                        id: *id,
+                        detail: format!("zstd: {e}"),
+                    })?;
+            }
+        }
+        check(id, &loc, out.len() as u64, ObjectId::hash(out))
+    }
+
+    /// Reads object `id` into a new buffer and checks its hash.
+    pub fn read_object(&self, id: &ObjectId) -> Result<Vec<u8>> {
+        let mut v = Vec::new();
+        self.read_object_into(id, &mut v)?;
+        Ok(v)
+    }
+
+    /// Streams object `id` into `w`, hashing on the way; returns an error *after* writing if the bytes do
+    /// not match, so callers must write to a temporary place and publish only on success.
+    pub fn stream_object(&self, id: &ObjectId, w: &mut dyn Write) -> Result<u64> {
+        let loc = self.locate(id)?;
+        let map = self.pack(&loc.pack)?;
+        let data = self.stored(id, &loc, &map)?;
+        let mut tee = HashingWriter {
+            inner: w,
+            hasher: blake3::Hasher::new(),
+            len: 0,
+        };
+        let io = match loc.codec {
+            Codec::Raw => tee.write_all(data),
+            Codec::Zstd => zstd::stream::copy_decode(data, &mut tee),
+        };
+        io.map_err(|e| Error::Corrupt {
+            id: *id,
+            detail: format!("decoding: {e}"),
+        })?;
+        check(id, &loc, tee.len, tee.hasher.finalize().into())?;
+        Ok(tee.len)
+    }
+
+    /// Re-reads and re-hashes object `id` without keeping its bytes.
+    pub fn verify_object(&self, id: &ObjectId) -> Result<()> {
+        self.stream_object(id, &mut std::io::sink()).map(|_| ())
+    }
+}
+
+fn check(id: &ObjectId, loc: &Location, len: u64, got: ObjectId) -> Result<()> {
+    if len != loc.raw_len {
+        return Err(Error::Corrupt {
+            id: *id,
+            detail: format!("decoded {len} bytes, expected {}", loc.raw_len),
+        });
+    }
+    if got != *id {
+        return Err(Error::Corrupt {
+            id: *id,
+            detail: format!("bytes hash to {}", got.short(16)),
+        });
+    }
+    Ok(())
+}
+
+struct HashingWriter<'a> {
+    inner: &'a mut dyn Write,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

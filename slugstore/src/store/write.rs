@@ -1,0 +1,249 @@
+//! Writing objects: dedupe, compress, append to packs — from many threads at once.
+//!
+//! Workers call [`ObjectWriter::add`] in parallel. Compression runs on the calling thread (that is where
+//! the CPU time goes); only the append to the current pack takes a lock, and a pack that reaches
+//! [`PACK_TARGET`] is finished (fsync, rename) outside that lock. Objects larger than
+//! [`IN_MEMORY_LIMIT`](super::read::IN_MEMORY_LIMIT) are streamed from their file into a pack of their
+//! own, so memory stays bounded whatever the tree holds.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::error::{Error, IoResultExt, Result};
+use crate::fsutil;
+use crate::id::ObjectId;
+use crate::store::index::Batch;
+use crate::store::pack::{Codec, FinishedPack, Location, PackWriter};
+use crate::store::Store;
+
+/// A pack is closed once it grows past this size.
+pub const PACK_TARGET: u64 = 64 << 20;
+
+thread_local! {
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+    static OUT_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a writer added.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Objects newly stored.
+    pub new_objects: u64,
+    /// Their uncompressed bytes.
+    pub new_bytes: u64,
+    /// Bytes they take in packs.
+    pub stored_bytes: u64,
+}
+
+/// Adds objects to a store; see the module docs.
+pub struct ObjectWriter<'s> {
+    store: &'s Store,
+    level: i32,
+    current: Mutex<Option<PackWriter>>,
+    finished: Mutex<Vec<FinishedPack>>,
+    pending: Mutex<HashSet<ObjectId>>,
+    new_objects: AtomicU64,
+    new_bytes: AtomicU64,
+    stored_bytes: AtomicU64,
+}
+
+/// Objects written and durable in their packs, waiting to be indexed by [`Staged::stage`] + commit.
+#[derive(Debug)]
+pub struct Staged {
+    /// Each new object and where it is.
+    pub objects: Vec<(ObjectId, Location)>,
+    /// The packs written.
+    pub packs: Vec<ObjectId>,
+    /// Counts.
+    pub stats: WriteStats,
+}
+
+impl Staged {
+    /// Adds the index entries of the staged objects to `batch`.
+    pub fn stage(&self, batch: &mut Batch<'_>) {
+        for (id, loc) in &self.objects {
+            batch.put_object(id, loc);
+        }
+    }
+}
+
+impl<'s> ObjectWriter<'s> {
+    pub(crate) fn new(store: &'s Store, level: i32) -> Self {
+        ObjectWriter {
+            store,
+            level,
+            current: Mutex::new(None),
+            finished: Mutex::new(Vec::new()),
+            pending: Mutex::new(HashSet::new()),
+            new_objects: AtomicU64::new(0),
+            new_bytes: AtomicU64::new(0),
+            stored_bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// True when `id` is in the store or already added by this writer.
+    pub fn has(&self, id: &ObjectId) -> Result<bool> {
+        Ok(self.pending.lock().expect("lock").contains(id) || self.store.index().has_object(id)?)
+    }
+
+    /// Claims `id` for this writer: false when it is stored or claimed already.
+    fn claim(&self, id: &ObjectId) -> Result<bool> {
+        if self.store.index().has_object(id)? {
+            return Ok(false);
+        }
+        Ok(self.pending.lock().expect("lock").insert(*id))
+    }
+
+    /// Hashes and stores `data`; returns its id and whether it was new.
+    pub fn add(&self, data: &[u8]) -> Result<(ObjectId, bool)> {
+        let id = ObjectId::hash(data);
+        Ok((id, self.add_with_id(id, data)?))
+    }
+
+    /// Stores `data`, whose hash the caller computed as `id`; returns whether it was new.
+    pub fn add_with_id(&self, id: ObjectId, data: &[u8]) -> Result<bool> {
+        if !self.claim(&id)? {
+            return Ok(false);
+        }
+        let level = self.level;
+        OUT_BUF.with(|buf| -> Result<()> {
+            let mut buf = buf.borrow_mut();
+            let (codec, stored): (Codec, &[u8]) = match compress(level, data, &mut buf) {
+                Some(n) if n + n / 32 < data.len() => (Codec::Zstd, &buf[..n]),
+                _ => (Codec::Raw, data),
+            };
+            self.append(id, codec, data.len() as u64, stored)
+        })?;
+        Ok(true)
+    }
+
+    fn append(&self, id: ObjectId, codec: Codec, raw_len: u64, stored: &[u8]) -> Result<()> {
+        let full = {
+            let mut cur = self.current.lock().expect("lock");
+            if cur.is_none() {
+                *cur = Some(self.new_pack()?);
+            }
+            let w = cur.as_mut().expect("just set");
+            w.append(id, codec, raw_len, stored)?;
+            if w.len() >= PACK_TARGET {
+                cur.take()
+            } else {
+                None
+            }
+        };
+        self.count(raw_len, stored.len() as u64);
+        if let Some(w) = full {
+            self.finish_pack(w)?;
+        }
+        Ok(())
+    }
+
+    fn count(&self, raw: u64, stored: u64) {
+        self.new_objects.fetch_add(1, Ordering::Relaxed);
+        self.new_bytes.fetch_add(raw, Ordering::Relaxed);
+        self.stored_bytes.fetch_add(stored, Ordering::Relaxed);
+    }
+
+    fn new_pack(&self) -> Result<PackWriter> {
+        PackWriter::create(self.store.tmp_dir().join(fsutil::temp_name("pack")))
+    }
+
+    fn finish_pack(&self, w: PackWriter) -> Result<()> {
+        if let Some(p) = w.finish(&self.store.packs_dir())? {
+            self.finished.lock().expect("lock").push(p);
+        }
+        Ok(())
+    }
+
+    /// Stores the content of the large file at `path`, whose hash the caller computed as `id`, streaming
+    /// it through zstd into a pack of its own. Fails, storing nothing, if the file no longer hashes to `id`.
+    pub fn add_file_streaming(&self, id: ObjectId, path: &Path, len: u64) -> Result<bool> {
+        if !self.claim(&id)? {
+            return Ok(false);
+        }
+        let file = File::open(path).at(path)?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut w = self.new_pack()?;
+        let mut hasher = blake3::Hasher::new();
+        let mut seen = 0u64;
+        let level = self.level;
+        w.append_stream(id, Codec::Zstd, len, |sink| {
+            let mut enc = zstd::stream::Encoder::new(sink, level)?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = reader.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                seen += n as u64;
+                enc.write_all(&buf[..n])?;
+            }
+            enc.finish()?;
+            Ok(())
+        })?;
+        if seen != len || ObjectId::from(hasher.finalize()) != id {
+            return Err(Error::Invalid(format!(
+                "{} changed while it was being stored; retry",
+                path.display()
+            )));
+        }
+        let stored = w.len();
+        self.finish_pack(w)?;
+        self.count(len, stored);
+        Ok(true)
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> WriteStats {
+        WriteStats {
+            new_objects: self.new_objects.load(Ordering::Relaxed),
+            new_bytes: self.new_bytes.load(Ordering::Relaxed),
+            stored_bytes: self.stored_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Makes every written pack durable and returns the index entries to commit.
+    pub fn finish(self) -> Result<Staged> {
+        let stats = self.stats();
+        if let Some(w) = self.current.lock().expect("lock").take() {
+            self.finish_pack(w)?;
+        }
+        let finished = self.finished.into_inner().expect("lock");
+        if !finished.is_empty() {
+            fsutil::sync_dir(&self.store.packs_dir())?;
+        }
+        let mut objects = Vec::new();
+        let mut packs = Vec::new();
+        for p in finished {
+            packs.push(p.id);
+            objects.extend(p.records.iter().map(|r| (r.id, r.located(p.id))));
+        }
+        Ok(Staged {
+            objects,
+            packs,
+            stats,
+        })
+    }
+}
+
+/// Compresses `data` into `buf`; returns the compressed length, or `None` if zstd failed.
+fn compress(level: i32, data: &[u8], buf: &mut Vec<u8>) -> Option<usize> {
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().map(|(l, _)| *l) != Some(level) {
+            *c = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+        }
+        let (_, comp) = c.as_mut().expect("just set");
+        buf.clear();
+        buf.reserve(zstd::zstd_safe::compress_bound(data.len()));
+        comp.compress_to_buffer(data, buf).ok()
+    })
+}
