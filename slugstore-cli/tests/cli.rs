@@ -8,9 +8,9 @@ use std::process::{Command, Output};
 use slugstore::slug::{Entry, EntryKind, Manifest};
 use slugstore::ObjectId;
 use slugstore_tests::compare::{assert_same_tree, read_tree};
+use slugstore_tests::is_root;
 use slugstore_tests::store::{self, flip_byte, Record};
 use slugstore_tests::tree::{content, Tree};
-use slugstore_tests::is_root;
 
 const SLUG: &str = env!("CARGO_BIN_EXE_slug");
 
@@ -84,11 +84,18 @@ fn snapshot_ls_show_restore() {
     let env = Env::new();
     let out = env.run(&["snapshot", "src", "--ref", "prod", "-m", "first build"]);
     let id = expect(&out, 0).trim().to_string();
-    assert!(id.len() == 64 && id.bytes().all(|c| c.is_ascii_hexdigit()), "{id}");
+    assert!(
+        id.len() == 64 && id.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{id}"
+    );
     let err = text(&out.stderr);
-    assert!(err.contains("4 files") && err.contains("1 symlinks") && err.contains("new objects"), "{err}");
+    assert!(
+        err.contains("4 files") && err.contains("1 symlinks") && err.contains("new objects"),
+        "{err}"
+    );
 
-    let ls: serde_json::Value = serde_json::from_str(&expect(&env.run(&["ls", "--json"]), 0)).unwrap();
+    let ls: serde_json::Value =
+        serde_json::from_str(&expect(&env.run(&["ls", "--json"]), 0)).unwrap();
     let slugs = ls.as_array().unwrap();
     assert_eq!(slugs.len(), 1);
     assert_eq!(slugs[0]["id"], id.as_str());
@@ -98,7 +105,14 @@ fn snapshot_ls_show_restore() {
 
     // The ref, the full id and a prefix all name the slug.
     let shown = expect(&env.run(&["show", "prod"]), 0);
-    for line in ["index.php", "app/code/A.php", "bin/magento", "names/\\xff-latin", "current -> app", "pub/empty/"] {
+    for line in [
+        "index.php",
+        "app/code/A.php",
+        "bin/magento",
+        "names/\\xff-latin",
+        "current -> app",
+        "pub/empty/",
+    ] {
         assert!(shown.contains(line), "show lacks {line}:\n{shown}");
     }
     assert!(!shown.contains("var"), "a mount is in the slug:\n{shown}");
@@ -123,16 +137,25 @@ fn restore_refuses_a_non_empty_directory_without_force() {
     let env = Env::new();
     let id = env.snapshot(&[]);
     let dest = env.path("dest");
-    Tree::new().file("index.php", "old").file("keep.txt", "mine").build(&dest);
+    Tree::new()
+        .file("index.php", "old")
+        .file("keep.txt", "mine")
+        .build(&dest);
 
     let out = env.run(&["restore", &id, "dest"]);
     expect(&out, 1);
     let err = text(&out.stderr);
-    assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("not empty") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(dest.join("index.php")).unwrap(), b"old");
 
     expect(&env.run(&["restore", &id, "dest", "--force"]), 0);
-    assert_eq!(std::fs::read(dest.join("index.php")).unwrap(), b"<?php echo 'hi';");
+    assert_eq!(
+        std::fs::read(dest.join("index.php")).unwrap(),
+        b"<?php echo 'hi';"
+    );
     assert_eq!(std::fs::read(dest.join("keep.txt")).unwrap(), b"mine");
 }
 
@@ -144,7 +167,10 @@ fn unknown_and_ambiguous_names_are_clear_errors() {
         let out = env.run(&["show", name]);
         expect(&out, 1);
         let err = text(&out.stderr);
-        assert!(err.contains(&format!("no slug or ref named `{name}`")), "{err}");
+        assert!(
+            err.contains(&format!("no slug or ref named `{name}`")),
+            "{err}"
+        );
     }
 
     // Two one-file trees whose slug ids share their first 4 hex digits, found by computing manifests.
@@ -212,7 +238,10 @@ fn verify_names_the_damaged_object_and_what_it_breaks() {
     let out = env.run(&["restore", "prod", "out"]);
     expect(&out, 1);
     let err = text(&out.stderr);
-    assert!(err.contains(&obj.to_hex()) && err.contains("app/code/A.php"), "{err}");
+    assert!(
+        err.contains(&obj.to_hex()) && err.contains("app/code/A.php"),
+        "{err}"
+    );
     assert!(!env.path("out/app/code/A.php").exists());
 }
 
@@ -234,7 +263,12 @@ fn restore_sets_recorded_modes_under_a_narrow_umask() {
     let id = env.snapshot(&[]);
     let out = Command::new("sh")
         .current_dir(env.tmp.path())
-        .args(["-c", "umask 077 && exec \"$0\" --store store restore \"$1\" out", SLUG, &id])
+        .args([
+            "-c",
+            "umask 077 && exec \"$0\" --store store restore \"$1\" out",
+            SLUG,
+            &id,
+        ])
         .output()
         .unwrap();
     expect(&out, 0);
@@ -256,7 +290,11 @@ fn unreadable_file_fails_the_snapshot_and_commits_nothing() {
         } else {
             Command::new(SLUG)
         };
-        c.current_dir(env.tmp.path()).args(["--store", "store"]).args(args).output().expect("run")
+        c.current_dir(env.tmp.path())
+            .args(["--store", "store"])
+            .args(args)
+            .output()
+            .expect("run")
     };
     if is_root() {
         if Command::new("setpriv").arg("--version").output().is_err() {
@@ -282,7 +320,11 @@ fn unreadable_file_fails_the_snapshot_and_commits_nothing() {
     let err = text(&out.stderr);
     assert!(err.contains("app/etc-secret.php"), "{err}");
     let ls: serde_json::Value = serde_json::from_str(&expect(&cmd(&["ls", "--json"]), 0)).unwrap();
-    assert_eq!(ls.as_array().unwrap().len(), 1, "a slug was committed: {ls}");
+    assert_eq!(
+        ls.as_array().unwrap().len(),
+        1,
+        "a slug was committed: {ls}"
+    );
     assert_eq!(ls[0]["id"], first.trim());
     assert_eq!(ls[0]["refs"], serde_json::json!(["prod"]));
 }

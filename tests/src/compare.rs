@@ -68,7 +68,8 @@ fn read_into(dir: &Path, rel: &[u8], out: &mut Listing) {
             child.push(b'/');
         }
         child.extend_from_slice(entry.file_name().as_bytes());
-        let meta = fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let meta =
+            fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mode = meta.permissions().mode() & 0o7777;
         let ft = meta.file_type();
         let seen = if ft.is_dir() {

@@ -110,7 +110,11 @@ impl Record {
 
     /// Offset in the pack of byte `i` of the stored data.
     pub fn data_byte(&self, i: u64) -> u64 {
-        assert!(i < self.loc.stored_len, "data has {} bytes", self.loc.stored_len);
+        assert!(
+            i < self.loc.stored_len,
+            "data has {} bytes",
+            self.loc.stored_len
+        );
         self.loc.data_offset() + i
     }
 }

@@ -84,8 +84,10 @@ impl Tree {
             match node {
                 Node::Dir => make_dir(&path),
                 Node::File { data, exec } => write_file(&path, data, *exec),
-                Node::Symlink(target) => std::os::unix::fs::symlink(OsStr::from_bytes(target), &path)
-                    .unwrap_or_else(|e| panic!("symlink {}: {e}", path.display())),
+                Node::Symlink(target) => {
+                    std::os::unix::fs::symlink(OsStr::from_bytes(target), &path)
+                        .unwrap_or_else(|e| panic!("symlink {}: {e}", path.display()))
+                }
             }
         }
     }
@@ -139,7 +141,14 @@ pub fn content(len: usize, seed: u64) -> Vec<u8> {
         }
     } else {
         const WORDS: [&str; 8] = [
-            "<?php ", "return ", "$this->", "array(", "); ", "\n", "function ", "namespace ",
+            "<?php ",
+            "return ",
+            "$this->",
+            "array(",
+            "); ",
+            "\n",
+            "function ",
+            "namespace ",
         ];
         while out.len() < len {
             out.extend_from_slice(WORDS[(next() % 8) as usize].as_bytes());

@@ -45,9 +45,11 @@ fn fixture() -> Fixture {
     let store = store::init(&store_dir);
     let one = store::snapshot(&store, &src1).slug;
     let two = store::snapshot(&store, &src2).slug;
-    assert!(slugstore::verify(&store, &VerifyOptions::default(), &NoProgress)
-        .unwrap()
-        .ok());
+    assert!(
+        slugstore::verify(&store, &VerifyOptions::default(), &NoProgress)
+            .unwrap()
+            .ok()
+    );
     Fixture {
         out_root: tmp.path().join("out"),
         store_dir,
@@ -96,7 +98,11 @@ fn check_damage(f: &Fixture, rec: &Record, offset: u64, what: &str, expect: &Exp
     flip_byte(&rec.pack, offset);
     let store = store::open(&f.store_dir);
     let report = slugstore::verify(&store, &VerifyOptions::default(), &NoProgress).unwrap();
-    assert!(report.ok(), "{what}: still damaged after undoing the flip: {:?}", report.bad);
+    assert!(
+        report.ok(),
+        "{what}: still damaged after undoing the flip: {:?}",
+        report.bad
+    );
 }
 
 /// A restore of `slug` fails naming `id` and one of `paths` (the restore stops at the first it meets),
@@ -128,7 +134,10 @@ fn check_restore_fails(
         "{what}: error names none of {paths:?}: {err}"
     );
     for p in paths {
-        assert!(!written.contains_key(p.as_bytes()), "{what}: {p} was written");
+        assert!(
+            !written.contains_key(p.as_bytes()),
+            "{what}: {p} was written"
+        );
     }
 }
 
@@ -139,10 +148,18 @@ fn a_flipped_byte_in_a_raw_object_is_named_and_never_restored() {
     let rec = Record::of(&store::open(&f.store_dir), &id);
     let expect = Expect {
         id,
-        used_by: vec![(f.one, "a/raw.bin"), (f.two, "a/raw.bin"), (f.two, "c/copy.bin")],
+        used_by: vec![
+            (f.one, "a/raw.bin"),
+            (f.two, "a/raw.bin"),
+            (f.two, "c/copy.bin"),
+        ],
     };
     let len = rec.loc.stored_len;
-    assert_eq!(len, raw_data().len() as u64, "expected the object to be stored raw");
+    assert_eq!(
+        len,
+        raw_data().len() as u64,
+        "expected the object to be stored raw"
+    );
     for (what, offset) in [
         ("first data byte", rec.data_byte(0)),
         ("middle data byte", rec.data_byte(len / 2)),
@@ -162,7 +179,10 @@ fn a_flipped_byte_in_a_compressed_object_is_named_and_never_restored() {
     let id = ObjectId::hash(&text_data());
     let rec = Record::of(&store::open(&f.store_dir), &id);
     let len = rec.loc.stored_len;
-    assert!(len < text_data().len() as u64, "expected the object to be compressed");
+    assert!(
+        len < text_data().len() as u64,
+        "expected the object to be compressed"
+    );
     let expect = Expect {
         id,
         used_by: vec![(f.one, "a/text.txt"), (f.two, "a/text.txt")],

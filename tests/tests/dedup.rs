@@ -48,7 +48,11 @@ fn same_tree_twice_gives_the_same_id_and_stores_nothing_new() {
     assert!(!second.new_slug);
     assert_eq!((second.new_objects, second.new_bytes), (0, 0));
     assert_eq!(store::object_count(&store), SAMPLE_OBJECTS + 1);
-    assert_eq!(store::pack_count(&store), packs, "a pack was written for nothing");
+    assert_eq!(
+        store::pack_count(&store),
+        packs,
+        "a pack was written for nothing"
+    );
     assert_eq!(store.slugs().unwrap().len(), 1);
 
     // Another copy of the tree elsewhere (other inodes, times, path) is the same slug.

@@ -43,7 +43,10 @@ fn assert_absent(paths: &[Vec<u8>], prefix: &str) {
         .filter(|p| is_under(p, prefix.as_bytes()))
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect();
-    assert!(found.is_empty(), "`{prefix}` should be left out, slug has {found:?}");
+    assert!(
+        found.is_empty(),
+        "`{prefix}` should be left out, slug has {found:?}"
+    );
 }
 
 fn assert_present(paths: &[Vec<u8>], path: &str) {
@@ -62,7 +65,15 @@ fn default_mounts_and_excludes_are_absent_from_the_slug() {
     // Every accepted spelling: plain, leading `/`, trailing `/`, `./`.
     let paths = slug_paths(&store, &src, &["/generated", "setup/src/", "./empty"]);
 
-    for gone in ["var", "app/etc", "pub/media", "pub/static", "generated", "setup/src", "empty"] {
+    for gone in [
+        "var",
+        "app/etc",
+        "pub/media",
+        "pub/static",
+        "generated",
+        "setup/src",
+        "empty",
+    ] {
         assert_absent(&paths, gone);
     }
     for kept in [
@@ -104,7 +115,9 @@ fn an_exclude_with_dot_dot_is_refused() {
         excludes: vec!["../outside".into()],
         ..SnapshotOptions::default()
     };
-    let err = store::snapshot_with(&store, &src, &opts).unwrap_err().to_string();
+    let err = store::snapshot_with(&store, &src, &opts)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("../outside"), "{err}");
     assert!(store.slugs().unwrap().is_empty());
 }

@@ -23,8 +23,11 @@ enum Gen {
 }
 
 fn name() -> impl Strategy<Value = Vec<u8>> {
-    let raw = prop::collection::vec(any::<u8>().prop_filter("no NUL or /", |b| *b != 0 && *b != b'/'), 1..10)
-        .prop_filter("not . or ..", |n| n != b"." && n != b"..");
+    let raw = prop::collection::vec(
+        any::<u8>().prop_filter("no NUL or /", |b| *b != 0 && *b != b'/'),
+        1..10,
+    )
+    .prop_filter("not . or ..", |n| n != b"." && n != b"..");
     prop_oneof![
         3 => "[a-z][a-z0-9_.-]{0,11}".prop_map(String::into_bytes),
         1 => raw,
@@ -103,8 +106,13 @@ fn flatten(t: &mut Tree, path: Vec<u8>, g: Gen) {
             }
         }
         Gen::File { len, seed, exec } => {
-            t.entries
-                .insert(path, Node::File { data: content(len, seed), exec });
+            t.entries.insert(
+                path,
+                Node::File {
+                    data: content(len, seed),
+                    exec,
+                },
+            );
         }
         Gen::Link(target) => {
             t.entries.insert(path, Node::Symlink(target));
@@ -115,21 +123,35 @@ fn flatten(t: &mut Tree, path: Vec<u8>, g: Gen) {
 /// Snapshots `spec` built on disk, restores it elsewhere, and checks the copy and the slug.
 fn round_trip(spec: &Tree) {
     let tmp = tempfile::tempdir().unwrap();
-    let (src, out, again) = (tmp.path().join("src"), tmp.path().join("out"), tmp.path().join("again"));
+    let (src, out, again) = (
+        tmp.path().join("src"),
+        tmp.path().join("out"),
+        tmp.path().join("again"),
+    );
     spec.build(&src);
     let store = store::init(&tmp.path().join("store"));
     let report = store::snapshot(&store, &src);
 
     let count = |f: fn(&Node) -> bool| spec.entries.values().filter(|n| f(n)).count() as u64;
     assert_eq!(report.tree.files, count(|n| matches!(n, Node::File { .. })));
-    assert_eq!(report.tree.symlinks, count(|n| matches!(n, Node::Symlink(_))));
+    assert_eq!(
+        report.tree.symlinks,
+        count(|n| matches!(n, Node::Symlink(_)))
+    );
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 
     store::restore(&store, &report.slug, &out).unwrap();
     assert_same_tree(&src, &out);
     let built = read_tree(&src);
-    let absent: Vec<_> = spec.entries.keys().filter(|p| !built.contains_key(*p)).collect();
-    assert!(absent.is_empty(), "the spec was not built as written: {absent:?}");
+    let absent: Vec<_> = spec
+        .entries
+        .keys()
+        .filter(|p| !built.contains_key(*p))
+        .collect();
+    assert!(
+        absent.is_empty(),
+        "the spec was not built as written: {absent:?}"
+    );
 
     // The restored tree is the same tree: snapshotting it gives the same id and stores nothing.
     let objects = store::object_count(&store);
@@ -202,6 +224,13 @@ fn damaged_large_file_is_not_restored() {
     let store = store::open(&store_dir);
     let out = tmp.path().join("out");
     let err = store::restore(&store, &slug, &out).unwrap_err().to_string();
-    assert!(err.contains(&id.to_hex()) && err.contains("big.bin"), "{err}");
-    assert!(read_tree(&out).is_empty(), "restore left {:?}", read_tree(&out));
+    assert!(
+        err.contains(&id.to_hex()) && err.contains("big.bin"),
+        "{err}"
+    );
+    assert!(
+        read_tree(&out).is_empty(),
+        "restore left {:?}",
+        read_tree(&out)
+    );
 }

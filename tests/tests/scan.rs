@@ -41,11 +41,23 @@ fn a_symlink_out_of_the_tree_is_stored_as_a_link_and_never_followed() {
         ("sub/rel-up", b"../../outside/secret.key".as_slice()),
     ] {
         let e = manifest.get(path.as_bytes()).expect(path);
-        assert_eq!(e.kind, EntryKind::Symlink { target: target.to_vec() }, "{path}");
+        assert_eq!(
+            e.kind,
+            EntryKind::Symlink {
+                target: target.to_vec()
+            },
+            "{path}"
+        );
     }
-    assert!(manifest.get(b"abs-dir/inner.txt").is_none(), "followed a directory link");
+    assert!(
+        manifest.get(b"abs-dir/inner.txt").is_none(),
+        "followed a directory link"
+    );
     assert!(!store.index().has_object(&ObjectId::hash(&secret)).unwrap());
-    assert!(!store.index().has_object(&ObjectId::hash(b"outside the tree")).unwrap());
+    assert!(!store
+        .index()
+        .has_object(&ObjectId::hash(b"outside the tree"))
+        .unwrap());
     // One file content and the manifest: nothing from outside.
     assert_eq!(store::object_count(&store), 2);
 
@@ -58,14 +70,23 @@ fn mkfifo(path: &Path) {
     let c = CString::new(path.as_os_str().as_bytes()).unwrap();
     // SAFETY: `c` is a valid NUL-terminated path.
     let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
-    assert_eq!(rc, 0, "mkfifo {}: {}", path.display(), std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "mkfifo {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
 }
 
 #[test]
 fn fifos_and_sockets_are_skipped_with_a_warning_naming_them() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
-    Tree::new().file("index.php", "<?php").dir("run").build(&src);
+    Tree::new()
+        .file("index.php", "<?php")
+        .dir("run")
+        .build(&src);
     let fifo = src.join("run/pipe");
     let sock = src.join("run/php-fpm.sock");
     mkfifo(&fifo);
@@ -80,7 +101,9 @@ fn fifos_and_sockets_are_skipped_with_a_warning_naming_them() {
             "no warning names {name}: {:?}",
             report.warnings
         );
-        assert!(store::manifest(&store, &report.slug).get(name.as_bytes()).is_none());
+        assert!(store::manifest(&store, &report.slug)
+            .get(name.as_bytes())
+            .is_none());
     }
     assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
 
@@ -117,22 +140,37 @@ fn an_unreadable_file_fails_the_snapshot_naming_it_and_commits_nothing() {
     let first = store::snapshot_with(&store, &src, &opts).unwrap().slug;
     let objects = store::object_count(&store);
 
-    for (path, make_unreadable) in [
-        ("app/secret.php", "file"),
-        ("app/private", "dir"),
-    ] {
+    for (path, make_unreadable) in [("app/secret.php", "file"), ("app/private", "dir")] {
         let full = src.join(path);
         if make_unreadable == "dir" {
-            Tree::new().file(format!("{path}/x.php"), content(100, 2)).build(&src);
+            Tree::new()
+                .file(format!("{path}/x.php"), content(100, 2))
+                .build(&src);
         } else {
             Tree::new().file(path, content(100, 4)).build(&src);
         }
         set_mode(&full, 0o000);
-        let err = store::snapshot_with(&store, &src, &opts).unwrap_err().to_string();
-        set_mode(&full, if make_unreadable == "dir" { 0o755 } else { 0o644 });
-        assert!(err.contains(&full.display().to_string()), "error does not name {path}: {err}");
+        let err = store::snapshot_with(&store, &src, &opts)
+            .unwrap_err()
+            .to_string();
+        set_mode(
+            &full,
+            if make_unreadable == "dir" {
+                0o755
+            } else {
+                0o644
+            },
+        );
+        assert!(
+            err.contains(&full.display().to_string()),
+            "error does not name {path}: {err}"
+        );
         assert_eq!(store.slugs().unwrap().len(), 1, "a slug was committed");
-        assert_eq!(store.index().get_ref("prod").unwrap(), Some(first), "the ref moved");
+        assert_eq!(
+            store.index().get_ref("prod").unwrap(),
+            Some(first),
+            "the ref moved"
+        );
         assert_eq!(store::object_count(&store), objects, "objects were indexed");
         std::fs::remove_dir_all(src.join("app")).unwrap();
     }
