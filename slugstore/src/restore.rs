@@ -90,14 +90,19 @@ pub fn write_tree(
     let entries = manifest.entries();
     for e in entries.iter().filter(|e| e.kind == EntryKind::Dir) {
         let p = dest.join(e.os_path());
-        if replace {
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.is_dir() => continue,
-                Ok(_) => fs::remove_file(&p).at(&p)?,
-                Err(_) => {}
+        let exists = match fs::symlink_metadata(&p) {
+            Ok(m) if replace && m.is_dir() => true,
+            Ok(_) if replace => {
+                fs::remove_file(&p).at(&p)?;
+                false
             }
+            _ => false,
+        };
+        if !exists {
+            fs::create_dir(&p).at(&p)?;
         }
-        fs::create_dir(&p).at(&p)?;
+        // create(2) applies the umask; the slug records the mode the directory must have.
+        fs::set_permissions(&p, fs::Permissions::from_mode(e.mode())).at(&p)?;
     }
     let bar = bars.bytes("restoring");
     bar.set_length(manifest.stats().bytes);

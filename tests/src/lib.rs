@@ -1,1 +1,17 @@
+//! Helpers shared by slugstore's integration tests (this crate's `tests/` and the `slug` CLI's tests).
+//!
+//! Every test works on real files in temporary directories: it builds a tree from a [`tree::Tree`] spec,
+//! snapshots and restores it through a real store, and compares what is on disk with
+//! [`compare::assert_same_tree`], which looks at everything a restore must reproduce (bytes, permission
+//! bits, symlink targets, empty directories, non-UTF-8 names). Damage is done the way a failing disk
+//! does it, by flipping bytes of pack files ([`store::flip_byte`]).
 
+pub mod compare;
+pub mod store;
+pub mod tree;
+
+/// True when the tests run as root, for whom permission bits do not stop reads.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
