@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$here/examples/shop}
 "$here/scripts/install-deps.sh"
-cargo build --release -q --manifest-path "$here/Cargo.toml" -p slugstore-cli
+(cd "$here" && cargo build --release -q -p slugstore-cli)
 slug="${CARGO_TARGET_DIR:-$here/target}/release/slug"
 id=$("$slug" snapshot "$dir" --ref demo -m "demo snapshot")
 "$slug" ls

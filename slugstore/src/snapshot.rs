@@ -99,6 +99,9 @@ pub fn snapshot(
 ) -> Result<SnapshotReport> {
     let started = Instant::now();
     let scan_start = SystemTime::now();
+    if let Some(r) = &opts.ref_name {
+        check_ref_name(r)?;
+    }
     let root = tree.canonicalize().at(tree)?;
     let mut excludes = scan::excludes_for(&root, &opts.excludes)?;
     if let Ok(rel) = store
@@ -189,7 +192,6 @@ pub fn snapshot(
         });
     }
     if let Some(r) = &opts.ref_name {
-        check_ref_name(r)?;
         if store.index().get_ref(r)? != Some(slug) {
             batch.set_ref(
                 r,
@@ -368,6 +370,9 @@ fn store_file(writer: &ObjectWriter<'_>, path: &PathBuf, size: u64) -> Result<Ob
         let mut buf = buf.borrow_mut();
         buf.clear();
         file.read_to_end(&mut buf).at(path)?;
+        if buf.len() as u64 != size {
+            return Err(Error::Invalid(format!("{} changed while it was being read; retry", path.display())));
+        }
         let id = ObjectId::hash(&buf);
         writer.add_with_id(id, &buf)?;
         Ok(id)

@@ -29,6 +29,13 @@ impl Excludes {
         Ok(())
     }
 
+    /// Adds a relative path given as raw bytes (already normalized, e.g. from `Path::strip_prefix`).
+    pub fn add_bytes(&mut self, rel: &[u8]) {
+        if !rel.is_empty() {
+            self.paths.insert(rel.to_vec());
+        }
+    }
+
     /// True when `rel` is excluded (exactly; descendants are never visited).
     pub fn contains(&self, rel: &[u8]) -> bool {
         self.paths.contains(rel)
