@@ -68,6 +68,10 @@ pub enum Error {
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Invalid(String),
+    /// The project's configuration files are invalid: one diagnostic per defect, each naming the file,
+    /// line, column and key path.
+    #[error("{}", crate::config::Diagnostic::render_all(.0))]
+    Config(Vec<crate::config::Diagnostic>),
 }
 
 impl Error {
