@@ -1,13 +1,65 @@
-//! Application configuration (`.magento.app.yaml`).
+//! Phase 1 of a deploy: reading and validating the project's configuration.
+//!
+//! A Magento-Cloud project is configured by three YAML files: `.magento.app.yaml` (the application),
+//! `.magento/services.yaml` and `.magento/routes.yaml`. A mistake in them must refuse the deploy before
+//! anything is built, and the refusal must say exactly where and what: every [`Diagnostic`] names the
+//! file, line, column and key path, and all of them are reported at once.
+//!
+//! The parts:
+//! - `yaml` reads a file into a tree that keeps positions, under tight budgets (alias bombs are
+//!   refused), with duplicate keys refused; `recover` makes syntax errors point at the real defect;
+//! - `field` reads typed values out of that tree, recording a diagnostic for each mismatch;
+//! - `app`, `mounts`, `services`, `routes` hold the rules of each file, `project` the rules across files;
+//! - `topology` compares two configurations, `build_key` gives the bytes a build is keyed on.
+
+mod app;
+mod build_key;
+mod diagnostic;
+mod field;
+mod mounts;
+mod project;
+mod recover;
+mod routes;
+mod services;
+mod topology;
+mod yaml;
 
 use std::path::Path;
 
-use crate::error::Result;
+pub use app::{App, BuildFlavor, Hooks, Relationship, Runtime, MIN_DISK_MB, SCD_COMPRESSION_LEVEL, SCD_COMPRESSION_TIMEOUT};
+pub use build_key::build_key_material;
+pub use diagnostic::{Diagnostic, KeyPath, Pos};
+pub use mounts::{Mount, MountSource};
+pub use project::{
+    load_project, parse_project, Project, Sources, APP_FILE, MAX_FILE_BYTES, ROUTES_FILE, SERVICES_FILE,
+};
+pub use routes::{Route, RouteAction};
+pub use services::{Service, ServiceType};
+pub use topology::{topology_change, TopologyChange};
 
-/// Mounts used when a tree has no `.magento.app.yaml`.
+use crate::{Error, Result};
+
+/// The mounts of a Magento application when `.magento.app.yaml` does not say: the paths ece-tools
+/// expects to be writable.
 pub const DEFAULT_MOUNTS: &[&str] = &["var", "app/etc", "pub/media", "pub/static"];
 
-/// The mount paths of `<tree>/.magento.app.yaml`, or [`DEFAULT_MOUNTS`].
-pub fn mount_paths(_tree: &Path) -> Result<Vec<String>> {
-    Ok(DEFAULT_MOUNTS.iter().map(|s| s.to_string()).collect())
+/// The mount paths of `<tree>/.magento.app.yaml`, normalized (no leading `/`) and in file order, or
+/// [`DEFAULT_MOUNTS`] when the file is absent.
+///
+/// Only the application file is read. When it is present but invalid, the error lists its diagnostics
+/// with the file's path and each line.
+pub fn mount_paths(tree: &Path) -> Result<Vec<String>> {
+    let path = tree.join(APP_FILE);
+    let name = path.display().to_string();
+    let text = match project::read_config(&path, &name) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(DEFAULT_MOUNTS.iter().map(|m| (*m).to_owned()).collect()),
+        Err(diagnostic) => return Err(Error::Config(vec![diagnostic])),
+    };
+    let mut diagnostics = Vec::new();
+    let app = project::parse_file(&name, &text, &mut diagnostics, app::parse);
+    match app {
+        Some(app) if diagnostics.is_empty() => Ok(app.mounts.into_iter().map(|m| m.path).collect()),
+        _ => Err(Error::Config(diagnostics)),
+    }
 }
