@@ -124,7 +124,10 @@ pub(crate) fn parse(root: &Node, sink: &mut Sink<'_>) -> Option<App> {
         .and_then(|c| runtime(&c, sink))
         .unwrap_or_default();
     let disk = root.get("disk").and_then(|c| disk(&c, sink));
-    let mounts = root.get("mounts").map(|c| mounts::parse(&c, sink)).unwrap_or_default();
+    let mounts = root
+        .get("mounts")
+        .map(|c| mounts::parse(&c, sink))
+        .unwrap_or_default();
     if root.get("disk").is_none() {
         local_mounts_need_disk(&mounts, sink);
     }
@@ -141,11 +144,20 @@ pub(crate) fn parse(root: &Node, sink: &mut Sink<'_>) -> Option<App> {
             .get("build")
             .and_then(|b| b.get("flavor"))
             .and_then(|f| build_flavor(&f, sink)),
-        dependencies: root.get("dependencies").map(|d| dependencies(&d, sink)).unwrap_or_default(),
-        relationships: root.get("relationships").map(|r| relationships(&r, sink)).unwrap_or_default(),
+        dependencies: root
+            .get("dependencies")
+            .map(|d| dependencies(&d, sink))
+            .unwrap_or_default(),
+        relationships: root
+            .get("relationships")
+            .map(|r| relationships(&r, sink))
+            .unwrap_or_default(),
         disk,
         mounts,
-        hooks: root.get("hooks").map(|h| hooks(&h, sink)).unwrap_or_default(),
+        hooks: root
+            .get("hooks")
+            .map(|h| hooks(&h, sink))
+            .unwrap_or_default(),
         scd_compression_level: env.compression_level,
         scd_compression_timeout: env.compression_timeout,
         env: env.values,
@@ -157,25 +169,47 @@ pub(crate) fn parse(root: &Node, sink: &mut Sink<'_>) -> Option<App> {
 /// first mount that says `source: local` in so many words (else the first legacy `shared:files/` one),
 /// naming the other local mounts: the fix is one line, not one per mount.
 fn local_mounts_need_disk(mounts: &[Mount], sink: &mut Sink<'_>) {
-    let local: Vec<&Mount> = mounts.iter().filter(|m| m.source == MountSource::Local).collect();
+    let local: Vec<&Mount> = mounts
+        .iter()
+        .filter(|m| m.source == MountSource::Local)
+        .collect();
     let Some(first) = local.iter().find(|m| !m.legacy).or(local.first()) else {
         return;
     };
-    let how = if first.legacy { "on local storage (`shared:files/...`)" } else { "with `source: local`" };
-    let mut message = format!("a mount {how} needs `disk` (the application's disk size in MB, at least {MIN_DISK_MB})");
-    let others: Vec<String> = local.iter().filter(|m| m.path != first.path).map(|m| format!("`{}`", m.path)).collect();
+    let how = if first.legacy {
+        "on local storage (`shared:files/...`)"
+    } else {
+        "with `source: local`"
+    };
+    let mut message = format!(
+        "a mount {how} needs `disk` (the application's disk size in MB, at least {MIN_DISK_MB})"
+    );
+    let others: Vec<String> = local
+        .iter()
+        .filter(|m| m.path != first.path)
+        .map(|m| format!("`{}`", m.path))
+        .collect();
     if !others.is_empty() {
         message.push_str(&format!("; {} also use local storage", others.join(", ")));
     }
-    sink.error(Some(first.at), &KeyPath::root().child("mounts").child(&first.path), message);
+    sink.error(
+        Some(first.at),
+        &KeyPath::root().child("mounts").child(&first.path),
+        message,
+    );
 }
 
 fn app_name(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<String> {
     let name = field.string(sink, "a string")?;
     let valid = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !valid {
-        field.error(sink, format!("must be lowercase letters, digits, `-` or `_`, found `{name}`"));
+        field.error(
+            sink,
+            format!("must be lowercase letters, digits, `-` or `_`, found `{name}`"),
+        );
         return None;
     }
     Some(name.to_owned())
@@ -184,11 +218,19 @@ fn app_name(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<String> {
 fn runtime(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<Runtime> {
     let text = field.string(sink, "a string `php:<version>`")?;
     match text.split_once(':') {
-        Some(("php", version)) if !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.') => {
-            Some(Runtime { language: "php".to_owned(), version: version.to_owned() })
+        Some(("php", version))
+            if !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.') =>
+        {
+            Some(Runtime {
+                language: "php".to_owned(),
+                version: version.to_owned(),
+            })
         }
         _ => {
-            field.error(sink, format!("must be `php:<version>` (e.g. `php:8.3`), found `{text}`"));
+            field.error(
+                sink,
+                format!("must be `php:<version>` (e.g. `php:8.3`), found `{text}`"),
+            );
             None
         }
     }
@@ -208,13 +250,19 @@ fn build_flavor(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<BuildFlavor> {
 fn disk(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<u64> {
     let mb = field.unsigned(sink, "a whole number of MB")?;
     if mb < MIN_DISK_MB {
-        field.error(sink, format!("must be at least {MIN_DISK_MB} (MB), found {mb}"));
+        field.error(
+            sink,
+            format!("must be at least {MIN_DISK_MB} (MB), found {mb}"),
+        );
         return None;
     }
     Some(mb)
 }
 
-fn dependencies(field: &Field<'_>, sink: &mut Sink<'_>) -> BTreeMap<String, BTreeMap<String, String>> {
+fn dependencies(
+    field: &Field<'_>,
+    sink: &mut Sink<'_>,
+) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for language in field.entries(sink).unwrap_or_default() {
         let packages = language.entries(sink).unwrap_or_default();
@@ -229,17 +277,20 @@ fn dependencies(field: &Field<'_>, sink: &mut Sink<'_>) -> BTreeMap<String, BTre
 
 fn relationships(field: &Field<'_>, sink: &mut Sink<'_>) -> BTreeMap<String, Relationship> {
     let mut out = BTreeMap::new();
-    for rel in field.entries(sink).unwrap_or_default() {
-        let f = &rel;
+    for f in field.entries(sink).unwrap_or_default() {
         let parsed = if f.is_null() {
-            Some(Relationship { service: rel.key.to_owned(), endpoint: None, at: rel.key_pos() })
+            Some(Relationship {
+                service: f.key.to_owned(),
+                endpoint: None,
+                at: f.key_pos(),
+            })
         } else if f.node.value.is_collection() {
             relationship_map(&f, sink)
         } else {
             relationship_text(&f, sink)
         };
         if let Some(parsed) = parsed {
-            out.insert(rel.key.to_owned(), parsed);
+            out.insert(f.key.to_owned(), parsed);
         }
     }
     out
@@ -249,11 +300,13 @@ fn relationships(field: &Field<'_>, sink: &mut Sink<'_>) -> BTreeMap<String, Rel
 fn relationship_text(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<Relationship> {
     let text = field.string(sink, "`service:endpoint` or {service, endpoint}")?;
     match text.split_once(':') {
-        Some((service, endpoint)) if !service.is_empty() && !endpoint.is_empty() => Some(Relationship {
-            service: service.to_owned(),
-            endpoint: Some(endpoint.to_owned()),
-            at: field.pos(),
-        }),
+        Some((service, endpoint)) if !service.is_empty() && !endpoint.is_empty() => {
+            Some(Relationship {
+                service: service.to_owned(),
+                endpoint: Some(endpoint.to_owned()),
+                at: field.pos(),
+            })
+        }
         _ => {
             field.error(sink, format!("must be `service:endpoint`, found `{text}`"));
             None
@@ -264,10 +317,21 @@ fn relationship_text(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<Relations
 /// `rel: {service: name, endpoint: name}`.
 fn relationship_map(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<Relationship> {
     field.entries(sink)?;
-    let service = required(field, "service", sink, "is required: the service this relationship connects to")?;
-    let endpoint = field.get("endpoint").and_then(|e| e.string(sink, "a string").map(str::to_owned));
+    let service = required(
+        field,
+        "service",
+        sink,
+        "is required: the service this relationship connects to",
+    )?;
+    let endpoint = field
+        .get("endpoint")
+        .and_then(|e| e.string(sink, "a string").map(str::to_owned));
     let name = service.string(sink, "a service name")?;
-    Some(Relationship { service: name.to_owned(), endpoint, at: service.pos() })
+    Some(Relationship {
+        service: name.to_owned(),
+        endpoint,
+        at: service.pos(),
+    })
 }
 
 fn hooks(field: &Field<'_>, sink: &mut Sink<'_>) -> Hooks {
@@ -278,7 +342,8 @@ fn hooks(field: &Field<'_>, sink: &mut Sink<'_>) -> Hooks {
         if f.is_null() {
             return None;
         }
-        f.string(sink, "a string (a shell script)").map(str::to_owned)
+        f.string(sink, "a string (a shell script)")
+            .map(str::to_owned)
     };
     Hooks {
         build: script("build", sink),
@@ -298,24 +363,26 @@ struct Env {
 /// Reads `variables.env`: every value must be a scalar, and the compression settings in range.
 fn environment(field: &Field<'_>, sink: &mut Sink<'_>) -> Env {
     let mut env = Env::default();
-    for var in field.entries(sink).unwrap_or_default() {
-        let f = &var;
+    for f in field.entries(sink).unwrap_or_default() {
         let Some(text) = f.scalar(sink, "a scalar (environment variables are strings)") else {
             continue;
         };
-        if var.key == SCD_COMPRESSION_LEVEL {
+        if f.key == SCD_COMPRESSION_LEVEL {
             match text.trim().parse::<u32>() {
                 Ok(level) if level <= 9 => env.compression_level = Some(level),
                 Ok(_) => f.error(sink, format!("must be 0-9, found {text}")),
                 Err(_) => f.error(sink, format!("must be an integer 0-9, found `{text}`")),
             }
-        } else if var.key == SCD_COMPRESSION_TIMEOUT {
+        } else if f.key == SCD_COMPRESSION_TIMEOUT {
             match text.trim().parse::<u64>() {
                 Ok(seconds) => env.compression_timeout = Some(seconds),
-                Err(_) => f.error(sink, format!("must be a whole number of seconds, found `{text}`")),
+                Err(_) => f.error(
+                    sink,
+                    format!("must be a whole number of seconds, found `{text}`"),
+                ),
             }
         }
-        env.values.insert(var.key.to_owned(), text);
+        env.values.insert(f.key.to_owned(), text);
     }
     env
 }

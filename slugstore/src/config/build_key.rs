@@ -22,7 +22,10 @@ pub fn build_key_material(project: &Project) -> Vec<u8> {
         .dependencies
         .iter()
         .map(|(language, packages)| {
-            let packages = packages.iter().map(|(p, v)| (p.clone(), Canon::Str(v.clone()))).collect();
+            let packages = packages
+                .iter()
+                .map(|(p, v)| (p.clone(), Canon::Str(v.clone())))
+                .collect();
             (language.clone(), Canon::Map(packages))
         })
         .collect();
@@ -31,11 +34,23 @@ pub fn build_key_material(project: &Project) -> Vec<u8> {
         ("type".to_owned(), Canon::Str(app.runtime.to_string())),
         (
             "build".to_owned(),
-            Canon::Map(BTreeMap::from([("flavor".to_owned(), optional(app.build_flavor.map(|f| f.as_str())))])),
+            Canon::Map(BTreeMap::from([(
+                "flavor".to_owned(),
+                optional(app.build_flavor.map(|f| f.as_str())),
+            )])),
         ),
         ("dependencies".to_owned(), Canon::Map(dependencies)),
-        ("hooks".to_owned(), Canon::Map(BTreeMap::from([("build".to_owned(), optional(app.hooks.build.as_deref()))]))),
-        ("variables".to_owned(), app.variables.as_ref().map_or(Canon::Null, Canon::from_node)),
+        (
+            "hooks".to_owned(),
+            Canon::Map(BTreeMap::from([(
+                "build".to_owned(),
+                optional(app.hooks.build.as_deref()),
+            )])),
+        ),
+        (
+            "variables".to_owned(),
+            app.variables.as_ref().map_or(Canon::Null, Canon::from_node),
+        ),
     ]));
     let mut out = String::from(FORMAT);
     material.write(&mut out);
@@ -61,9 +76,12 @@ impl Canon {
             // A float's written form may not be valid JSON (`.5`, `1e3`): keep it as a string.
             Value::Float(text) | Value::Str(text) => Canon::Str(text.clone()),
             Value::Seq(items) => Canon::List(items.iter().map(Canon::from_node).collect()),
-            Value::Map(entries) => {
-                Canon::Map(entries.iter().map(|e| (e.key.clone(), Canon::from_node(&e.value))).collect())
-            }
+            Value::Map(entries) => Canon::Map(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), Canon::from_node(&e.value)))
+                    .collect(),
+            ),
         }
     }
 

@@ -41,7 +41,12 @@ impl Diagnostic {
         path: &KeyPath,
         message: impl Into<String>,
     ) -> Self {
-        Diagnostic { file: file.into(), pos, path: path.to_string(), message: message.into() }
+        Diagnostic {
+            file: file.into(),
+            pos,
+            path: path.to_string(),
+            message: message.into(),
+        }
     }
 
     /// All `diagnostics`, one per line, in the order given.
@@ -95,7 +100,9 @@ impl fmt::Display for KeyPath {
                 f.write_str(".")?;
             }
             let bare = !segment.is_empty()
-                && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if bare {
                 f.write_str(segment)?;
             } else {
@@ -112,24 +119,43 @@ mod tests {
 
     #[test]
     fn key_paths_quote_segments_that_are_not_plain_words() {
-        let path = KeyPath::root().child("mounts").child("pub/media").child("source");
+        let path = KeyPath::root()
+            .child("mounts")
+            .child("pub/media")
+            .child("source");
         assert_eq!(path.to_string(), r#"mounts."pub/media".source"#);
-        let route = KeyPath::root().child("https://{default}/").child("upstream");
+        let route = KeyPath::root()
+            .child("https://{default}/")
+            .child("upstream");
         assert_eq!(route.to_string(), r#""https://{default}/".upstream"#);
         assert_eq!(KeyPath::root().to_string(), "");
     }
 
     #[test]
     fn display_reads_like_a_compiler_error() {
-        let at = Some(Pos { line: 22, column: 7 });
+        let at = Some(Pos {
+            line: 22,
+            column: 7,
+        });
         let d = Diagnostic::new(
             ".magento.app.yaml",
             at,
             &KeyPath::root().child("disk"),
             "must be at least 128 (MB), found 64",
         );
-        assert_eq!(d.to_string(), ".magento.app.yaml:22:7: disk: must be at least 128 (MB), found 64");
-        let missing = Diagnostic::new(".magento/services.yaml", None, &KeyPath::root(), "the file is missing");
-        assert_eq!(missing.to_string(), ".magento/services.yaml: the file is missing");
+        assert_eq!(
+            d.to_string(),
+            ".magento.app.yaml:22:7: disk: must be at least 128 (MB), found 64"
+        );
+        let missing = Diagnostic::new(
+            ".magento/services.yaml",
+            None,
+            &KeyPath::root(),
+            "the file is missing",
+        );
+        assert_eq!(
+            missing.to_string(),
+            ".magento/services.yaml: the file is missing"
+        );
     }
 }

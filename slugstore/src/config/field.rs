@@ -22,7 +22,8 @@ impl<'a> Sink<'a> {
 
     /// Records a defect at `pos` for the value at `path`.
     pub fn error(&mut self, pos: Option<Pos>, path: &KeyPath, message: impl Into<String>) {
-        self.out.push(Diagnostic::new(self.file, pos, path, message));
+        self.out
+            .push(Diagnostic::new(self.file, pos, path, message));
     }
 }
 
@@ -40,11 +41,21 @@ pub(crate) struct Field<'n> {
 impl<'n> Field<'n> {
     /// The document root.
     pub fn root(node: &'n Node) -> Self {
-        Field { node, key: "", key_pos: None, path: KeyPath::root() }
+        Field {
+            node,
+            key: "",
+            key_pos: None,
+            path: KeyPath::root(),
+        }
     }
 
     fn child(&self, key: &'n str, key_pos: Pos, node: &'n Node) -> Self {
-        Field { node, key, key_pos: Some(key_pos), path: self.path.child(key) }
+        Field {
+            node,
+            key,
+            key_pos: Some(key_pos),
+            path: self.path.child(key),
+        }
     }
 
     /// The key path of this value.
@@ -72,7 +83,10 @@ impl<'n> Field<'n> {
 
     /// Records that this value should be `expected` ("a string (a shell script)") and what it is.
     pub fn wrong_type(&self, sink: &mut Sink<'_>, expected: &str) {
-        self.error(sink, format!("must be {expected}, found {}", describe(&self.node.value)));
+        self.error(
+            sink,
+            format!("must be {expected}, found {}", describe(&self.node.value)),
+        );
     }
 
     /// Whether the value is null (`key:` with nothing, or `~`).
@@ -83,7 +97,12 @@ impl<'n> Field<'n> {
     /// The entries of a mapping; a null value is an empty mapping. Anything else is recorded as an error.
     pub fn entries(&self, sink: &mut Sink<'_>) -> Option<Vec<Field<'n>>> {
         match &self.node.value {
-            Value::Map(entries) => Some(entries.iter().map(|e| self.child(&e.key, e.key_pos, &e.value)).collect()),
+            Value::Map(entries) => Some(
+                entries
+                    .iter()
+                    .map(|e| self.child(&e.key, e.key_pos, &e.value))
+                    .collect(),
+            ),
             Value::Null => Some(Vec::new()),
             _ => {
                 self.wrong_type(sink, "a mapping");
@@ -97,7 +116,10 @@ impl<'n> Field<'n> {
         let Value::Map(entries) = &self.node.value else {
             return None;
         };
-        entries.iter().find(|e| e.key == key).map(|e| self.child(&e.key, e.key_pos, &e.value))
+        entries
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| self.child(&e.key, e.key_pos, &e.value))
     }
 
     /// The value as a string; `what` describes what it should be ("a string (a shell script)").
@@ -126,7 +148,10 @@ impl<'n> Field<'n> {
             Value::Int(i) if i >= 0 => match u64::try_from(i) {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    self.error(sink, format!("must be {what}, found {i}, which is too large"));
+                    self.error(
+                        sink,
+                        format!("must be {what}, found {i}, which is too large"),
+                    );
                     None
                 }
             },

@@ -26,12 +26,16 @@ mod yaml;
 
 use std::path::Path;
 
-pub use app::{App, BuildFlavor, Hooks, Relationship, Runtime, MIN_DISK_MB, SCD_COMPRESSION_LEVEL, SCD_COMPRESSION_TIMEOUT};
+pub use app::{
+    App, BuildFlavor, Hooks, Relationship, Runtime, MIN_DISK_MB, SCD_COMPRESSION_LEVEL,
+    SCD_COMPRESSION_TIMEOUT,
+};
 pub use build_key::build_key_material;
 pub use diagnostic::{Diagnostic, KeyPath, Pos};
 pub use mounts::{Mount, MountSource};
 pub use project::{
-    load_project, parse_project, Project, Sources, APP_FILE, MAX_FILE_BYTES, ROUTES_FILE, SERVICES_FILE,
+    load_project, parse_project, Project, Sources, APP_FILE, MAX_FILE_BYTES, ROUTES_FILE,
+    SERVICES_FILE,
 };
 pub use routes::{Route, RouteAction};
 pub use services::{Service, ServiceType};

@@ -69,9 +69,14 @@ pub(crate) fn normalize(raw: &str) -> Result<String, String> {
     let trimmed = raw.trim_matches('/');
     let components: Vec<&str> = trimmed.split('/').collect();
     if trimmed.is_empty() {
-        return Err("a mount path must name a directory inside the application, found `/`".to_owned());
+        return Err(
+            "a mount path must name a directory inside the application, found `/`".to_owned(),
+        );
     }
-    if components.iter().any(|c| c.is_empty() || *c == "." || *c == "..") {
+    if components
+        .iter()
+        .any(|c| c.is_empty() || *c == "." || *c == "..")
+    {
         return Err(format!(
             "a mount path must be a plain relative path (no empty, `.` or `..` components), found `{raw}`"
         ));
@@ -82,20 +87,19 @@ pub(crate) fn normalize(raw: &str) -> Result<String, String> {
 /// Reads the `mounts` section: every entry, then the overlap rule across entries.
 pub(crate) fn parse(field: &Field<'_>, sink: &mut Sink<'_>) -> Vec<Mount> {
     let mut mounts: Vec<Mount> = Vec::new();
-    for entry in field.entries(sink).unwrap_or_default() {
-        let f = &entry;
-        let path = match normalize(entry.key) {
+    for f in field.entries(sink).unwrap_or_default() {
+        let path = match normalize(f.key) {
             Ok(path) if path.starts_with('.') => continue,
             Ok(path) => path,
             Err(message) => {
-                sink.error(Some(entry.key_pos()), f.path(), message);
+                sink.error(Some(f.key_pos()), f.path(), message);
                 continue;
             }
         };
         let mount = if f.node.value.is_collection() {
-            from_map(&f, path, entry.key_pos(), sink)
+            from_map(&f, path, f.key_pos(), sink)
         } else {
-            from_legacy(&f, path, entry.key_pos(), sink)
+            from_legacy(&f, path, f.key_pos(), sink)
         };
         if let Some(mount) = mount {
             if let Some(clash) = mounts.iter().find(|m| overlap(m, &mount).is_some()) {
@@ -106,7 +110,7 @@ pub(crate) fn parse(field: &Field<'_>, sink: &mut Sink<'_>) -> Vec<Mount> {
                         clash.path, clash.at.line, mount.path
                     ),
                 };
-                sink.error(Some(entry.key_pos()), f.path(), message);
+                sink.error(Some(f.key_pos()), f.path(), message);
                 continue;
             }
             mounts.push(mount);
@@ -117,7 +121,11 @@ pub(crate) fn parse(field: &Field<'_>, sink: &mut Sink<'_>) -> Vec<Mount> {
 
 /// `Some(true)` when two mounts have the same path, `Some(false)` when one contains the other.
 fn overlap(a: &Mount, b: &Mount) -> Option<bool> {
-    let inside = |outer: &str, inner: &str| inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'));
+    let inside = |outer: &str, inner: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
     if a.path == b.path {
         Some(true)
     } else if inside(&a.path, &b.path) || inside(&b.path, &a.path) {
@@ -129,19 +137,37 @@ fn overlap(a: &Mount, b: &Mount) -> Option<bool> {
 
 /// `"var": "shared:files/var"`.
 fn from_legacy(field: &Field<'_>, path: String, at: Pos, sink: &mut Sink<'_>) -> Option<Mount> {
-    let text = field.string(sink, "`shared:files/<path>` or a mapping {source, source_path}")?;
-    let Some(source_path) = text.strip_prefix(LEGACY_PREFIX).filter(|p| !p.trim_matches('/').is_empty()) else {
+    let text = field.string(
+        sink,
+        "`shared:files/<path>` or a mapping {source, source_path}",
+    )?;
+    let Some(source_path) = text
+        .strip_prefix(LEGACY_PREFIX)
+        .filter(|p| !p.trim_matches('/').is_empty())
+    else {
         field.error(sink, format!("must be `shared:files/<path>` or a mapping {{source, source_path}}, found `{text}`"));
         return None;
     };
     let source_path = source_path.trim_matches('/').to_owned();
-    Some(Mount { path, source: MountSource::Local, source_path, service: None, legacy: true, at })
+    Some(Mount {
+        path,
+        source: MountSource::Local,
+        source_path,
+        service: None,
+        legacy: true,
+        at,
+    })
 }
 
 /// `"var": {source: local, source_path: var, service: name}`.
 fn from_map(field: &Field<'_>, path: String, at: Pos, sink: &mut Sink<'_>) -> Option<Mount> {
     field.entries(sink)?;
-    let source_field = required(field, "source", sink, "is required: one of local, service, tmp");
+    let source_field = required(
+        field,
+        "source",
+        sink,
+        "is required: one of local, service, tmp",
+    );
     let source = source_field.and_then(|s| {
         let f = s;
         match f.string(sink, "one of local, service, tmp")? {
@@ -149,20 +175,42 @@ fn from_map(field: &Field<'_>, path: String, at: Pos, sink: &mut Sink<'_>) -> Op
             "service" => Some(MountSource::Service),
             "tmp" => Some(MountSource::Tmp),
             _ => {
-                f.error(sink, format!("{} is not one of local, service, tmp", describe(&f.node.value)));
+                f.error(
+                    sink,
+                    format!(
+                        "{} is not one of local, service, tmp",
+                        describe(&f.node.value)
+                    ),
+                );
                 None
             }
         }
     });
     let source_path = match field.get("source_path") {
-        Some(sp) => sp.string(sink, "a string (a path in the storage)").map(|p| p.trim_matches('/').to_owned()),
+        Some(sp) => sp
+            .string(sink, "a string (a path in the storage)")
+            .map(|p| p.trim_matches('/').to_owned()),
         None => Some(path.clone()),
     };
-    let service = field.get("service").and_then(|s| s.string(sink, "a service name").map(str::to_owned));
+    let service = field
+        .get("service")
+        .and_then(|s| s.string(sink, "a service name").map(str::to_owned));
     if source == Some(MountSource::Service) && service.is_none() && field.get("service").is_none() {
-        required(field, "service", sink, "is required with `source: service`: the network-storage service");
+        required(
+            field,
+            "service",
+            sink,
+            "is required with `source: service`: the network-storage service",
+        );
     }
-    Some(Mount { path, source: source?, source_path: source_path?, service, legacy: false, at })
+    Some(Mount {
+        path,
+        source: source?,
+        source_path: source_path?,
+        service,
+        legacy: false,
+        at,
+    })
 }
 
 #[cfg(test)]
@@ -174,7 +222,9 @@ mod tests {
         assert_eq!(normalize("/pub/static/").unwrap(), "pub/static");
         assert_eq!(normalize("var").unwrap(), "var");
         assert!(normalize("/").is_err());
-        assert!(normalize("var/../etc").unwrap_err().contains("`var/../etc`"));
+        assert!(normalize("var/../etc")
+            .unwrap_err()
+            .contains("`var/../etc`"));
         assert!(normalize("var//cache").is_err());
     }
 }

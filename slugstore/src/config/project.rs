@@ -67,7 +67,11 @@ pub fn load_project(dir: &Path) -> Result<Project, Vec<Diagnostic>> {
         // misleading consequences.
         return Err(diagnostics);
     }
-    parse_project(Sources { app: app.as_deref(), services: services.as_deref(), routes: routes.as_deref() })
+    parse_project(Sources {
+        app: app.as_deref(),
+        services: services.as_deref(),
+        routes: routes.as_deref(),
+    })
 }
 
 /// Validates a configuration given as text (e.g. as stored in a slug), the same way as [`load_project`].
@@ -76,13 +80,18 @@ pub fn parse_project(sources: Sources<'_>) -> Result<Project, Vec<Diagnostic>> {
     let app = match sources.app {
         Some(text) => parse_file(APP_FILE, text, &mut diagnostics, app::parse),
         None => {
-            let message = "the file is missing: every project needs one (name, type, hooks, mounts)";
+            let message =
+                "the file is missing: every project needs one (name, type, hooks, mounts)";
             diagnostics.push(Diagnostic::new(APP_FILE, None, &KeyPath::root(), message));
             None
         }
     };
-    let services = sources.services.map(|text| parse_file(SERVICES_FILE, text, &mut diagnostics, services::parse));
-    let routes = sources.routes.map(|text| parse_file(ROUTES_FILE, text, &mut diagnostics, routes::parse));
+    let services = sources
+        .services
+        .map(|text| parse_file(SERVICES_FILE, text, &mut diagnostics, services::parse));
+    let routes = sources
+        .routes
+        .map(|text| parse_file(ROUTES_FILE, text, &mut diagnostics, routes::parse));
 
     if let Some(app) = &app {
         match &services {
@@ -115,7 +124,10 @@ pub(crate) fn read_config(path: &Path, name: &str) -> Result<Option<String>, Dia
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail(format!("cannot read: {e}"))),
         Ok(meta) if meta.len() > MAX_FILE_BYTES => {
-            return Err(fail(format!("is {} bytes; a configuration file must be under {MAX_FILE_BYTES}", meta.len())))
+            return Err(fail(format!(
+                "is {} bytes; a configuration file must be under {MAX_FILE_BYTES}",
+                meta.len()
+            )))
         }
         Ok(_) => std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?,
     };
@@ -123,7 +135,10 @@ pub(crate) fn read_config(path: &Path, name: &str) -> Result<Option<String>, Dia
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
         let column = valid.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-        let pos = Pos { line: u32::try_from(line).unwrap_or(u32::MAX), column: u32::try_from(column).unwrap_or(u32::MAX) };
+        let pos = Pos {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+        };
         Diagnostic::new(name, Some(pos), &KeyPath::root(), "is not valid UTF-8 text")
     })
 }
@@ -148,21 +163,47 @@ pub(crate) fn parse_file<T>(
 /// Without a services file, every relationship and service mount is unsatisfiable: one diagnostic on
 /// the missing file says so, rather than one per relationship.
 fn missing_services_file(app: &App, diagnostics: &mut Vec<Diagnostic>) {
-    let mut needs: Vec<String> = app.relationships.keys().map(|r| format!("relationship `{r}`")).collect();
-    let service_mounts = app.mounts.iter().filter(|m| m.source == MountSource::Service);
+    let mut needs: Vec<String> = app
+        .relationships
+        .keys()
+        .map(|r| format!("relationship `{r}`"))
+        .collect();
+    let service_mounts = app
+        .mounts
+        .iter()
+        .filter(|m| m.source == MountSource::Service);
     needs.extend(service_mounts.map(|m| format!("mount `{}`", m.path)));
     if !needs.is_empty() {
-        let message = format!("the file is missing ({APP_FILE} needs it for {})", needs.join(", "));
-        diagnostics.push(Diagnostic::new(SERVICES_FILE, None, &KeyPath::root(), message));
+        let message = format!(
+            "the file is missing ({APP_FILE} needs it for {})",
+            needs.join(", ")
+        );
+        diagnostics.push(Diagnostic::new(
+            SERVICES_FILE,
+            None,
+            &KeyPath::root(),
+            message,
+        ));
     }
 }
 
 /// Every relationship and service mount names a service defined in the services file.
-fn check_services_exist(app: &App, services: &BTreeMap<String, Service>, diagnostics: &mut Vec<Diagnostic>) {
+fn check_services_exist(
+    app: &App,
+    services: &BTreeMap<String, Service>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let defined = if services.is_empty() {
         "it defines none".to_owned()
     } else {
-        format!("it defines {}", services.keys().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))
+        format!(
+            "it defines {}",
+            services
+                .keys()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
     let mut sink = Sink::new(APP_FILE, diagnostics);
     for (name, rel) in &app.relationships {
@@ -176,8 +217,13 @@ fn check_services_exist(app: &App, services: &BTreeMap<String, Service>, diagnos
         }
     }
     for mount in &app.mounts {
-        let Some(service) = &mount.service else { continue };
-        let path = KeyPath::root().child("mounts").child(&mount.path).child("service");
+        let Some(service) = &mount.service else {
+            continue;
+        };
+        let path = KeyPath::root()
+            .child("mounts")
+            .child(&mount.path)
+            .child("service");
         match services.get(service) {
             None => sink.error(
                 Some(mount.at),
@@ -201,11 +247,17 @@ fn check_upstreams(app: &App, routes: &[Route], diagnostics: &mut Vec<Diagnostic
     }
     let mut sink = Sink::new(ROUTES_FILE, diagnostics);
     for route in routes {
-        if let RouteAction::Upstream { app: upstream, protocol } = &route.action {
+        if let RouteAction::Upstream {
+            app: upstream,
+            protocol,
+        } = &route.action
+        {
             if *upstream != app.name {
                 let path = KeyPath::root().child(&route.url).child("upstream");
-                let message =
-                    format!("upstream `{upstream}:{protocol}` names no application (the app is `{}`)", app.name);
+                let message = format!(
+                    "upstream `{upstream}:{protocol}` names no application (the app is `{}`)",
+                    app.name
+                );
                 sink.error(Some(route.at), &path, message);
             }
         }
@@ -214,6 +266,11 @@ fn check_upstreams(app: &App, routes: &[Route], diagnostics: &mut Vec<Diagnostic
 
 /// Orders diagnostics by file (application, services, routes), then position.
 fn sort(diagnostics: &mut [Diagnostic]) {
-    let rank = |file: &str| [APP_FILE, SERVICES_FILE, ROUTES_FILE].iter().position(|f| *f == file).unwrap_or(3);
+    let rank = |file: &str| {
+        [APP_FILE, SERVICES_FILE, ROUTES_FILE]
+            .iter()
+            .position(|f| *f == file)
+            .unwrap_or(3)
+    };
     diagnostics.sort_by_key(|d| (rank(&d.file), d.pos.is_some(), d.pos));
 }

@@ -15,18 +15,29 @@ pub(crate) fn explain(src: &str, pos: Option<Pos>, message: &str) -> SyntaxError
     let lines: Vec<&str> = src.lines().collect();
     let path_at = |line: u32| key_path_at(&lines, line);
     let stopped = match pos {
-        Some(p) => format!("the parser stopped at line {}, column {}: {message}", p.line, p.column),
+        Some(p) => format!(
+            "the parser stopped at line {}, column {}: {message}",
+            p.line, p.column
+        ),
         None => message.to_owned(),
     };
 
     if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
-        let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key).trim();
+        let key = key
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(key)
+            .trim();
         let first = pos.and_then(|p| earlier_sibling(&lines, p.line, key));
         let message = match first {
             Some(line) => format!("duplicate key `{key}` (first defined at line {line})"),
             None => format!("duplicate key `{key}`"),
         };
-        return SyntaxError { pos, path: pos.map(|p| path_at(p.line)).unwrap_or_default(), message };
+        return SyntaxError {
+            pos,
+            path: pos.map(|p| path_at(p.line)).unwrap_or_default(),
+            message,
+        };
     }
     if message.contains("alias") || message.contains("budget") {
         return SyntaxError {
@@ -73,7 +84,9 @@ fn line_key(line: &str) -> Option<(usize, String)> {
             (rest[1..close].to_owned(), &rest[close + 1..])
         }
         _ => {
-            let colon = rest.find(": ").or_else(|| rest.strip_suffix(':').map(str::len))?;
+            let colon = rest
+                .find(": ")
+                .or_else(|| rest.strip_suffix(':').map(str::len))?;
             let key = rest[..colon].trim_end();
             if key.contains(" #") || key.starts_with(['{', '[', '&', '*', '!', '|', '>']) {
                 return None;
@@ -106,17 +119,23 @@ fn key_path_at(lines: &[&str], line: u32) -> KeyPath {
             indent = parent_indent;
         }
     }
-    keys.iter().rev().fold(KeyPath::root(), |path, key| path.child(key))
+    keys.iter()
+        .rev()
+        .fold(KeyPath::root(), |path, key| path.child(key))
 }
 
 /// The line (from 1) where `key` was defined before line `line`, at the same indentation and under the
 /// same parent.
 fn earlier_sibling(lines: &[&str], line: u32, key: &str) -> Option<u32> {
-    let index = (line as usize).checked_sub(1).filter(|&i| i < lines.len())?;
+    let index = (line as usize)
+        .checked_sub(1)
+        .filter(|&i| i < lines.len())?;
     let (indent, _) = line_key(lines[index])?;
     for (i, text) in lines[..index].iter().enumerate().rev() {
         match line_key(text) {
-            Some((other, ref k)) if other == indent && k == key => return u32::try_from(i + 1).ok(),
+            Some((other, ref k)) if other == indent && k == key => {
+                return u32::try_from(i + 1).ok()
+            }
             Some((other, _)) if other < indent => return None,
             _ => {}
         }
@@ -164,11 +183,22 @@ fn unclosed_quote(src: &str, stop: Pos) -> Option<Pos> {
                     let opens = prev.is_whitespace() || "[{,:".contains(prev);
                     match c {
                         '#' if prev.is_whitespace() => {
-                            content_end = line.char_indices().nth(col).map_or(line.len(), |(b, _)| b);
+                            content_end =
+                                line.char_indices().nth(col).map_or(line.len(), |(b, _)| b);
                             break;
                         }
-                        '"' if opens => state = Scan::Double(Pos { line: line_no, column }),
-                        '\'' if opens => state = Scan::Single(Pos { line: line_no, column }),
+                        '"' if opens => {
+                            state = Scan::Double(Pos {
+                                line: line_no,
+                                column,
+                            })
+                        }
+                        '\'' if opens => {
+                            state = Scan::Single(Pos {
+                                line: line_no,
+                                column,
+                            })
+                        }
                         _ => {}
                     }
                 }
@@ -218,7 +248,10 @@ mod tests {
     #[test]
     fn an_unclosed_quote_is_found_where_it_opens() {
         let src = "name: app\ntype: \"php:8.3\n\nbuild:\n  flavor: none\n";
-        assert_eq!(unclosed_quote(src, Pos { line: 4, column: 1 }), Some(Pos { line: 2, column: 7 }));
+        assert_eq!(
+            unclosed_quote(src, Pos { line: 4, column: 1 }),
+            Some(Pos { line: 2, column: 7 })
+        );
     }
 
     #[test]
@@ -228,14 +261,26 @@ mod tests {
                    name: it's fine\n\
                    type: 'it''s' # \"\n\
                    broken: \"here\n";
-        assert_eq!(unclosed_quote(src, Pos { line: 9, column: 1 }), Some(Pos { line: 8, column: 9 }));
+        assert_eq!(
+            unclosed_quote(src, Pos { line: 9, column: 1 }),
+            Some(Pos { line: 8, column: 9 })
+        );
         assert_eq!(unclosed_quote(src, Pos { line: 8, column: 1 }), None);
     }
 
     #[test]
     fn key_paths_follow_indentation() {
-        let lines = ["mounts:", "  \"pub/media\":", "    source: shared", "hooks:", "  - build: x"];
-        assert_eq!(key_path_at(&lines, 3).to_string(), r#"mounts."pub/media".source"#);
+        let lines = [
+            "mounts:",
+            "  \"pub/media\":",
+            "    source: shared",
+            "hooks:",
+            "  - build: x",
+        ];
+        assert_eq!(
+            key_path_at(&lines, 3).to_string(),
+            r#"mounts."pub/media".source"#
+        );
         assert_eq!(key_path_at(&lines, 4).to_string(), "hooks");
         assert_eq!(key_path_at(&lines, 5).to_string(), "hooks.build");
     }

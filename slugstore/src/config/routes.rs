@@ -39,29 +39,40 @@ pub enum RouteAction {
 pub(crate) fn parse(root: &Node, sink: &mut Sink<'_>) -> Option<Vec<Route>> {
     let root = Field::root(root);
     let mut routes = Vec::new();
-    for entry in root.entries(sink)? {
-        let f = &entry;
-        if !(entry.key.starts_with("http://") || entry.key.starts_with("https://")) {
+    for f in root.entries(sink)? {
+        if !(f.key.starts_with("http://") || f.key.starts_with("https://")) {
             sink.error(
-                Some(entry.key_pos()),
+                Some(f.key_pos()),
                 f.path(),
-                format!("a route must be a URL starting with http:// or https://, found `{}`", entry.key),
+                format!(
+                    "a route must be a URL starting with http:// or https://, found `{}`",
+                    f.key
+                ),
             );
         }
         if f.entries(sink).is_none() {
             continue;
         }
-        let missing_type = format!("route `{}` has no `type` (upstream or redirect)", entry.key);
+        let missing_type = format!("route `{}` has no `type` (upstream or redirect)", f.key);
         let Some(kind) = required(&f, "type", sink, &missing_type) else {
             continue;
         };
-        let kind = kind;
         let action = match kind.string(sink, "upstream or redirect") {
-            Some("upstream") => required(&f, "upstream", sink, "is required with `type: upstream`, e.g. `app:http`")
-                .and_then(|u| upstream(&u, sink)),
-            Some("redirect") => required(&f, "to", sink, "is required with `type: redirect`: the target URL")
-                .and_then(|t| Some((t.string(sink, "a URL")?.to_owned(), t.pos())))
-                .map(|(to, at)| (RouteAction::Redirect { to }, at)),
+            Some("upstream") => required(
+                &f,
+                "upstream",
+                sink,
+                "is required with `type: upstream`, e.g. `app:http`",
+            )
+            .and_then(|u| upstream(&u, sink)),
+            Some("redirect") => required(
+                &f,
+                "to",
+                sink,
+                "is required with `type: redirect`: the target URL",
+            )
+            .and_then(|t| Some((t.string(sink, "a URL")?.to_owned(), t.pos())))
+            .map(|(to, at)| (RouteAction::Redirect { to }, at)),
             Some(other) => {
                 kind.error(sink, format!("`{other}` is not one of upstream, redirect"));
                 None
@@ -69,7 +80,11 @@ pub(crate) fn parse(root: &Node, sink: &mut Sink<'_>) -> Option<Vec<Route>> {
             None => None,
         };
         if let Some((action, at)) = action {
-            routes.push(Route { url: entry.key.to_owned(), action, at });
+            routes.push(Route {
+                url: f.key.to_owned(),
+                action,
+                at,
+            });
         }
     }
     Some(routes)
@@ -83,5 +98,11 @@ fn upstream(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<(RouteAction, Pos)
         field.error(sink, format!("must be `<app>:http`, found `{text}`"));
         return None;
     }
-    Some((RouteAction::Upstream { app: app.to_owned(), protocol: protocol.to_owned() }, field.pos()))
+    Some((
+        RouteAction::Upstream {
+            app: app.to_owned(),
+            protocol: protocol.to_owned(),
+        },
+        field.pos(),
+    ))
 }

@@ -37,28 +37,46 @@ impl fmt::Display for ServiceType {
 pub(crate) fn parse(root: &Node, sink: &mut Sink<'_>) -> Option<BTreeMap<String, Service>> {
     let root = Field::root(root);
     let mut services = BTreeMap::new();
-    for entry in root.entries(sink)? {
-        let f = &entry;
+    for f in root.entries(sink)? {
         if f.entries(sink).is_none() {
-            services.insert(entry.key.to_owned(), Service { kind: ServiceType::default(), disk: None });
+            services.insert(
+                f.key.to_owned(),
+                Service {
+                    kind: ServiceType::default(),
+                    disk: None,
+                },
+            );
             continue;
         }
         let kind = required(&f, "type", sink, "is required, e.g. `mysql:10.6`").and_then(|t| {
-            let t = t;
             let text = t.string(sink, "a string `kind:version`")?;
             match text.split_once(':') {
                 Some((kind, version)) if !kind.is_empty() && !version.is_empty() => {
-                    Some(ServiceType { kind: kind.to_owned(), version: version.to_owned() })
+                    Some(ServiceType {
+                        kind: kind.to_owned(),
+                        version: version.to_owned(),
+                    })
                 }
                 _ => {
-                    t.error(sink, format!("must be `kind:version` (e.g. `redis:7.2`), found `{text}`"));
+                    t.error(
+                        sink,
+                        format!("must be `kind:version` (e.g. `redis:7.2`), found `{text}`"),
+                    );
                     None
                 }
             }
         });
-        let disk = f.get("disk").and_then(|d| d.unsigned(sink, "a whole number of MB"));
+        let disk = f
+            .get("disk")
+            .and_then(|d| d.unsigned(sink, "a whole number of MB"));
         // A service with an invalid type is still defined: relationships to it are not also errors.
-        services.insert(entry.key.to_owned(), Service { kind: kind.unwrap_or_default(), disk });
+        services.insert(
+            f.key.to_owned(),
+            Service {
+                kind: kind.unwrap_or_default(),
+                disk,
+            },
+        );
     }
     Some(services)
 }

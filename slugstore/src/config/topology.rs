@@ -40,16 +40,22 @@ pub fn topology_change(old: &Project, new: &Project) -> TopologyChange {
     let mut change = TopologyChange::default();
     for (name, service) in &new.services {
         match old.services.get(name) {
-            None => change.services_added.push((name.clone(), service.kind.clone())),
-            Some(before) if before.kind != service.kind => {
-                change.services_retyped.push((name.clone(), before.kind.clone(), service.kind.clone()))
-            }
+            None => change
+                .services_added
+                .push((name.clone(), service.kind.clone())),
+            Some(before) if before.kind != service.kind => change.services_retyped.push((
+                name.clone(),
+                before.kind.clone(),
+                service.kind.clone(),
+            )),
             Some(_) => {}
         }
     }
     for (name, service) in &old.services {
         if !new.services.contains_key(name) {
-            change.services_removed.push((name.clone(), service.kind.clone()));
+            change
+                .services_removed
+                .push((name.clone(), service.kind.clone()));
         }
     }
     let (old_mounts, new_mounts) = (by_path(&old.app.mounts), by_path(&new.app.mounts));
@@ -57,7 +63,9 @@ pub fn topology_change(old: &Project, new: &Project) -> TopologyChange {
         match old_mounts.get(path) {
             None => change.mounts_added.push((path.clone(), storage.clone())),
             Some(before) if before != storage => {
-                change.mounts_moved.push((path.clone(), before.clone(), storage.clone()))
+                change
+                    .mounts_moved
+                    .push((path.clone(), before.clone(), storage.clone()))
             }
             Some(_) => {}
         }
@@ -72,7 +80,10 @@ pub fn topology_change(old: &Project, new: &Project) -> TopologyChange {
 
 /// Mount path -> storage description.
 fn by_path(mounts: &[Mount]) -> BTreeMap<String, String> {
-    mounts.iter().map(|m| (m.path.clone(), m.to_string())).collect()
+    mounts
+        .iter()
+        .map(|m| (m.path.clone(), m.to_string()))
+        .collect()
 }
 
 impl fmt::Display for TopologyChange {
@@ -83,12 +94,36 @@ impl fmt::Display for TopologyChange {
             return f.write_str("no topology change");
         }
         let mut lines = Vec::new();
-        lines.extend(self.services_added.iter().map(|(n, t)| format!("+ service {n} ({t})")));
-        lines.extend(self.services_removed.iter().map(|(n, t)| format!("- service {n} ({t})")));
-        lines.extend(self.services_retyped.iter().map(|(n, a, b)| format!("~ service {n}: {a} -> {b}")));
-        lines.extend(self.mounts_added.iter().map(|(p, s)| format!("+ mount {p} ({s})")));
-        lines.extend(self.mounts_removed.iter().map(|(p, s)| format!("- mount {p} ({s})")));
-        lines.extend(self.mounts_moved.iter().map(|(p, a, b)| format!("~ mount {p}: {a} -> {b}")));
+        lines.extend(
+            self.services_added
+                .iter()
+                .map(|(n, t)| format!("+ service {n} ({t})")),
+        );
+        lines.extend(
+            self.services_removed
+                .iter()
+                .map(|(n, t)| format!("- service {n} ({t})")),
+        );
+        lines.extend(
+            self.services_retyped
+                .iter()
+                .map(|(n, a, b)| format!("~ service {n}: {a} -> {b}")),
+        );
+        lines.extend(
+            self.mounts_added
+                .iter()
+                .map(|(p, s)| format!("+ mount {p} ({s})")),
+        );
+        lines.extend(
+            self.mounts_removed
+                .iter()
+                .map(|(p, s)| format!("- mount {p} ({s})")),
+        );
+        lines.extend(
+            self.mounts_moved
+                .iter()
+                .map(|(p, a, b)| format!("~ mount {p}: {a} -> {b}")),
+        );
         f.write_str(&lines.join("\n"))
     }
 }

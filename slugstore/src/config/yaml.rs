@@ -125,8 +125,13 @@ pub(crate) fn parse(src: &str) -> Result<Node, SyntaxError> {
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(src, options) {
         Ok(raw) => Ok(into_node(raw, src)),
         Err(err) => {
-            let message = serde_saphyr::DefaultMessageFormatter.format_message(err.without_snippet());
-            Err(recover::explain(src, err.location().and_then(pos_of), &message))
+            let message =
+                serde_saphyr::DefaultMessageFormatter.format_message(err.without_snippet());
+            Err(recover::explain(
+                src,
+                err.location().and_then(pos_of),
+                &message,
+            ))
         }
     }
 }
@@ -137,7 +142,10 @@ fn pos_of(location: Location) -> Option<Pos> {
         return None;
     }
     let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-    Some(Pos { line: clamp(location.line()), column: clamp(location.column()) })
+    Some(Pos {
+        line: clamp(location.line()),
+        column: clamp(location.column()),
+    })
 }
 
 /// The tree as serde hands it over, before keys are turned into text.
@@ -157,7 +165,9 @@ fn into_node(raw: Spanned<Raw>, src: &str) -> Node {
         Raw::Null => Value::Null,
         Raw::Bool(b) => Value::Bool(b),
         Raw::Int(i) => Value::Int(i),
-        Raw::Float(f) => Value::Float(source_text(&raw.referenced, src).unwrap_or_else(|| f.to_string())),
+        Raw::Float(f) => {
+            Value::Float(source_text(&raw.referenced, src).unwrap_or_else(|| f.to_string()))
+        }
         Raw::Str(s) => Value::Str(s),
         Raw::Seq(items) => Value::Seq(items.into_iter().map(|item| into_node(item, src)).collect()),
         Raw::Map(entries) => Value::Map(
@@ -165,8 +175,15 @@ fn into_node(raw: Spanned<Raw>, src: &str) -> Node {
                 .into_iter()
                 .map(|(key, value)| {
                     let key = into_node(key, src);
-                    let text = key.value.scalar_text().unwrap_or_else(|| format!("<{}>", key.value.kind()));
-                    Entry { key: text, key_pos: key.pos, value: into_node(value, src) }
+                    let text = key
+                        .value
+                        .scalar_text()
+                        .unwrap_or_else(|| format!("<{}>", key.value.kind()));
+                    Entry {
+                        key: text,
+                        key_pos: key.pos,
+                        value: into_node(value, src),
+                    }
                 })
                 .collect(),
         ),
@@ -179,7 +196,9 @@ fn source_text(location: &Location, src: &str) -> Option<String> {
     let span = location.span();
     let start = usize::try_from(span.byte_offset()?).ok()?;
     let len = usize::try_from(span.byte_len()?).ok()?;
-    src.get(start..start.checked_add(len)?).filter(|s| !s.is_empty()).map(str::to_owned)
+    src.get(start..start.checked_add(len)?)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 impl<'de> Deserialize<'de> for Raw {
@@ -226,7 +245,9 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
 
     fn visit_u128<E: de::Error>(self, u: u128) -> Result<Raw, E> {
-        i128::try_from(u).map(Raw::Int).map_err(|_| E::custom("integer too large"))
+        i128::try_from(u)
+            .map(Raw::Int)
+            .map_err(|_| E::custom("integer too large"))
     }
 
     fn visit_f64<E>(self, f: f64) -> Result<Raw, E> {
@@ -279,7 +300,13 @@ mod tests {
         assert!(matches!(entries[1].value.value, Value::Int(5120)));
         let mounts = map_entries(&entries[2].value);
         assert_eq!(mounts[0].key_pos, Pos { line: 4, column: 3 });
-        assert_eq!(map_entries(&mounts[0].value)[0].value.pos, Pos { line: 4, column: 17 });
+        assert_eq!(
+            map_entries(&mounts[0].value)[0].value.pos,
+            Pos {
+                line: 4,
+                column: 17
+            }
+        );
     }
 
     #[test]
@@ -291,17 +318,30 @@ mod tests {
     #[test]
     fn empty_and_comment_only_documents_are_null() {
         assert!(matches!(parse("").unwrap().value, Value::Null));
-        assert!(matches!(parse("# nothing here\n").unwrap().value, Value::Null));
+        assert!(matches!(
+            parse("# nothing here\n").unwrap().value,
+            Value::Null
+        ));
     }
 
     #[test]
     fn duplicate_keys_are_refused_at_the_second_occurrence() {
-        let err = parse("db:\n  type: mysql:10.6\ncache:\n  type: redis:7.2\ndb:\n  type: postgresql:15\n")
-            .unwrap_err();
+        let err = parse(
+            "db:\n  type: mysql:10.6\ncache:\n  type: redis:7.2\ndb:\n  type: postgresql:15\n",
+        )
+        .unwrap_err();
         assert_eq!(err.pos.map(|p| p.line), Some(5));
         assert_eq!(err.path.to_string(), "db");
-        assert!(err.message.contains("duplicate key `db`"), "{}", err.message);
-        assert!(err.message.contains("first defined at line 1"), "{}", err.message);
+        assert!(
+            err.message.contains("duplicate key `db`"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("first defined at line 1"),
+            "{}",
+            err.message
+        );
     }
 
     /// The classic "billion laughs": ten levels of ten aliases each would expand to 10^10 strings. A
