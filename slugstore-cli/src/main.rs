@@ -35,6 +35,7 @@ enum Command {
     Restore(cmd::restore::Args),
     Verify(cmd::verify::Args),
     Refs(cmd::refs::Args),
+    Validate(cmd::validate::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         Command::Restore(a) => cmd::restore::run(&ctx, a),
         Command::Verify(a) => cmd::verify::run(&ctx, a),
         Command::Refs(a) => cmd::refs::run(&ctx, a),
+        Command::Validate(a) => cmd::validate::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

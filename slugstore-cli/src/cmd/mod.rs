@@ -8,6 +8,7 @@ pub mod refs;
 pub mod restore;
 pub mod show;
 pub mod snapshot;
+pub mod validate;
 pub mod verify;
 
 /// Something failed (the message says what).
