@@ -517,6 +517,17 @@ fn relationships_in_all_three_forms() {
 }
 
 #[test]
+fn sections_of_the_wrong_shape_are_reported() {
+    let dir = with_app(|app| app.replace("build:\n  flavor: none", "build: composer"));
+    let d = load_err(dir.path());
+    assert_eq!(d.len(), 1, "{}", Diagnostic::render_all(&d));
+    assert_eq!(
+        d[0].to_string(),
+        ".magento.app.yaml:5:8: build: must be a mapping, found `composer`"
+    );
+}
+
+#[test]
 fn a_missing_services_file_is_fine_when_nothing_needs_it() {
     let app = valid(APP_FILE);
     let start = app.find("relationships:").unwrap();

@@ -142,7 +142,7 @@ pub(crate) fn parse(root: &Node, sink: &mut Sink<'_>) -> Option<App> {
         runtime,
         build_flavor: root
             .get("build")
-            .and_then(|b| b.get("flavor"))
+            .and_then(|b| b.entries(sink).and(b.get("flavor")))
             .and_then(|f| build_flavor(&f, sink)),
         dependencies: root
             .get("dependencies")
