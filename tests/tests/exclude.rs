@@ -149,8 +149,6 @@ fn a_store_inside_the_tree_is_left_out() {
 /// The mounts come from `<tree>/.magento.app.yaml` when it exists, in both of its syntaxes, with or
 /// without a leading `/`; the defaults then no longer apply.
 #[test]
-#[ignore = "the configuration module on main still returns the default mounts only; un-ignore once \
-            `config::mount_paths` reads `.magento.app.yaml`"]
 fn mounts_from_magento_app_yaml_are_absent_from_the_slug() {
     let yaml = r#"name: app
 type: php:8.3
