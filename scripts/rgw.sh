@@ -159,7 +159,7 @@ bootstrap() {
         --addv a "[v2:127.0.0.1:${MON_PORT},v1:127.0.0.1:$((MON_PORT + 1))]" \
         "$RGW_DIR/monmap" >/dev/null
     ceph-mon -c "$CONF" -i a --mkfs --monmap "$RGW_DIR/monmap"
-    ceph-mon -c "$CONF" -i a
+    start_daemon mon.a ceph-mon -c "$CONF" -i a
     local osd_uuid
     osd_uuid=$(cat /proc/sys/kernel/random/uuid)
     ceph_cmd osd new "$osd_uuid" >/dev/null
@@ -171,7 +171,8 @@ start_daemon() {
     local name=$1
     shift
     daemon_pid "$name" >/dev/null && return 0
-    "$@"
+    # The daemons fork into the background; what they print before that goes to the log dir.
+    "$@" 2>>"$RGW_DIR/log/$name.stderr"
 }
 
 wait_for() {
@@ -214,20 +215,24 @@ cmd_start() {
 }
 
 cmd_stop() {
-    local i name pid
-    for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
-        name=${DAEMONS[i]}
+    local name pid pids=() names=()
+    # SIGTERM to all at once (each takes seconds to shut down), then wait for each.
+    for name in "${DAEMONS[@]}"; do
         pid=$(daemon_pid "$name") || continue
         kill "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
+        pids+=("$pid")
+        names+=("$name")
+    done
+    local deadline=$((SECONDS + 20)) i
+    for i in "${!pids[@]}"; do
+        while kill -0 "${pids[i]}" 2>/dev/null && ((SECONDS < deadline)); do
             sleep 0.1
         done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "$name (pid $pid) did not stop on SIGTERM, killing it"
-            kill -9 "$pid" 2>/dev/null || true
+        if kill -0 "${pids[i]}" 2>/dev/null; then
+            log "${names[i]} (pid ${pids[i]}) did not stop on SIGTERM, killing it"
+            kill -9 "${pids[i]}" 2>/dev/null || true
         fi
-        rm -f "$RGW_DIR/run/$name.pid"
+        rm -f "$RGW_DIR/run/${names[i]}.pid"
     done
     log "stopped"
 }

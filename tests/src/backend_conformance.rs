@@ -289,6 +289,13 @@ pub fn ranges_are_exact_and_checked(remote: &TestRemote) {
     );
     let err = b.get_range("packs/p", 5..11).unwrap_err().to_string();
     assert!(err.contains("packs/p") && err.contains("5..11"), "{err}");
+    #[allow(clippy::reversed_empty_ranges)]
+    let reversed = b.get_range("packs/p", 6..3);
+    assert!(reversed.is_err(), "reversed range accepted: {reversed:?}");
+    assert!(
+        b.get_range("packs/p", 11..11).is_err(),
+        "empty range past the end accepted"
+    );
 }
 
 /// Writes `size` bytes of a deterministic xorshift stream (incompressible, so no layer can

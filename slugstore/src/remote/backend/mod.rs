@@ -13,7 +13,7 @@
 //! object. Two machines pushing the same pack both succeed, exactly one of them writes it, and
 //! neither can replace what the other wrote.
 //!
-//! Keys are `/`-separated relative names checked by [`check_key`](crate::remote::url::check_key);
+//! Keys are `/`-separated relative names checked by [`check_key`];
 //! the same key is a file path under a `file://` remote and an object name under an S3 prefix.
 
 pub mod local;
@@ -76,7 +76,7 @@ pub trait Backend: Send + Sync + fmt::Debug {
     fn get_to_file(&self, key: &str, path: &Path) -> Result<Option<u64>>;
 
     /// Reads the bytes `range` of an object; `None` if there is no object under `key`. A range
-    /// that reaches past the end of the object is an error.
+    /// that reaches past the end of the object, or ends before it starts, is an error.
     fn get_range(&self, key: &str, range: Range<u64>) -> Result<Option<Bytes>>;
 
     /// The size of the object under `key`, or `None` if there is none.
@@ -113,12 +113,12 @@ fn checked_key(url: &RemoteUrl, key: &str) -> Result<()> {
     check_key(key).map_err(|why| Error::Invalid(format!("{url}: {why}")))
 }
 
-/// The error for a range that does not fit in the object.
+/// The error for a range that does not fit in the object (or ends before it starts).
 fn range_error(location: String, range: &Range<u64>, size: u64) -> Error {
     Error::Remote {
         location,
         source: format!(
-            "range {}..{} reaches past the end of the object ({size} bytes)",
+            "range {}..{} does not fit in the object ({size} bytes)",
             range.start, range.end
         )
         .into(),

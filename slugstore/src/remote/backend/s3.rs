@@ -332,19 +332,36 @@ impl Backend for S3Backend {
 
     fn get_range(&self, key: &str, range: Range<u64>) -> Result<Option<Bytes>> {
         let location = self.object_path(key)?;
-        let Some(size) = self.size(key)? else {
-            return Ok(None);
-        };
-        if range.start > range.end || range.end > size {
-            return Err(range_error(self.location(key), &range, size));
-        }
         if range.is_empty() {
+            // HTTP cannot ask for zero bytes; the object must still exist and be long enough.
+            let Some(size) = self.size(key)? else {
+                return Ok(None);
+            };
+            if range.start > range.end || range.start > size {
+                return Err(range_error(self.location(key), &range, size));
+            }
             return Ok(Some(Bytes::new()));
         }
-        let result = self
+        let wanted = range.end - range.start;
+        match self
             .runtime
-            .block_on(self.store.get_range(&location, range));
-        self.found(key, result)
+            .block_on(self.store.get_range(&location, range.clone()))
+        {
+            Ok(bytes) if bytes.len() as u64 == wanted => Ok(Some(bytes)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            // A short answer or a refused range: find out whether the range was the problem
+            // (one extra request, on the error path only).
+            other => match self.size(key)? {
+                None => Ok(None),
+                Some(size) if range.end > size => {
+                    Err(range_error(self.location(key), &range, size))
+                }
+                Some(_) => Err(match other {
+                    Err(e) => self.error(key, e),
+                    Ok(bytes) => self.error(key, short_read(wanted, bytes.len())),
+                }),
+            },
+        }
     }
 
     fn size(&self, key: &str) -> Result<Option<u64>> {
@@ -391,6 +408,14 @@ impl Backend for S3Backend {
         self.found(key, result)?;
         Ok(())
     }
+}
+
+/// The error for a ranged read that returned fewer bytes than asked.
+fn short_read(wanted: u64, got: usize) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        format!("asked for {wanted} bytes, got {got}"),
+    )
 }
 
 #[cfg(test)]
