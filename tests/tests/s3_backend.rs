@@ -75,3 +75,23 @@ fn assert_reachable(endpoint: &str) {
 }
 
 slugstore_tests::backend_conformance_tests!(s3_remote);
+
+/// `backend::open` on an `s3://` URL takes endpoint, region and keys from the AWS variables.
+#[test]
+fn opens_from_url_and_environment() {
+    let probe = s3_remote("opens_from_url_and_environment");
+    let url = probe.backend.url().clone();
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "AWS_ENDPOINT_URL is not set; {HOWTO}"
+    );
+    let opened = slugstore::remote::backend::open(&url).unwrap();
+    assert_eq!(opened.url(), &url);
+    opened
+        .put("refs/opened", bytes::Bytes::from_static(b"via url"))
+        .unwrap();
+    assert_eq!(
+        probe.backend.get("refs/opened").unwrap().as_deref(),
+        Some(&b"via url"[..])
+    );
+}

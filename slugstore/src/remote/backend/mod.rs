@@ -51,7 +51,9 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// Writes `data` under `key` only if no object has that key. Atomic: concurrent callers
     /// (threads, processes, machines) with the same key get exactly one
-    /// [`PutOutcome::Created`], and readers never see a partial object.
+    /// [`PutOutcome::Created`], and readers never see a partial object. (A request retried after
+    /// a lost answer may find its own first attempt and report [`PutOutcome::AlreadyExists`]:
+    /// "exists" is certain, "someone else wrote it" is not.)
     fn put_if_absent(&self, key: &str, data: Bytes) -> Result<PutOutcome>;
 
     /// Writes `data` under `key`, replacing any object there (for refs). Atomic for readers.
