@@ -232,6 +232,11 @@ pub fn list_matches_whole_segments(remote: &TestRemote) {
         owned(&[("a/b/y", 2), ("a/x", 1), ("ab/z", 3), ("refs/main", 4)])
     );
     assert_eq!(b.list("nothing/here").unwrap(), vec![]);
+    assert_eq!(
+        b.list("refs/main").unwrap(),
+        vec![],
+        "an object is not a directory"
+    );
 }
 
 /// Reads of a missing key give `None` and touch nothing; deleting it succeeds.

@@ -87,7 +87,9 @@ impl LocalBackend {
     fn walk(&self, dir: &Path, key: &str, out: &mut Vec<(String, u64)>) -> Result<()> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
+            // Nothing under a missing directory, nor under an object (S3 lists none either).
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(()),
             Err(e) => return Err(e).at(dir),
         };
         for entry in entries {
