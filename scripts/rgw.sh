@@ -24,10 +24,10 @@
 #   SLUGSTORE_RGW_BUCKET the bucket created for tests (default slugstore-test)
 #
 # Authentication between the Ceph daemons is off (`auth ... = none`): the cluster only listens on
-# loopback and exists for tests. The S3 keys below are fixed test keys, not secrets.
+# loopback and exists for tests. The S3 keys `env` prints are fixed test keys, not secrets.
 set -euo pipefail
 
-RGW_DIR="${SLUGSTORE_RGW_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/slugstore-rgw}"
+RGW_DIR="${SLUGSTORE_RGW_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/slugstore-rgw}"
 RGW_PORT="${SLUGSTORE_RGW_PORT:-7480}"
 MON_PORT="${SLUGSTORE_RGW_MON_PORT:-3300}"
 BUCKET="${SLUGSTORE_RGW_BUCKET:-slugstore-test}"
@@ -73,9 +73,9 @@ s3_request() {
 }
 
 cmd_install() {
-    local pkgs=(ceph-mon ceph-osd ceph-mgr radosgw ceph-common curl)
-    if dpkg-query -W -f='${Status}\n' "${pkgs[@]}" 2>/dev/null | grep -vq 'install ok installed' ||
-        [[ $(dpkg-query -W -f='${Status}\n' "${pkgs[@]}" 2>/dev/null | wc -l) -ne ${#pkgs[@]} ]]; then
+    local pkgs=(ceph-mon ceph-osd ceph-mgr radosgw ceph-common curl) installed
+    installed=$(dpkg-query -W -f='${Status}\n' "${pkgs[@]}" 2>/dev/null | grep -c 'install ok installed' || true)
+    if ((installed != ${#pkgs[@]})); then
         local sudo=()
         [[ $(id -u) -eq 0 ]] || sudo=(sudo)
         log "installing ${pkgs[*]}"
