@@ -9,15 +9,16 @@
 //!   was there: the filesystem's own create-only primitive, with no window in which a reader sees
 //!   a partial file.
 //!
-//! Temporary names start with `.` and contain `.tmp.`; remote keys may not start a segment with
-//! `.`, so a temporary file never shadows an object and listings can skip them.
+//! Temporary names come from [`crate::fsutil::temp_sibling`] and start with `.`; remote keys may
+//! not start a segment with `.`, so a temporary file never shadows an object and listings skip
+//! them.
 
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{IoResultExt, Result};
+use crate::fsutil::{sync_dir, temp_sibling};
 
 /// A file being written beside its final destination; removed on drop unless persisted.
 #[derive(Debug)]
@@ -31,25 +32,19 @@ impl TempFile {
     /// Creates a new empty temporary file in `dest`'s directory, creating that directory if
     /// needed.
     pub(crate) fn beside(dest: &Path) -> Result<Self> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = parent_dir(dest);
         fs::create_dir_all(dir).at(dir)?;
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default();
         loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
+            let path = temp_sibling(dest);
             match File::options().write(true).create_new(true).open(&path) {
                 Ok(file) => {
                     return Ok(TempFile {
                         file: Some(file),
                         path,
                         dest: dest.to_path_buf(),
-                    })
+                    });
                 }
-                // Left by a crashed process that had our pid: pick the next number.
+                // Left by a crashed process that had our pid: the next call picks a new number.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e).at(&path),
             }
@@ -110,11 +105,6 @@ fn parent_dir(path: &Path) -> &Path {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     }
-}
-
-/// Fsyncs a directory so a rename or link in it survives a crash.
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).at(dir)
 }
 
 #[cfg(test)]
