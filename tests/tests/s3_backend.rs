@@ -15,7 +15,7 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use slugstore::remote::backend::{S3Backend, S3Config};
+use slugstore::remote::backend::{Backend, S3Backend, S3Config};
 use slugstore_tests::backend_conformance::TestRemote;
 
 const HOWTO: &str =
@@ -23,24 +23,30 @@ const HOWTO: &str =
                      eval \"$(scripts/rgw.sh env)\"`";
 
 fn s3_remote(test: &str) -> TestRemote {
-    let endpoint = std::env::var("SLUGSTORE_S3_ENDPOINT")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .unwrap_or_else(|_| {
-            panic!("the S3 tests need a server: SLUGSTORE_S3_ENDPOINT is not set; {HOWTO}")
-        });
-    assert_reachable(&endpoint);
     let bucket = std::env::var("SLUGSTORE_S3_BUCKET").unwrap_or_else(|_| "slugstore-test".into());
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos();
     let prefix = format!("conformance/{test}-{}-{nanos}", std::process::id());
-    let mut config =
-        S3Config::from_env(&bucket, &prefix).unwrap_or_else(|e| panic!("{e}; {HOWTO}"));
-    config.endpoint = Some(endpoint.clone());
-    config.virtual_hosted_style = false;
+    TestRemote::shared(Box::new(
+        S3Backend::new(s3_config(&bucket, &prefix)).unwrap(),
+    ))
+}
+
+/// Settings for the test server from the environment; fails the test if there is no server.
+fn s3_config(bucket: &str, prefix: &str) -> S3Config {
+    let endpoint = std::env::var("SLUGSTORE_S3_ENDPOINT")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|_| {
+            panic!("the S3 tests need a server: SLUGSTORE_S3_ENDPOINT is not set; {HOWTO}")
+        });
+    assert_reachable(&endpoint);
+    let mut config = S3Config::from_env(bucket, prefix).unwrap_or_else(|e| panic!("{e}; {HOWTO}"));
     config.allow_http = endpoint.starts_with("http://");
-    TestRemote::shared(Box::new(S3Backend::new(config).unwrap()))
+    config.endpoint = Some(endpoint);
+    config.virtual_hosted_style = false;
+    config
 }
 
 /// Fails the test unless something accepts TCP connections at the endpoint's host and port.
@@ -94,4 +100,17 @@ fn opens_from_url_and_environment() {
         probe.backend.get("refs/opened").unwrap().as_deref(),
         Some(&b"via url"[..])
     );
+}
+
+/// A bucket that does not exist is an error naming it, not an empty remote.
+#[test]
+fn missing_bucket_is_an_error() {
+    let backend = S3Backend::new(s3_config("no-such-bucket-for-slugstore", "p")).unwrap();
+    for result in [
+        backend.size("refs/main").map(drop),
+        backend.get("refs/main").map(drop),
+    ] {
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("s3://no-such-bucket-for-slugstore"), "{err}");
+    }
 }

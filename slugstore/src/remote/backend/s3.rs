@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -130,6 +131,8 @@ pub struct S3Backend {
     endpoint: Option<String>,
     store: AmazonS3,
     runtime: tokio::runtime::Runtime,
+    /// Set once the bucket is known to exist (see [`S3Backend::check_bucket`]).
+    bucket_seen: OnceLock<()>,
 }
 
 impl fmt::Debug for S3Backend {
@@ -187,6 +190,7 @@ impl S3Backend {
             endpoint: config.endpoint,
             store,
             runtime,
+            bucket_seen: OnceLock::new(),
         })
     }
 
@@ -217,11 +221,39 @@ impl S3Backend {
     }
 
     /// Maps "not found" to `None` and other failures to an error naming `key`.
+    ///
+    /// S3 answers 404 both for a missing key and for a missing bucket (and a HEAD's 404 has no
+    /// body to tell them apart). A misspelt bucket must not look like an empty remote, so the
+    /// first "not found" is followed by a check of the bucket itself.
     fn found<T>(&self, key: &str, result: object_store::Result<T>) -> Result<Option<T>> {
         match result {
             Ok(v) => Ok(Some(v)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(object_store::Error::NotFound { .. }) => {
+                self.check_bucket()?;
+                Ok(None)
+            }
             Err(e) => Err(self.error(key, e)),
+        }
+    }
+
+    /// Fails unless the bucket exists and can be listed; one request per backend at most.
+    fn check_bucket(&self) -> Result<()> {
+        if self.bucket_seen.get().is_some() {
+            return Ok(());
+        }
+        let RemoteUrl::S3 { bucket, .. } = &self.url else {
+            unreachable!("S3 backend with a non-S3 URL")
+        };
+        let mut listing = self.store.list(None);
+        match self.runtime.block_on(listing.next()) {
+            None | Some(Ok(_)) => {
+                let _ = self.bucket_seen.set(());
+                Ok(())
+            }
+            Some(Err(e)) => Err(Error::Remote {
+                location: format!("s3://{bucket}"),
+                source: format!("cannot list the bucket (does it exist?): {e}").into(),
+            }),
         }
     }
 
@@ -312,10 +344,11 @@ impl Backend for S3Backend {
 
     fn get_to_file(&self, key: &str, dest: &Path) -> Result<Option<u64>> {
         let location = self.object_path(key)?;
+        let got = self.runtime.block_on(self.store.get(&location));
+        let Some(got) = self.found(key, got)? else {
+            return Ok(None);
+        };
         self.runtime.block_on(async {
-            let Some(got) = self.found(key, self.store.get(&location).await)? else {
-                return Ok(None);
-            };
             let mut tmp = TempFile::beside(dest)?;
             let tmp_path = tmp.path().to_path_buf();
             let mut stream = got.into_stream();
@@ -348,7 +381,7 @@ impl Backend for S3Backend {
             .block_on(self.store.get_range(&location, range.clone()))
         {
             Ok(bytes) if bytes.len() as u64 == wanted => Ok(Some(bytes)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e @ object_store::Error::NotFound { .. }) => self.found(key, Err(e)),
             // A short answer or a refused range: find out whether the range was the problem
             // (one extra request, on the error path only).
             other => match self.size(key)? {
