@@ -11,7 +11,18 @@ use slugstore::store::OpenOptions;
 use slugstore::{ObjectId, Store};
 
 fn text(len: usize, seed: u64) -> Vec<u8> {
-    const WORDS: &[&str] = &["public", "function", "return", "$this->", "array(", "namespace", "Magento\\", ";\n", "    ", "=>"];
+    const WORDS: &[&str] = &[
+        "public",
+        "function",
+        "return",
+        "$this->",
+        "array(",
+        "namespace",
+        "Magento\\",
+        ";\n",
+        "    ",
+        "=>",
+    ];
     let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
     let mut out = Vec::with_capacity(len + 16);
     while out.len() < len {
@@ -30,7 +41,9 @@ fn hashing(c: &mut Criterion) {
     for size in [1_800usize, 64 << 10, 4 << 20] {
         let data = text(size, 1);
         g.throughput(Throughput::Bytes(size as u64));
-        g.bench_function(format!("{size}B"), |b| b.iter(|| ObjectId::hash(black_box(&data))));
+        g.bench_function(format!("{size}B"), |b| {
+            b.iter(|| ObjectId::hash(black_box(&data)))
+        });
     }
     g.finish();
 }
@@ -84,23 +97,41 @@ fn manifest(c: &mut Criterion) {
     let mut entries = Vec::new();
     for d in 0..1_000u32 {
         let dir = format!("vendor/magento/module-{d:04}/Model");
-        entries.push(Entry { path: format!("vendor/magento/module-{d:04}").into_bytes(), kind: EntryKind::Dir });
-        entries.push(Entry { path: dir.clone().into_bytes(), kind: EntryKind::Dir });
+        entries.push(Entry {
+            path: format!("vendor/magento/module-{d:04}").into_bytes(),
+            kind: EntryKind::Dir,
+        });
+        entries.push(Entry {
+            path: dir.clone().into_bytes(),
+            kind: EntryKind::Dir,
+        });
         for f in 0..100u32 {
             entries.push(Entry {
                 path: format!("{dir}/Class{f:03}.php").into_bytes(),
-                kind: EntryKind::File { size: 1_800, id: ObjectId::hash(&f.to_le_bytes()), executable: false },
+                kind: EntryKind::File {
+                    size: 1_800,
+                    id: ObjectId::hash(&f.to_le_bytes()),
+                    executable: false,
+                },
             });
         }
     }
-    entries.push(Entry { path: b"vendor".to_vec(), kind: EntryKind::Dir });
-    entries.push(Entry { path: b"vendor/magento".to_vec(), kind: EntryKind::Dir });
+    entries.push(Entry {
+        path: b"vendor".to_vec(),
+        kind: EntryKind::Dir,
+    });
+    entries.push(Entry {
+        path: b"vendor/magento".to_vec(),
+        kind: EntryKind::Dir,
+    });
     let m = Manifest::new(entries).unwrap();
     let bytes = m.encode();
     let mut g = c.benchmark_group("manifest 100k entries");
     g.sample_size(20);
     g.bench_function("encode", |b| b.iter(|| black_box(&m).encode()));
-    g.bench_function("decode", |b| b.iter(|| Manifest::decode(black_box(&bytes)).unwrap()));
+    g.bench_function("decode", |b| {
+        b.iter(|| Manifest::decode(black_box(&bytes)).unwrap())
+    });
     g.finish();
 }
 

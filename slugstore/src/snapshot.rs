@@ -371,7 +371,10 @@ fn store_file(writer: &ObjectWriter<'_>, path: &PathBuf, size: u64) -> Result<Ob
         buf.clear();
         file.read_to_end(&mut buf).at(path)?;
         if buf.len() as u64 != size {
-            return Err(Error::Invalid(format!("{} changed while it was being read; retry", path.display())));
+            return Err(Error::Invalid(format!(
+                "{} changed while it was being read; retry",
+                path.display()
+            )));
         }
         let id = ObjectId::hash(&buf);
         writer.add_with_id(id, &buf)?;
