@@ -1,5 +1,6 @@
 //! slugstore: content-addressed, deduplicated, instantly reversible slugs of a build tree.
 
+pub mod archive;
 pub mod compress;
 pub mod config;
 pub mod error;
