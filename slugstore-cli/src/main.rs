@@ -37,6 +37,8 @@ enum Command {
     Refs(cmd::refs::Args),
     Validate(cmd::validate::Args),
     CompressStatic(cmd::compress_static::Args),
+    Export(cmd::export::Args),
+    Import(cmd::import::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,8 @@ fn main() -> ExitCode {
         Command::Refs(a) => cmd::refs::run(&ctx, a),
         Command::Validate(a) => cmd::validate::run(&ctx, a),
         Command::CompressStatic(a) => cmd::compress_static::run(&ctx, a),
+        Command::Export(a) => cmd::export::run(&ctx, a),
+        Command::Import(a) => cmd::import::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

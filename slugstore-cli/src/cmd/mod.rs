@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 pub mod compress_static;
+pub mod export;
+pub mod import;
 pub mod init;
 pub mod ls;
 pub mod refs;

@@ -1,9 +1,13 @@
 //! Tar header blocks: a ustar header, preceded by a pax extended header when ustar cannot say it all.
 //!
 //! ustar holds names of up to 100 bytes and sizes below 8 GiB, and says nothing about encodings. A pax
-//! extended header (`x` member) carries what does not fit: `path` and `linkpath` for long or non-ASCII
-//! names (with `hdrcharset=BINARY` when they are not UTF-8, so readers take the bytes as they are) and
-//! `size` for huge files. Writing one only when needed keeps simple archives readable by old tools.
+//! extended header (`x` member) carries what does not fit: `path` and `linkpath` for long names, for
+//! names that are not UTF-8 and for names with control characters, and `size` for huge files. Writing
+//! one only when needed keeps simple archives readable by old tools.
+//!
+//! Values are the raw name bytes. POSIX would mark non-UTF-8 values with `hdrcharset=BINARY`, but GNU
+//! tar does not know that keyword and warns about it on every extraction; GNU tar, bsdtar and Python's
+//! tarfile all keep the bytes of a pax name they cannot decode, so the marker is left out.
 
 use std::io::{self, Write};
 
@@ -40,12 +44,6 @@ pub fn write_header(w: &mut dyn Write, m: &Member<'_>) -> io::Result<u64> {
     let mut records = Vec::new();
     let path_fits = fits_ustar(m.path);
     let link_fits = m.link.map_or(true, fits_ustar);
-    let binary = !path_fits && std::str::from_utf8(m.path).is_err()
-        || m.link
-            .is_some_and(|l| !link_fits && std::str::from_utf8(l).is_err());
-    if binary {
-        push_record(&mut records, "hdrcharset", b"BINARY");
-    }
     if !path_fits {
         push_record(&mut records, "path", m.path);
     }
@@ -106,9 +104,10 @@ fn header(m: &Member<'_>, name: &[u8], link: Option<&[u8]>) -> tar::Header {
     h
 }
 
-/// True when `b` can go in a ustar name field as is: at most 100 printable ASCII bytes.
+/// True when `b` can go in a ustar name field as is: at most 100 bytes of UTF-8 without control
+/// characters (what GNU tar itself writes there).
 fn fits_ustar(b: &[u8]) -> bool {
-    b.len() <= 100 && b.iter().all(|c| (0x20..0x7f).contains(c))
+    b.len() <= 100 && std::str::from_utf8(b).is_ok() && !b.iter().any(|&c| c < 0x20 || c == 0x7f)
 }
 
 /// The ustar name written beside a pax `path`: readers that ignore pax see a truncated ASCII version.
