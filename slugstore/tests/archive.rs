@@ -227,7 +227,7 @@ impl TarBuilder {
         self.0.extend_from_slice(h.as_bytes());
         self.0.extend_from_slice(data);
         let pad = (512 - data.len() % 512) % 512;
-        self.0.extend(std::iter::repeat(0).take(pad));
+        self.0.resize(self.0.len() + pad, 0);
     }
     fn file(mut self, name: &str, data: &[u8]) -> Self {
         self.raw(
@@ -654,7 +654,7 @@ mod mutations {
                 (t, s)
             });
             let slugs_before = store.slugs().unwrap().len();
-            match import(&store, &mut &bytes[..], "fuzz.tar", None, &ImportOptions::default(), &NoProgress) {
+            match import(store, &mut &bytes[..], "fuzz.tar", None, &ImportOptions::default(), &NoProgress) {
                 Ok(r) => {
                     let m = store.manifest(&r.slug).unwrap();
                     for e in m.entries() {

@@ -43,7 +43,10 @@ pub fn padding(len: u64) -> u64 {
 pub fn write_header(w: &mut dyn Write, m: &Member<'_>) -> io::Result<u64> {
     let mut records = Vec::new();
     let path_fits = fits_ustar(m.path);
-    let link_fits = m.link.map_or(true, fits_ustar);
+    let link_fits = match m.link {
+        Some(l) => fits_ustar(l),
+        None => true,
+    };
     if !path_fits {
         push_record(&mut records, "path", m.path);
     }
