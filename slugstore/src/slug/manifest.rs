@@ -258,7 +258,13 @@ impl Manifest {
             return Err(bad(format!("{} trailing bytes", bytes.len() - r.pos)));
         }
         check(&entries)?;
-        Ok(Manifest { entries })
+        let manifest = Manifest { entries };
+        // One tree, one encoding: refuse non-minimal varints or shorter-than-possible shared prefixes, which
+        // would give the same tree a second id.
+        if manifest.encode() != bytes {
+            return Err(bad("not in canonical form"));
+        }
+        Ok(manifest)
     }
 }
 
@@ -445,5 +451,27 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(Manifest::decode(&longer).is_err());
+    }
+
+    #[test]
+    fn non_canonical_encodings_are_refused() {
+        let m = Manifest::new(vec![dir("d"), file("d/f", b"hello", false)]).unwrap();
+        let bytes = m.encode();
+        // Second entry: share 0 bytes instead of 2 ("d/"), spelling the whole path out.
+        let mut longer_suffix = bytes[..8 + 1 + 1 + 1 + 1 + 1 + 1].to_vec(); // magic, count, dir entry
+        longer_suffix.extend_from_slice(&[0, 3, b'd', b'/', b'f']);
+        let rest_start = 8 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1;
+        longer_suffix.extend_from_slice(&bytes[rest_start..]);
+        assert_eq!(
+            Manifest::decode(&longer_suffix)
+                .err()
+                .map(|e| e.to_string().contains("canonical")),
+            Some(true)
+        );
+        // A non-minimal varint for the entry count (2 written as 0x82 0x00).
+        let mut padded = bytes[..8].to_vec();
+        padded.extend_from_slice(&[0x82, 0x00]);
+        padded.extend_from_slice(&bytes[9..]);
+        assert!(Manifest::decode(&padded).is_err());
     }
 }
