@@ -69,6 +69,12 @@ pub fn draw(res: &Results, out: &Path, font: &Path) -> Result<()> {
     );
     root.draw(&Text::new(title, (10, 10), (FAMILY, 20).into_font()))
         .map_err(draw_err)?;
+    let mut tools: Vec<&str> = Vec::new();
+    for r in &res.rows {
+        if !tools.contains(&r.tool.as_str()) {
+            tools.push(&r.tool);
+        }
+    }
     let body = root.margin(40, 0, 0, 0);
     let areas = body.split_evenly((panels.len().max(1), 1));
     for (area, scenario) in areas.iter().zip(&panels) {
@@ -97,7 +103,9 @@ pub fn draw(res: &Results, out: &Path, font: &Path) -> Result<()> {
             ))
             .map_err(draw_err)?;
             let len = ((v / max) * bar_max).max(1.0) as i32;
-            let color = COLORS[i % COLORS.len()];
+            // One colour per tool, the same in every panel.
+            let slot = tools.iter().position(|t| t == tool).unwrap_or(i);
+            let color = COLORS[slot % COLORS.len()];
             area.draw(&Rectangle::new(
                 [(120, y), (120 + len, y + 20)],
                 color.filled(),

@@ -52,8 +52,13 @@ fn reader(mut r: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
 }
 
 /// Runs `cmd` to completion and measures it; a non-zero exit is an error quoting its stderr.
+///
+/// Dirty pages are flushed first (`sync`), so a command is not billed for writing back what the one
+/// before it left in the page cache (OSTree, for one, calls `syncfs` when it commits).
 pub fn run(cmd: &mut Command) -> Result<Finished> {
     let what = describe(cmd);
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())

@@ -32,7 +32,7 @@ pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
                 let Some(r) = tool.backend.restore(&ws.base, &out)? else {
                     return Ok(false);
                 };
-                row.samples.push(r.sample);
+                row.push(r.sample);
                 if run + 1 == runs {
                     let s = stats(&r.root, &[])?;
                     row.figures.insert("restored_files".into(), s.files as f64);

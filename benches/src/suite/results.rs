@@ -43,6 +43,19 @@ impl Row {
         }
     }
 
+    /// Records a measured run and reports it on stderr, so a long suite shows progress.
+    pub fn push(&mut self, sample: Sample) {
+        self.samples.push(sample);
+        eprintln!(
+            "  {} / {} run {}: {:.2} s, {:.0} MiB peak RSS",
+            self.scenario,
+            self.tool,
+            self.samples.len(),
+            sample.wall_s,
+            sample.max_rss_kib as f64 / 1024.0
+        );
+    }
+
     /// Marks the row failed with `err`, keeping what was measured before.
     pub fn failed(mut self, err: impl std::fmt::Display) -> Row {
         self.outcome = Status::Failed(err.to_string());

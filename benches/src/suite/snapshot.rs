@@ -31,7 +31,7 @@ pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
                 let Some(s) = tool.backend.snapshot(&ws.base)? else {
                     return Ok(false);
                 };
-                cold.samples.push(s);
+                cold.push(s);
                 if last {
                     cold.figures
                         .insert("store_mib".into(), mib(disk_usage(&store)?.0));
@@ -39,7 +39,7 @@ pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
                 let Some(s) = tool.backend.snapshot(&ws.churned)? else {
                     return Ok(false);
                 };
-                churn.samples.push(s);
+                churn.push(s);
                 if last {
                     let after = mib(disk_usage(&store)?.0);
                     let before = cold.figures["store_mib"];

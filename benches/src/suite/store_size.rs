@@ -52,7 +52,7 @@ pub fn measure(
                 continue;
             }
             match tool.backend.snapshot(&chain) {
-                Ok(Some(s)) => row.samples.push(s),
+                Ok(Some(s)) => row.push(s),
                 Ok(None) => *slot = None,
                 Err(e) => {
                     eprintln!(

@@ -9,7 +9,7 @@ use crate::suite::backend::{Backend, Restored};
 use crate::suite::exec::{run, Sample};
 use crate::suite::tools::Requirement;
 
-/// A `bare-user` repository (usable without root), one commit per build on branch `b`.
+/// A `bare-user` repository (usable without root), one commit per build on branch `slug-bench`.
 #[derive(Debug, Default)]
 pub struct Ostree {
     repo: PathBuf,
@@ -42,7 +42,7 @@ impl Backend for Ostree {
     fn snapshot(&mut self, tree: &Path) -> Result<Option<Sample>> {
         let done = run(self
             .cmd()
-            .args(["commit", "--branch=b"])
+            .args(["commit", "--branch=slug-bench"])
             .arg(format!("--tree=dir={}", tree.display())))?;
         self.commits.push(done.stdout.trim().to_string());
         Ok(Some(done.sample))
