@@ -78,7 +78,9 @@ pub fn churn(root: &Path, percent: f64, seed: u64, scope: Scope) -> Result<Churn
     let (to_edit, rest) = files.split_at((edited as usize).min(files.len()));
     let (to_delete, rest) = rest.split_at((deleted as usize).min(rest.len()));
     for path in to_edit {
-        edit(path, derive(seed, hash_str(&path.to_string_lossy())))?;
+        // Seeded by the path within the tree, so churning two copies of a tree gives the same result.
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        edit(path, derive(seed, hash_str(&rel.to_string_lossy())))?;
     }
     for path in to_delete {
         fs::remove_file(path).at(path)?;

@@ -27,6 +27,9 @@ struct Cli {
     /// Scenarios to run (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Scenario>,
+    /// Tools to run, by name: slugstore, tar+zstd, ostree, restic, "cp -al" (default: all installed).
+    #[arg(long, value_delimiter = ',')]
+    tools: Vec<String>,
     /// Scratch directory for the tree and repositories (default: under the system temp dir).
     #[arg(long)]
     workdir: Option<PathBuf>,
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         builds: cli.builds.max(1),
         scenarios,
         workdir: workdir.clone(),
+        tools: cli.tools.clone(),
         slug: if cli.no_slug {
             None
         } else {

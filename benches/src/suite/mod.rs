@@ -60,6 +60,8 @@ pub struct Config {
     pub workdir: PathBuf,
     /// The `slug` binary, if it is to be measured.
     pub slug: Option<PathBuf>,
+    /// Tools to run, by table name (empty: all installed ones).
+    pub tools: Vec<String>,
 }
 
 /// A tool taking part, and whether its snapshot repository currently holds the build tree.
@@ -111,6 +113,9 @@ pub fn run(cfg: &Config) -> Result<Results> {
     let mut skipped = Vec::new();
     let mut tools = Vec::new();
     for backend in all_tools(cfg.slug.as_deref()) {
+        if !cfg.tools.is_empty() && !cfg.tools.iter().any(|t| t == backend.name()) {
+            continue;
+        }
         match tools::missing(&backend.requires()) {
             Some(msg) => {
                 eprintln!("{msg}");
