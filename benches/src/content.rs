@@ -211,7 +211,7 @@ impl Style {
         if rng.chance(0.55) {
             rng.pick(&self.idents).as_str()
         } else {
-            *rng.pick(WORDS)
+            rng.pick::<&str>(WORDS)
         }
     }
 

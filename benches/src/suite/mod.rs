@@ -137,7 +137,7 @@ pub fn run(cfg: &Config) -> Result<Results> {
     let t = Instant::now();
     let generated = generate(&ws.base, cfg.size, cfg.seed)?;
     let gen_s = t.elapsed().as_secs_f64();
-    let slug_part = stats(&ws.base, &MOUNTS[..])?;
+    let slug_part = stats(&ws.base, MOUNTS)?;
     eprintln!(
         "generated {} files, {} dirs, {:.1} MiB in {gen_s:.1} s",
         generated.files,
