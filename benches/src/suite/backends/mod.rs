@@ -1,0 +1,13 @@
+//! The tools compared: slugstore and its peers.
+
+mod cp;
+mod ostree;
+mod restic;
+mod slug;
+mod tar;
+
+pub use cp::CpLink;
+pub use ostree::Ostree;
+pub use restic::Restic;
+pub use slug::Slug;
+pub use tar::TarZstd;

@@ -1,0 +1,74 @@
+//! Snapshot time: a cold snapshot of the build tree into an empty repository, then a snapshot of the
+//! same tree after a 1 % code change into the same repository (what every deploy after the first does).
+//!
+//! Each run starts from a fresh repository. The repository of the last run is kept for the restore
+//! scenario, so the build tree is not snapshotted again just to have something to restore.
+
+use super::exec::{disk_usage, remove_tree};
+use super::results::{mib, Row};
+use super::{Tool, Workspace};
+
+/// Scenario name of the cold snapshot.
+pub const COLD: &str = "snapshot (cold)";
+/// Scenario name of the snapshot after churn.
+pub const CHURN: &str = "snapshot (after 1% churn)";
+
+/// Measures both snapshot scenarios for every tool that snapshots.
+pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
+    let mut cold_rows = Vec::new();
+    let mut churn_rows = Vec::new();
+    for tool in tools.iter_mut() {
+        let name = tool.backend.name();
+        let mut cold = Row::new(COLD, name);
+        let mut churn = Row::new(CHURN, name);
+        let store = ws.store_dir(name);
+        let mut supported = true;
+        for run in 0..runs {
+            let last = run + 1 == runs;
+            let step = (|| -> slugstore::Result<bool> {
+                remove_tree(&store)?;
+                tool.backend.init(&store)?;
+                let Some(s) = tool.backend.snapshot(&ws.base)? else {
+                    return Ok(false);
+                };
+                cold.push(s);
+                if last {
+                    cold.figures
+                        .insert("store_mib".into(), mib(disk_usage(&store)?.0));
+                }
+                let Some(s) = tool.backend.snapshot(&ws.churned)? else {
+                    return Ok(false);
+                };
+                churn.push(s);
+                if last {
+                    let after = mib(disk_usage(&store)?.0);
+                    let before = cold.figures["store_mib"];
+                    churn
+                        .figures
+                        .insert("store_growth_mib".into(), after - before);
+                }
+                Ok(true)
+            })();
+            match step {
+                Ok(true) => tool.has_base = last,
+                Ok(false) => {
+                    supported = false;
+                    break;
+                }
+                Err(e) => {
+                    eprintln!("{name}: snapshot failed: {e}");
+                    tool.has_base = false;
+                    cold = cold.failed(&e);
+                    churn = churn.failed(&e);
+                    break;
+                }
+            }
+        }
+        if supported {
+            cold_rows.push(cold);
+            churn_rows.push(churn);
+        }
+    }
+    cold_rows.extend(churn_rows);
+    cold_rows
+}
