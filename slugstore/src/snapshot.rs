@@ -324,14 +324,15 @@ fn store_file(writer: &ObjectWriter<'_>, path: &PathBuf, size: u64) -> Result<Ob
     }
     READ_BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
-        buf.clear();
-        file.read_to_end(&mut buf).at(path)?;
-        if buf.len() as u64 != size {
-            return Err(Error::Invalid(format!(
-                "{} changed while it was being read; retry",
-                path.display()
-            )));
-        }
+        // The walk gave the size: one read(2) for a small file, no size probing (fstat, lseek) as
+        // `read_to_end` would do, 100k times over.
+        buf.resize(size as usize, 0);
+        file.read_exact(&mut buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                Error::Invalid(format!("{} changed while it was being read; retry", path.display()))
+            }
+            _ => Error::io(path, e),
+        })?;
         let id = ObjectId::hash(&buf);
         writer.add_with_id(id, &buf)?;
         Ok(id)

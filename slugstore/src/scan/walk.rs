@@ -135,7 +135,8 @@ fn read_one_dir<'s>(scope: &rayon::Scope<'s>, shared: &'s Shared<'s>, rel: &[u8]
             });
             scope.spawn(move |s| walk_dir(s, shared, child));
         } else if ft.is_file() {
-            let m = fs::symlink_metadata(&path).at(&path)?;
+            // Relative to the open directory (fstatat), not a fresh lookup of the whole path.
+            let m = entry.metadata().at(&path)?;
             let meta = FileMeta {
                 size: m.len(),
                 mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
