@@ -1,4 +1,45 @@
 //! slugstore: content-addressed, deduplicated, instantly reversible slugs of a build tree.
+//!
+//! A *slug* is an immutable snapshot of a web application's build directory, minus its writable mounts.
+//! Its id is the BLAKE3 hash of its manifest, so the same tree always has the same id; each distinct file
+//! content is stored once, zstd-compressed, in pack files indexed by RocksDB. Any slug ever stored can be
+//! restored bit-exact, and every byte read back is verified against its hash.
+//!
+//! ```
+//! use slugstore::store::OpenOptions;
+//! use slugstore::{NoProgress, RestoreOptions, SnapshotOptions, Store};
+//!
+//! # fn main() -> slugstore::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let tree = dir.path().join("build");
+//! std::fs::create_dir_all(tree.join("pub")).unwrap();
+//! std::fs::write(tree.join("pub/index.php"), "<?php echo 'hello';").unwrap();
+//! std::fs::create_dir_all(tree.join("var/cache")).unwrap(); // a mount: left out of the slug
+//!
+//! // A store is a directory; `Store::open` opens an existing one.
+//! let store = Store::init(&dir.path().join("store"), &OpenOptions::default())?;
+//!
+//! let opts = SnapshotOptions { ref_name: Some("production".into()), ..Default::default() };
+//! let report = slugstore::snapshot(&store, &tree, &opts, &NoProgress)?;
+//! assert_eq!(report.tree.files, 1);
+//!
+//! // Snapshotting the same tree again gives the same id and stores nothing new.
+//! let again = slugstore::snapshot(&store, &tree, &SnapshotOptions::default(), &NoProgress)?;
+//! assert_eq!((again.slug, again.new_objects), (report.slug, 0));
+//!
+//! // Refs and id prefixes name slugs; a restore is bit-exact.
+//! let id = store.resolve("production")?;
+//! let out = dir.path().join("restored");
+//! slugstore::restore(&store, &id, &out, &RestoreOptions::default(), &NoProgress)?;
+//! assert_eq!(std::fs::read(out.join("pub/index.php")).unwrap(), b"<?php echo 'hello';");
+//! assert!(!out.join("var").exists());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Each operation is a module with plain option structs and a serializable report: [`snapshot`],
+//! [`restore`], [`verify`], [`archive`] (tar export/import), [`compress`] (static gzip), [`remote`],
+//! [`config`] (the Magento Cloud YAML files). The `slug` command-line tool is a thin shell over them.
 
 pub mod archive;
 pub mod compress;
