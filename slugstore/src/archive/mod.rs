@@ -9,7 +9,7 @@
 //!   *streaming* (one object at a time, verified, from the store to the output).
 //! - [`import`](import::import) treats every byte as hostile. It never extracts anything: entries only
 //!   become objects in the store and lines of a manifest, and the manifest is committed only once the
-//!   whole archive has been read and checked (see [`import`] for the rules). A refused archive leaves at
+//!   whole archive has been read and checked (see [`mod@import`] for the rules). A refused archive leaves at
 //!   most unreferenced packs, like an interrupted snapshot.
 //!
 //! Compression is chosen from the file name when writing and from the magic bytes when reading.
