@@ -3,7 +3,7 @@
 //! Web servers serve `app.js.gz` instead of compressing `app.js` on every request (nginx `gzip_static`),
 //! so a build writes those files once. The hosting platform does it with `find | xargs -P16 gzip`, which
 //! fails on a rerun (`.gz` exists), breaks on odd names, and recompresses every unchanged asset on every
-//! build. This module does the same job with the same selection rules ([`select`]) but:
+//! build. This module does the same job with the same selection rules ([`mod@select`]) but:
 //!
 //! - it is **idempotent**: an up-to-date `.gz` is left untouched, a stale one is replaced atomically;
 //! - it **never compresses the same bytes twice**: each asset's gzip form is kept in a [`GzCache`] keyed by

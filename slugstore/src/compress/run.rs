@@ -114,7 +114,7 @@ fn as_seconds<S: Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// Gzips the assets in `dir` (see [`super::select`] for which) into `NAME.gz` files next to them.
+/// Gzips the assets in `dir` (see [`mod@super::select`] for which) into `NAME.gz` files next to them.
 ///
 /// `bars` gets one byte counter, sized once selection is done and advanced as each asset is done.
 /// Stops at the first error, which names the file; the `.gz` files written until then are complete.
