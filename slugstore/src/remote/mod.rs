@@ -13,7 +13,7 @@ pub mod push;
 pub mod url;
 
 pub use pull::{pull, PullReport};
-pub use push::{push, PushReport};
+pub use push::{push, PushOptions, PushReport};
 
 use crate::error::{Error, Result};
 

@@ -1,7 +1,7 @@
 //! Push: send a slug to a remote, uploading only the objects it lacks.
 //!
 //! The remote's [`Catalog`] says which objects it has; the others are copied, still compressed, from
-//! the local packs into new packs of about [`PACK_TARGET`] bytes, so a 100k-file slug is a few dozen
+//! the local packs into new packs of about [`PACK_TARGET`] bytes (64 MiB), so a 100k-file slug is a few dozen
 //! large PUTs. Every object is re-hashed on the way out: a damaged local object stops the push rather
 //! than spreading. The order of writes is what keeps a remote consistent for readers at any moment:
 //!
@@ -66,17 +66,36 @@ pub struct PushReport {
     pub seconds: f64,
 }
 
-/// Pushes `slug` to `backend`, then points the remote ref `ref_name` at it. `cache_dir` keeps the
-/// remote's idx files between runs (see [`config::cache_dir`](super::config::cache_dir)).
+/// How to push.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Point this remote ref at the slug once it is complete on the remote.
+    pub ref_name: Option<String>,
+    /// Close a pack once it grows past this many bytes.
+    pub pack_size: u64,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            ref_name: None,
+            pack_size: PACK_TARGET,
+        }
+    }
+}
+
+/// Pushes `slug` to `backend`. `cache_dir` keeps the remote's idx files between runs (see
+/// [`config::cache_dir`](super::config::cache_dir)).
 pub fn push(
     store: &Store,
     slug: &SlugId,
-    ref_name: Option<&str>,
     backend: &dyn Backend,
     cache_dir: &Path,
+    opts: &PushOptions,
     bars: &dyn ProgressBars,
 ) -> Result<PushReport> {
     let started = Instant::now();
+    let ref_name = opts.ref_name.as_deref();
     if let Some(r) = ref_name {
         check_ref_name(r)?;
     }
@@ -88,7 +107,7 @@ pub fn push(
         .filter(|id| !catalog.has(id))
         .map(|id| Ok((*id, store.locate(id)?)))
         .collect::<Result<_>>()?;
-    let groups = plan_packs(missing);
+    let groups = plan_packs(missing, opts.pack_size);
 
     let objects_bar = bars.counter("objects");
     objects_bar.set_length(groups.iter().map(|g| g.len() as u64).sum());
@@ -182,9 +201,12 @@ fn record_len(loc: &Location) -> u64 {
 }
 
 /// Cuts the objects to send into packs: in local pack order (sequential reads, and the same cut for
-/// the same objects on a rerun), closed past [`PACK_TARGET`]. An object too large to decode in memory
+/// the same objects on a rerun), closed past `pack_size` bytes. An object too large to decode in memory
 /// gets a pack of its own, so that a pull can stream it from a file of its own.
-fn plan_packs(mut objects: Vec<(ObjectId, Location)>) -> Vec<Vec<(ObjectId, Location)>> {
+fn plan_packs(
+    mut objects: Vec<(ObjectId, Location)>,
+    pack_size: u64,
+) -> Vec<Vec<(ObjectId, Location)>> {
     objects.sort_by_key(|(_, loc)| (loc.pack, loc.offset));
     let mut groups = Vec::new();
     let mut current = Vec::new();
@@ -196,7 +218,7 @@ fn plan_packs(mut objects: Vec<(ObjectId, Location)>) -> Vec<Vec<(ObjectId, Loca
         }
         size += record_len(&loc);
         current.push((id, loc));
-        if size >= PACK_TARGET {
+        if size >= pack_size {
             groups.push(std::mem::take(&mut current));
             size = 0;
         }
