@@ -56,7 +56,10 @@ pub fn sample_tree(count: usize, size: usize) -> Tree {
         .dir("assets/empty")
         .file(b"pub/caf\xe9.txt", b"latin-1 name".to_vec());
     for i in 0..count {
-        t = t.file(format!("src/d{}/f{i}.php", i % 7), content(size, 2 * i as u64 + 1));
+        t = t.file(
+            format!("src/d{}/f{i}.php", i % 7),
+            content(size, 2 * i as u64 + 1),
+        );
     }
     t
 }
@@ -171,7 +174,10 @@ pub fn churn_push_sends_only_the_change(remote: &TestRemote) {
     let growth = remote_bytes(b) - after_first;
     assert_eq!(growth + 65, second.bytes_uploaded, "{second:?}");
     let pct = 100.0 * second.pack_bytes_uploaded as f64 / first.pack_bytes_uploaded as f64;
-    assert!((0.9..2.0).contains(&pct), "second push sent {pct:.2}% of the first");
+    assert!(
+        (0.9..2.0).contains(&pct),
+        "second push sent {pct:.2}% of the first"
+    );
     assert!(
         (growth as f64) < 0.02 * after_first as f64,
         "remote grew {growth} of {after_first}"
@@ -288,7 +294,10 @@ pub fn interrupted_push_resumes(remote: &TestRemote) {
         .filter_map(|(key, _)| key.strip_suffix(".pack").map(|k| format!("{k}.idx")))
         .filter(|idx| !b.exists(idx).unwrap())
         .collect();
-    assert!(!without_idx.is_empty(), "the failure left no pack without idx");
+    assert!(
+        !without_idx.is_empty(),
+        "the failure left no pack without idx"
+    );
 
     let r = push_with(&st, &slug, b, pack_size).expect("rerun");
     assert_eq!(r.packs_skipped, without_idx.len() as u64, "{r:?}");

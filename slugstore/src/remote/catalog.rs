@@ -114,6 +114,10 @@ fn load_one(backend: &dyn Backend, idx_dir: &Path, pack: &ObjectId) -> Result<(P
         crate::Error::format(&what, "listed but gone (was the remote pruned meanwhile?)")
     })?;
     let idx = PackIdx::decode(&bytes, pack, &what)?;
-    cache_idx(idx_dir.parent().expect("idx dir has a parent"), &idx, &bytes)?;
+    cache_idx(
+        idx_dir.parent().expect("idx dir has a parent"),
+        &idx,
+        &bytes,
+    )?;
     Ok((idx, true))
 }

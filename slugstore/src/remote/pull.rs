@@ -137,15 +137,20 @@ pub fn pull(
     let objects_bar = bars.counter("objects");
     objects_bar.set_length(spans.iter().map(|(_, s)| s.len() as u64).sum());
     let bytes_bar = bars.bytes("downloading");
-    bytes_bar.set_length(spans.iter().map(|(_, s)| span_range(s).end - span_range(s).start).sum());
+    bytes_bar.set_length(
+        spans
+            .iter()
+            .map(|(_, s)| span_range(s).end - span_range(s).start)
+            .sum(),
+    );
     let bar = Bars {
         objects: &*objects_bar,
         bytes: &*bytes_bar,
     };
     let done: Result<()> = transfer_pool()?.install(|| {
-        spans.par_iter().try_for_each(|(pack, entries)| {
-            fetch.span(pack, entries, Some(&bar)).map(drop)
-        })
+        spans
+            .par_iter()
+            .try_for_each(|(pack, entries)| fetch.span(pack, entries, Some(&bar)).map(drop))
     });
     objects_bar.finish();
     bytes_bar.finish();
