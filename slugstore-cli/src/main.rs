@@ -39,6 +39,9 @@ enum Command {
     CompressStatic(cmd::compress_static::Args),
     Export(cmd::export::Args),
     Import(cmd::import::Args),
+    Remote(cmd::remote::Args),
+    Push(cmd::push::Args),
+    Pull(cmd::pull::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,9 @@ fn main() -> ExitCode {
         Command::CompressStatic(a) => cmd::compress_static::run(&ctx, a),
         Command::Export(a) => cmd::export::run(&ctx, a),
         Command::Import(a) => cmd::import::run(&ctx, a),
+        Command::Remote(a) => cmd::remote::run(&ctx, a),
+        Command::Push(a) => cmd::push::run(&ctx, a),
+        Command::Pull(a) => cmd::pull::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -337,3 +337,57 @@ fn restore_round_trip_matches_the_source() {
     expect(&env.run(&["restore", &id, "out"]), 0);
     assert_same_tree(&env.path("src"), &env.path("out"));
 }
+
+#[test]
+fn remote_push_pull_through_a_file_remote() {
+    let env = Env::new();
+    let id = env.snapshot(&["--ref", "prod"]);
+    let url = format!("file://{}", env.path("remote").display());
+    expect(&env.run(&["remote", "add", "origin", &url]), 0);
+    assert_eq!(
+        expect(&env.run(&["remote", "ls"]), 0),
+        format!("origin\t{url}\n")
+    );
+    let out = env.run(&["remote", "add", "origin", &url]);
+    assert!(text(&out.stderr).contains("already exists"), "{out:?}");
+    expect(&out, 1);
+    expect(&env.run(&["remote", "add", "bad/name", &url]), 1);
+
+    // The only remote is the default one.
+    let pushed: serde_json::Value =
+        serde_json::from_str(&expect(&env.run(&["push", "prod", "--json"]), 0)).unwrap();
+    assert_eq!(pushed["slug"], id.as_str());
+    assert_eq!(pushed["ref_name"], "prod");
+    assert_eq!(pushed["objects_uploaded"], pushed["objects"]);
+    let again = expect(&env.run(&["push", "prod", "origin"]), 0);
+    assert!(again.contains("0 of"), "{again}");
+
+    // A second store pulls the ref and restores the tree.
+    let other = env.path("other");
+    expect(&slug(env.tmp.path(), &other, &["init"]), 0);
+    expect(
+        &slug(env.tmp.path(), &other, &["remote", "add", "o", &url]),
+        0,
+    );
+    let pulled = expect(&slug(env.tmp.path(), &other, &["pull", "o", "prod"]), 0);
+    assert!(
+        pulled.contains(&id[..12]) && pulled.contains("as prod"),
+        "{pulled}"
+    );
+    expect(
+        &slug(env.tmp.path(), &other, &["restore", "prod", "out"]),
+        0,
+    );
+    let src = slugstore_tests::compare::without(read_tree(&env.path("src")), b"var");
+    slugstore_tests::compare::assert_same_listing(&src, &read_tree(&env.path("out")));
+    expect(&slug(env.tmp.path(), &other, &["verify"]), 0);
+
+    expect(&env.run(&["remote", "rm", "origin"]), 0);
+    assert_eq!(expect(&env.run(&["remote", "ls"]), 0), "");
+    assert!(!env.path("store/remotes/origin").exists());
+    let out = env.run(&["push", "prod"]);
+    assert!(
+        text(&out.stderr).contains("no remote configured"),
+        "{out:?}"
+    );
+}

@@ -8,7 +8,9 @@
 
 pub mod backend_conformance;
 pub mod compare;
+pub mod s3;
 pub mod store;
+pub mod sync;
 pub mod tree;
 
 /// True when the tests run as root, for whom permission bits do not stop reads.

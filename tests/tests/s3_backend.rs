@@ -12,73 +12,8 @@
 //! `SLUGSTORE_S3_BUCKET` (an existing bucket) and the AWS credential variables. Each test works
 //! under a prefix of its own and deletes what it wrote.
 
-use std::net::{TcpStream, ToSocketAddrs};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use slugstore::remote::backend::{Backend, S3Backend, S3Config};
-use slugstore_tests::backend_conformance::TestRemote;
-
-const HOWTO: &str =
-    "start the local server with `scripts/rgw.sh install && scripts/rgw.sh start && \
-                     eval \"$(scripts/rgw.sh env)\"`";
-
-fn s3_remote(test: &str) -> TestRemote {
-    let bucket = std::env::var("SLUGSTORE_S3_BUCKET").unwrap_or_else(|_| "slugstore-test".into());
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let prefix = format!("conformance/{test}-{}-{nanos}", std::process::id());
-    TestRemote::shared(Box::new(
-        S3Backend::new(s3_config(&bucket, &prefix)).unwrap(),
-    ))
-}
-
-/// Settings for the test server from the environment; fails the test if there is no server.
-fn s3_config(bucket: &str, prefix: &str) -> S3Config {
-    let endpoint = std::env::var("SLUGSTORE_S3_ENDPOINT")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .unwrap_or_else(|_| {
-            panic!("the S3 tests need a server: SLUGSTORE_S3_ENDPOINT is not set; {HOWTO}")
-        });
-    assert_reachable(&endpoint);
-    let mut config = S3Config::from_env(bucket, prefix).unwrap_or_else(|e| panic!("{e}; {HOWTO}"));
-    config.allow_http = endpoint.starts_with("http://");
-    config.endpoint = Some(endpoint);
-    config.virtual_hosted_style = false;
-    config
-}
-
-/// Fails the test unless something accepts TCP connections at the endpoint's host and port.
-fn assert_reachable(endpoint: &str) {
-    let authority = endpoint
-        .split("://")
-        .nth(1)
-        .unwrap_or(endpoint)
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    let default_port = if endpoint.starts_with("https://") {
-        443
-    } else {
-        80
-    };
-    let with_port = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:{default_port}")
-    };
-    let reachable = with_port
-        .to_socket_addrs()
-        .ok()
-        .into_iter()
-        .flatten()
-        .any(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok());
-    assert!(
-        reachable,
-        "the S3 tests need a server: nothing answers at {endpoint}; {HOWTO}"
-    );
-}
+use slugstore::remote::backend::{Backend, S3Backend};
+use slugstore_tests::s3::{s3_config, s3_remote, HOWTO};
 
 slugstore_tests::backend_conformance_tests!(s3_remote);
 

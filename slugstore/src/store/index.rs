@@ -319,6 +319,28 @@ impl Index {
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
+    /// Every `meta` entry whose name starts with `prefix`, sorted by name.
+    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        self.db
+            .iterator_cf(
+                self.cf("meta"),
+                IteratorMode::From(prefix.as_bytes(), Direction::Forward),
+            )
+            .map(|kv| kv.map_err(|e| self.err(e)))
+            .take_while(|kv| {
+                kv.as_ref()
+                    .map_or(true, |(k, _)| k.starts_with(prefix.as_bytes()))
+            })
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
+    }
+
     /// Starts an atomic batch of changes.
     pub fn batch(&self) -> Batch<'_> {
         Batch {
@@ -430,6 +452,11 @@ impl Batch<'_> {
     pub fn put_meta(&mut self, key: &str, value: &str) {
         self.inner
             .put_cf(self.index.cf("meta"), key.as_bytes(), value.as_bytes());
+    }
+
+    /// Removes a `meta` value.
+    pub fn delete_meta(&mut self, key: &str) {
+        self.inner.delete_cf(self.index.cf("meta"), key.as_bytes());
     }
 
     /// Applies the batch atomically, with the write-ahead log fsynced before returning.

@@ -57,29 +57,20 @@ impl Store {
         let loc = self.locate(id)?;
         let map = self.pack(&loc.pack)?;
         let data = self.stored(id, &loc, &map)?;
-        out.clear();
-        match loc.codec {
-            Codec::Raw => out.extend_from_slice(data),
-            Codec::Zstd => {
-                let cap = usize::try_from(loc.raw_len)
-                    .map_err(|_| Error::Invalid(format!("object {id} too large")))?;
-                out.reserve(cap);
-                DECOMPRESSOR
-                    .with(|d| {
-                        let mut d = d.borrow_mut();
-                        let d = match d.as_mut() {
-                            Some(d) => d,
-                            None => d.insert(zstd::bulk::Decompressor::new()?),
-                        };
-                        d.decompress_to_buffer(data, out)
-                    })
-                    .map_err(|e| Error::Corrupt {
-                        id: *id,
-                        detail: format!("zstd: {e}"),
-                    })?;
-            }
-        }
-        check(id, &loc, out.len() as u64, ObjectId::hash(out))
+        decode_verified(id, loc.codec, loc.raw_len, data, out)
+    }
+
+    /// Checks object `id` (decoding and hashing it), then hands its stored bytes, still encoded as in
+    /// its pack, to `f`: for copying objects into other packs without compressing them again.
+    pub fn with_verified_stored<T>(
+        &self,
+        id: &ObjectId,
+        f: impl FnOnce(&Location, &[u8]) -> Result<T>,
+    ) -> Result<T> {
+        self.verify_object(id)?;
+        let loc = self.locate(id)?;
+        let map = self.pack(&loc.pack)?;
+        f(&loc, self.stored(id, &loc, &map)?)
     }
 
     /// Reads object `id` into a new buffer and checks its hash.
@@ -118,11 +109,50 @@ impl Store {
     }
 }
 
+/// Decodes the stored bytes `data` of object `id` into `out` (cleared first) and checks that they are
+/// `raw_len` bytes hashing to `id`; [`Error::Corrupt`] otherwise.
+pub fn decode_verified(
+    id: &ObjectId,
+    codec: Codec,
+    raw_len: u64,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    out.clear();
+    match codec {
+        Codec::Raw => out.extend_from_slice(data),
+        Codec::Zstd => {
+            let cap = usize::try_from(raw_len)
+                .map_err(|_| Error::Invalid(format!("object {id} too large")))?;
+            out.reserve(cap);
+            DECOMPRESSOR
+                .with(|d| {
+                    let mut d = d.borrow_mut();
+                    let d = match d.as_mut() {
+                        Some(d) => d,
+                        None => d.insert(zstd::bulk::Decompressor::new()?),
+                    };
+                    d.decompress_to_buffer(data, out)
+                })
+                .map_err(|e| Error::Corrupt {
+                    id: *id,
+                    detail: format!("zstd: {e}"),
+                })?;
+        }
+    }
+    check_len_hash(id, raw_len, out.len() as u64, ObjectId::hash(out))
+}
+
 fn check(id: &ObjectId, loc: &Location, len: u64, got: ObjectId) -> Result<()> {
-    if len != loc.raw_len {
+    check_len_hash(id, loc.raw_len, len, got)
+}
+
+/// Checks a decoded length and hash against what object `id` must be.
+pub fn check_len_hash(id: &ObjectId, raw_len: u64, len: u64, got: ObjectId) -> Result<()> {
+    if len != raw_len {
         return Err(Error::Corrupt {
             id: *id,
-            detail: format!("decoded {len} bytes, expected {}", loc.raw_len),
+            detail: format!("decoded {len} bytes, expected {raw_len}"),
         });
     }
     if got != *id {

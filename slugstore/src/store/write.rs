@@ -124,6 +124,24 @@ impl<'s> ObjectWriter<'s> {
         Ok(true)
     }
 
+    /// Stores object `id` from bytes already encoded with `codec` (copied from another pack, a remote's
+    /// included), without compressing them again; returns whether it was new. The caller must have
+    /// checked that `stored` decodes to `raw_len` bytes hashing to `id`
+    /// ([`decode_verified`](crate::store::decode_verified)).
+    pub fn add_encoded(
+        &self,
+        id: ObjectId,
+        codec: Codec,
+        raw_len: u64,
+        stored: &[u8],
+    ) -> Result<bool> {
+        if !self.claim(&id)? {
+            return Ok(false);
+        }
+        self.append(id, codec, raw_len, stored)?;
+        Ok(true)
+    }
+
     fn append(&self, id: ObjectId, codec: Codec, raw_len: u64, stored: &[u8]) -> Result<()> {
         let full = {
             let mut cur = self.current.lock().expect("lock");

@@ -1,0 +1,56 @@
+//! `slug push`.
+
+use std::process::ExitCode;
+
+use slugstore::remote::{backend, config, PushOptions};
+
+use crate::cmd::{human_bytes, CmdResult};
+use crate::context::Context;
+
+/// Upload a slug to a remote, sending only the objects it lacks.
+///
+/// Objects go up in packs of about 64 MiB, then the slug record, then (when SLUG is a ref name) the
+/// remote ref of the same name, last. An interrupted push resumes: packs already complete on the
+/// remote are not sent again.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Ref name, slug id or id prefix (4+ hex digits).
+    pub slug: String,
+    /// The remote (may be omitted when only one is configured).
+    pub remote: Option<String>,
+}
+
+pub fn run(ctx: &Context, a: Args) -> CmdResult {
+    let store = ctx.open()?;
+    let remote = config::get_or_default(&store, a.remote.as_deref())?;
+    let id = store.resolve(&a.slug)?;
+    let opts = PushOptions {
+        ref_name: store.index().get_ref(&a.slug)?.map(|_| a.slug.clone()),
+        ..PushOptions::default()
+    };
+    let be = backend::open(&remote.url)?;
+    let cache = config::cache_dir(&store, &remote.name);
+    let r = slugstore::remote::push(&store, &id, be.as_ref(), &cache, &opts, &ctx.bars)?;
+    if ctx.global.json {
+        ctx.print_json(&r);
+    } else {
+        println!(
+            "pushed {}{} to {}: {} of {} objects uploaded ({} in {} packs), {} already there{}, {:.2}s",
+            r.slug.short(12),
+            r.ref_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default(),
+            remote.name,
+            r.objects_uploaded,
+            r.objects,
+            human_bytes(r.bytes_uploaded),
+            r.packs_uploaded,
+            r.objects_present,
+            if r.packs_skipped > 0 {
+                format!(" ({} packs left by an earlier push)", r.packs_skipped)
+            } else {
+                String::new()
+            },
+            r.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,123 @@
+//! What a remote holds: every object of every complete pack, learned from the packs' idx files.
+//!
+//! Push needs it to skip objects the remote has, pull to find where each object it lacks is. Both
+//! list `packs/` once (one request per thousand keys on S3) and read the idx of every pack listed.
+//! Idx files never change (they are named by their pack's hash), so each is downloaded once and kept
+//! in the remote's cache directory; later runs fetch only the idx files of packs added since. The
+//! listing stays authoritative: a cached idx whose key is no longer listed (a pack removed from the
+//! remote) is not used, and a cached file that fails its checksum is fetched again.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{IoResultExt, Result};
+use crate::fsutil;
+use crate::id::ObjectId;
+use crate::remote::backend::Backend;
+use crate::remote::layout::{self, IdxEntry, PackIdx};
+use crate::remote::transfer_pool;
+
+/// The complete packs of a remote and the objects in them.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    packs: Vec<PackIdx>,
+    objects: HashMap<ObjectId, (usize, usize)>,
+    /// Idx files downloaded by [`Catalog::load`] (the others came from the cache).
+    pub fetched: u64,
+}
+
+impl Catalog {
+    /// Lists the remote's packs and reads their idx files, from `cache_dir` when there and from the
+    /// remote otherwise (saving them in `cache_dir`).
+    pub fn load(backend: &dyn Backend, cache_dir: &Path) -> Result<Catalog> {
+        let idx_dir = cache_dir.join("idx");
+        fs::create_dir_all(&idx_dir).at(&idx_dir)?;
+        let listed: Vec<ObjectId> = backend
+            .list(layout::PACKS_DIR)?
+            .iter()
+            .filter_map(|(key, _)| layout::pack_of_idx_key(key))
+            .collect();
+        let loaded: Vec<(PackIdx, bool)> = transfer_pool()?.install(|| {
+            listed
+                .par_iter()
+                .map(|pack| load_one(backend, &idx_dir, pack))
+                .collect::<Result<_>>()
+        })?;
+        let mut catalog = Catalog::default();
+        for (idx, fetched) in loaded {
+            catalog.fetched += fetched as u64;
+            catalog.add(idx);
+        }
+        Ok(catalog)
+    }
+
+    /// Adds a pack (one just pushed).
+    pub fn add(&mut self, idx: PackIdx) {
+        let p = self.packs.len();
+        for (i, e) in idx.entries.iter().enumerate() {
+            self.objects.entry(e.id).or_insert((p, i));
+        }
+        self.packs.push(idx);
+    }
+
+    /// Whether some complete pack holds object `id`.
+    pub fn has(&self, id: &ObjectId) -> bool {
+        self.objects.contains_key(id)
+    }
+
+    /// The pack holding `id` and its record there.
+    pub fn find(&self, id: &ObjectId) -> Option<(&PackIdx, &IdxEntry)> {
+        let &(p, i) = self.objects.get(id)?;
+        let pack = &self.packs[p];
+        Some((pack, &pack.entries[i]))
+    }
+
+    /// Number of complete packs.
+    pub fn pack_count(&self) -> usize {
+        self.packs.len()
+    }
+
+    /// Total size of the complete packs.
+    pub fn pack_bytes(&self) -> u64 {
+        self.packs.iter().map(|p| p.pack_len).sum()
+    }
+}
+
+/// The cache file of the idx of `pack`.
+fn cache_path(idx_dir: &Path, pack: &ObjectId) -> PathBuf {
+    idx_dir.join(format!("{}.idx", pack.to_hex()))
+}
+
+/// Saves an idx in the cache. Not fsynced: a torn cache file fails its checksum and is fetched again.
+pub fn cache_idx(cache_dir: &Path, idx: &PackIdx, bytes: &[u8]) -> Result<()> {
+    let idx_dir = cache_dir.join("idx");
+    let path = cache_path(&idx_dir, &idx.pack);
+    let tmp = fsutil::temp_sibling(&path);
+    fs::write(&tmp, bytes).at(&tmp)?;
+    fs::rename(&tmp, &path).at(&path)
+}
+
+/// Reads the idx of `pack` from the cache or the remote; the flag says whether it was downloaded.
+fn load_one(backend: &dyn Backend, idx_dir: &Path, pack: &ObjectId) -> Result<(PackIdx, bool)> {
+    let path = cache_path(idx_dir, pack);
+    if let Ok(bytes) = fs::read(&path) {
+        if let Ok(idx) = PackIdx::decode(&bytes, pack, &path.display().to_string()) {
+            return Ok((idx, false));
+        }
+    }
+    let key = layout::idx_key(pack);
+    let what = format!("{}/{key}", backend.url());
+    let bytes = backend.get(&key)?.ok_or_else(|| {
+        crate::Error::format(&what, "listed but gone (was the remote pruned meanwhile?)")
+    })?;
+    let idx = PackIdx::decode(&bytes, pack, &what)?;
+    cache_idx(
+        idx_dir.parent().expect("idx dir has a parent"),
+        &idx,
+        &bytes,
+    )?;
+    Ok((idx, true))
+}

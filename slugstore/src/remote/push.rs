@@ -1,0 +1,277 @@
+//! Push: send a slug to a remote, uploading only the objects it lacks.
+//!
+//! The remote's [`Catalog`] says which objects it has; the others are copied, still compressed, from
+//! the local packs into new packs of about [`PACK_TARGET`] bytes (64 MiB), so a 100k-file slug is a few dozen
+//! large PUTs. Every object is re-hashed on the way out: a damaged local object stops the push rather
+//! than spreading. The order of writes is what keeps a remote consistent for readers at any moment:
+//!
+//! 1. each pack (create-only), then its idx (create-only): an idx on the remote means a complete pack;
+//! 2. the slug record, once every object is in a complete pack;
+//! 3. the ref, last (the only overwrite): whoever reads a ref finds everything it names.
+//!
+//! A push that dies midway leaves complete packs with their idx (skipped by the next push, which
+//! counts those objects as present) and perhaps one pack without an idx. Packs are planned
+//! deterministically (objects in local pack order, cut at the same sizes), so the rerun rebuilds that
+//! pack byte for byte, finds its key taken, and only uploads the missing idx.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{IoResultExt, Result};
+use crate::fsutil;
+use crate::id::{ObjectId, SlugId};
+use crate::progress::ProgressBars;
+use crate::remote::backend::{Backend, PutOutcome};
+use crate::remote::catalog::{cache_idx, Catalog};
+use crate::remote::layout::{self, IdxEntry, PackIdx};
+use crate::remote::transfer_pool;
+use crate::slug::EntryKind;
+use crate::snapshot::check_ref_name;
+use crate::store::pack::{FinishedPack, PackWriter, RECORD_HEADER_LEN};
+use crate::store::{Location, Store, IN_MEMORY_LIMIT, PACK_TARGET};
+
+/// What a push did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushReport {
+    /// The slug pushed.
+    pub slug: SlugId,
+    /// The remote, as a URL.
+    pub remote: String,
+    /// The remote ref set to the slug, if any.
+    pub ref_name: Option<String>,
+    /// Distinct objects of the slug (its manifest and file contents).
+    pub objects: u64,
+    /// Of those, objects the remote already had.
+    pub objects_present: u64,
+    /// Objects uploaded by this push.
+    pub objects_uploaded: u64,
+    /// Bytes of the packs uploaded by this push.
+    pub pack_bytes_uploaded: u64,
+    /// Every byte this push wrote to the remote: packs, idx files, slug record and ref.
+    pub bytes_uploaded: u64,
+    /// Packs uploaded.
+    pub packs_uploaded: u64,
+    /// Packs found complete on the remote already (left by an interrupted push), not sent again.
+    pub packs_skipped: u64,
+    /// Idx files downloaded to learn what the remote has (others came from the local cache).
+    pub idx_fetched: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// How to push.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Point this remote ref at the slug once it is complete on the remote.
+    pub ref_name: Option<String>,
+    /// Close a pack once it grows past this many bytes.
+    pub pack_size: u64,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            ref_name: None,
+            pack_size: PACK_TARGET,
+        }
+    }
+}
+
+/// Pushes `slug` to `backend`. `cache_dir` keeps the remote's idx files between runs (see
+/// [`config::cache_dir`](super::config::cache_dir)).
+pub fn push(
+    store: &Store,
+    slug: &SlugId,
+    backend: &dyn Backend,
+    cache_dir: &Path,
+    opts: &PushOptions,
+    bars: &dyn ProgressBars,
+) -> Result<PushReport> {
+    let started = Instant::now();
+    let ref_name = opts.ref_name.as_deref();
+    if let Some(r) = ref_name {
+        check_ref_name(r)?;
+    }
+    let record = store.slug(slug)?;
+    let wanted = slug_objects(store, slug)?;
+    let mut catalog = Catalog::load(backend, cache_dir)?;
+    let missing: Vec<(ObjectId, Location)> = wanted
+        .iter()
+        .filter(|id| !catalog.has(id))
+        .map(|id| Ok((*id, store.locate(id)?)))
+        .collect::<Result<_>>()?;
+    let groups = plan_packs(missing, opts.pack_size);
+
+    let objects_bar = bars.counter("objects");
+    objects_bar.set_length(groups.iter().map(|g| g.len() as u64).sum());
+    let bytes_bar = bars.bytes("uploading");
+    bytes_bar.set_length(groups.iter().flatten().map(|(_, l)| record_len(l)).sum());
+    let work_dir = store.tmp_dir().join(fsutil::temp_name("push"));
+    fs::create_dir_all(&work_dir).at(&work_dir)?;
+    let uploaded = AtomicU64::new(0);
+    let pushed: Result<Vec<(PackIdx, PutOutcome)>> = transfer_pool()?.install(|| {
+        groups
+            .par_iter()
+            .map(|group| {
+                let pack = build_pack(store, group, &work_dir)?;
+                objects_bar.inc(group.len() as u64);
+                let (idx, outcome, sent) = upload_pack(backend, cache_dir, &pack)?;
+                uploaded.fetch_add(sent, Ordering::Relaxed);
+                bytes_bar.inc(pack.len);
+                Ok((idx, outcome))
+            })
+            .collect()
+    });
+    let _ = fs::remove_dir_all(&work_dir);
+    objects_bar.finish();
+    bytes_bar.finish();
+    let pushed = pushed?;
+
+    let mut report = PushReport {
+        slug: *slug,
+        remote: backend.url().to_string(),
+        ref_name: ref_name.map(str::to_string),
+        objects: wanted.len() as u64,
+        objects_present: (wanted.len() - groups.iter().map(Vec::len).sum::<usize>()) as u64,
+        objects_uploaded: 0,
+        pack_bytes_uploaded: 0,
+        bytes_uploaded: uploaded.into_inner(),
+        packs_uploaded: 0,
+        packs_skipped: 0,
+        idx_fetched: catalog.fetched,
+        seconds: 0.0,
+    };
+    for (idx, outcome) in pushed {
+        match outcome {
+            PutOutcome::Created => {
+                report.packs_uploaded += 1;
+                report.objects_uploaded += idx.entries.len() as u64;
+                report.pack_bytes_uploaded += idx.pack_len;
+            }
+            PutOutcome::AlreadyExists => {
+                report.packs_skipped += 1;
+                report.objects_present += idx.entries.len() as u64;
+            }
+        }
+        catalog.add(idx);
+    }
+
+    // Every object is now in a complete pack: the record, then the ref, may name the slug.
+    let record_json = serde_json::to_vec_pretty(&record).expect("slug records serialize");
+    let len = record_json.len() as u64;
+    if backend.put_if_absent(&layout::slug_key(slug), Bytes::from(record_json))?
+        == PutOutcome::Created
+    {
+        report.bytes_uploaded += len;
+    }
+    if let Some(r) = ref_name {
+        let value = format!("{}\n", slug.to_hex());
+        report.bytes_uploaded += value.len() as u64;
+        backend.put(&layout::ref_key(r), Bytes::from(value))?;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The distinct objects a slug needs: its manifest and the content of each of its files.
+fn slug_objects(store: &Store, slug: &SlugId) -> Result<Vec<ObjectId>> {
+    let manifest = store.manifest(slug)?;
+    let mut seen = HashSet::new();
+    let mut ids = vec![slug.object()];
+    seen.insert(slug.object());
+    for e in manifest.entries() {
+        if let EntryKind::File { id, .. } = &e.kind {
+            if seen.insert(*id) {
+                ids.push(*id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+fn record_len(loc: &Location) -> u64 {
+    RECORD_HEADER_LEN + loc.stored_len
+}
+
+/// Cuts the objects to send into packs: in local pack order (sequential reads, and the same cut for
+/// the same objects on a rerun), closed past `pack_size` bytes. An object too large to decode in memory
+/// gets a pack of its own, so that a pull can stream it from a file of its own.
+fn plan_packs(
+    mut objects: Vec<(ObjectId, Location)>,
+    pack_size: u64,
+) -> Vec<Vec<(ObjectId, Location)>> {
+    objects.sort_by_key(|(_, loc)| (loc.pack, loc.offset));
+    let mut groups = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 0;
+    for (id, loc) in objects {
+        if loc.raw_len > IN_MEMORY_LIMIT {
+            groups.push(vec![(id, loc)]);
+            continue;
+        }
+        size += record_len(&loc);
+        current.push((id, loc));
+        if size >= pack_size {
+            groups.push(std::mem::take(&mut current));
+            size = 0;
+        }
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
+/// Writes one planned pack in `dir`, checking each object as it is copied.
+fn build_pack(store: &Store, group: &[(ObjectId, Location)], dir: &Path) -> Result<FinishedPack> {
+    let mut w = PackWriter::create(dir.join(fsutil::temp_name("pack")))?;
+    for (id, _) in group {
+        store.with_verified_stored(id, |loc, data| w.append(*id, loc.codec, loc.raw_len, data))?;
+    }
+    Ok(w.finish(dir)?.expect("planned packs are not empty"))
+}
+
+/// Uploads a pack, then its idx; returns the idx, whether the pack was new, and the bytes sent.
+fn upload_pack(
+    backend: &dyn Backend,
+    cache_dir: &Path,
+    pack: &FinishedPack,
+) -> Result<(PackIdx, PutOutcome, u64)> {
+    let outcome = backend.put_file_if_absent(&layout::pack_key(&pack.id), &pack.path)?;
+    let idx = PackIdx {
+        pack: pack.id,
+        pack_len: pack.len,
+        entries: pack
+            .records
+            .iter()
+            .map(|r| IdxEntry {
+                id: r.id,
+                offset: r.offset,
+                codec: r.codec,
+                raw_len: r.raw_len,
+                stored_len: r.stored_len,
+            })
+            .collect(),
+    };
+    let bytes = idx.encode();
+    let mut sent = if outcome == PutOutcome::Created {
+        pack.len
+    } else {
+        0
+    };
+    if backend.put_if_absent(&layout::idx_key(&pack.id), Bytes::from(bytes.clone()))?
+        == PutOutcome::Created
+    {
+        sent += bytes.len() as u64;
+    }
+    cache_idx(cache_dir, &idx, &bytes)?;
+    fs::remove_file(&pack.path).at(&pack.path)?;
+    Ok((idx, outcome, sent))
+}

@@ -1,0 +1,401 @@
+//! Push and pull behaviours, run against every kind of remote.
+//!
+//! Each test target instantiates [`sync_tests!`](crate::sync_tests) with a function making a fresh,
+//! empty [`TestRemote`]; the bodies below are shared, so `file://` (always) and S3 (against a real
+//! server) are held to the same checks: what a push sends is what the remote lacks, a pulled slug
+//! restores bit-exact, a damaged remote object is refused by name without touching the local store,
+//! and an interrupted push resumes.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use slugstore::remote::backend::{Backend, PutOutcome};
+use slugstore::remote::layout::{self, PackIdx};
+use slugstore::remote::url::RemoteUrl;
+use slugstore::remote::{pull, push, PullReport, PushOptions, PushReport};
+use slugstore::slug::EntryKind;
+use slugstore::{NoProgress, SlugId, SnapshotOptions, Store, VerifyOptions};
+
+use crate::backend_conformance::TestRemote;
+use crate::compare::assert_same_tree;
+use crate::store;
+use crate::tree::{content, Tree};
+
+/// Defines one `#[test]` per push/pull body, each on a remote made by `$make(test_name)`.
+#[macro_export]
+macro_rules! sync_tests {
+    ($make:expr) => {
+        $crate::sync_tests!(@tests $make;
+            churn_push_sends_only_the_change,
+            pull_into_empty_store_is_bit_exact,
+            corrupt_remote_object_fails_pull_and_keeps_store_valid,
+            interrupted_push_resumes,
+            concurrent_pushes_of_one_slug,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let remote: $crate::backend_conformance::TestRemote = ($make)(stringify!($name));
+                $crate::sync::$name(&remote);
+            }
+        )*
+    };
+}
+
+/// `count` files of `size` random bytes (incompressible, so byte counts are not blurred by zstd) in a
+/// few directories, plus an executable, a symlink, an empty directory and a non-UTF-8 name.
+pub fn sample_tree(count: usize, size: usize) -> Tree {
+    let mut t = Tree::new()
+        .exec("bin/console", b"#!/bin/sh\necho hi\n".to_vec())
+        .symlink("current", "bin")
+        .dir("assets/empty")
+        .file(b"pub/caf\xe9.txt", b"latin-1 name".to_vec());
+    for i in 0..count {
+        t = t.file(
+            format!("src/d{}/f{i}.php", i % 7),
+            content(size, 2 * i as u64 + 1),
+        );
+    }
+    t
+}
+
+/// The slug's local ref name in these tests.
+const REF: &str = "release_main";
+
+/// A local store with a tree snapshotted onto [`REF`], in `dir/store`, the tree in `dir/tree`.
+fn snapshot_tree(dir: &Path, tree: &Tree) -> (Store, SlugId) {
+    let st = store::init(&dir.join("store"));
+    tree.build(&dir.join("tree"));
+    let opts = SnapshotOptions {
+        ref_name: Some(REF.into()),
+        ..SnapshotOptions::default()
+    };
+    let r = store::snapshot_with(&st, &dir.join("tree"), &opts).expect("snapshot");
+    (st, r.slug)
+}
+
+fn push_with(
+    st: &Store,
+    slug: &SlugId,
+    backend: &dyn Backend,
+    pack_size: u64,
+) -> slugstore::Result<PushReport> {
+    let opts = PushOptions {
+        ref_name: Some(REF.into()),
+        pack_size,
+    };
+    push(
+        st,
+        slug,
+        backend,
+        &st.root().join("remote-cache"),
+        &opts,
+        &NoProgress,
+    )
+}
+
+fn push_ok(st: &Store, slug: &SlugId, backend: &dyn Backend) -> PushReport {
+    push_with(st, slug, backend, slugstore::store::PACK_TARGET).expect("push")
+}
+
+fn pull_into(st: &Store, backend: &dyn Backend, name: &str) -> slugstore::Result<PullReport> {
+    pull(
+        st,
+        backend,
+        &st.root().join("remote-cache"),
+        name,
+        Some(REF),
+        &NoProgress,
+    )
+}
+
+/// Total size of the objects on a remote.
+fn remote_bytes(backend: &dyn Backend) -> u64 {
+    backend.list("").unwrap().iter().map(|(_, n)| n).sum()
+}
+
+fn assert_verifies(st: &Store) {
+    let r = slugstore::verify(st, &VerifyOptions::default(), &NoProgress).unwrap();
+    assert!(r.ok(), "verify: {:?}", r.bad);
+}
+
+/// Pulls `slug` into a new store under `dir`, restores it and compares it with `tree_dir`.
+fn pull_and_compare(backend: &dyn Backend, dir: &Path, slug: &SlugId, tree_dir: &Path) {
+    let st = store::init(&dir.join("pulled-store"));
+    let r = pull_into(&st, backend, REF).expect("pull");
+    assert_eq!(r.slug, *slug);
+    assert_eq!(r.objects_present, 0);
+    assert_eq!(st.index().get_ref(REF).unwrap(), Some(*slug));
+    store::restore(&st, slug, &dir.join("restored")).expect("restore");
+    assert_same_tree(tree_dir, &dir.join("restored"));
+    assert_verifies(&st);
+}
+
+/// Slug B differs from slug A in 1% of its files: pushing B after A sends about 1% of A's bytes,
+/// by the push's own count and by the growth of the remote; pulling B into a store holding A
+/// downloads only the change.
+pub fn churn_push_sends_only_the_change(remote: &TestRemote) {
+    let b = &*remote.backend;
+    let dir = remote.scratch.path();
+    let tree = sample_tree(300, 32 << 10);
+    let (st, a) = snapshot_tree(dir, &tree);
+    let first = push_ok(&st, &a, b);
+    assert_eq!(first.objects_present, 0);
+    assert_eq!(first.objects_uploaded, first.objects);
+    let after_first = remote_bytes(b);
+    assert!(first.bytes_uploaded >= 300 * (32 << 10), "{first:?}");
+    assert_eq!(first.bytes_uploaded, after_first, "{first:?}");
+
+    // Change 3 of the 300 files (1%).
+    let mut changed = tree.clone();
+    for i in [5usize, 150, 299] {
+        changed = changed.file(
+            format!("src/d{}/f{i}.php", i % 7),
+            content(32 << 10, 1_000_001 + 2 * i as u64),
+        );
+    }
+    let tree_b = dir.join("tree-b");
+    changed.build(&tree_b);
+    let opts = SnapshotOptions {
+        ref_name: Some(REF.into()),
+        ..SnapshotOptions::default()
+    };
+    let bslug = store::snapshot_with(&st, &tree_b, &opts).unwrap().slug;
+    let second = push_ok(&st, &bslug, b);
+    // The 3 files and the new manifest.
+    assert_eq!(second.objects_uploaded, 4, "{second:?}");
+    assert_eq!(second.objects_present, second.objects - 4);
+    // The ref is replaced by one of the same size: the remote grows by the rest.
+    let growth = remote_bytes(b) - after_first;
+    assert_eq!(growth + 65, second.bytes_uploaded, "{second:?}");
+    let pct = 100.0 * second.pack_bytes_uploaded as f64 / first.pack_bytes_uploaded as f64;
+    assert!(
+        (0.9..2.0).contains(&pct),
+        "second push sent {pct:.2}% of the first"
+    );
+    assert!(
+        (growth as f64) < 0.02 * after_first as f64,
+        "remote grew {growth} of {after_first}"
+    );
+
+    // A store holding A fetches only B's change.
+    let st2 = store::init(&dir.join("store-2"));
+    pull_into(&st2, b, &a.to_hex()).expect("pull A");
+    let r = pull_into(&st2, b, REF).expect("pull B");
+    assert_eq!((r.slug, r.objects_fetched), (bslug, 4), "{r:?}");
+    assert!(
+        r.bytes_fetched < 4 * (33 << 10) + (64 << 10),
+        "fetched {} bytes for 3 files and a manifest",
+        r.bytes_fetched
+    );
+    store::restore(&st2, &bslug, &dir.join("restored-b")).unwrap();
+    assert_same_tree(&tree_b, &dir.join("restored-b"));
+    assert_verifies(&st2);
+}
+
+/// A pushed slug pulled into an empty store restores bit-exact (modes, symlinks, empty directories,
+/// non-UTF-8 names), by ref, by full id and by id prefix, and sets the local ref.
+pub fn pull_into_empty_store_is_bit_exact(remote: &TestRemote) {
+    let b = &*remote.backend;
+    let dir = remote.scratch.path();
+    let (st, slug) = snapshot_tree(dir, &sample_tree(40, 5000));
+    push_ok(&st, &slug, b);
+    assert_eq!(
+        b.get(&layout::ref_key(REF)).unwrap().as_deref(),
+        Some(format!("{}\n", slug.to_hex()).as_bytes())
+    );
+    pull_and_compare(b, &dir.join("by-ref"), &slug, &dir.join("tree"));
+    for name in [slug.to_hex(), slug.to_hex()[..10].to_string()] {
+        let other = store::init(&dir.join(format!("store-{}", name.len())));
+        let r = pull(
+            &other,
+            b,
+            &other.root().join("cache"),
+            &name,
+            None,
+            &NoProgress,
+        )
+        .expect("pull by id");
+        assert_eq!(r.slug, slug);
+        assert_eq!(other.index().get_ref(REF).unwrap(), None);
+        assert_eq!(other.slug(&slug).unwrap(), st.slug(&slug).unwrap());
+    }
+    let err = pull_into(&store::init(&dir.join("s3")), b, "no-such-ref").unwrap_err();
+    assert!(err.to_string().contains("no-such-ref"), "{err}");
+}
+
+/// One byte of a file's object is changed inside its pack on the remote: the pull fails naming the
+/// object and the pack, no slug or ref is committed, and the local store still verifies.
+pub fn corrupt_remote_object_fails_pull_and_keeps_store_valid(remote: &TestRemote) {
+    let b = &*remote.backend;
+    let dir = remote.scratch.path();
+    let (st, slug) = snapshot_tree(dir, &sample_tree(30, 4000));
+    push_ok(&st, &slug, b);
+    let manifest = store::manifest(&st, &slug);
+    let victim = manifest
+        .entries()
+        .iter()
+        .find_map(|e| match &e.kind {
+            EntryKind::File { id, size, .. } if *size > 1000 => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    let (pack, entry) = remote_packs(b)
+        .into_iter()
+        .find_map(|p| {
+            let e = p.entries.iter().find(|e| e.id == victim).copied()?;
+            Some((p.pack, e))
+        })
+        .expect("victim on the remote");
+    let key = layout::pack_key(&pack);
+    let mut bytes = b.get(&key).unwrap().unwrap().to_vec();
+    let at = (entry.record_range().start + entry.record_range().end) / 2;
+    bytes[at as usize] ^= 0x55;
+    b.put(&key, Bytes::from(bytes)).unwrap();
+
+    let local = store::init(&dir.join("pulled"));
+    let err = pull_into(&local, b, REF).unwrap_err().to_string();
+    assert!(err.contains(&victim.to_hex()), "{err}");
+    assert!(err.contains(&key), "{err}");
+    assert!(local.slugs().unwrap().is_empty());
+    assert_eq!(local.index().get_ref(REF).unwrap(), None);
+    assert_eq!(store::object_count(&local), 0);
+    assert_verifies(&local);
+}
+
+/// A push whose connection fails after a few packs leaves no ref and no slug record on the remote;
+/// rerun, it completes without sending again what arrived (a pack that made it without its idx is
+/// rebuilt byte for byte and found on the remote), and the slug pulls and verifies.
+pub fn interrupted_push_resumes(remote: &TestRemote) {
+    let dir = remote.scratch.path();
+    let tree = sample_tree(120, 20 << 10);
+    let (st, slug) = snapshot_tree(dir, &tree);
+    let pack_size = 256 << 10;
+    let failing = FailingIdx {
+        inner: &*remote.backend,
+        idx_left: AtomicUsize::new(3),
+    };
+    let err = push_with(&st, &slug, &failing, pack_size).unwrap_err();
+    assert!(err.to_string().contains("injected"), "{err}");
+    let b = &*remote.backend;
+    assert_eq!(b.get(&layout::ref_key(REF)).unwrap(), None);
+    assert_eq!(b.get(&layout::slug_key(&slug)).unwrap(), None);
+    let arrived: u64 = remote_packs(b).iter().map(|p| p.entries.len() as u64).sum();
+    assert!(arrived > 0, "no complete pack arrived before the failure");
+    let without_idx: Vec<String> = b
+        .list(layout::PACKS_DIR)
+        .unwrap()
+        .into_iter()
+        .filter_map(|(key, _)| key.strip_suffix(".pack").map(|k| format!("{k}.idx")))
+        .filter(|idx| !b.exists(idx).unwrap())
+        .collect();
+    assert!(
+        !without_idx.is_empty(),
+        "the failure left no pack without idx"
+    );
+
+    let r = push_with(&st, &slug, b, pack_size).expect("rerun");
+    assert_eq!(r.packs_skipped, without_idx.len() as u64, "{r:?}");
+    assert!(r.objects_present > arrived, "{r:?}");
+    assert_eq!(r.objects_uploaded + r.objects_present, r.objects);
+    for idx in &without_idx {
+        assert!(b.exists(idx).unwrap(), "{idx} still missing");
+    }
+    assert_eq!(
+        b.get(&layout::ref_key(REF)).unwrap().as_deref(),
+        Some(format!("{}\n", slug.to_hex()).as_bytes())
+    );
+    pull_and_compare(b, &dir.join("pull"), &slug, &dir.join("tree"));
+}
+
+/// Two stores push the same slug to one remote at the same time: both succeed, and the remote
+/// holds a slug that pulls and verifies.
+pub fn concurrent_pushes_of_one_slug(remote: &TestRemote) {
+    let b = &*remote.backend;
+    let dir = remote.scratch.path();
+    let tree = sample_tree(60, 8000);
+    let (st1, slug) = snapshot_tree(&dir.join("one"), &tree);
+    let (st2, slug2) = snapshot_tree(&dir.join("two"), &tree);
+    assert_eq!(slug, slug2);
+    std::thread::scope(|s| {
+        let h1 = s.spawn(|| push_with(&st1, &slug, b, 64 << 10));
+        let h2 = s.spawn(|| push_with(&st2, &slug, b, 64 << 10));
+        h1.join().unwrap().expect("push one");
+        h2.join().unwrap().expect("push two");
+    });
+    pull_and_compare(b, &dir.join("pull"), &slug, &dir.join("one/tree"));
+}
+
+/// Every complete pack of a remote, from its idx.
+pub fn remote_packs(b: &dyn Backend) -> Vec<PackIdx> {
+    b.list(layout::PACKS_DIR)
+        .unwrap()
+        .iter()
+        .filter_map(|(key, _)| layout::pack_of_idx_key(key))
+        .map(|pack| {
+            let bytes = b.get(&layout::idx_key(&pack)).unwrap().unwrap();
+            PackIdx::decode(&bytes, &pack, "idx").unwrap()
+        })
+        .collect()
+}
+
+/// A backend whose idx uploads start failing after a number of them: a connection lost midway, after
+/// some packs arrived and (most likely) one pack arrived without its idx.
+struct FailingIdx<'a> {
+    inner: &'a dyn Backend,
+    idx_left: AtomicUsize,
+}
+
+impl fmt::Debug for FailingIdx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FailingIdx({:?})", self.inner)
+    }
+}
+
+impl Backend for FailingIdx<'_> {
+    fn url(&self) -> &RemoteUrl {
+        self.inner.url()
+    }
+    fn put_if_absent(&self, key: &str, data: Bytes) -> slugstore::Result<PutOutcome> {
+        let exhausted = key.ends_with(".idx")
+            && self
+                .idx_left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_err();
+        if exhausted {
+            return Err(slugstore::Error::Invalid(format!(
+                "{key}: injected network failure"
+            )));
+        }
+        self.inner.put_if_absent(key, data)
+    }
+    fn put(&self, key: &str, data: Bytes) -> slugstore::Result<()> {
+        self.inner.put(key, data)
+    }
+    fn put_file_if_absent(&self, key: &str, path: &Path) -> slugstore::Result<PutOutcome> {
+        self.inner.put_file_if_absent(key, path)
+    }
+    fn get(&self, key: &str) -> slugstore::Result<Option<Bytes>> {
+        self.inner.get(key)
+    }
+    fn get_to_file(&self, key: &str, path: &Path) -> slugstore::Result<Option<u64>> {
+        self.inner.get_to_file(key, path)
+    }
+    fn get_range(&self, key: &str, range: Range<u64>) -> slugstore::Result<Option<Bytes>> {
+        self.inner.get_range(key, range)
+    }
+    fn size(&self, key: &str) -> slugstore::Result<Option<u64>> {
+        self.inner.size(key)
+    }
+    fn list(&self, prefix: &str) -> slugstore::Result<Vec<(String, u64)>> {
+        self.inner.list(prefix)
+    }
+    fn delete(&self, key: &str) -> slugstore::Result<()> {
+        self.inner.delete(key)
+    }
+}
