@@ -36,6 +36,8 @@ enum Command {
     Verify(cmd::verify::Args),
     Refs(cmd::refs::Args),
     Validate(cmd::validate::Args),
+    Prune(cmd::prune::Args),
+    Gc(cmd::gc::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,8 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd::verify::run(&ctx, a),
         Command::Refs(a) => cmd::refs::run(&ctx, a),
         Command::Validate(a) => cmd::validate::run(&ctx, a),
+        Command::Prune(a) => cmd::prune::run(&ctx, a),
+        Command::Gc(a) => cmd::gc::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -3,19 +3,24 @@
 pub mod config;
 pub mod error;
 pub mod fsutil;
+pub mod gc;
 pub mod id;
 pub mod progress;
 pub mod remote;
+pub mod prune;
 pub mod restore;
 pub mod scan;
 pub mod slug;
 pub mod snapshot;
 pub mod store;
+pub mod targets;
 pub mod verify;
 
 pub use error::{Error, Result};
 pub use id::{ObjectId, SlugId};
+pub use gc::{gc, GcOptions, GcReport};
 pub use progress::{NoProgress, Progress, ProgressBars};
+pub use prune::{prune, PruneOptions, PruneReport};
 pub use restore::{restore, RestoreOptions, RestoreReport};
 pub use snapshot::{snapshot, SnapshotOptions, SnapshotReport};
 pub use store::Store;

@@ -2,8 +2,10 @@
 
 use std::process::ExitCode;
 
+pub mod gc;
 pub mod init;
 pub mod ls;
+pub mod prune;
 pub mod refs;
 pub mod restore;
 pub mod show;
