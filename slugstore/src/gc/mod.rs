@@ -29,7 +29,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::id::ObjectId;
-use crate::store::pack::pack_path;
+use crate::store::pack::{pack_path, PACK_HEADER};
+use crate::store::PACK_TARGET;
 use crate::store::Store;
 
 pub use live::live_objects;
@@ -121,7 +122,9 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
         r.objects_moved = plan.with(Action::Repack).map(|(_, p)| p.live.len() as u64).sum();
         let kept: u64 = plan.with(Action::Keep).map(|(_, p)| p.size).sum();
         let moved: u64 = plan.with(Action::Repack).map(|(_, p)| p.live_bytes).sum();
-        r.bytes_after = kept + moved;
+        // The new packs' headers; a pack is closed once it passes PACK_TARGET.
+        let new_packs = if moved == 0 { 0 } else { 1 + moved / PACK_TARGET };
+        r.bytes_after = kept + moved + new_packs * PACK_HEADER.len() as u64;
         r.stat_entries_dropped = stale_stat_entries(store, &dead)?.len() as u64;
         return Ok(r);
     }

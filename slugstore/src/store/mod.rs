@@ -30,7 +30,7 @@ use memmap2::Mmap;
 pub use index::{Batch, Index, LockWait, RefLogEntry, StatEntry};
 pub use pack::{Codec, Location};
 pub use read::IN_MEMORY_LIMIT;
-pub use write::{ObjectWriter, Staged, WriteStats};
+pub use write::{ObjectWriter, Staged, WriteStats, PACK_TARGET};
 
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::{ObjectId, SlugId};
