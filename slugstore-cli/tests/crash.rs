@@ -96,11 +96,14 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
                 cmd.args(["snapshot", "--ref", &r]).arg(&tree);
             }
             Op::Restore => {
-                let Some(id) = completed.keys().nth(rng.below(completed.len().max(1) as u64) as usize)
+                let Some(id) = completed
+                    .keys()
+                    .nth(rng.below(completed.len().max(1) as u64) as usize)
                 else {
                     continue;
                 };
-                cmd.args(["restore", id]).arg(dir.path().join(format!("restore-{step}")));
+                cmd.args(["restore", id])
+                    .arg(dir.path().join(format!("restore-{step}")));
             }
             Op::Prune => {
                 cmd.args(["prune", "--keep-last", "0"]);
@@ -109,10 +112,17 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
                 cmd.args(["gc", "--repack-below", "100"]);
             }
         }
-        let window = longest.get(&op).copied().unwrap_or(Duration::from_millis(150));
+        let window = longest
+            .get(&op)
+            .copied()
+            .unwrap_or(Duration::from_millis(150));
         let delay = Duration::from_micros(rng.below(window.as_micros() as u64 * 6 / 5 + 1));
         let started = Instant::now();
-        let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let (killed, out) = run_until(child, delay);
         *counts.runs.entry(op).or_default() += 1;
         if killed {

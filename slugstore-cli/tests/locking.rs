@@ -23,7 +23,9 @@ fn a_waiting_command_says_so_and_gives_up_after_its_timeout() {
     assert!(err.contains("locked by another slug process"), "{err}");
     assert!(started.elapsed() >= Duration::from_millis(500));
     drop(held);
-    assert!(run(slug(&store).args(["--lock-timeout", "5", "ls"])).status.success());
+    assert!(run(slug(&store).args(["--lock-timeout", "5", "ls"]))
+        .status
+        .success());
 }
 
 #[test]
@@ -35,8 +37,15 @@ fn a_snapshot_killed_mid_way_does_not_block_the_next_command() {
     let mut child = slug(&store).arg("snapshot").arg(&tree).spawn().unwrap();
     // Kill once the snapshot has started writing (a pack appears under tmp/).
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::read_dir(store.join("tmp")).unwrap().next().is_none() {
-        assert!(child.try_wait().unwrap().is_none(), "snapshot ended too soon");
+    while std::fs::read_dir(store.join("tmp"))
+        .unwrap()
+        .next()
+        .is_none()
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "snapshot ended too soon"
+        );
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -44,16 +53,24 @@ fn a_snapshot_killed_mid_way_does_not_block_the_next_command() {
     child.wait().unwrap();
 
     let out = run(slug(&store).args(["--lock-timeout", "5", "verify"]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         std::fs::read_dir(store.join("tmp")).unwrap().count(),
         0,
         "the dead writer's temporary pack was removed"
     );
-    let out = run(slug(&store).args(["--lock-timeout", "5", "snapshot"]).arg(&tree));
+    let out = run(slug(&store)
+        .args(["--lock-timeout", "5", "snapshot"])
+        .arg(&tree));
     let id = printed_id(&out).expect("snapshot after the kill succeeds");
     let dest = dir.path().join("out");
-    assert!(run(slug(&store).args(["restore", &id]).arg(&dest)).status.success());
+    assert!(run(slug(&store).args(["restore", &id]).arg(&dest))
+        .status
+        .success());
     assert_eq!(read_tree(&dest), read_tree(&tree));
 }
 
@@ -74,14 +91,19 @@ fn two_concurrent_snapshots_of_different_trees_both_land_and_verify() {
             .unwrap()
     };
     let (ca, cb) = (spawn(&a, "a"), spawn(&b, "b"));
-    let (oa, ob) = (ca.wait_with_output().unwrap(), cb.wait_with_output().unwrap());
+    let (oa, ob) = (
+        ca.wait_with_output().unwrap(),
+        cb.wait_with_output().unwrap(),
+    );
     let ida = printed_id(&oa).expect("first snapshot landed");
     let idb = printed_id(&ob).expect("second snapshot landed");
     assert_ne!(ida, idb);
     assert!(run(slug(&store).arg("verify")).status.success());
     for (id, tree) in [(ida, &a), (idb, &b)] {
         let dest = dir.path().join(format!("out-{id}"));
-        assert!(run(slug(&store).args(["restore", &id]).arg(&dest)).status.success());
+        assert!(run(slug(&store).args(["restore", &id]).arg(&dest))
+            .status
+            .success());
         assert_eq!(read_tree(&dest), read_tree(tree));
     }
 }

@@ -17,8 +17,8 @@ pub mod targets;
 pub mod verify;
 
 pub use error::{Error, Result};
-pub use id::{ObjectId, SlugId};
 pub use gc::{gc, GcOptions, GcReport};
+pub use id::{ObjectId, SlugId};
 pub use progress::{NoProgress, Progress, ProgressBars};
 pub use prune::{prune, PruneOptions, PruneReport};
 pub use restore::{restore, RestoreOptions, RestoreReport};

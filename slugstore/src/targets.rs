@@ -31,9 +31,9 @@ pub fn list(store: &Store) -> Result<Vec<(String, SlugId)>> {
         .meta_with_prefix(PREFIX)?
         .into_iter()
         .map(|(k, v)| {
-            let id: SlugId = v
-                .parse()
-                .map_err(|e| Error::format(format!("store index, meta entry {k}"), format!("{e}")))?;
+            let id: SlugId = v.parse().map_err(|e| {
+                Error::format(format!("store index, meta entry {k}"), format!("{e}"))
+            })?;
             Ok((k[PREFIX.len()..].to_string(), id))
         })
         .collect()

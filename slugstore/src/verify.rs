@@ -186,7 +186,7 @@ fn check_packs(
     packs.dedup();
     let results: Vec<Option<BadPack>> = packs
         .iter()
-        .take_while(|_| deadline.map_or(true, |d| Instant::now() < d))
+        .take_while(|_| deadline.is_none_or(|d| Instant::now() < d))
         .map(|p| {
             store.check_pack(p).err().map(|e| BadPack {
                 pack: *p,

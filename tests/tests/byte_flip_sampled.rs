@@ -33,7 +33,11 @@ struct Position {
 }
 
 fn flip(path: &Path, offset: u64) {
-    let mut f = OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
     let mut b = [0u8; 1];
     f.seek(SeekFrom::Start(offset)).unwrap();
     f.read_exact(&mut b).unwrap();
@@ -118,12 +122,24 @@ fn sampled_single_byte_flips_are_detected_by_verify_and_restore() {
     drop(store);
 
     // 64 positions: every pack-header byte of one pack, the rest spread evenly over the records.
-    let mut sample: Vec<&Position> = all.iter().filter(|p| p.part == Part::PackHeader).take(12).collect();
+    let mut sample: Vec<&Position> = all
+        .iter()
+        .filter(|p| p.part == Part::PackHeader)
+        .take(12)
+        .collect();
     let rest: Vec<&Position> = all.iter().filter(|p| p.part != Part::PackHeader).collect();
     let step = rest.len() as f64 / 52.0;
     sample.extend((0..52).map(|i| rest[(i as f64 * step) as usize]));
-    for part in [Part::PackHeader, Part::RecordHeader, Part::RawData, Part::ZstdData] {
-        assert!(sample.iter().any(|p| p.part == part), "sample covers {part:?}");
+    for part in [
+        Part::PackHeader,
+        Part::RecordHeader,
+        Part::RawData,
+        Part::ZstdData,
+    ] {
+        assert!(
+            sample.iter().any(|p| p.part == part),
+            "sample covers {part:?}"
+        );
     }
 
     let (mut restore_failed, mut restore_exact) = (0, 0);
@@ -151,7 +167,12 @@ fn sampled_single_byte_flips_are_detected_by_verify_and_restore() {
                 Ok(got) => {
                     // Only a zstd frame can absorb a flip (e.g. a larger window size) and still decode
                     // to the same bytes; anything else must fail.
-                    assert_eq!(p.part, Part::ZstdData, "restore missed a flip at {}", p.offset);
+                    assert_eq!(
+                        p.part,
+                        Part::ZstdData,
+                        "restore missed a flip at {}",
+                        p.offset
+                    );
                     assert_eq!(&got, expected, "restore wrote wrong bytes");
                     restore_exact += 1;
                 }

@@ -13,11 +13,7 @@ use slugstore::store::Store;
 use slugstore::{GcOptions, NoProgress, ObjectId, PruneOptions, SlugId, VerifyOptions};
 
 fn indexed(store: &Store) -> HashSet<ObjectId> {
-    store
-        .index()
-        .objects()
-        .map(|kv| kv.unwrap().0)
-        .collect()
+    store.index().objects().map(|kv| kv.unwrap().0).collect()
 }
 
 fn verify_ok(store: &Store) {
@@ -59,7 +55,14 @@ fn prune_and_gc_after_ten_churned_snapshots_free_exactly_the_unreferenced_object
     assert_eq!(would.pruned.len(), 7);
     assert_eq!(store.slugs().unwrap().len(), 10, "dry run changed nothing");
 
-    let r = slugstore::prune(&store, &PruneOptions { dry_run: false, ..dry }).unwrap();
+    let r = slugstore::prune(
+        &store,
+        &PruneOptions {
+            dry_run: false,
+            ..dry
+        },
+    )
+    .unwrap();
     let pruned: HashSet<SlugId> = r.pruned.iter().map(|s| s.id).collect();
     let expected_pruned: HashSet<SlugId> = history[..7].iter().map(|(id, _)| *id).collect();
     assert_eq!(pruned, expected_pruned);
@@ -68,7 +71,14 @@ fn prune_and_gc_after_ten_churned_snapshots_free_exactly_the_unreferenced_object
     let expected_dead: HashSet<ObjectId> = all_before.difference(&live).copied().collect();
     assert!(!expected_dead.is_empty());
 
-    let dry = slugstore::gc(&store, &GcOptions { dry_run: true, ..full_gc() }).unwrap();
+    let dry = slugstore::gc(
+        &store,
+        &GcOptions {
+            dry_run: true,
+            ..full_gc()
+        },
+    )
+    .unwrap();
     assert_eq!(dry.objects_freed, expected_dead.len() as u64);
     assert_eq!(indexed(&store), all_before, "dry run changed nothing");
 
@@ -76,7 +86,11 @@ fn prune_and_gc_after_ten_churned_snapshots_free_exactly_the_unreferenced_object
     let g = slugstore::gc(&store, &full_gc()).unwrap();
     assert_eq!(g.objects_freed, expected_dead.len() as u64);
     assert_eq!(g.live_objects, live.len() as u64);
-    assert_eq!(indexed(&store), live, "index holds exactly the live objects");
+    assert_eq!(
+        indexed(&store),
+        live,
+        "index holds exactly the live objects"
+    );
     assert_eq!(g.bytes_before, before_bytes);
     assert_eq!(g.bytes_after, pack_bytes(&store));
     assert_eq!(g.bytes_after, dry.bytes_after, "dry run predicted the size");
@@ -86,7 +100,8 @@ fn prune_and_gc_after_ten_churned_snapshots_free_exactly_the_unreferenced_object
     let mut packs: BTreeMap<ObjectId, u64> = BTreeMap::new();
     for kv in store.index().objects() {
         let (_, loc) = kv.unwrap();
-        *packs.entry(loc.pack).or_insert(PACK_HEADER.len() as u64) += RECORD_HEADER_LEN + loc.stored_len;
+        *packs.entry(loc.pack).or_insert(PACK_HEADER.len() as u64) +=
+            RECORD_HEADER_LEN + loc.stored_len;
     }
     assert_eq!(packs.values().sum::<u64>(), pack_bytes(&store));
     assert_eq!(
@@ -109,7 +124,12 @@ fn prune_and_gc_after_ten_churned_snapshots_free_exactly_the_unreferenced_object
     // A second gc finds nothing left to do.
     let again = slugstore::gc(&store, &full_gc()).unwrap();
     assert_eq!(
-        (again.objects_freed, again.packs_deleted, again.packs_repacked, again.orphan_packs),
+        (
+            again.objects_freed,
+            again.packs_deleted,
+            again.packs_repacked,
+            again.orphan_packs
+        ),
         (0, 0, 0, 0)
     );
 }
@@ -232,5 +252,8 @@ fn gc_interleaved_with_snapshots_loses_nothing_50_times() {
         }
     }
     assert!(present >= 1);
-    assert_eq!(indexed(&store), slugstore::gc::live_objects(&store).unwrap());
+    assert_eq!(
+        indexed(&store),
+        slugstore::gc::live_objects(&store).unwrap()
+    );
 }

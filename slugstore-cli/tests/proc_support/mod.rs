@@ -25,7 +25,7 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|i| {
-            if seed % 2 == 0 {
+            if seed & 1 == 0 {
                 b"<?php return ['k' => 'v'];\n"[i % 27]
             } else {
                 x ^= x >> 12;
@@ -44,7 +44,11 @@ pub fn gen_tree(root: &Path, v: u64, files: u64, big: usize) {
         let epoch = v / (1 + i % 4);
         let path = root.join(format!("m{}/f{i}.php", i % 5));
         fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, bytes(i * 1_000_003 + epoch, 500 + (i as usize * 37) % 9000)).unwrap();
+        fs::write(
+            &path,
+            bytes(i * 1_000_003 + epoch, 500 + (i as usize * 37) % 9000),
+        )
+        .unwrap();
     }
     if big > 0 {
         fs::write(root.join("big.bin"), bytes(2 * (v / 3) + 1, big)).unwrap();

@@ -30,8 +30,8 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::id::ObjectId;
 use crate::store::pack::{pack_path, PACK_HEADER};
-use crate::store::PACK_TARGET;
 use crate::store::Store;
+use crate::store::PACK_TARGET;
 
 pub use live::live_objects;
 use plan::{Action, Plan};
@@ -41,7 +41,10 @@ use plan::{Action, Plan};
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct GcOptions {
     /// Repack a pack when less than this percentage of its bytes is live (100: any dead byte).
-    #[cfg_attr(feature = "clap", arg(long, value_name = "PERCENT", default_value_t = 50.0))]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "PERCENT", default_value_t = 50.0)
+    )]
     pub repack_below: f64,
     /// Report what would be freed, change nothing.
     #[cfg_attr(feature = "clap", arg(long))]
@@ -119,11 +122,18 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
     r.orphan_packs = plan.with(Action::Orphan).count() as u64;
     if opts.dry_run {
         r.packs_repacked = plan.with(Action::Repack).count() as u64;
-        r.objects_moved = plan.with(Action::Repack).map(|(_, p)| p.live.len() as u64).sum();
+        r.objects_moved = plan
+            .with(Action::Repack)
+            .map(|(_, p)| p.live.len() as u64)
+            .sum();
         let kept: u64 = plan.with(Action::Keep).map(|(_, p)| p.size).sum();
         let moved: u64 = plan.with(Action::Repack).map(|(_, p)| p.live_bytes).sum();
         // The new packs' headers; a pack is closed once it passes PACK_TARGET.
-        let new_packs = if moved == 0 { 0 } else { 1 + moved / PACK_TARGET };
+        let new_packs = if moved == 0 {
+            0
+        } else {
+            1 + moved / PACK_TARGET
+        };
         r.bytes_after = kept + moved + new_packs * PACK_HEADER.len() as u64;
         r.stat_entries_dropped = stale_stat_entries(store, &dead)?.len() as u64;
         return Ok(r);
@@ -167,7 +177,9 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
             }
             let path = pack_path(&store.packs_dir(), id);
             match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&path, e)),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(&path, e))
+                }
                 _ => removed = true,
             }
         }

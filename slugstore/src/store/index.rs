@@ -345,7 +345,10 @@ impl Index {
             .map(move |kv| {
                 let (k, v) = kv.map_err(|e| self.err(e))?;
                 let bad = || Error::format("index", "bad stat-cache entry");
-                let tree: TreeKey = k.get(..16).and_then(|t| t.try_into().ok()).ok_or_else(bad)?;
+                let tree: TreeKey = k
+                    .get(..16)
+                    .and_then(|t| t.try_into().ok())
+                    .ok_or_else(bad)?;
                 let e = StatEntry::decode(&v).ok_or_else(bad)?;
                 Ok((tree, k[16..].to_vec(), e))
             })
