@@ -1,7 +1,7 @@
 //! Retention: forget slug records that fall outside a keep policy.
 //!
 //! Pruning only deletes slug records (one atomic index batch); the objects they used stay until
-//! [`gc`](crate::gc) finds them unreferenced. Splitting the two keeps prune instant and lets an operator
+//! [`gc`](mod@crate::gc) finds them unreferenced. Splitting the two keeps prune instant and lets an operator
 //! look at what a policy would drop (`--dry-run`) before any byte is gone.
 //!
 //! Whatever the policy says, a slug is never pruned while

@@ -2,7 +2,7 @@
 //!
 //! A deploy switches a target directory to a slug; the store itself cannot see that directory, so
 //! whoever switches it registers the pair here, in the same store: one `meta` entry per target,
-//! `target:<canonical path>` → slug id (hex). [`prune`](crate::prune) protects every registered slug.
+//! `target:<canonical path>` → slug id (hex). [`prune`](mod@crate::prune) protects every registered slug.
 //! Registering is idempotent and cheap (one index write); a target that is torn down is removed with
 //! [`unregister`].
 
