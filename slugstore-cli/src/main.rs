@@ -42,6 +42,8 @@ enum Command {
     Remote(cmd::remote::Args),
     Push(cmd::push::Args),
     Pull(cmd::pull::Args),
+    Prune(cmd::prune::Args),
+    Gc(cmd::gc::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +64,8 @@ fn main() -> ExitCode {
         Command::Remote(a) => cmd::remote::run(&ctx, a),
         Command::Push(a) => cmd::push::run(&ctx, a),
         Command::Pull(a) => cmd::pull::run(&ctx, a),
+        Command::Prune(a) => cmd::prune::run(&ctx, a),
+        Command::Gc(a) => cmd::gc::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

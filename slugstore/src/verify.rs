@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::slug::EntryKind;
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 /// How much to verify.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -39,6 +39,15 @@ pub struct BadObject {
     pub used_by: Vec<(SlugId, String)>,
 }
 
+/// A pack file whose bytes no longer hash to its name.
+#[derive(Debug, Clone, Serialize)]
+pub struct BadPack {
+    /// The pack.
+    pub pack: ObjectId,
+    /// What is wrong.
+    pub problem: String,
+}
+
 /// The outcome of a verify.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
@@ -50,6 +59,10 @@ pub struct VerifyReport {
     pub slugs_checked: u64,
     /// Damaged or missing objects.
     pub bad: Vec<BadObject>,
+    /// Pack files checked whole (a full verify re-hashes every pack the index uses).
+    pub packs_checked: u64,
+    /// Damaged pack files, even where no object read is affected.
+    pub bad_packs: Vec<BadPack>,
     /// False when a sample or time bound left objects unchecked.
     pub complete: bool,
 }
@@ -57,7 +70,7 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// True when nothing bad was found.
     pub fn ok(&self) -> bool {
-        self.bad.is_empty()
+        self.bad.is_empty() && self.bad_packs.is_empty()
     }
 }
 
@@ -101,6 +114,11 @@ pub fn verify(
         .collect();
     bar.finish();
     let checked = results.iter().flatten().count() as u64;
+    let (packs_checked, packs_total, bad_packs) = if opts.sample.is_none() {
+        check_packs(store, &all, deadline)
+    } else {
+        (0, 0, Vec::new())
+    };
     let mut problems: BTreeMap<ObjectId, String> = results
         .into_iter()
         .flatten()
@@ -151,6 +169,34 @@ pub fn verify(
         objects_checked: checked,
         slugs_checked: slugs.len() as u64,
         bad,
-        complete: checked == total,
+        packs_checked,
+        bad_packs,
+        complete: checked == total && packs_checked == packs_total,
     })
+}
+
+/// Re-hashes every pack `objects` live in (they are sorted by pack), within the deadline. Returns the
+/// packs checked, the packs there were, and the damaged ones.
+fn check_packs(
+    store: &Store,
+    objects: &[(ObjectId, Location)],
+    deadline: Option<Instant>,
+) -> (u64, u64, Vec<BadPack>) {
+    let mut packs: Vec<ObjectId> = objects.iter().map(|(_, loc)| loc.pack).collect();
+    packs.dedup();
+    let results: Vec<Option<BadPack>> = packs
+        .iter()
+        .take_while(|_| deadline.is_none_or(|d| Instant::now() < d))
+        .map(|p| {
+            store.check_pack(p).err().map(|e| BadPack {
+                pack: *p,
+                problem: e.to_string(),
+            })
+        })
+        .collect();
+    (
+        results.len() as u64,
+        packs.len() as u64,
+        results.into_iter().flatten().collect(),
+    )
 }

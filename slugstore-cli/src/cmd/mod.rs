@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 pub mod compress_static;
 pub mod export;
+pub mod gc;
 pub mod import;
 pub mod init;
 pub mod ls;
+pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod refs;

@@ -29,6 +29,9 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
                 println!("    breaks slug {} at {}", slug.short(12), path);
             }
         }
+        for p in &r.bad_packs {
+            println!("BAD pack {}: {}", p.pack, p.problem);
+        }
         println!(
             "{} of {} objects checked{}, {} slugs: {}",
             r.objects_checked,

@@ -14,7 +14,7 @@
 //! | `refs`    | ref name (UTF-8)                 | slug id (32 bytes)                     |
 //! | `reflog`  | ref name, `0x00`, seq (u64 BE)   | [`RefLogEntry`] as JSON                |
 //! | `stat`    | tree key (16 bytes), path bytes  | [`StatEntry`] (fixed 72 bytes)         |
-//! | `meta`    | UTF-8 name                       | UTF-8 value (`format` = `1`)           |
+//! | `meta`    | UTF-8 name                       | UTF-8 value (`format` = `1`, `target:…`) |
 //!
 //! RocksDB also gives the store its lock: only one process can open the database at a time, the lock is an
 //! `fcntl` lock the kernel drops when its holder dies, so a killed `slug` never leaves the store locked.
@@ -341,6 +341,24 @@ impl Index {
             .collect()
     }
 
+    /// Every stat-cache entry of every tree, as `(tree, path, entry)`.
+    pub fn all_stat_entries(
+        &self,
+    ) -> impl Iterator<Item = Result<(TreeKey, Vec<u8>, StatEntry)>> + '_ {
+        self.db
+            .iterator_cf(self.cf("stat"), IteratorMode::Start)
+            .map(move |kv| {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                let bad = || Error::format("index", "bad stat-cache entry");
+                let tree: TreeKey = k
+                    .get(..16)
+                    .and_then(|t| t.try_into().ok())
+                    .ok_or_else(bad)?;
+                let e = StatEntry::decode(&v).ok_or_else(bad)?;
+                Ok((tree, k[16..].to_vec(), e))
+            })
+    }
+
     /// Starts an atomic batch of changes.
     pub fn batch(&self) -> Batch<'_> {
         Batch {
@@ -457,6 +475,11 @@ impl Batch<'_> {
     /// Removes a `meta` value.
     pub fn delete_meta(&mut self, key: &str) {
         self.inner.delete_cf(self.index.cf("meta"), key.as_bytes());
+    }
+
+    /// True when the batch holds no change.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
     }
 
     /// Applies the batch atomically, with the write-ahead log fsynced before returning.

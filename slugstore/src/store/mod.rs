@@ -13,6 +13,7 @@
 //! index and against itself, and whose objects become visible only when its [`Staged`] result is committed
 //! in the same index batch as the slug that needs them.
 
+mod check;
 pub mod index;
 pub mod pack;
 mod read;
@@ -178,6 +179,14 @@ impl Store {
         let file = fs::File::open(&path).at(&path)?;
         // SAFETY: packs are immutable once renamed into packs/; slugstore never writes to them again.
         let map = Arc::new(unsafe { Mmap::map(&file) }.at(&path)?);
+        // Object reads check their record header and bytes; the pack header is checked here, once per
+        // mapping, so damage to it is reported too instead of going unnoticed.
+        if !map.starts_with(pack::PACK_HEADER) {
+            return Err(Error::format(
+                path.display().to_string(),
+                "damaged pack: missing SLUGPACK header",
+            ));
+        }
         self.packs
             .write()
             .expect("pack map lock")

@@ -103,6 +103,20 @@ impl Store {
         Ok(tee.len)
     }
 
+    /// Calls `f` with the location of object `id` and its stored (encoded) bytes as they are in its pack,
+    /// after checking the record header against the index. The bytes are not verified: callers that copy
+    /// them elsewhere verify the object first.
+    pub fn with_stored<R>(
+        &self,
+        id: &ObjectId,
+        f: impl FnOnce(&Location, &[u8]) -> R,
+    ) -> Result<R> {
+        let loc = self.locate(id)?;
+        let map = self.pack(&loc.pack)?;
+        let data = self.stored(id, &loc, &map)?;
+        Ok(f(&loc, data))
+    }
+
     /// Re-reads and re-hashes object `id` without keeping its bytes.
     pub fn verify_object(&self, id: &ObjectId) -> Result<()> {
         self.stream_object(id, &mut std::io::sink()).map(|_| ())

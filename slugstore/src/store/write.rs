@@ -142,6 +142,23 @@ impl<'s> ObjectWriter<'s> {
         Ok(true)
     }
 
+    /// Appends an object that is already encoded (`stored` is its record data as found in another
+    /// pack), without consulting the index: garbage collection uses it to move live objects out of a
+    /// pack it is about to delete. The caller must have verified the object.
+    pub fn add_relocated(
+        &self,
+        id: ObjectId,
+        codec: Codec,
+        raw_len: u64,
+        stored: &[u8],
+    ) -> Result<bool> {
+        if !self.pending.lock().expect("lock").insert(id) {
+            return Ok(false);
+        }
+        self.append(id, codec, raw_len, stored)?;
+        Ok(true)
+    }
+
     fn append(&self, id: ObjectId, codec: Codec, raw_len: u64, stored: &[u8]) -> Result<()> {
         let full = {
             let mut cur = self.current.lock().expect("lock");

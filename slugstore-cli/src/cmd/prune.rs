@@ -1,0 +1,44 @@
+//! `slug prune`.
+
+use std::process::ExitCode;
+
+use slugstore::slug::format_time;
+use slugstore::PruneOptions;
+
+use crate::cmd::CmdResult;
+use crate::context::Context;
+
+/// Forget slugs outside a keep policy (their objects are freed by `slug gc`).
+///
+/// Never drops a slug a ref points at, a slug registered as live on a deploy target, or one given with
+/// --protect. With --ref, only slugs that ref has pointed at are considered.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub opts: PruneOptions,
+}
+
+pub fn run(ctx: &Context, a: Args) -> CmdResult {
+    let store = ctx.open()?;
+    let r = slugstore::prune(&store, &a.opts)?;
+    if ctx.global.json {
+        ctx.print_json(&r);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = if r.dry_run { "would prune" } else { "pruned" };
+    for s in &r.pruned {
+        println!(
+            "{verb} {}  {}  {}",
+            s.id.short(12),
+            format_time(s.created),
+            s.message.as_deref().unwrap_or("")
+        );
+    }
+    ctx.note(&format!(
+        "{verb} {} slugs, {} kept ({} protected); run `slug gc` to free their objects",
+        r.pruned.len(),
+        r.kept,
+        r.protected.len()
+    ));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,235 @@
+//! Crash harness: run `slug snapshot`, `restore`, `prune` and `gc` as child processes, SIGKILL them at
+//! seeded random moments, and check after every step that the store opens and verifies and that every
+//! slug reported complete (its id printed) still restores bit-exact.
+//!
+//! `SLUGSTORE_CRASH_ITERATIONS` sets the number of steps (default 40, for CI; `scripts/crash-soak.sh`
+//! runs hundreds), `SLUGSTORE_CRASH_SEED` the seed. The kill moment is drawn between 0 and a little more
+//! than the typical run of the same command (a window that widens after each kill and moves towards the
+//! duration of each completed run), so kills land all along the command's work and some runs finish.
+
+mod proc_support;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use proc_support::*;
+
+const FILES: u64 = 120;
+const BIG: usize = 3 << 20;
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Op {
+    SnapshotKeep,
+    SnapshotScratch,
+    Restore,
+    Prune,
+    Gc,
+}
+
+struct Completed {
+    version: u64,
+    /// Snapshotted onto its own ref, so no prune may take it.
+    kept: bool,
+}
+
+#[derive(Default)]
+struct Counts {
+    runs: BTreeMap<Op, u64>,
+    kills: BTreeMap<Op, u64>,
+    corrupt: u64,
+    lost: u64,
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
+    let iterations = env_u64("SLUGSTORE_CRASH_ITERATIONS", 40);
+    let seed = env_u64("SLUGSTORE_CRASH_SEED", 0x5eed);
+    let mut rng = Rng(seed | 1);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let tree = dir.path().join("tree");
+    assert!(run(slug(&store).arg("init")).status.success());
+
+    let mut completed: BTreeMap<String, Completed> = BTreeMap::new();
+    let mut longest: BTreeMap<Op, Duration> = BTreeMap::new();
+    let mut counts = Counts::default();
+    let mut next_version = 0u64;
+    for step in 0..iterations {
+        let op = match rng.below(10) {
+            0..=3 => Op::SnapshotKeep,
+            4..=5 => Op::SnapshotScratch,
+            6 => Op::Restore,
+            7 => Op::Prune,
+            _ => Op::Gc,
+        };
+        let version = next_version;
+        let mut cmd = slug(&store);
+        match op {
+            Op::SnapshotKeep | Op::SnapshotScratch => {
+                next_version += 1;
+                let _ = std::fs::remove_dir_all(&tree);
+                gen_tree(&tree, version, FILES, BIG);
+                let r = if op == Op::SnapshotKeep {
+                    format!("keep-{version}")
+                } else {
+                    "scratch".to_string()
+                };
+                cmd.args(["snapshot", "--ref", &r]).arg(&tree);
+            }
+            Op::Restore => {
+                let Some(id) = completed
+                    .keys()
+                    .nth(rng.below(completed.len().max(1) as u64) as usize)
+                else {
+                    continue;
+                };
+                cmd.args(["restore", id])
+                    .arg(dir.path().join(format!("restore-{step}")));
+            }
+            Op::Prune => {
+                cmd.args(["prune", "--keep-last", "0"]);
+            }
+            Op::Gc => {
+                cmd.args(["gc", "--repack-below", "100"]);
+            }
+        }
+        let window = longest
+            .get(&op)
+            .copied()
+            .unwrap_or(Duration::from_millis(150));
+        let delay = Duration::from_micros(rng.below(window.as_micros() as u64 * 6 / 5 + 1));
+        let started = Instant::now();
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (killed, out) = run_until(child, delay);
+        *counts.runs.entry(op).or_default() += 1;
+        if killed {
+            *counts.kills.entry(op).or_default() += 1;
+            // Widen the window until runs sometimes complete.
+            longest.insert(op, window * 5 / 4);
+        } else {
+            longest.insert(op, (window + started.elapsed()) / 2);
+            assert!(
+                out.status.success() || op == Op::Restore,
+                "{op:?} failed without a kill: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if let (Op::SnapshotKeep | Op::SnapshotScratch, Some(id)) = (op, printed_id(&out)) {
+                completed.insert(
+                    id,
+                    Completed {
+                        version,
+                        kept: op == Op::SnapshotKeep,
+                    },
+                );
+            }
+        }
+
+        let v = run(slug(&store).args(["--lock-timeout", "30", "verify"]));
+        if !v.status.success() {
+            counts.corrupt += 1;
+            eprintln!(
+                "step {step} ({op:?}, killed: {killed}): verify failed:\n{}{}",
+                String::from_utf8_lossy(&v.stdout),
+                String::from_utf8_lossy(&v.stderr)
+            );
+        }
+        // Every 10 steps: the slugs completed since the last check and a few older ones; all at the end.
+        if step % 10 == 9 || step + 1 == iterations {
+            let last = step + 1 == iterations;
+            let n = completed.len() as u64;
+            let check: BTreeMap<&String, &Completed> = completed
+                .iter()
+                .filter(|(_, c)| last || c.version + 10 >= next_version || rng.below(n) < 3)
+                .collect();
+            counts.lost += check_completed(&store, &check, dir.path());
+        }
+    }
+
+    let kills: u64 = counts.kills.values().sum();
+    eprintln!(
+        "crash harness (seed {seed:#x}): {iterations} steps, runs {:?}, kills {:?} ({kills} in all), {} completed slugs, {} corrupt stores, {} lost slugs",
+        counts.runs,
+        counts.kills,
+        completed.len(),
+        counts.corrupt,
+        counts.lost
+    );
+    assert_eq!(counts.corrupt, 0, "corrupt stores");
+    assert_eq!(counts.lost, 0, "lost completed slugs");
+    assert!(
+        kills * 3 >= iterations,
+        "too few kills landed ({kills}) for the harness to mean anything"
+    );
+    assert!(!completed.is_empty());
+}
+
+/// Waits `delay`, then SIGKILLs the child if it still runs. Returns whether it was killed, and its output.
+fn run_until(mut child: Child, delay: Duration) -> (bool, std::process::Output) {
+    let end = Instant::now() + delay;
+    while Instant::now() < end {
+        if child.try_wait().unwrap().is_some() {
+            return (false, child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    if killed {
+        child.kill().unwrap();
+    }
+    (killed, child.wait_with_output().unwrap())
+}
+
+/// Counts the completed slugs that are gone or no longer restore bit-exact. Slugs snapshotted onto
+/// their own `keep-*` ref must all be there; `scratch` slugs may have been pruned once the ref moved.
+fn check_completed(
+    store: &std::path::Path,
+    completed: &BTreeMap<&String, &Completed>,
+    tmp: &std::path::Path,
+) -> u64 {
+    let expected_dir = tmp.join("expected");
+    let mut lost = 0;
+    for (id, c) in completed {
+        let dest = tmp.join("check");
+        let _ = std::fs::remove_dir_all(&dest);
+        let out = run(slug(store).args(["restore", id]).arg(&dest));
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let pruned = err.contains("no slug or ref named");
+            if c.kept || !pruned {
+                eprintln!("slug {id} (version {}) does not restore: {err}", c.version);
+                lost += 1;
+            }
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(&expected_dir);
+        gen_tree(&expected_dir, c.version, FILES, BIG);
+        if read_tree(&dest) != read_tree(&expected_dir) {
+            eprintln!("slug {id} (version {}) restores different bytes", c.version);
+            lost += 1;
+        }
+    }
+    lost
+}

@@ -1,0 +1,25 @@
+//! The live object set: what the remaining slugs need.
+
+use std::collections::HashSet;
+
+use crate::error::Result;
+use crate::id::ObjectId;
+use crate::slug::EntryKind;
+use crate::store::Store;
+
+/// Every object a slug of `store` needs: each slug's manifest and every file content it names.
+///
+/// Fails if a manifest cannot be read: without it there is no knowing what that slug needs, and deleting
+/// anything would risk it.
+pub fn live_objects(store: &Store) -> Result<HashSet<ObjectId>> {
+    let mut live = HashSet::new();
+    for rec in store.index().slugs()? {
+        live.insert(rec.id.object());
+        let manifest = store.manifest(&rec.id)?;
+        live.extend(manifest.entries().iter().filter_map(|e| match &e.kind {
+            EntryKind::File { id, .. } => Some(*id),
+            _ => None,
+        }));
+    }
+    Ok(live)
+}

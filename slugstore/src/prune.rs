@@ -1,0 +1,153 @@
+//! Retention: forget slug records that fall outside a keep policy.
+//!
+//! Pruning only deletes slug records (one atomic index batch); the objects they used stay until
+//! [`gc`](mod@crate::gc) finds them unreferenced. Splitting the two keeps prune instant and lets an operator
+//! look at what a policy would drop (`--dry-run`) before any byte is gone.
+//!
+//! Whatever the policy says, a slug is never pruned while
+//! - a ref points at it (refs are how people name releases; moving or deleting the ref is the explicit
+//!   act that lets it go),
+//! - a deploy target runs it (see [`targets`](crate::targets)),
+//! - it is listed in [`PruneOptions::protect`].
+//!
+//! The ref history (`slug refs NAME`) is kept as it is: an entry may then name a pruned slug, which a
+//! rollback reports as unknown instead of restoring something else.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::id::SlugId;
+use crate::slug::{now_secs, SlugRecord};
+use crate::store::Store;
+
+/// The keep policy.
+#[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct PruneOptions {
+    /// Keep the N newest slugs (of the ref's history with --ref).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub keep_last: Option<usize>,
+    /// Keep slugs created within this long, e.g. `30days`, `12h`.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DURATION", value_parser = parse_duration))]
+    #[serde(serialize_with = "secs")]
+    pub keep_within: Option<Duration>,
+    /// Consider only slugs this ref has pointed at (newest = most recently set); others are kept.
+    #[cfg_attr(feature = "clap", arg(long = "ref", value_name = "NAME"))]
+    pub ref_name: Option<String>,
+    /// Never prune these slugs (ref names, ids or id prefixes).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "SLUG"))]
+    pub protect: Vec<String>,
+    /// Report what would be pruned, change nothing.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub dry_run: bool,
+}
+
+fn secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    d.map(|d| d.as_secs()).serialize(s)
+}
+
+/// Parses `30days`, `12h`, `2weeks` (humantime syntax).
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// What a prune did (or would do, with `dry_run`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    /// Slugs removed (or to remove), oldest first.
+    pub pruned: Vec<SlugRecord>,
+    /// Slugs left in the store.
+    pub kept: u64,
+    /// Slugs kept whatever the policy says, with why.
+    pub protected: BTreeMap<SlugId, Vec<String>>,
+    /// True when nothing was changed on purpose.
+    pub dry_run: bool,
+}
+
+/// Applies `opts` to `store`.
+pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
+    if opts.keep_last.is_none() && opts.keep_within.is_none() {
+        return Err(Error::Invalid(
+            "prune needs a policy: --keep-last N and/or --keep-within DURATION".into(),
+        ));
+    }
+    let protected = protected_slugs(store, &opts.protect)?;
+    let slugs = store.slugs()?;
+    let candidates = candidates(store, &slugs, opts.ref_name.as_deref())?;
+    let mut keep: HashSet<SlugId> = HashSet::new();
+    if let Some(n) = opts.keep_last {
+        keep.extend(candidates.iter().take(n).map(|r| r.id));
+    }
+    if let Some(d) = opts.keep_within {
+        let since = now_secs().saturating_sub(d.as_secs());
+        keep.extend(
+            candidates
+                .iter()
+                .filter(|r| r.created >= since)
+                .map(|r| r.id),
+        );
+    }
+    let mut pruned: Vec<SlugRecord> = candidates
+        .iter()
+        .filter(|r| !keep.contains(&r.id) && !protected.contains_key(&r.id))
+        .map(|r| (*r).clone())
+        .collect();
+    pruned.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+    if !opts.dry_run && !pruned.is_empty() {
+        let mut batch = store.index().batch();
+        for r in &pruned {
+            batch.delete_slug(&r.id);
+        }
+        batch.commit()?;
+    }
+    Ok(PruneReport {
+        kept: (slugs.len() - pruned.len()) as u64,
+        pruned,
+        protected,
+        dry_run: opts.dry_run,
+    })
+}
+
+/// The slugs the policy applies to, newest first: every slug, or those `ref_name` has pointed at.
+fn candidates<'a>(
+    store: &Store,
+    slugs: &'a [SlugRecord],
+    ref_name: Option<&str>,
+) -> Result<Vec<&'a SlugRecord>> {
+    let by_id: BTreeMap<SlugId, &SlugRecord> = slugs.iter().map(|r| (r.id, r)).collect();
+    match ref_name {
+        None => Ok(slugs.iter().rev().collect()),
+        Some(name) => {
+            let log = store.index().ref_log(name)?;
+            if log.is_empty() {
+                return Err(Error::UnknownSlug(name.to_string()));
+            }
+            let mut seen = BTreeSet::new();
+            Ok(log
+                .iter()
+                .rev()
+                .filter(|e| seen.insert(e.slug))
+                .filter_map(|e| by_id.get(&e.slug).copied())
+                .collect())
+        }
+    }
+}
+
+/// Every slug that must survive, with the reasons.
+fn protected_slugs(store: &Store, explicit: &[String]) -> Result<BTreeMap<SlugId, Vec<String>>> {
+    let mut out: BTreeMap<SlugId, Vec<String>> = BTreeMap::new();
+    for (name, id) in store.index().refs()? {
+        out.entry(id).or_default().push(format!("ref {name}"));
+    }
+    for (target, id) in crate::targets::list(store)? {
+        out.entry(id).or_default().push(format!("live on {target}"));
+    }
+    for name in explicit {
+        let id = store.resolve(name)?;
+        out.entry(id).or_default().push("--protect".into());
+    }
+    Ok(out)
+}
