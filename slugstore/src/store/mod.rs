@@ -25,10 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use memmap2::Mmap;
-
 pub use index::{Batch, Index, LockWait, RefLogEntry, StatEntry};
-pub use pack::{Codec, Location};
+pub use pack::{Codec, Location, PackFile};
 pub use read::{check_len_hash, decode_verified, IN_MEMORY_LIMIT};
 pub use write::{ObjectWriter, Staged, WriteStats, PACK_TARGET};
 
@@ -67,7 +65,7 @@ impl Default for OpenOptions<'_> {
 pub struct Store {
     root: PathBuf,
     index: Index,
-    packs: RwLock<HashMap<ObjectId, Arc<Mmap>>>,
+    packs: RwLock<HashMap<ObjectId, Arc<PackFile>>>,
     zstd_level: i32,
 }
 
@@ -170,31 +168,20 @@ impl Store {
         ObjectWriter::new(self, self.zstd_level)
     }
 
-    /// The mapped bytes of a pack.
-    pub fn pack(&self, id: &ObjectId) -> Result<Arc<Mmap>> {
-        if let Some(m) = self.packs.read().expect("pack map lock").get(id) {
-            return Ok(m.clone());
+    /// An open pack (its header checked), for positioned reads.
+    pub fn pack(&self, id: &ObjectId) -> Result<Arc<PackFile>> {
+        if let Some(p) = self.packs.read().expect("pack map lock").get(id) {
+            return Ok(p.clone());
         }
-        let path = pack::pack_path(&self.packs_dir(), id);
-        let file = fs::File::open(&path).at(&path)?;
-        // SAFETY: packs are immutable once renamed into packs/; slugstore never writes to them again.
-        let map = Arc::new(unsafe { Mmap::map(&file) }.at(&path)?);
-        // Object reads check their record header and bytes; the pack header is checked here, once per
-        // mapping, so damage to it is reported too instead of going unnoticed.
-        if !map.starts_with(pack::PACK_HEADER) {
-            return Err(Error::format(
-                path.display().to_string(),
-                "damaged pack: missing SLUGPACK header",
-            ));
-        }
+        let pack = Arc::new(PackFile::open(pack::pack_path(&self.packs_dir(), id))?);
         self.packs
             .write()
             .expect("pack map lock")
-            .insert(*id, map.clone());
-        Ok(map)
+            .insert(*id, pack.clone());
+        Ok(pack)
     }
 
-    /// Forgets mapped packs (after gc removed some).
+    /// Forgets open packs (after gc removed some).
     pub fn forget_packs(&self) {
         self.packs.write().expect("pack map lock").clear();
     }

@@ -2,14 +2,16 @@
 
 use std::cell::RefCell;
 use std::io::Write;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::id::ObjectId;
-use crate::store::pack::{Codec, Location, RecordHeader, RECORD_HEADER_LEN};
+use crate::store::pack::{Codec, Location, PackFile, RecordHeader, RECORD_HEADER_LEN};
 use crate::store::Store;
 
 thread_local! {
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    static STORED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Objects up to this size are decoded in memory; larger ones are streamed.
@@ -21,43 +23,63 @@ impl Store {
         self.index().object(id)?.ok_or(Error::MissingObject(*id))
     }
 
-    /// The stored bytes of the record at `loc`, after checking its header matches the index.
-    fn stored<'m>(&self, id: &ObjectId, loc: &Location, map: &'m [u8]) -> Result<&'m [u8]> {
+    /// Opens the pack of the record at `loc` after checking the record lies inside it and its header
+    /// matches the index.
+    fn checked_pack(&self, id: &ObjectId, loc: &Location) -> Result<Arc<PackFile>> {
         let corrupt = |detail: String| Error::Corrupt { id: *id, detail };
-        let start = loc.offset as usize;
-        let end = loc
-            .data_offset()
-            .checked_add(loc.stored_len)
-            .filter(|&e| e <= map.len() as u64);
-        let Some(end) = end else {
+        let pack = self.pack(&loc.pack)?;
+        let end = loc.data_offset().checked_add(loc.stored_len);
+        if end.is_none_or(|e| e > pack.len()) {
             return Err(corrupt(format!(
                 "pack {} is shorter than the index says",
                 loc.pack.short(12)
             )));
-        };
-        let header = RecordHeader::decode(&map[start..start + RECORD_HEADER_LEN as usize]);
-        match header {
+        }
+        let mut raw = [0u8; RECORD_HEADER_LEN as usize];
+        pack.read_exact_at(&mut raw, loc.offset)?;
+        match RecordHeader::decode(&raw) {
             Some(h)
                 if h.id == *id
                     && h.codec == loc.codec
                     && h.raw_len == loc.raw_len
-                    && h.stored_len == loc.stored_len => {}
-            _ => {
-                return Err(corrupt(format!(
-                    "record header in pack {} does not match the index",
-                    loc.pack.short(12)
-                )))
+                    && h.stored_len == loc.stored_len =>
+            {
+                Ok(pack)
             }
+            _ => Err(corrupt(format!(
+                "record header in pack {} does not match the index",
+                loc.pack.short(12)
+            ))),
         }
-        Ok(&map[loc.data_offset() as usize..end as usize])
+    }
+
+    /// Calls `f` with the stored (still encoded) bytes of object `id` at `loc`, read into a per-thread
+    /// buffer.
+    fn with_stored_at<R>(
+        &self,
+        id: &ObjectId,
+        loc: &Location,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        let pack = self.checked_pack(id, loc)?;
+        let len = usize::try_from(loc.stored_len)
+            .map_err(|_| Error::Invalid(format!("object {id} too large")))?;
+        // Taken out of the thread-local for the call, so `f` may read other objects.
+        let mut buf = STORED.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        buf.resize(len, 0);
+        let result = pack
+            .read_exact_at(&mut buf, loc.data_offset())
+            .and_then(|()| f(&buf));
+        STORED.with(|b| *b.borrow_mut() = buf);
+        result
     }
 
     /// Reads object `id` into `out` (cleared first) and checks its hash.
     pub fn read_object_into(&self, id: &ObjectId, out: &mut Vec<u8>) -> Result<()> {
         let loc = self.locate(id)?;
-        let map = self.pack(&loc.pack)?;
-        let data = self.stored(id, &loc, &map)?;
-        decode_verified(id, loc.codec, loc.raw_len, data, out)
+        self.with_stored_at(id, &loc, |data| {
+            decode_verified(id, loc.codec, loc.raw_len, data, out)
+        })
     }
 
     /// Checks object `id` (decoding and hashing it), then hands its stored bytes, still encoded as in
@@ -69,8 +91,7 @@ impl Store {
     ) -> Result<T> {
         self.verify_object(id)?;
         let loc = self.locate(id)?;
-        let map = self.pack(&loc.pack)?;
-        f(&loc, self.stored(id, &loc, &map)?)
+        self.with_stored_at(id, &loc, |data| f(&loc, data))
     }
 
     /// Reads object `id` into a new buffer and checks its hash.
@@ -84,15 +105,15 @@ impl Store {
     /// not match, so callers must write to a temporary place and publish only on success.
     pub fn stream_object(&self, id: &ObjectId, w: &mut dyn Write) -> Result<u64> {
         let loc = self.locate(id)?;
-        let map = self.pack(&loc.pack)?;
-        let data = self.stored(id, &loc, &map)?;
+        let pack = self.checked_pack(id, &loc)?;
+        let data = pack.reader(loc.data_offset(), loc.stored_len);
         let mut tee = HashingWriter {
             inner: w,
             hasher: blake3::Hasher::new(),
             len: 0,
         };
         let io = match loc.codec {
-            Codec::Raw => tee.write_all(data),
+            Codec::Raw => std::io::copy(&mut { data }, &mut tee).map(|_| ()),
             Codec::Zstd => zstd::stream::copy_decode(data, &mut tee),
         };
         io.map_err(|e| Error::Corrupt {
@@ -112,9 +133,7 @@ impl Store {
         f: impl FnOnce(&Location, &[u8]) -> R,
     ) -> Result<R> {
         let loc = self.locate(id)?;
-        let map = self.pack(&loc.pack)?;
-        let data = self.stored(id, &loc, &map)?;
-        Ok(f(&loc, data))
+        self.with_stored_at(id, &loc, |data| Ok(f(&loc, data)))
     }
 
     /// Re-reads and re-hashes object `id` without keeping its bytes.
