@@ -44,6 +44,10 @@ enum Command {
     Pull(cmd::pull::Args),
     Prune(cmd::prune::Args),
     Gc(cmd::gc::Args),
+    Checkout(cmd::checkout::Args),
+    Activate(cmd::activate::Args),
+    Rollback(cmd::rollback::Args),
+    Releases(cmd::releases::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,10 @@ fn main() -> ExitCode {
         Command::Pull(a) => cmd::pull::run(&ctx, a),
         Command::Prune(a) => cmd::prune::run(&ctx, a),
         Command::Gc(a) => cmd::gc::run(&ctx, a),
+        Command::Checkout(a) => cmd::checkout::run(&ctx, a),
+        Command::Activate(a) => cmd::activate::run(&ctx, a),
+        Command::Rollback(a) => cmd::rollback::run(&ctx, a),
+        Command::Releases(a) => cmd::releases::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -42,6 +42,7 @@
 //! [`config`] (the Magento Cloud YAML files). The `slug` command-line tool is a thin shell over them.
 
 pub mod archive;
+pub mod checkout;
 pub mod compress;
 pub mod config;
 pub mod error;

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+pub mod activate;
+pub mod checkout;
 pub mod compress_static;
 pub mod export;
 pub mod gc;
@@ -12,8 +14,10 @@ pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod refs;
+pub mod releases;
 pub mod remote;
 pub mod restore;
+pub mod rollback;
 pub mod show;
 pub mod snapshot;
 pub mod validate;
