@@ -89,20 +89,26 @@ struct LinkSource {
 }
 
 impl LinkSource {
-    fn new(slug: SlugId, dir: PathBuf, manifest: &Manifest) -> LinkSource {
+    /// Indexes the files of release `dir` (slug `slug`). Paths under the release's mounts are left out:
+    /// there the release holds a symlink into `shared/`, and linking through it would tie a writable file
+    /// to the new release.
+    fn new(slug: SlugId, dir: PathBuf, manifest: &Manifest) -> Result<LinkSource> {
+        let mounts = Mounts::new(&crate::config::mount_paths(&dir)?, manifest)?;
         let mut by_content = HashMap::with_capacity(manifest.entries().len());
         for e in manifest.entries() {
             if let EntryKind::File { id, executable, .. } = &e.kind {
-                by_content
-                    .entry((*id, *executable))
-                    .or_insert_with(|| e.path.clone());
+                if !mounts.covers(&e.path) {
+                    by_content
+                        .entry((*id, *executable))
+                        .or_insert_with(|| e.path.clone());
+                }
             }
         }
-        LinkSource {
+        Ok(LinkSource {
             slug,
             dir,
             by_content,
-        }
+        })
     }
 }
 
@@ -159,9 +165,13 @@ fn predecessor(store: &Store, target: &Target, id: &SlugId) -> Result<Option<Lin
         (Some(*c) != current, std::cmp::Reverse(rank))
     });
     for c in candidates {
-        // A slug deleted from the store leaves nothing to compare against; try the next release.
-        if let Ok(m) = store.manifest(&c) {
-            return Ok(Some(LinkSource::new(c, target.release_dir(&c), &m)));
+        // A slug deleted from the store (or a release whose config no longer parses) leaves nothing to
+        // compare against; try the next release.
+        let source = store
+            .manifest(&c)
+            .and_then(|m| LinkSource::new(c, target.release_dir(&c), &m));
+        if let Ok(s) = source {
+            return Ok(Some(s));
         }
     }
     Ok(None)
