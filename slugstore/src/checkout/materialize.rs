@@ -93,7 +93,7 @@ impl LinkSource {
     /// there the release holds a symlink into `shared/`, and linking through it would tie a writable file
     /// to the new release.
     fn new(slug: SlugId, dir: PathBuf, manifest: &Manifest) -> Result<LinkSource> {
-        let mounts = Mounts::new(&crate::config::mount_paths(&dir)?, manifest)?;
+        let mounts = Mounts::new(&crate::config::mounts(&dir)?, manifest)?;
         let mut by_content = HashMap::with_capacity(manifest.entries().len());
         for e in manifest.entries() {
             if let EntryKind::File { id, executable, .. } = &e.kind {
@@ -196,7 +196,7 @@ fn build(
     if let Some(e) = config {
         place_file(store, source, e, root, &counters)?;
     }
-    let mounts = Mounts::new(&crate::config::mount_paths(root)?, manifest)?;
+    let mounts = Mounts::new(&crate::config::mounts(root)?, manifest)?;
     report.mounts = mounts.paths();
 
     let mut dirs: Vec<PathBuf> = Vec::new();

@@ -1,15 +1,21 @@
 //! Mounts inside a release: symlinks into the target's persistent `shared/` storage.
 //!
 //! A release is read-only; the application writes only under its mounts (`var`, `pub/media`, ...). Each
-//! mount path of a release is a symlink to `TARGET/shared/<path>`, so every release sees the same files
-//! there and a switch or rollback never loses uploads or logs. The storage directory is created the first
-//! time a release needs it and never deleted by slugstore.
+//! mount path of a release is a symlink to its storage under `TARGET/shared/`, so every release sees the
+//! same files there and a switch or rollback never loses uploads or logs. The storage directory is created
+//! the first time a release needs it and never deleted by slugstore.
+//!
+//! Storage is named as the platform names it, by the mount's `source_path` (the part after
+//! `shared:files/` in the legacy syntax): `local` mounts live in `shared/<source_path>`, so two mounts
+//! with one source path share their files. This single host has no network storage and nothing that
+//! wipes temporary storage, so `service` mounts live in `shared/@<service>/<source_path>` and `tmp`
+//! mounts in `shared/@tmp/<source_path>`, both kept like local ones.
 //!
 //! The link is relative (`../../shared/var` from `releases/<id>/var`), so it works the same in the
 //! temporary directory of a checkout (`releases/.tmp-*`, same depth) and after the target is moved.
 //!
 //! The mounts come from the slug's own `.magento.app.yaml` (or the defaults), read by
-//! [`crate::config::mount_paths`] from the release being built: the deploy mounts what that slug's config
+//! [`crate::config::mounts`] from the release being built: the deploy mounts what that slug's config
 //! declares, whatever the previous release declared. Slug entries at or under a mount path are not
 //! materialized: at deploy time the mount hides them (the snapshot normally leaves them out anyway), and
 //! a hardlink must never land where the application writes.
@@ -19,29 +25,46 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::checkout::target::{Target, SHARED};
+use crate::config::{Mount, MountSource};
 use crate::error::{Error, IoResultExt, Result};
 use crate::scan::normalize_rel;
 use crate::slug::{display_bytes, EntryKind, Manifest};
 
-/// The mount paths of one release, normalized (`pub/media`, no leading or trailing `/`).
+/// The mounts of one release: normalized paths (`pub/media`, no leading or trailing `/`) and where each
+/// one's storage lies under `shared/`.
 #[derive(Debug, Clone, Default)]
 pub struct Mounts {
     paths: Vec<Vec<u8>>,
+    storage: Vec<PathBuf>,
 }
 
 impl Mounts {
     /// Normalizes `declared` and checks it against `manifest`: mounts must not overlap, and no parent of a
     /// mount may be a file or symlink in the slug (the mount link would be created through it).
-    pub fn new(declared: &[String], manifest: &Manifest) -> Result<Mounts> {
-        let mut paths: Vec<Vec<u8>> = Vec::new();
-        for d in declared {
-            let n = normalize_rel(d)?;
-            if !n.is_empty() {
-                paths.push(n.into_bytes());
+    pub fn new(declared: &[Mount], manifest: &Manifest) -> Result<Mounts> {
+        let mut mounts: Vec<(Vec<u8>, PathBuf)> = Vec::new();
+        for m in declared {
+            let path = normalize_rel(&m.path)?;
+            let sub = normalize_rel(&m.source_path)?;
+            if path.is_empty() || sub.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "mount `{}` ({m}) has no path",
+                    m.path
+                )));
             }
+            let storage = match (m.source, &m.service) {
+                (MountSource::Local, _) => PathBuf::from(sub),
+                (MountSource::Service, Some(service)) => {
+                    PathBuf::from(format!("@{}", normalize_rel(service)?)).join(sub)
+                }
+                (MountSource::Service, None) => PathBuf::from("@service").join(sub),
+                (MountSource::Tmp, _) => PathBuf::from("@tmp").join(sub),
+            };
+            mounts.push((path.into_bytes(), storage));
         }
-        paths.sort();
-        paths.dedup();
+        mounts.sort();
+        mounts.dedup_by(|a, b| a.0 == b.0);
+        let (paths, storage): (Vec<_>, Vec<_>) = mounts.into_iter().unzip();
         for (i, a) in paths.iter().enumerate() {
             if let Some(b) = paths[i + 1..].iter().find(|b| under(b, a)) {
                 return Err(Error::Invalid(format!(
@@ -63,7 +86,7 @@ impl Mounts {
                 }
             }
         }
-        Ok(Mounts { paths })
+        Ok(Mounts { paths, storage })
     }
 
     /// The mount paths, sorted.
@@ -86,9 +109,9 @@ impl Mounts {
     /// first), which the caller makes read-only with the rest.
     pub fn link_into(&self, target: &Target, release: &Path) -> Result<Vec<PathBuf>> {
         let mut created = Vec::new();
-        for m in &self.paths {
+        for (m, sub) in self.paths.iter().zip(&self.storage) {
             let rel = Path::new(std::ffi::OsStr::from_bytes(m));
-            let storage = target.shared_dir().join(rel);
+            let storage = target.shared_dir().join(sub);
             fs::create_dir_all(&storage).at(&storage)?;
             let link = release.join(rel);
             let mut missing = Vec::new();
@@ -102,9 +125,9 @@ impl Mounts {
                 created.push(dir);
             }
             // From releases/<id>/<m>: up one level per component of `m` beyond the first, plus two for
-            // `releases/<id>`, then into shared/.
+            // `releases/<id>`, then into the storage under shared/.
             let depth = m.iter().filter(|&&c| c == b'/').count() + 2;
-            let dest = PathBuf::from("../".repeat(depth)).join(SHARED).join(rel);
+            let dest = PathBuf::from("../".repeat(depth)).join(SHARED).join(sub);
             std::os::unix::fs::symlink(&dest, &link).at(&link)?;
         }
         Ok(created)

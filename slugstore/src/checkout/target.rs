@@ -6,7 +6,7 @@
 //!   releases/<slug-id>/  one materialized slug each, read-only
 //!   releases/.tmp-*      a checkout in progress (or killed); never a release
 //!   releases/.trash-*    a release being removed; never a release
-//!   shared/<mount>/      persistent writable storage behind the mounts; never deleted by slugstore
+//!   shared/<source_path>/ persistent writable storage behind the mounts; never deleted by slugstore
 //!   state.json           activation history and when each release was materialized
 //!   .lock                flock(2)ed by every command that changes the target
 //! ```

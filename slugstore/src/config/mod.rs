@@ -53,17 +53,24 @@ pub const DEFAULT_MOUNTS: &[&str] = &["var", "app/etc", "pub/media", "pub/static
 /// Only the application file is read. When it is present but invalid, the error lists its diagnostics
 /// with the file's path and each line.
 pub fn mount_paths(tree: &Path) -> Result<Vec<String>> {
+    Ok(mounts(tree)?.into_iter().map(|m| m.path).collect())
+}
+
+/// The mounts of `<tree>/.magento.app.yaml` in file order (path, source and storage sub-path), or
+/// [`DEFAULT_MOUNTS`] as local mounts stored under their own path when the file is absent. Errors as
+/// [`mount_paths`].
+pub fn mounts(tree: &Path) -> Result<Vec<Mount>> {
     let path = tree.join(APP_FILE);
     let name = path.display().to_string();
     let text = match project::read_config(&path, &name) {
         Ok(Some(text)) => text,
-        Ok(None) => return Ok(DEFAULT_MOUNTS.iter().map(|m| (*m).to_owned()).collect()),
+        Ok(None) => return Ok(DEFAULT_MOUNTS.iter().map(|m| Mount::local(m)).collect()),
         Err(diagnostic) => return Err(Error::Config(vec![diagnostic])),
     };
     let mut diagnostics = Vec::new();
     let app = project::parse_file(&name, &text, &mut diagnostics, app::parse);
     match app {
-        Some(app) if diagnostics.is_empty() => Ok(app.mounts.into_iter().map(|m| m.path).collect()),
+        Some(app) if diagnostics.is_empty() => Ok(app.mounts),
         _ => Err(Error::Config(diagnostics)),
     }
 }

@@ -42,6 +42,20 @@ pub enum MountSource {
     Tmp,
 }
 
+impl Mount {
+    /// A local mount stored under its own path, as the defaults are.
+    pub(crate) fn local(path: &str) -> Mount {
+        Mount {
+            path: path.to_owned(),
+            source: MountSource::Local,
+            source_path: path.to_owned(),
+            service: None,
+            legacy: false,
+            at: Pos { line: 0, column: 0 },
+        }
+    }
+}
+
 impl MountSource {
     /// The spelling used in the file.
     pub fn as_str(self) -> &'static str {

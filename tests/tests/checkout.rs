@@ -1,6 +1,5 @@
 //! Releases on a deploy target: checkout, activation, rollback and retention, on real trees.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -13,6 +12,7 @@ use slugstore::checkout::{
 };
 use slugstore::store::OpenOptions;
 use slugstore::{NoProgress, SlugId, SnapshotOptions, Store};
+use slugstore_tests::compare::{assert_same_listing, read_tree, without, Listing, Seen};
 
 /// Default mounts: never part of a slug, symlinks into shared/ in a release.
 const MOUNTS: [&str; 4] = ["var", "app/etc", "pub/media", "pub/static"];
@@ -75,44 +75,42 @@ fn build_tree(dir: &Path, n: usize, seed: &str) {
     fs::set_permissions(dir.join("bin/magento"), fs::Permissions::from_mode(0o755)).unwrap();
     std::os::unix::fs::symlink("app/code", dir.join("code")).unwrap();
     fs::create_dir_all(dir.join("pub")).unwrap();
-    fs::write(dir.join("pub/index.php"), "<?php require 'app/bootstrap.php';\n").unwrap();
+    fs::write(
+        dir.join("pub/index.php"),
+        "<?php require 'app/bootstrap.php';\n",
+    )
+    .unwrap();
     fs::create_dir_all(dir.join("var/log")).unwrap();
     fs::write(dir.join("var/log/build.log"), seed).unwrap();
 }
 
-/// What a tree holds, for comparison: path -> (kind, content or link target, executable).
-fn tree_map(root: &Path) -> BTreeMap<String, (char, Vec<u8>, bool)> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (char, Vec<u8>, bool)>) {
-        for e in fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_string();
-            if MOUNTS.contains(&rel.as_str()) {
-                continue;
-            }
-            let m = fs::symlink_metadata(&p).unwrap();
-            if m.is_symlink() {
-                let t = fs::read_link(&p).unwrap();
-                out.insert(rel, ('l', t.to_str().unwrap().as_bytes().to_vec(), false));
-            } else if m.is_dir() {
-                out.insert(rel, ('d', Vec::new(), false));
-                walk(root, &p, out);
-            } else {
-                out.insert(rel, ('f', fs::read(&p).unwrap(), m.mode() & 0o111 != 0));
-            }
+/// What a release of `source` must hold: the source minus its mounts, read-only.
+fn expected_release(source: &Path) -> Listing {
+    let mut listing = read_tree(source);
+    for m in MOUNTS {
+        listing = without(listing, m.as_bytes());
+    }
+    for seen in listing.values_mut() {
+        match seen {
+            Seen::Dir { mode } => *mode = 0o555,
+            Seen::File { mode, .. } => *mode &= !0o222,
+            _ => {}
         }
     }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
+    listing
 }
 
-fn assert_same_tree(release: &Path, source: &Path) {
-    let (a, b) = (tree_map(release), tree_map(source));
-    assert_eq!(a.len(), b.len(), "entry counts differ");
-    for ((pa, va), (pb, vb)) in a.iter().zip(&b) {
-        assert_eq!(pa, pb);
-        assert_eq!(va, vb, "{pa} differs");
+/// Panics unless `release` is `source` bit for bit, read-only, with its mounts as symlinks.
+fn assert_release_of(release: &Path, source: &Path) {
+    let mut actual = read_tree(release);
+    for m in MOUNTS {
+        let link = actual.remove(m.as_bytes());
+        assert!(
+            matches!(link, Some(Seen::Symlink(_))),
+            "mount {m}: {link:?}"
+        );
     }
+    assert_same_listing(&expected_release(source), &actual);
 }
 
 fn ino(p: &Path) -> u64 {
@@ -137,7 +135,11 @@ fn checkout_after_predecessor_writes_only_changed_files() {
         fs::write(&p, format!("changed {i}")).unwrap();
     }
     for i in 0..3 {
-        fs::write(tree.join(format!("app/code/new{i}.php")), format!("new {i}")).unwrap();
+        fs::write(
+            tree.join(format!("app/code/new{i}.php")),
+            format!("new {i}"),
+        )
+        .unwrap();
     }
     for i in [2, 3] {
         fs::remove_file(tree.join(format!("app/code/m{}/sub{}/f{i}.php", i % 7, i % 3))).unwrap();
@@ -149,11 +151,14 @@ fn checkout_after_predecessor_writes_only_changed_files() {
     assert_eq!(mb.predecessor, Some(a));
     assert_eq!(mb.files_written, 7 + 3 + 1);
     assert_eq!(mb.files_linked, 302 - 2 - 7 - 1);
-    assert_same_tree(&rb.release, &tree);
+    assert_release_of(&rb.release, &tree);
     // Unchanged files share the inode; the old release is untouched.
     let unchanged = "app/code/m0/sub0/f0.php";
-    assert_eq!(ino(&ra.release.join(unchanged)), ino(&rb.release.join(unchanged)));
-    assert_same_tree(&ra.release, &copy_a);
+    assert_eq!(
+        ino(&ra.release.join(unchanged)),
+        ino(&rb.release.join(unchanged))
+    );
+    assert_release_of(&ra.release, &copy_a);
 
     // A second checkout of B is a no-op.
     let again = env.checkout(&b, 5);
@@ -178,14 +183,18 @@ fn release_files_and_dirs_are_read_only() {
                 stack.push(p);
             } else if m.is_file() {
                 files += 1;
-                let want = if p.ends_with("bin/magento") { 0o555 } else { 0o444 };
+                let want = if p.ends_with("bin/magento") {
+                    0o555
+                } else {
+                    0o444
+                };
                 assert_eq!(m.mode() & 0o777, want, "{}", p.display());
             }
         }
     }
     assert_eq!(files, 52);
     // Permission bits bind everyone but root.
-    if unsafe { libc::geteuid() } != 0 {
+    if !slugstore_tests::is_root() {
         let f = r.release.join("pub/index.php");
         assert!(fs::OpenOptions::new().write(true).open(&f).is_err());
         assert!(fs::write(r.release.join("new-file"), "x").is_err());
@@ -260,7 +269,10 @@ fn current_is_never_missing_while_switching() {
         misses.first()
     );
     assert!(reads.load(Ordering::Relaxed) > 1000);
-    assert_eq!(Target::existing(&target).unwrap().current().unwrap(), Some(a));
+    assert_eq!(
+        Target::existing(&target).unwrap().current().unwrap(),
+        Some(a)
+    );
     assert_eq!(
         fs::read(target.join("current/pub/index.php")).unwrap(),
         b"<?php require 'app/bootstrap.php';\n"
@@ -305,7 +317,7 @@ fn rollback_rematerializes_a_pruned_release_bit_exact() {
     assert_eq!(r.switch.previous, Some(ids[2]));
     let re = r.rematerialized.expect("A was pruned");
     assert_eq!(re.materialized.unwrap().predecessor, Some(ids[2]));
-    assert_same_tree(&target.join("current"), &copies[0]);
+    assert_release_of(&target.join("current"), &copies[0]);
 
     // Back to C, which is on disk: no store needed.
     let to_c = RollbackOptions {
@@ -317,7 +329,7 @@ fn rollback_rematerializes_a_pruned_release_bit_exact() {
     };
     let r = checkout::rollback(&target, &to_c, &|| panic!("store opened"), &NoProgress).unwrap();
     assert!(r.rematerialized.is_none());
-    assert_same_tree(&target.join("current"), &copies[2]);
+    assert_release_of(&target.join("current"), &copies[2]);
 }
 
 #[test]
@@ -359,7 +371,7 @@ fn a_leftover_temporary_directory_is_not_a_release() {
     // The next checkout removes it and publishes a whole release.
     let r = env.checkout(&id, 5);
     assert!(!half.exists());
-    assert_same_tree(&r.release, &tree);
+    assert_release_of(&r.release, &tree);
 }
 
 const CHILD_ENV: &str = "SLUGSTORE_TEST_CHECKOUT_CHILD";
@@ -372,7 +384,11 @@ fn checkout_child_process() {
         return;
     };
     let mut parts = arg.split('\n');
-    let (store, target, id) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+    let (store, target, id) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
     let store = Store::open(Path::new(store), &OpenOptions::default()).unwrap();
     let id: SlugId = id.parse().unwrap();
     let opts = CheckoutOptions::default();
@@ -391,7 +407,12 @@ fn a_killed_checkout_leaves_nothing_to_activate() {
     let mut interrupted = 0;
     for delay_ms in (0..400).step_by(15) {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--ignored", "--exact", "checkout_child_process", "--test-threads=1"])
+            .args([
+                "--ignored",
+                "--exact",
+                "checkout_child_process",
+                "--test-threads=1",
+            ])
             .env(
                 CHILD_ENV,
                 format!("{}\n{}\n{id}", store_dir.display(), target.display()),
@@ -405,7 +426,7 @@ fn a_killed_checkout_leaves_nothing_to_activate() {
         let t = Target::open(&target).unwrap();
         if t.has_release(&id) {
             // Published means whole.
-            assert_same_tree(&t.release_dir(&id), &tree);
+            assert_release_of(&t.release_dir(&id), &tree);
             break;
         }
         if !t.leftovers().unwrap().is_empty() {
@@ -415,4 +436,35 @@ fn a_killed_checkout_leaves_nothing_to_activate() {
         assert!(checkout::activate(&target, &id, &SwitchOptions::default()).is_err());
     }
     assert!(interrupted > 0, "no kill landed during a checkout");
+}
+
+#[test]
+fn mounts_of_the_slug_config_use_their_source_paths() {
+    let env = Env::new();
+    let tree = env.root.join("tree");
+    build_tree(&tree, 5, "yaml");
+    // `app/etc` is stored in `etc` (legacy syntax), `pub/media` in `media` (mapping syntax).
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../slugstore/tests/fixtures/config/magento-app/.magento.app.yaml");
+    fs::copy(&fixture, tree.join(".magento.app.yaml")).unwrap();
+    let r = env.checkout(&env.snapshot(&tree), 5);
+    let shared = env.target().join("shared").canonicalize().unwrap();
+    for (mount, storage) in [
+        ("var", "var"),
+        ("app/etc", "etc"),
+        ("pub/media", "media"),
+        ("pub/static", "static"),
+    ] {
+        let link = r.release.join(mount);
+        assert!(fs::symlink_metadata(&link).unwrap().is_symlink(), "{mount}");
+        assert_eq!(
+            link.canonicalize().unwrap(),
+            shared.join(storage),
+            "{mount}"
+        );
+    }
+    assert_eq!(
+        fs::read(r.release.join(".magento.app.yaml")).unwrap(),
+        fs::read(&fixture).unwrap()
+    );
 }
