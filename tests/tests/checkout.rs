@@ -468,3 +468,28 @@ fn mounts_of_the_slug_config_use_their_source_paths() {
         fs::read(&fixture).unwrap()
     );
 }
+
+#[test]
+fn the_live_release_is_registered_with_the_store() {
+    let env = Env::new();
+    let tree = env.root.join("tree");
+    build_tree(&tree, 3, "reg");
+    let a = env.snapshot(&tree);
+    fs::write(tree.join("pub/index.php"), "b").unwrap();
+    let b = env.snapshot(&tree);
+    env.checkout(&a, 5);
+    env.checkout(&b, 5);
+    let target = env.target();
+    let canonical = target.canonicalize().unwrap().display().to_string();
+    for id in [a, b] {
+        checkout::activate(&target, &id, &SwitchOptions::default()).unwrap();
+        assert_eq!(
+            checkout::register_live(&env.store, &target).unwrap(),
+            Some(id)
+        );
+        assert_eq!(
+            slugstore::targets::list(&env.store).unwrap(),
+            vec![(canonical.clone(), id)]
+        );
+    }
+}

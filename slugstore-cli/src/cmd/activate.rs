@@ -1,8 +1,10 @@
 //! `slug activate`.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use slugstore::checkout::{SwitchOptions, SwitchReport};
+use slugstore::Store;
 
 use crate::cmd::checkout::TargetArg;
 use crate::cmd::{CmdResult, EXIT_ERROR};
@@ -30,11 +32,31 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     if ctx.global.json {
         ctx.print_json(&r);
     }
-    Ok(finish(ctx, &r))
+    Ok(finish(ctx, &r, root, None))
 }
 
-/// Prints a switch for humans and turns a failed hook into a failing exit code.
-pub fn finish(ctx: &Context, r: &SwitchReport) -> ExitCode {
+/// After a switch: records the live slug in the store (so `slug prune` keeps it), prints the switch for
+/// humans, and turns a failed hook or registration into a failing exit code.
+pub fn finish(ctx: &Context, r: &SwitchReport, target: &Path, store: Option<Store>) -> ExitCode {
+    let registered = match store {
+        Some(s) => Ok(s),
+        None => ctx.open(),
+    }
+    .and_then(|s| slugstore::checkout::register_live(&s, target));
+    let code = report(ctx, r);
+    if let Err(e) = registered {
+        eprintln!(
+            "slug: error: the switch is done, but the store could not record the live release: {e} \
+             (run `slug activate {} --target {}` again)",
+            r.slug.short(12),
+            target.display()
+        );
+        return ExitCode::from(EXIT_ERROR);
+    }
+    code
+}
+
+fn report(ctx: &Context, r: &SwitchReport) -> ExitCode {
     ctx.note(&format!(
         "{} is live{} (switch took {:.3} ms)",
         r.slug.short(12),

@@ -42,7 +42,6 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open()?;
     let id = store.resolve(&a.slug)?;
     let r = slugstore::checkout::checkout(&store, &a.target.target, &id, &a.opts, &ctx.bars)?;
-    drop(store);
     let switched = if a.activate {
         Some(slugstore::checkout::activate(
             &a.target.target,
@@ -58,7 +57,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         print_checkout(ctx, &r);
     }
     Ok(match &switched {
-        Some(s) => activate::finish(ctx, s),
+        Some(s) => activate::finish(ctx, s, &a.target.target, Some(store)),
         None => ExitCode::SUCCESS,
     })
 }

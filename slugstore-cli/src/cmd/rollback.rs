@@ -26,5 +26,5 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     } else if let Some(c) = &r.rematerialized {
         print_checkout(ctx, c);
     }
-    Ok(activate::finish(ctx, &r.switch))
+    Ok(activate::finish(ctx, &r.switch, &a.target.target, None))
 }

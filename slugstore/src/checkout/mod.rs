@@ -8,7 +8,8 @@
 //! deployed or rolled back to, not only the ones still on disk.
 //!
 //! Every function here takes the target's lock for its whole duration, so two commands on one target
-//! never interleave. See [`target`] for the layout and what counts as a complete release.
+//! never interleave. After a switch, [`register_live`] tells the store which slug the target runs, so
+//! that store retention keeps it. See [`target`] for the layout and what counts as a complete release.
 
 pub mod materialize;
 pub mod mounts;
@@ -174,6 +175,21 @@ pub fn rollback(
         switch,
         rematerialized,
     })
+}
+
+/// Records in `store` that the target at `target_root` runs its current release
+/// ([`crate::targets::register`]), so that the store's retention never forgets a live slug. The switch
+/// itself never waits for the store (it may be locked by a long snapshot or gc); call this after every
+/// switch. Returns the slug registered, `None` when nothing is live.
+pub fn register_live(store: &Store, target_root: &Path) -> Result<Option<SlugId>> {
+    let target = Target::existing(target_root)?;
+    let Some(live) = target.current()? else {
+        return Ok(None);
+    };
+    let mut batch = store.index().batch();
+    crate::targets::register(&mut batch, target.root(), live);
+    batch.commit()?;
+    Ok(Some(live))
 }
 
 /// Resolves a slug name for the target at `target_root`: a release or past activation of the target when
