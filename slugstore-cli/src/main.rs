@@ -35,6 +35,10 @@ enum Command {
     Restore(cmd::restore::Args),
     Verify(cmd::verify::Args),
     Refs(cmd::refs::Args),
+    Checkout(cmd::checkout::Args),
+    Activate(cmd::activate::Args),
+    Rollback(cmd::rollback::Args),
+    Releases(cmd::releases::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,10 @@ fn main() -> ExitCode {
         Command::Restore(a) => cmd::restore::run(&ctx, a),
         Command::Verify(a) => cmd::verify::run(&ctx, a),
         Command::Refs(a) => cmd::refs::run(&ctx, a),
+        Command::Checkout(a) => cmd::checkout::run(&ctx, a),
+        Command::Activate(a) => cmd::activate::run(&ctx, a),
+        Command::Rollback(a) => cmd::rollback::run(&ctx, a),
+        Command::Releases(a) => cmd::releases::run(&ctx, a),
     };
     match result {
         Ok(code) => code,
