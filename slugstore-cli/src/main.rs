@@ -36,6 +36,10 @@ enum Command {
     Verify(cmd::verify::Args),
     Refs(cmd::refs::Args),
     Validate(cmd::validate::Args),
+    Checkout(cmd::checkout::Args),
+    Activate(cmd::activate::Args),
+    Rollback(cmd::rollback::Args),
+    Releases(cmd::releases::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,10 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd::verify::run(&ctx, a),
         Command::Refs(a) => cmd::refs::run(&ctx, a),
         Command::Validate(a) => cmd::validate::run(&ctx, a),
+        Command::Checkout(a) => cmd::checkout::run(&ctx, a),
+        Command::Activate(a) => cmd::activate::run(&ctx, a),
+        Command::Rollback(a) => cmd::rollback::run(&ctx, a),
+        Command::Releases(a) => cmd::releases::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

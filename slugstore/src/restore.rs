@@ -164,6 +164,18 @@ pub fn write_file(
     entry: &Entry,
     path: &Path,
 ) -> Result<()> {
+    write_file_mode(store, id, size, entry, path, entry.mode())
+}
+
+/// [`write_file`] with explicit permission bits (releases are written read-only).
+pub fn write_file_mode(
+    store: &Store,
+    id: &ObjectId,
+    size: u64,
+    entry: &Entry,
+    path: &Path,
+    mode: u32,
+) -> Result<()> {
     let named = |e: Error| match e {
         Error::Corrupt { id, detail } => Error::Corrupt {
             id,
@@ -178,7 +190,7 @@ pub fn write_file(
     if size > IN_MEMORY_LIMIT {
         let tmp = fsutil::temp_sibling(path);
         let result = (|| {
-            let f = create(&tmp, entry.mode())?;
+            let f = create(&tmp, mode)?;
             let mut w = BufWriter::with_capacity(1 << 20, f);
             store.stream_object(id, &mut w).map_err(named)?;
             w.flush().at(&tmp)?;
@@ -192,7 +204,7 @@ pub fn write_file(
     BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         store.read_object_into(id, &mut buf).map_err(named)?;
-        let mut f = create(path, entry.mode())?;
+        let mut f = create(path, mode)?;
         f.write_all(&buf).at(path)
     })
 }

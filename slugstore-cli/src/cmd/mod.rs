@@ -2,10 +2,14 @@
 
 use std::process::ExitCode;
 
+pub mod activate;
+pub mod checkout;
 pub mod init;
 pub mod ls;
 pub mod refs;
+pub mod releases;
 pub mod restore;
+pub mod rollback;
 pub mod show;
 pub mod snapshot;
 pub mod validate;

@@ -1,0 +1,59 @@
+//! `slug activate`.
+
+use std::process::ExitCode;
+
+use slugstore::checkout::{SwitchOptions, SwitchReport};
+
+use crate::cmd::checkout::TargetArg;
+use crate::cmd::{CmdResult, EXIT_ERROR};
+use crate::context::Context;
+
+/// Make a checked-out release live.
+///
+/// Points TARGET/current at the release atomically (a new symlink renamed over the old one): a process
+/// resolving `current` sees the old release or the new one, never nothing. The release must be complete
+/// on disk (see `slug checkout`). Runs the post-switch hook, if any.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Slug id or prefix of a release of the target, or any name the store resolves.
+    pub slug: String,
+    #[command(flatten)]
+    pub target: TargetArg,
+    #[command(flatten)]
+    pub opts: SwitchOptions,
+}
+
+pub fn run(ctx: &Context, a: Args) -> CmdResult {
+    let root = &a.target.target;
+    let id = slugstore::checkout::resolve_name(root, &a.slug, &|| ctx.open())?;
+    let r = slugstore::checkout::activate(root, &id, &a.opts)?;
+    if ctx.global.json {
+        ctx.print_json(&r);
+    }
+    Ok(finish(ctx, &r))
+}
+
+/// Prints a switch for humans and turns a failed hook into a failing exit code.
+pub fn finish(ctx: &Context, r: &SwitchReport) -> ExitCode {
+    ctx.note(&format!(
+        "{} is live{} (switch took {:.3} ms)",
+        r.slug.short(12),
+        r.previous
+            .map(|p| format!(", was {}", p.short(12)))
+            .unwrap_or_default(),
+        r.switch_seconds * 1e3
+    ));
+    match &r.hook {
+        Some(h) if !h.success => {
+            eprintln!(
+                "slug: error: post-switch hook `{}` failed ({}); the switch itself is done",
+                h.command,
+                h.exit_code
+                    .map(|c| format!("exit code {c}"))
+                    .unwrap_or_else(|| "killed by a signal".into())
+            );
+            ExitCode::from(EXIT_ERROR)
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}

@@ -1,0 +1,93 @@
+//! `slug checkout`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use slugstore::checkout::{CheckoutOptions, CheckoutReport, SwitchOptions};
+
+use crate::cmd::{activate, human_bytes, CmdResult};
+use crate::context::Context;
+
+/// The deploy target directory, shared by the release commands.
+#[derive(clap::Args)]
+pub struct TargetArg {
+    /// The deploy target: holds releases/, shared/, the `current` symlink and state.json.
+    #[arg(long, env = "SLUG_TARGET", value_name = "DIR")]
+    pub target: PathBuf,
+}
+
+/// Materialize a slug as a release of a deploy target.
+///
+/// Writes TARGET/releases/<slug-id>/, read-only. Files that an earlier release of the target already has
+/// are hardlinked from it; only the others are written from the store. Mount paths (from the slug's
+/// .magento.app.yaml, or the defaults) become symlinks into TARGET/shared/. The release is complete or
+/// absent: an interrupted checkout leaves nothing that `slug activate` accepts. Older releases beyond
+/// --keep are removed from disk (their slugs stay in the store).
+#[derive(clap::Args)]
+pub struct Args {
+    /// Ref name, slug id or id prefix (4+ hex digits).
+    pub slug: String,
+    #[command(flatten)]
+    pub target: TargetArg,
+    #[command(flatten)]
+    pub opts: CheckoutOptions,
+    /// Make the release live once it is complete.
+    #[arg(long)]
+    pub activate: bool,
+    #[command(flatten)]
+    pub switch: SwitchOptions,
+}
+
+pub fn run(ctx: &Context, a: Args) -> CmdResult {
+    let store = ctx.open()?;
+    let id = store.resolve(&a.slug)?;
+    let r = slugstore::checkout::checkout(&store, &a.target.target, &id, &a.opts, &ctx.bars)?;
+    drop(store);
+    let switched = if a.activate {
+        Some(slugstore::checkout::activate(
+            &a.target.target,
+            &id,
+            &a.switch,
+        )?)
+    } else {
+        None
+    };
+    if ctx.global.json {
+        ctx.print_json(&serde_json::json!({ "checkout": r, "activate": switched }));
+    } else {
+        print_checkout(ctx, &r);
+    }
+    Ok(match &switched {
+        Some(s) => activate::finish(ctx, s),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+/// Prints a checkout report for humans.
+pub fn print_checkout(ctx: &Context, r: &CheckoutReport) {
+    match &r.materialized {
+        None => ctx.note(&format!(
+            "release {} is already on disk: {}",
+            r.slug.short(12),
+            r.release.display()
+        )),
+        Some(m) => ctx.note(&format!(
+            "checked out {} into {}: {} files linked{}, {} written ({}), {} dirs, {} symlinks, mounts: {} in {:.2}s",
+            r.slug.short(12),
+            r.release.display(),
+            m.files_linked,
+            m.predecessor
+                .map(|p| format!(" from {}", p.short(12)))
+                .unwrap_or_default(),
+            m.files_written,
+            human_bytes(m.bytes_written),
+            m.dirs,
+            m.symlinks,
+            if m.mounts.is_empty() { "none".to_string() } else { m.mounts.join(", ") },
+            m.seconds
+        )),
+    }
+    for p in &r.pruned {
+        ctx.note(&format!("removed old release {} from disk", p.short(12)));
+    }
+}

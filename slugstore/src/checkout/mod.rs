@@ -1,0 +1,251 @@
+//! Releases on a deploy target: checkout, atomic activation, rollback, retention.
+//!
+//! A deploy target holds materialized slugs side by side (`releases/<id>/`) and a `current` symlink to the
+//! live one, as Capistrano-style deploys do. Checking a slug out writes a complete, read-only release
+//! next to the live one (hardlinking what the previous release already has); activating it is one atomic
+//! `rename(2)` of a symlink; rolling back is the same switch to an older release, re-materialized from the
+//! store first if retention removed it. The store keeps every slug, so any slug ever stored can be
+//! deployed or rolled back to, not only the ones still on disk.
+//!
+//! Every function here takes the target's lock for its whole duration, so two commands on one target
+//! never interleave. See [`target`] for the layout and what counts as a complete release.
+
+pub mod materialize;
+pub mod mounts;
+pub mod retention;
+pub mod rollback;
+pub mod switch;
+pub mod target;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use materialize::{MaterializeOptions, MaterializeReport};
+pub use retention::{RetentionOptions, DEFAULT_KEEP};
+pub use rollback::RollbackTo;
+pub use switch::{HookReport, SwitchOptions, SwitchReport};
+pub use target::{Activation, State, SwitchKind, Target};
+
+use crate::error::Result;
+use crate::id::SlugId;
+use crate::progress::ProgressBars;
+use crate::slug::now_secs;
+use crate::store::Store;
+
+/// How to check a slug out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct CheckoutOptions {
+    /// How files are written.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    #[serde(flatten)]
+    pub materialize: MaterializeOptions,
+    /// How many releases stay on disk.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    #[serde(flatten)]
+    pub retention: RetentionOptions,
+}
+
+/// What a checkout did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckoutReport {
+    /// The slug checked out.
+    pub slug: SlugId,
+    /// Its release directory.
+    pub release: PathBuf,
+    /// True when the release was already on disk (nothing was written).
+    pub already_present: bool,
+    /// The materialization, when one happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub materialized: Option<MaterializeReport>,
+    /// Releases removed from disk by retention.
+    pub pruned: Vec<SlugId>,
+}
+
+/// Materializes slug `id` as a release of the target at `target_root` (created if absent), unless it is
+/// already there, then applies retention. Does not make it live: see [`activate`].
+pub fn checkout(
+    store: &Store,
+    target_root: &Path,
+    id: &SlugId,
+    opts: &CheckoutOptions,
+    bars: &dyn ProgressBars,
+) -> Result<CheckoutReport> {
+    let target = Target::open(target_root)?;
+    let _lock = target.lock()?;
+    checkout_locked(store, &target, id, opts, bars)
+}
+
+fn checkout_locked(
+    store: &Store,
+    target: &Target,
+    id: &SlugId,
+    opts: &CheckoutOptions,
+    bars: &dyn ProgressBars,
+) -> Result<CheckoutReport> {
+    retention::clean_leftovers(target)?;
+    let already_present = target.has_release(id);
+    let materialized = if already_present {
+        None
+    } else {
+        let r = materialize::materialize(store, target, id, &opts.materialize, bars)?;
+        let mut state = target.state()?;
+        state.releases.insert(
+            *id,
+            target::ReleaseInfo {
+                materialized: now_secs(),
+            },
+        );
+        target.save_state(&state)?;
+        Some(r)
+    };
+    let pruned = retention::prune(target, &opts.retention, &[*id])?;
+    Ok(CheckoutReport {
+        slug: *id,
+        release: target.release_dir(id),
+        already_present,
+        materialized,
+        pruned,
+    })
+}
+
+/// Makes the release of `id` live on the target at `target_root`. The release must be on disk (see
+/// [`checkout`]).
+pub fn activate(target_root: &Path, id: &SlugId, opts: &SwitchOptions) -> Result<SwitchReport> {
+    let target = Target::existing(target_root)?;
+    let _lock = target.lock()?;
+    switch::switch_to(&target, id, SwitchKind::Activate, opts)
+}
+
+/// How to roll back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct RollbackOptions {
+    /// Where to.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    #[serde(flatten)]
+    pub to: RollbackTo,
+    /// The switch.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    #[serde(flatten)]
+    pub switch: SwitchOptions,
+    /// Re-materializing a pruned release.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    #[serde(flatten)]
+    pub checkout: CheckoutOptions,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    /// The switch.
+    #[serde(flatten)]
+    pub switch: SwitchReport,
+    /// The checkout that brought a pruned release back, if one was needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rematerialized: Option<CheckoutReport>,
+}
+
+/// Switches the target back to an earlier release, re-materializing it from the store when it is no
+/// longer on disk. `open_store` is called only when the store is needed (a name the target does not know,
+/// or a pruned release), so a rollback to a release on disk never waits for the store.
+pub fn rollback(
+    target_root: &Path,
+    opts: &RollbackOptions,
+    open_store: &dyn Fn() -> Result<Store>,
+    bars: &dyn ProgressBars,
+) -> Result<RollbackReport> {
+    let target = Target::existing(target_root)?;
+    let _lock = target.lock()?;
+    let state = target.state()?;
+    let (id, mut store) = rollback::resolve(&target, &state, &opts.to, open_store)?;
+    let rematerialized = if target.has_release(&id) {
+        None
+    } else {
+        let store = match store.take() {
+            Some(s) => s,
+            None => open_store()?,
+        };
+        Some(checkout_locked(&store, &target, &id, &opts.checkout, bars)?)
+    };
+    let switch = switch::switch_to(&target, &id, SwitchKind::Rollback, &opts.switch)?;
+    Ok(RollbackReport {
+        switch,
+        rematerialized,
+    })
+}
+
+/// Resolves a slug name for the target at `target_root`: a release or past activation of the target when
+/// it matches one (no store needed), else through the store `open_store` opens.
+pub fn resolve_name(
+    target_root: &Path,
+    name: &str,
+    open_store: &dyn Fn() -> Result<Store>,
+) -> Result<SlugId> {
+    let target = Target::existing(target_root)?;
+    let state = target.state()?;
+    Ok(rollback::resolve_name(&target, &state, name, open_store)?.0)
+}
+
+/// One release on disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseStatus {
+    /// Its slug.
+    pub slug: SlugId,
+    /// Whether it is live.
+    pub current: bool,
+    /// Unix time it was materialized, when recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub materialized: Option<u64>,
+    /// Unix time it was last made live, if ever.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_activated: Option<u64>,
+}
+
+/// The state of a target.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// The target directory.
+    pub target: PathBuf,
+    /// The live release.
+    pub current: Option<SlugId>,
+    /// Releases on disk, most recently used first.
+    pub releases: Vec<ReleaseStatus>,
+    /// Activation history, newest first.
+    pub activations: Vec<Activation>,
+    /// Leftovers of killed checkouts or removals (deleted by the next checkout).
+    pub leftovers: Vec<PathBuf>,
+}
+
+/// Describes the target at `target_root` (read-only: takes no lock).
+pub fn status(target_root: &Path) -> Result<StatusReport> {
+    let target = Target::existing(target_root)?;
+    let state = target.state()?;
+    let current = target.current()?;
+    let mut releases: Vec<ReleaseStatus> = target
+        .releases()?
+        .into_iter()
+        .map(|slug| ReleaseStatus {
+            slug,
+            current: Some(slug) == current,
+            materialized: state.releases.get(&slug).map(|r| r.materialized),
+            last_activated: state.last_activated(&slug),
+        })
+        .collect();
+    releases.sort_by_key(|r| {
+        (
+            std::cmp::Reverse(r.last_activated.max(r.materialized)),
+            r.slug,
+        )
+    });
+    let mut activations = state.activations;
+    activations.reverse();
+    Ok(StatusReport {
+        target: target.root().to_path_buf(),
+        current,
+        releases,
+        activations,
+        leftovers: target.leftovers()?,
+    })
+}

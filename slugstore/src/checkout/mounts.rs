@@ -1,0 +1,117 @@
+//! Mounts inside a release: symlinks into the target's persistent `shared/` storage.
+//!
+//! A release is read-only; the application writes only under its mounts (`var`, `pub/media`, ...). Each
+//! mount path of a release is a symlink to `TARGET/shared/<path>`, so every release sees the same files
+//! there and a switch or rollback never loses uploads or logs. The storage directory is created the first
+//! time a release needs it and never deleted by slugstore.
+//!
+//! The link is relative (`../../shared/var` from `releases/<id>/var`), so it works the same in the
+//! temporary directory of a checkout (`releases/.tmp-*`, same depth) and after the target is moved.
+//!
+//! The mounts come from the slug's own `.magento.app.yaml` (or the defaults), read by
+//! [`crate::config::mount_paths`] from the release being built: the deploy mounts what that slug's config
+//! declares, whatever the previous release declared. Slug entries at or under a mount path are not
+//! materialized: at deploy time the mount hides them (the snapshot normally leaves them out anyway), and
+//! a hardlink must never land where the application writes.
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::checkout::target::{Target, SHARED};
+use crate::error::{Error, IoResultExt, Result};
+use crate::scan::normalize_rel;
+use crate::slug::{display_bytes, EntryKind, Manifest};
+
+/// The mount paths of one release, normalized (`pub/media`, no leading or trailing `/`).
+#[derive(Debug, Clone, Default)]
+pub struct Mounts {
+    paths: Vec<Vec<u8>>,
+}
+
+impl Mounts {
+    /// Normalizes `declared` and checks it against `manifest`: mounts must not overlap, and no parent of a
+    /// mount may be a file or symlink in the slug (the mount link would be created through it).
+    pub fn new(declared: &[String], manifest: &Manifest) -> Result<Mounts> {
+        let mut paths: Vec<Vec<u8>> = Vec::new();
+        for d in declared {
+            let n = normalize_rel(d)?;
+            if !n.is_empty() {
+                paths.push(n.into_bytes());
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        for (i, a) in paths.iter().enumerate() {
+            if let Some(b) = paths[i + 1..].iter().find(|b| under(b, a)) {
+                return Err(Error::Invalid(format!(
+                    "mounts `{}` and `{}` overlap",
+                    display_bytes(a),
+                    display_bytes(b)
+                )));
+            }
+            for (pos, _) in a.iter().enumerate().filter(|(_, &c)| c == b'/') {
+                let parent = &a[..pos];
+                if let Some(e) = manifest.get(parent) {
+                    if e.kind != EntryKind::Dir {
+                        return Err(Error::Invalid(format!(
+                            "mount `{}`: `{}` is not a directory in the slug",
+                            display_bytes(a),
+                            display_bytes(parent)
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(Mounts { paths })
+    }
+
+    /// The mount paths, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        self.paths
+            .iter()
+            .map(|p| display_bytes(p).into_owned())
+            .collect()
+    }
+
+    /// True when `path` (relative, `/`-separated) is a mount or lies under one.
+    pub fn covers(&self, path: &[u8]) -> bool {
+        self.paths
+            .iter()
+            .any(|m| path == m.as_slice() || under(path, m))
+    }
+
+    /// Creates each mount's storage under `TARGET/shared/` and its symlink inside `release`, creating
+    /// missing parent directories of the link. Returns the directories it created in `release` (parents
+    /// first), which the caller makes read-only with the rest.
+    pub fn link_into(&self, target: &Target, release: &Path) -> Result<Vec<PathBuf>> {
+        let mut created = Vec::new();
+        for m in &self.paths {
+            let rel = Path::new(std::ffi::OsStr::from_bytes(m));
+            let storage = target.shared_dir().join(rel);
+            fs::create_dir_all(&storage).at(&storage)?;
+            let link = release.join(rel);
+            let mut missing = Vec::new();
+            let mut p = link.parent();
+            while let Some(dir) = p.filter(|d| *d != release && !d.exists()) {
+                missing.push(dir.to_path_buf());
+                p = dir.parent();
+            }
+            for dir in missing.into_iter().rev() {
+                fs::create_dir(&dir).at(&dir)?;
+                created.push(dir);
+            }
+            // From releases/<id>/<m>: up one level per component of `m` beyond the first, plus two for
+            // `releases/<id>`, then into shared/.
+            let depth = m.iter().filter(|&&c| c == b'/').count() + 2;
+            let dest = PathBuf::from("../".repeat(depth)).join(SHARED).join(rel);
+            std::os::unix::fs::symlink(&dest, &link).at(&link)?;
+        }
+        Ok(created)
+    }
+}
+
+/// True when `path` lies strictly under directory `dir`.
+fn under(path: &[u8], dir: &[u8]) -> bool {
+    path.len() > dir.len() && path.starts_with(dir) && path[dir.len()] == b'/'
+}
