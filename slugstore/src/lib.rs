@@ -1,5 +1,6 @@
 //! slugstore: content-addressed, deduplicated, instantly reversible slugs of a build tree.
 
+pub mod compress;
 pub mod config;
 pub mod error;
 pub mod fsutil;
