@@ -12,7 +12,18 @@ use slugstore::compress::{gzip, Level};
 /// compresses about as well as minified assets do.
 fn asset(len: usize) -> Vec<u8> {
     const TOKENS: [&str; 12] = [
-        "function(", "return ", "var ", "this.", "define([", "'jquery'", "){", "}", ";\n", "=>", "data-", ".css",
+        "function(",
+        "return ",
+        "var ",
+        "this.",
+        "define([",
+        "'jquery'",
+        "){",
+        "}",
+        ";\n",
+        "=>",
+        "data-",
+        ".css",
     ];
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut out = Vec::with_capacity(len + 32);
@@ -21,7 +32,7 @@ fn asset(len: usize) -> Vec<u8> {
         state ^= state >> 7;
         state ^= state << 17;
         out.extend_from_slice(TOKENS[(state % 12) as usize].as_bytes());
-        if state % 3 == 0 {
+        if state & 3 == 0 {
             out.extend_from_slice(format!("v{}", state % 997).as_bytes());
         }
     }
@@ -40,7 +51,10 @@ fn encoders(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("flate2-zlib-rs", len), &data, |b, data| {
             b.iter(|| {
-                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level.get()));
+                let mut e = flate2::write::GzEncoder::new(
+                    Vec::new(),
+                    flate2::Compression::new(level.get()),
+                );
                 e.write_all(data).unwrap();
                 e.finish().unwrap()
             })

@@ -18,8 +18,13 @@ use slugstore::compress::{gzip, select, Level};
 fn main() {
     let mut args = std::env::args_os().skip(1);
     let dir = PathBuf::from(args.next().expect("usage: gzip_speed DIR [LEVEL] [MIB]"));
-    let level: Level = args.next().map_or(Level::BUILD_DEFAULT, |s| s.to_str().unwrap().parse().unwrap());
-    let limit: u64 = args.next().map_or(64, |s| s.to_str().unwrap().parse().unwrap()) << 20;
+    let level: Level = args.next().map_or(Level::BUILD_DEFAULT, |s| {
+        s.to_str().unwrap().parse().unwrap()
+    });
+    let limit: u64 = args
+        .next()
+        .map_or(64, |s| s.to_str().unwrap().parse().unwrap())
+        << 20;
 
     let mut files = Vec::new();
     let mut total = 0u64;
@@ -30,14 +35,26 @@ fn main() {
         total += asset.len;
         files.push(std::fs::read(&asset.path).unwrap());
     }
-    println!("{} files, {:.1} MiB, level {level}", files.len(), total as f64 / 1048576.0);
+    println!(
+        "{} files, {:.1} MiB, level {level}",
+        files.len(),
+        total as f64 / 1048576.0
+    );
 
-    let libdeflate = || files.iter().map(|f| gzip::encode(f, level).len()).sum::<usize>();
+    let libdeflate = || {
+        files
+            .iter()
+            .map(|f| gzip::encode(f, level).len())
+            .sum::<usize>()
+    };
     let zlib_rs = || {
         files
             .iter()
             .map(|f| {
-                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level.get()));
+                let mut e = flate2::write::GzEncoder::new(
+                    Vec::new(),
+                    flate2::Compression::new(level.get()),
+                );
                 e.write_all(f).unwrap();
                 e.finish().unwrap().len()
             })
@@ -72,8 +89,11 @@ fn main() {
         assert!(out == *f, "libdeflate output does not round-trip");
     }
 
-    let encoders: [(&str, &dyn Fn() -> usize); 3] =
-        [("libdeflate", &libdeflate), ("flate2 + zlib-rs", &zlib_rs), ("gzip program", &gzip_cli)];
+    let encoders: [(&str, &dyn Fn() -> usize); 3] = [
+        ("libdeflate", &libdeflate),
+        ("flate2 + zlib-rs", &zlib_rs),
+        ("gzip program", &gzip_cli),
+    ];
     for (name, encode) in encoders {
         let mut times = Vec::new();
         let mut size = 0;

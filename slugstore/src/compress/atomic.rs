@@ -32,13 +32,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8], attrs: Attrs) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir).at(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .at(dir)?;
     let file: &mut File = tmp.as_file_mut();
     file.write_all(bytes).at(path)?;
     // Set explicitly rather than at creation, where the umask would apply.
-    file.set_permissions(Permissions::from_mode(attrs.mode)).at(path)?;
+    file.set_permissions(Permissions::from_mode(attrs.mode))
+        .at(path)?;
     if let Some(modified) = attrs.modified {
-        file.set_times(FileTimes::new().set_modified(modified)).at(path)?;
+        file.set_times(FileTimes::new().set_modified(modified))
+            .at(path)?;
     }
     tmp.persist(path).map_err(|e| e.error).at(path)?;
     Ok(())
@@ -64,12 +69,23 @@ mod tests {
         let path = dir.path().join("a b.gz");
         fs::write(&path, b"old").unwrap();
         let when = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
-        write_atomic(&path, b"new bytes", Attrs { mode: 0o640, modified: Some(when) }).unwrap();
+        write_atomic(
+            &path,
+            b"new bytes",
+            Attrs {
+                mode: 0o640,
+                modified: Some(when),
+            },
+        )
+        .unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new bytes");
         let meta = fs::metadata(&path).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o640);
         assert_eq!(meta.modified().unwrap(), when);
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a b.gz")]);
         assert_eq!(read_if_exists(&dir.path().join("none")).unwrap(), None);
     }
@@ -81,7 +97,15 @@ mod tests {
         fs::write(&target, b"keep me").unwrap();
         let link = dir.path().join("x.gz");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        write_atomic(&link, b"gz", Attrs { mode: 0o644, modified: None }).unwrap();
+        write_atomic(
+            &link,
+            b"gz",
+            Attrs {
+                mode: 0o644,
+                modified: None,
+            },
+        )
+        .unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"keep me");
         assert!(fs::symlink_metadata(&link).unwrap().is_file());
     }

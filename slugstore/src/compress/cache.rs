@@ -59,7 +59,14 @@ impl GzCache for DirGzCache {
         let path = self.entry_path(asset, level);
         let dir = path.parent().expect("entry paths have a fan-out directory");
         fs::create_dir_all(dir).at(dir)?;
-        write_atomic(&path, gz, Attrs { mode: 0o644, modified: None })
+        write_atomic(
+            &path,
+            gz,
+            Attrs {
+                mode: 0o644,
+                modified: None,
+            },
+        )
     }
 }
 
@@ -82,6 +89,9 @@ mod tests {
         cache.put(&a, six, b"again").unwrap();
         assert_eq!(cache.get(&a, six).unwrap().as_deref(), Some(&b"again"[..]));
         let reopened = DirGzCache::open(cache.root()).unwrap();
-        assert_eq!(reopened.get(&a, four).unwrap().as_deref(), Some(&b"gz4"[..]));
+        assert_eq!(
+            reopened.get(&a, four).unwrap().as_deref(),
+            Some(&b"gz4"[..])
+        );
     }
 }

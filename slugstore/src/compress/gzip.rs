@@ -74,7 +74,9 @@ impl FromStr for Level {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let n = s.trim().parse::<u32>().map_err(|_| {
-            Error::Invalid(format!("compression level `{s}` is not a number: use 0-9 (0 disables compression)"))
+            Error::Invalid(format!(
+                "compression level `{s}` is not a number: use 0-9 (0 disables compression)"
+            ))
         })?;
         Level::new(n)
     }
@@ -176,7 +178,10 @@ mod tests {
         assert_eq!((n.get(), s.get()), (4, 7));
         let err = serde_json::from_str::<Level>("12").unwrap_err().to_string();
         assert!(err.contains("12"), "{err}");
-        assert!(serde_json::from_str::<Level>("-3").unwrap_err().to_string().contains("-3"));
+        assert!(serde_json::from_str::<Level>("-3")
+            .unwrap_err()
+            .to_string()
+            .contains("-3"));
         assert_eq!(serde_json::to_string(&Level::BUILD_DEFAULT).unwrap(), "6");
     }
 

@@ -20,5 +20,5 @@ pub mod select;
 
 pub use cache::{DirGzCache, GzCache};
 pub use gzip::Level;
-pub use run::{compress_static, CompressOptions, Progress, Report};
+pub use run::{compress_static, parse_seconds, CompressOptions, Report};
 pub use select::{select, Asset};

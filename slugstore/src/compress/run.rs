@@ -29,6 +29,7 @@ use super::gzip::{self, Level};
 use super::select::{select, Asset};
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::ObjectId;
+use crate::progress::ProgressBars;
 
 /// How to compress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,20 +51,6 @@ pub fn parse_seconds(s: &str) -> Result<Duration> {
         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
         .ok_or_else(|| Error::Invalid(format!("timeout `{s}` is not a number of seconds")))
 }
-
-/// Receives progress while a run works; every method has a no-op default, and `()` ignores everything.
-pub trait Progress: Sync {
-    /// Selection is done: `files` assets of `bytes` bytes in total will be processed.
-    fn selected(&self, files: u64, bytes: u64) {
-        let _ = (files, bytes);
-    }
-    /// One asset of `bytes` bytes is done.
-    fn advanced(&self, bytes: u64) {
-        let _ = bytes;
-    }
-}
-
-impl Progress for () {}
 
 /// What a run did. Every selected asset is counted in exactly one of `compressed`, `from_cache`,
 /// `up_to_date` and `skipped`.
@@ -105,21 +92,27 @@ fn as_seconds<S: Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S
 
 /// Gzips the assets in `dir` (see [`super::select`] for which) into `NAME.gz` files next to them.
 ///
+/// `bars` gets one byte counter, sized once selection is done and advanced as each asset is done.
 /// Stops at the first error, which names the file; the `.gz` files written until then are complete.
 pub fn compress_static(
     dir: &Path,
     options: &CompressOptions,
     cache: &dyn GzCache,
-    progress: &dyn Progress,
+    bars: &dyn ProgressBars,
 ) -> Result<Report> {
     let start = Instant::now();
     let level = options.level;
     if level.is_disabled() {
-        return Ok(Report { level, elapsed: start.elapsed(), ..Report::default() });
+        return Ok(Report {
+            level,
+            elapsed: start.elapsed(),
+            ..Report::default()
+        });
     }
     let deadline = options.timeout.map(|t| start + t);
     let assets = select(dir)?;
-    progress.selected(assets.len() as u64, assets.iter().map(|a| a.len).sum());
+    let bar = bars.bytes("gzip");
+    bar.set_length(assets.iter().map(|a| a.len).sum());
 
     let tally = Tally::default();
     let next = AtomicUsize::new(0);
@@ -132,15 +125,20 @@ pub fn compress_static(
                 timed_out.store(true, Ordering::Relaxed);
                 break;
             }
-            let Some(asset) = assets.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+            let Some(asset) = assets.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
             match process(asset, level, cache) {
                 Ok(done) => {
                     tally.add(&done);
-                    progress.advanced(done.bytes_in);
+                    bar.inc(asset.len);
                 }
                 Err(e) => {
                     stop.store(true, Ordering::Relaxed);
-                    first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                    first_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
                 }
             }
         }
@@ -150,6 +148,7 @@ pub fn compress_static(
             s.spawn(|_| worker());
         }
     });
+    bar.finish();
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
@@ -215,7 +214,10 @@ impl Tally {
 fn process(asset: &Asset, level: Level, cache: &dyn GzCache) -> Result<Done> {
     let (data, attrs) = read_asset(&asset.path)?;
     let id = ObjectId::hash(&data);
-    let (gz, mut outcome) = match cache.get(&id, level)?.filter(|gz| gzip::is_member_of(gz, &data)) {
+    let (gz, mut outcome) = match cache
+        .get(&id, level)?
+        .filter(|gz| gzip::is_member_of(gz, &data))
+    {
         Some(gz) => (gz, Outcome::FromCache),
         None => {
             let gz = gzip::encode(&data, level);
@@ -231,7 +233,11 @@ fn process(asset: &Asset, level: Level, cache: &dyn GzCache) -> Result<Done> {
     } else {
         write_atomic(&gz_path, &gz, attrs)?;
     }
-    Ok(Done { outcome, bytes_in: data.len() as u64, bytes_out: gz.len() as u64 })
+    Ok(Done {
+        outcome,
+        bytes_in: data.len() as u64,
+        bytes_out: gz.len() as u64,
+    })
 }
 
 /// The asset's bytes, and the attributes its `.gz` gets.
@@ -240,7 +246,10 @@ fn read_asset(path: &Path) -> Result<(Vec<u8>, Attrs)> {
     let meta = file.metadata().at(path)?;
     let mut data = Vec::with_capacity(meta.len() as usize);
     file.read_to_end(&mut data).at(path)?;
-    let attrs = Attrs { mode: meta.permissions().mode() & 0o777, modified: meta.modified().ok() };
+    let attrs = Attrs {
+        mode: meta.permissions().mode() & 0o777,
+        modified: meta.modified().ok(),
+    };
     Ok((data, attrs))
 }
 
@@ -273,7 +282,10 @@ mod tests {
         assert_eq!(parse_seconds("600").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_seconds("0.5").unwrap(), Duration::from_millis(500));
         assert!(parse_seconds("-1").unwrap_err().to_string().contains("-1"));
-        assert!(parse_seconds("soon").unwrap_err().to_string().contains("soon"));
+        assert!(parse_seconds("soon")
+            .unwrap_err()
+            .to_string()
+            .contains("soon"));
     }
 
     #[test]

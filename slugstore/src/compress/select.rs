@@ -67,7 +67,10 @@ pub fn select(dir: &Path) -> Result<Vec<Asset>> {
             } else if kind.is_file() && has_asset_extension(name.as_bytes()) {
                 let meta = entry.metadata().at(&path)?;
                 if meta.len() > MIN_SIZE {
-                    found.push(Asset { path, len: meta.len() });
+                    found.push(Asset {
+                        path,
+                        len: meta.len(),
+                    });
                 }
             }
         }
@@ -82,10 +85,21 @@ mod tests {
 
     #[test]
     fn names_are_matched_case_sensitively_on_the_whole_ending() {
-        for yes in ["a.js", "a.css", "a.svg", "a.html", "a.htm", ".js", "a b.min.js", "x.tar.css"] {
+        for yes in [
+            "a.js",
+            "a.css",
+            "a.svg",
+            "a.html",
+            "a.htm",
+            ".js",
+            "a b.min.js",
+            "x.tar.css",
+        ] {
             assert!(has_asset_extension(yes.as_bytes()), "{yes}");
         }
-        for no in ["a.JS", "a.Css", "a.js.map", "a.json", "a.jsx", "a.gz", "a.js.gz", "ajs", "a.htmlx"] {
+        for no in [
+            "a.JS", "a.Css", "a.js.map", "a.json", "a.jsx", "a.gz", "a.js.gz", "ajs", "a.htmlx",
+        ] {
             assert!(!has_asset_extension(no.as_bytes()), "{no}");
         }
         assert!(has_asset_extension(b"\xff\xfe.js"));
