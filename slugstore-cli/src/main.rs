@@ -36,6 +36,7 @@ enum Command {
     Verify(cmd::verify::Args),
     Refs(cmd::refs::Args),
     Validate(cmd::validate::Args),
+    CompressStatic(cmd::compress_static::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd::verify::run(&ctx, a),
         Command::Refs(a) => cmd::refs::run(&ctx, a),
         Command::Validate(a) => cmd::validate::run(&ctx, a),
+        Command::CompressStatic(a) => cmd::compress_static::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

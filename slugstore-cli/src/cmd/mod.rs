@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+pub mod compress_static;
 pub mod init;
 pub mod ls;
 pub mod refs;
