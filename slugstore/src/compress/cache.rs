@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::atomic::{read_if_exists, write_atomic, Attrs};
 use super::gzip::Level;
-use crate::error::{IoResultExt, Result};
+use crate::error::{Error, IoResultExt, Result};
 use crate::id::ObjectId;
 
 /// A map from (asset id, level) to the asset's gzip bytes, shared by the worker threads.
@@ -57,16 +57,19 @@ impl GzCache for DirGzCache {
 
     fn put(&self, asset: &ObjectId, level: Level, gz: &[u8]) -> Result<()> {
         let path = self.entry_path(asset, level);
-        let dir = path.parent().expect("entry paths have a fan-out directory");
-        fs::create_dir_all(dir).at(dir)?;
-        write_atomic(
-            &path,
-            gz,
-            Attrs {
-                mode: 0o644,
-                modified: None,
-            },
-        )
+        let attrs = Attrs {
+            mode: 0o644,
+            modified: None,
+        };
+        match write_atomic(&path, gz, attrs) {
+            // The fan-out directory is created on first use rather than checked on every put.
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                let dir = path.parent().expect("entry paths have a fan-out directory");
+                fs::create_dir_all(dir).at(dir)?;
+                write_atomic(&path, gz, attrs)
+            }
+            other => other,
+        }
     }
 }
 
