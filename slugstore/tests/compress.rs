@@ -447,6 +447,30 @@ fn a_damaged_cache_entry_is_not_copied_out_but_replaced() {
 }
 
 #[test]
+fn copies_of_one_asset_are_compressed_once_even_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("static");
+    let shared = text(200_000, 7);
+    for theme in ["blank", "luma"] {
+        for locale in ["en_US", "de_DE", "fr_FR", "nl_NL", "es_ES", "it_IT"] {
+            for file in ["mage/requirejs.js", "mage/menu.js"] {
+                let path = tree.join(theme).join(locale).join(file);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, &shared).unwrap();
+            }
+        }
+    }
+    fs::write(tree.join("other.css"), text(5_000, 8)).unwrap();
+    let cache = DirGzCache::open(dir.path().join("cache")).unwrap();
+    let report = run(&tree, &cache);
+    assert_eq!(
+        (report.selected, report.compressed, report.from_cache),
+        (25, 2, 23)
+    );
+    assert_gzip_round_trip(&tree.join("luma/it_IT/mage/menu.js"));
+}
+
+#[test]
 fn levels_are_kept_apart_and_out_of_range_is_refused() {
     let f = fixture();
     let fast = CompressOptions {

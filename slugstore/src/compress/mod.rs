@@ -15,6 +15,7 @@
 pub mod atomic;
 pub mod cache;
 pub mod gzip;
+mod inflight;
 pub mod run;
 pub mod select;
 

@@ -6,6 +6,8 @@
 //! write, its mtime unchanged); otherwise `NAME.gz` is replaced atomically, with the asset's permission
 //! bits and modification time, as `gzip --keep` would leave it. Comparing the actual bytes, rather than
 //! trusting timestamps, makes a rerun correct after any change, copy or interrupted run.
+//! Copies of one asset (one per theme and locale is common) are compressed once, even when two workers
+//! reach them at the same moment (see `inflight`).
 //!
 //! Workers pull assets largest first from a shared counter, so the run does not end waiting on a big file
 //! started last. Before each asset a worker checks the deadline; once it has passed no new asset is
@@ -18,7 +20,7 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
@@ -26,6 +28,7 @@ use serde::{Serialize, Serializer};
 use super::atomic::{write_atomic, Attrs};
 use super::cache::GzCache;
 use super::gzip::{self, Level};
+use super::inflight::InFlight;
 use super::select::{select, Asset};
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::ObjectId;
@@ -119,6 +122,7 @@ pub fn compress_static(
     let stop = AtomicBool::new(false);
     let timed_out = AtomicBool::new(false);
     let first_error = Mutex::new(None);
+    let inflight = GzInFlight::default();
     let worker = || {
         while !stop.load(Ordering::Relaxed) {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -128,7 +132,7 @@ pub fn compress_static(
             let Some(asset) = assets.get(next.fetch_add(1, Ordering::Relaxed)) else {
                 break;
             };
-            match process(asset, level, cache) {
+            match process(asset, level, cache, &inflight) {
                 Ok(done) => {
                     tally.add(&done);
                     bar.inc(asset.len);
@@ -210,21 +214,33 @@ impl Tally {
     }
 }
 
+/// Gzip forms being produced, shared by the workers of one run.
+type GzInFlight = InFlight<ObjectId, (Arc<[u8]>, Outcome)>;
+
 /// Brings `asset`'s `.gz` up to date.
-fn process(asset: &Asset, level: Level, cache: &dyn GzCache) -> Result<Done> {
+fn process(
+    asset: &Asset,
+    level: Level,
+    cache: &dyn GzCache,
+    inflight: &GzInFlight,
+) -> Result<Done> {
     let (data, attrs) = read_asset(&asset.path)?;
     let id = ObjectId::hash(&data);
-    let (gz, mut outcome) = match cache
-        .get(&id, level)?
-        .filter(|gz| gzip::is_member_of(gz, &data))
-    {
-        Some(gz) => (gz, Outcome::FromCache),
-        None => {
-            let gz = gzip::encode(&data, level);
-            cache.put(&id, level, &gz)?;
-            (gz, Outcome::Compressed)
+    let ((gz, outcome), here) = inflight.get_or_produce(&id, || {
+        match cache
+            .get(&id, level)?
+            .filter(|gz| gzip::is_member_of(gz, &data))
+        {
+            Some(gz) => Ok((Arc::from(gz), Outcome::FromCache)),
+            None => {
+                let gz = gzip::encode(&data, level);
+                cache.put(&id, level, &gz)?;
+                Ok((Arc::from(gz), Outcome::Compressed))
+            }
         }
-    };
+    })?;
+    // A copy of an asset another worker has just compressed did not compress anything itself.
+    let mut outcome = if here { outcome } else { Outcome::FromCache };
     let gz_path = gz_path_of(&asset.path);
     if has_bytes(&gz_path, &gz)? {
         if outcome == Outcome::FromCache {
