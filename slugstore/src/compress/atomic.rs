@@ -6,7 +6,7 @@
 //! fsynced: everything written here is derived data that a later run checks byte for byte and rewrites if
 //! a crash left it damaged, and syncing thousands of small files would dominate the run time.
 
-use std::fs::{self, File, FileTimes, Permissions};
+use std::fs::{File, FileTimes, Permissions};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -49,18 +49,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], attrs: Attrs) -> Result<()> {
     Ok(())
 }
 
-/// Reads `path`, or `None` if it does not exist.
-pub fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).at(path),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::MetadataExt;
 
     #[test]
@@ -87,7 +79,6 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a b.gz")]);
-        assert_eq!(read_if_exists(&dir.path().join("none")).unwrap(), None);
     }
 
     #[test]

@@ -10,8 +10,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::atomic::{read_if_exists, write_atomic, Attrs};
+use super::atomic::{write_atomic, Attrs};
 use super::gzip::Level;
+use super::read::read_regular;
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::ObjectId;
 
@@ -52,7 +53,7 @@ impl DirGzCache {
 
 impl GzCache for DirGzCache {
     fn get(&self, asset: &ObjectId, level: Level) -> Result<Option<Vec<u8>>> {
-        read_if_exists(&self.entry_path(asset, level))
+        Ok(read_regular(&self.entry_path(asset, level))?.map(|(bytes, _)| bytes))
     }
 
     fn put(&self, asset: &ObjectId, level: Level, gz: &[u8]) -> Result<()> {

@@ -16,6 +16,7 @@ pub mod atomic;
 pub mod cache;
 pub mod gzip;
 mod inflight;
+pub mod read;
 pub mod run;
 pub mod select;
 

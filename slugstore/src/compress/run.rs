@@ -15,7 +15,6 @@
 //! an atomic rename, a timeout or an error never leaves a partial `.gz`.
 
 use std::ffi::OsString;
-use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -29,6 +28,7 @@ use super::atomic::{write_atomic, Attrs};
 use super::cache::GzCache;
 use super::gzip::{self, Level};
 use super::inflight::InFlight;
+use super::read::{open_regular, read_regular};
 use super::select::{select, Asset};
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::ObjectId;
@@ -258,10 +258,12 @@ fn process(
 
 /// The asset's bytes, and the attributes its `.gz` gets.
 fn read_asset(path: &Path) -> Result<(Vec<u8>, Attrs)> {
-    let mut file = File::open(path).at(path)?;
-    let meta = file.metadata().at(path)?;
-    let mut data = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut data).at(path)?;
+    let Some((data, meta)) = read_regular(path)? else {
+        return Err(Error::Invalid(format!(
+            "{}: no longer a regular file (it changed during the run)",
+            path.display()
+        )));
+    };
     let attrs = Attrs {
         mode: meta.permissions().mode() & 0o777,
         modified: meta.modified().ok(),
@@ -278,15 +280,14 @@ pub fn gz_path_of(path: &Path) -> PathBuf {
 
 /// True when `path` is a regular file holding exactly `expected`.
 fn has_bytes(path: &Path, expected: &[u8]) -> Result<bool> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e).at(path),
-    };
-    if !meta.is_file() || meta.len() != expected.len() as u64 {
-        return Ok(false);
+    match open_regular(path)? {
+        Some((file, meta)) if meta.len() == expected.len() as u64 => {
+            let mut bytes = Vec::with_capacity(expected.len());
+            file.take(u64::MAX).read_to_end(&mut bytes).at(path)?;
+            Ok(bytes == expected)
+        }
+        _ => Ok(false),
     }
-    Ok(fs::read(path).at(path)? == expected)
 }
 
 #[cfg(test)]
