@@ -40,6 +40,7 @@ enum Command {
     Activate(cmd::activate::Args),
     Rollback(cmd::rollback::Args),
     Releases(cmd::releases::Args),
+    CompressStatic(cmd::compress_static::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         Command::Activate(a) => cmd::activate::run(&ctx, a),
         Command::Rollback(a) => cmd::rollback::run(&ctx, a),
         Command::Releases(a) => cmd::releases::run(&ctx, a),
+        Command::CompressStatic(a) => cmd::compress_static::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 pub mod activate;
 pub mod checkout;
+pub mod compress_static;
 pub mod init;
 pub mod ls;
 pub mod refs;

@@ -1,0 +1,360 @@
+//! One compression run over a directory: select, then compress or copy from the cache, in parallel.
+//!
+//! For each selected asset the run reads it, hashes it (BLAKE3), and takes its gzip form from the
+//! [`GzCache`] or, failing that, compresses it and stores the result there. It then compares that form
+//! with the `NAME.gz` already on disk: equal bytes mean the file is up to date and is not touched (no
+//! write, its mtime unchanged); otherwise `NAME.gz` is replaced atomically, with the asset's permission
+//! bits and modification time, as `gzip --keep` would leave it. Comparing the actual bytes, rather than
+//! trusting timestamps, makes a rerun correct after any change, copy or interrupted run.
+//! Copies of one asset (one per theme and locale is common) are compressed once, even when two workers
+//! reach them at the same moment (see `inflight`).
+//!
+//! Workers pull assets largest first from a shared counter, so the run does not end waiting on a big file
+//! started last. Before each asset a worker checks the deadline; once it has passed no new asset is
+//! started, the ones in progress finish, and the report counts the rest as skipped. Since every write is
+//! an atomic rename, a timeout or an error never leaves a partial `.gz`.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Serialize, Serializer};
+
+use super::atomic::{write_atomic, Attrs};
+use super::cache::GzCache;
+use super::gzip::{self, Level};
+use super::inflight::InFlight;
+use super::read::{open_regular, read_regular};
+use super::select::{select, Asset};
+use crate::error::{Error, IoResultExt, Result};
+use crate::id::ObjectId;
+use crate::progress::ProgressBars;
+
+/// How to compress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct CompressOptions {
+    /// gzip level, 0-9; 0 disables compression (the platform's SCD_COMPRESSION_LEVEL).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N", default_value_t = Level::BUILD_DEFAULT))]
+    pub level: Level,
+    /// Stop starting new files after this many seconds; the files done so far are kept.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "SECS", value_parser = parse_seconds))]
+    pub timeout: Option<Duration>,
+}
+
+impl CompressOptions {
+    /// The platform's timeout when `SCD_COMPRESSION_TIMEOUT` is not set.
+    pub const PLATFORM_TIMEOUT: Duration = Duration::from_secs(600);
+
+    /// The options an app's configuration asks for: its `SCD_COMPRESSION_LEVEL` and
+    /// `SCD_COMPRESSION_TIMEOUT` (seconds) from `variables.env`, else `default_level` (the platform
+    /// uses [`Level::BUILD_DEFAULT`] in the build phase, [`Level::DEPLOY_DEFAULT`] in deploy) and
+    /// [`Self::PLATFORM_TIMEOUT`]. A level out of range is an error naming it.
+    pub fn from_app(app: &crate::config::App, default_level: Level) -> Result<Self> {
+        Ok(Self {
+            level: app
+                .scd_compression_level
+                .map_or(Ok(default_level), Level::new)?,
+            timeout: Some(
+                app.scd_compression_timeout
+                    .map_or(Self::PLATFORM_TIMEOUT, Duration::from_secs),
+            ),
+        })
+    }
+}
+
+/// Parses a timeout given in (possibly fractional) seconds.
+pub fn parse_seconds(s: &str) -> Result<Duration> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| Error::Invalid(format!("timeout `{s}` is not a number of seconds")))
+}
+
+/// What a run did. Every selected asset is counted in exactly one of `compressed`, `from_cache`,
+/// `up_to_date` and `skipped`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// The level used (0: compression disabled, nothing was done).
+    pub level: Level,
+    /// Assets matching the selection rules.
+    pub selected: u64,
+    /// Assets compressed by this run (their bytes were not in the cache).
+    pub compressed: u64,
+    /// Assets whose `.gz` was written from the cache, without compressing.
+    pub from_cache: u64,
+    /// Assets whose `.gz` was already right and was left untouched.
+    pub up_to_date: u64,
+    /// Assets not processed because the run timed out.
+    pub skipped: u64,
+    /// Total size of the processed assets.
+    pub bytes_in: u64,
+    /// Total size of their `.gz` files.
+    pub bytes_out: u64,
+    /// True when the timeout stopped the run before every asset was processed.
+    pub timed_out: bool,
+    /// Wall time of the run, selection included (seconds in JSON).
+    #[serde(serialize_with = "as_seconds")]
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// Assets processed: compressed, copied from the cache or up to date.
+    pub fn done(&self) -> u64 {
+        self.compressed + self.from_cache + self.up_to_date
+    }
+}
+
+fn as_seconds<S: Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Gzips the assets in `dir` (see [`super::select`] for which) into `NAME.gz` files next to them.
+///
+/// `bars` gets one byte counter, sized once selection is done and advanced as each asset is done.
+/// Stops at the first error, which names the file; the `.gz` files written until then are complete.
+pub fn compress_static(
+    dir: &Path,
+    options: &CompressOptions,
+    cache: &dyn GzCache,
+    bars: &dyn ProgressBars,
+) -> Result<Report> {
+    let start = Instant::now();
+    let level = options.level;
+    if level.is_disabled() {
+        return Ok(Report {
+            level,
+            elapsed: start.elapsed(),
+            ..Report::default()
+        });
+    }
+    let deadline = options.timeout.map(|t| start + t);
+    let assets = select(dir)?;
+    let bar = bars.bytes("gzip");
+    bar.set_length(assets.iter().map(|a| a.len).sum());
+
+    let tally = Tally::default();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let timed_out = AtomicBool::new(false);
+    let first_error = Mutex::new(None);
+    let inflight = GzInFlight::default();
+    let worker = || {
+        while !stop.load(Ordering::Relaxed) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                timed_out.store(true, Ordering::Relaxed);
+                break;
+            }
+            let Some(asset) = assets.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            match process(asset, level, cache, &inflight) {
+                Ok(done) => {
+                    tally.add(&done);
+                    bar.inc(asset.len);
+                }
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    first_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                }
+            }
+        }
+    };
+    rayon::scope(|s| {
+        for _ in 0..rayon::current_num_threads() {
+            s.spawn(|_| worker());
+        }
+    });
+    bar.finish();
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+
+    let mut report = tally.into_report(level);
+    report.selected = assets.len() as u64;
+    report.skipped = report.selected - report.done();
+    report.timed_out = timed_out.load(Ordering::Relaxed) && report.skipped > 0;
+    report.elapsed = start.elapsed();
+    Ok(report)
+}
+
+/// What happened to one asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Compressed,
+    FromCache,
+    UpToDate,
+}
+
+struct Done {
+    outcome: Outcome,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+/// Counters shared by the workers.
+#[derive(Default)]
+struct Tally {
+    compressed: AtomicU64,
+    from_cache: AtomicU64,
+    up_to_date: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+impl Tally {
+    fn add(&self, done: &Done) {
+        let counter = match done.outcome {
+            Outcome::Compressed => &self.compressed,
+            Outcome::FromCache => &self.from_cache,
+            Outcome::UpToDate => &self.up_to_date,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.bytes_in.fetch_add(done.bytes_in, Ordering::Relaxed);
+        self.bytes_out.fetch_add(done.bytes_out, Ordering::Relaxed);
+    }
+
+    fn into_report(self, level: Level) -> Report {
+        Report {
+            level,
+            compressed: self.compressed.into_inner(),
+            from_cache: self.from_cache.into_inner(),
+            up_to_date: self.up_to_date.into_inner(),
+            bytes_in: self.bytes_in.into_inner(),
+            bytes_out: self.bytes_out.into_inner(),
+            ..Report::default()
+        }
+    }
+}
+
+/// Gzip forms being produced, shared by the workers of one run.
+type GzInFlight = InFlight<ObjectId, (Arc<[u8]>, Outcome)>;
+
+/// Brings `asset`'s `.gz` up to date.
+fn process(
+    asset: &Asset,
+    level: Level,
+    cache: &dyn GzCache,
+    inflight: &GzInFlight,
+) -> Result<Done> {
+    let (data, attrs) = read_asset(&asset.path)?;
+    let id = ObjectId::hash(&data);
+    let ((gz, outcome), here) = inflight.get_or_produce(&id, || {
+        match cache
+            .get(&id, level)?
+            .filter(|gz| gzip::is_member_of(gz, &data))
+        {
+            Some(gz) => Ok((Arc::from(gz), Outcome::FromCache)),
+            None => {
+                let gz = gzip::encode(&data, level);
+                cache.put(&id, level, &gz)?;
+                Ok((Arc::from(gz), Outcome::Compressed))
+            }
+        }
+    })?;
+    // A copy of an asset another worker has just compressed did not compress anything itself.
+    let mut outcome = if here { outcome } else { Outcome::FromCache };
+    let gz_path = gz_path_of(&asset.path);
+    if has_bytes(&gz_path, &gz)? {
+        if outcome == Outcome::FromCache {
+            outcome = Outcome::UpToDate;
+        }
+    } else {
+        write_atomic(&gz_path, &gz, attrs)?;
+    }
+    Ok(Done {
+        outcome,
+        bytes_in: data.len() as u64,
+        bytes_out: gz.len() as u64,
+    })
+}
+
+/// The asset's bytes, and the attributes its `.gz` gets.
+fn read_asset(path: &Path) -> Result<(Vec<u8>, Attrs)> {
+    let Some((data, meta)) = read_regular(path)? else {
+        return Err(Error::Invalid(format!(
+            "{}: no longer a regular file (it changed during the run)",
+            path.display()
+        )));
+    };
+    let attrs = Attrs {
+        mode: meta.permissions().mode() & 0o777,
+        modified: meta.modified().ok(),
+    };
+    Ok((data, attrs))
+}
+
+/// `path` with `.gz` appended to its name, whatever bytes the name holds.
+pub fn gz_path_of(path: &Path) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(".gz");
+    PathBuf::from(name)
+}
+
+/// True when `path` is a regular file holding exactly `expected`.
+fn has_bytes(path: &Path, expected: &[u8]) -> Result<bool> {
+    match open_regular(path)? {
+        Some((file, meta)) if meta.len() == expected.len() as u64 => {
+            let mut bytes = Vec::with_capacity(expected.len());
+            file.take(u64::MAX).read_to_end(&mut bytes).at(path)?;
+            Ok(bytes == expected)
+        }
+        _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_parse_as_seconds() {
+        assert_eq!(parse_seconds("600").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_seconds("0.5").unwrap(), Duration::from_millis(500));
+        assert!(parse_seconds("-1").unwrap_err().to_string().contains("-1"));
+        assert!(parse_seconds("soon")
+            .unwrap_err()
+            .to_string()
+            .contains("soon"));
+    }
+
+    #[test]
+    fn options_follow_the_app_configuration_and_platform_defaults() {
+        use crate::config::{parse_project, Sources};
+        let app = |env: &str| {
+            let yaml = format!("name: app\ntype: php:8.3\ndisk: 2048\nvariables:\n  env:\n{env}");
+            let sources = Sources {
+                app: Some(&yaml),
+                ..Sources::default()
+            };
+            parse_project(sources).expect("valid app").app
+        };
+        let set = app("    SCD_COMPRESSION_LEVEL: \"9\"\n    SCD_COMPRESSION_TIMEOUT: 30\n");
+        let opts = CompressOptions::from_app(&set, Level::BUILD_DEFAULT).unwrap();
+        assert_eq!(
+            (opts.level.get(), opts.timeout),
+            (9, Some(Duration::from_secs(30)))
+        );
+        let unset = app("    OTHER: x\n");
+        let opts = CompressOptions::from_app(&unset, Level::DEPLOY_DEFAULT).unwrap();
+        assert_eq!(
+            (opts.level, opts.timeout),
+            (Level::DEPLOY_DEFAULT, Some(Duration::from_secs(600)))
+        );
+    }
+
+    #[test]
+    fn gz_path_appends_to_non_utf8_names() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = Path::new(std::ffi::OsStr::from_bytes(b"d/\xffa.js"));
+        assert_eq!(gz_path_of(p).as_os_str().as_bytes(), b"d/\xffa.js.gz");
+    }
+}

@@ -1,0 +1,115 @@
+//! Which files get a `.gz`: the hosting platform's rules, reproduced exactly.
+//!
+//! The platform runs `find DIR -type d -name 'DELETING_*' -prune -o -type f -size +300c \( -name '*.js'
+//! -o -name '*.css' -o -name '*.svg' -o -name '*.html' -o -name '*.htm' \)`. So a file is selected when
+//! it is a regular file (a symlink is never followed, whether it points at a file or a directory), it is
+//! strictly larger than [`MIN_SIZE`] bytes, and its name ends in one of [`EXTENSIONS`], compared
+//! byte for byte (`app.JS` is not selected). Directories named `DELETING_*` are being removed by the
+//! static content deployer and are not entered. Names are handled as raw bytes: spaces, quotes, newlines
+//! and non-UTF-8 names are ordinary names here.
+//!
+//! The walk keeps one directory listing in memory at a time, plus the selected paths (a few thousand in a
+//! real `pub/static`), which the parallel run needs up front to balance the work.
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{IoResultExt, Result};
+
+/// Files of this size or smaller are not worth compressing (the platform's `-size +300c`).
+pub const MIN_SIZE: u64 = 300;
+
+/// Name endings of the compressed assets, case-sensitive.
+pub const EXTENSIONS: [&str; 5] = [".js", ".css", ".svg", ".html", ".htm"];
+
+/// Prefix of directories the platform is deleting, which are skipped.
+pub const DELETING_PREFIX: &str = "DELETING_";
+
+/// A selected file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    /// Path of the file (the walked directory joined with the relative path).
+    pub path: PathBuf,
+    /// Size in bytes when it was selected.
+    pub len: u64,
+}
+
+/// True when a file named `name` qualifies by name.
+pub fn has_asset_extension(name: &[u8]) -> bool {
+    EXTENSIONS.iter().any(|ext| name.ends_with(ext.as_bytes()))
+}
+
+/// True when a directory named `name` is skipped.
+pub fn is_deleting_dir(name: &[u8]) -> bool {
+    name.starts_with(DELETING_PREFIX.as_bytes())
+}
+
+/// Walks `dir` and returns the files to compress, largest first (so the parallel run does not end
+/// waiting on one big file started last).
+///
+/// `dir` itself may be a symlink to a directory; nothing below it is followed. A `DELETING_*` name is
+/// only checked on directories below `dir`.
+pub fn select(dir: &Path) -> Result<Vec<Asset>> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in fs::read_dir(&current).at(&current)? {
+            let entry = entry.at(&current)?;
+            let path = entry.path();
+            // `file_type` and `metadata` on a directory entry do not follow symlinks.
+            let kind = entry.file_type().at(&path)?;
+            let name = entry.file_name();
+            if kind.is_dir() {
+                if !is_deleting_dir(name.as_bytes()) {
+                    pending.push(path);
+                }
+            } else if kind.is_file() && has_asset_extension(name.as_bytes()) {
+                let meta = entry.metadata().at(&path)?;
+                if meta.len() > MIN_SIZE {
+                    found.push(Asset {
+                        path,
+                        len: meta.len(),
+                    });
+                }
+            }
+        }
+    }
+    found.sort_unstable_by(|a, b| b.len.cmp(&a.len).then_with(|| a.path.cmp(&b.path)));
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_matched_case_sensitively_on_the_whole_ending() {
+        for yes in [
+            "a.js",
+            "a.css",
+            "a.svg",
+            "a.html",
+            "a.htm",
+            ".js",
+            "a b.min.js",
+            "x.tar.css",
+        ] {
+            assert!(has_asset_extension(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "a.JS", "a.Css", "a.js.map", "a.json", "a.jsx", "a.gz", "a.js.gz", "ajs", "a.htmlx",
+        ] {
+            assert!(!has_asset_extension(no.as_bytes()), "{no}");
+        }
+        assert!(has_asset_extension(b"\xff\xfe.js"));
+    }
+
+    #[test]
+    fn deleting_dirs_are_recognised_by_prefix() {
+        assert!(is_deleting_dir(b"DELETING_"));
+        assert!(is_deleting_dir(b"DELETING_123"));
+        assert!(!is_deleting_dir(b"deleting_123"));
+        assert!(!is_deleting_dir(b"xDELETING_"));
+    }
+}
