@@ -3,6 +3,7 @@
 pub mod checkout;
 pub mod compress;
 pub mod config;
+pub mod deploy;
 pub mod error;
 pub mod fsutil;
 pub mod id;
