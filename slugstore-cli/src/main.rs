@@ -41,6 +41,9 @@ enum Command {
     Rollback(cmd::rollback::Args),
     Releases(cmd::releases::Args),
     CompressStatic(cmd::compress_static::Args),
+    Deploy(cmd::deploy::Args),
+    Status(cmd::status::Args),
+    Log(cmd::log::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,9 @@ fn main() -> ExitCode {
         Command::Rollback(a) => cmd::rollback::run(&ctx, a),
         Command::Releases(a) => cmd::releases::run(&ctx, a),
         Command::CompressStatic(a) => cmd::compress_static::run(&ctx, a),
+        Command::Deploy(a) => cmd::deploy::run(&ctx, a),
+        Command::Status(a) => cmd::status::run(&ctx, a),
+        Command::Log(a) => cmd::log::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 pub mod activate;
 pub mod checkout;
 pub mod compress_static;
+pub mod deploy;
 pub mod init;
+pub mod log;
 pub mod ls;
 pub mod refs;
 pub mod releases;
@@ -13,6 +15,7 @@ pub mod restore;
 pub mod rollback;
 pub mod show;
 pub mod snapshot;
+pub mod status;
 pub mod validate;
 pub mod verify;
 
