@@ -174,7 +174,9 @@ fn deploy_build_reuse_rollback_and_mounts() {
         .join(STATIC_JS)
         .is_file());
     assert_eq!(
-        fs::read_dir(env.target().join("build")).ok().map(|d| d.count()),
+        fs::read_dir(env.target().join("build"))
+            .ok()
+            .map(|d| d.count()),
         None,
         "the build directory is removed once its slug is stored"
     );
@@ -253,7 +255,11 @@ fn deploy_build_reuse_rollback_and_mounts() {
     assert_eq!(again["reused_build"], true);
     assert_eq!(slug_of(&again), slug2);
     assert_eq!(again["tree"], v2["tree"]);
-    assert_eq!(env.build_runs(), 2, "the build hook ran for an unchanged tree");
+    assert_eq!(
+        env.build_runs(),
+        2,
+        "the build hook ran for an unchanged tree"
+    );
     let log = env.log(again["id"].as_str().unwrap());
     assert!(
         log.contains(&format!(
@@ -295,7 +301,10 @@ fn failed_deploy_hook_keeps_the_previous_release_live() {
     assert!(err.contains("hooks.deploy exited with status 7"), "{err}");
     assert_eq!(env.current(), slug1, "current moved despite the failure");
     let failed = fs::read_to_string(env.shared("var/.deploy_is_failed")).unwrap();
-    assert!(failed.contains("hooks.deploy exited with status 7"), "{failed}");
+    assert!(
+        failed.contains("hooks.deploy exited with status 7"),
+        "{failed}"
+    );
     assert!(!env.shared("var/.maintenance.flag").exists());
 
     let rec = env.last_deploy();

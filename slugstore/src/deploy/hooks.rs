@@ -42,7 +42,10 @@ pub fn run_deploy_hook(
     fs::create_dir_all(var).at(var)?;
     remove_if_present(&failed)?;
     fsutil::write_atomic(&flag, format!("deploy {deploy_id}\n").as_bytes())?;
-    rec.line(Phase::Deploy, &format!("maintenance on: {}", flag.display()))?;
+    rec.line(
+        Phase::Deploy,
+        &format!("maintenance on: {}", flag.display()),
+    )?;
     let result = match project.app.hooks.deploy.as_deref() {
         None => rec.line(Phase::Deploy, "no deploy hook"),
         Some(script) => {

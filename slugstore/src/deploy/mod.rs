@@ -235,7 +235,10 @@ impl Run<'_> {
                 &format!("moved to {}/: {}", init::INIT_DIR, moved.join(", ")),
             )?;
         }
-        Ok((Built { key, reused: None }, Some(format!("built tree {key}"))))
+        Ok((
+            Built { key, reused: None },
+            Some(format!("built tree {key}")),
+        ))
     }
 
     /// Phase 3: snapshot the build output, recording it under its key.

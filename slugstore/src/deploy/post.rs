@@ -82,7 +82,10 @@ fn backup(file: &Path) -> Result<bool> {
     if !file.is_file() {
         return Ok(false);
     }
-    let mut name = file.file_name().expect("backed-up paths name files").to_owned();
+    let mut name = file
+        .file_name()
+        .expect("backed-up paths name files")
+        .to_owned();
     name.push(".bak");
     let bak = file.with_file_name(name);
     fsutil::copy_atomic(file, &bak)?;

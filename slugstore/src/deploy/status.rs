@@ -353,7 +353,9 @@ fn elapsed_stamp(secs: f64) -> String {
 }
 
 fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// `20261122T060832Z-123` for 2026-11-22 06:08:32.123 UTC.
@@ -407,7 +409,10 @@ pub fn resolve(target_root: &Path, id: Option<&str>) -> Result<String> {
         many => Err(Error::Invalid(format!(
             "deploy `{}` is ambiguous: it matches {}",
             id.unwrap_or_default(),
-            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -416,7 +421,8 @@ pub fn resolve(target_root: &Path, id: Option<&str>) -> Result<String> {
 pub fn load(target_root: &Path, id: &str) -> Result<DeployRecord> {
     let path = target_root.join(DEPLOYS).join(format!("{id}.json"));
     let text = fs::read(&path).at(&path)?;
-    serde_json::from_slice(&text).map_err(|e| Error::format(path.display().to_string(), e.to_string()))
+    serde_json::from_slice(&text)
+        .map_err(|e| Error::format(path.display().to_string(), e.to_string()))
 }
 
 /// The log file of deploy `id`.
