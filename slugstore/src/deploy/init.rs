@@ -53,11 +53,9 @@ pub fn move_to_init(dir: &Path) -> Result<Vec<&'static str>> {
     let mut moved = Vec::new();
     for rel in INIT_PATHS {
         let from = dir.join(rel);
-        let has_content = match fs::read_dir(&from) {
-            Ok(mut rd) => rd.next().is_some(),
-            Err(_) => false,
-        };
-        if !from.is_dir() || !has_content {
+        // A symlink at the path is left alone: moving it would not move the content it points to.
+        let is_dir = fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir());
+        if !is_dir || fs::read_dir(&from).at(&from)?.next().is_none() {
             continue;
         }
         let to = dir.join(INIT_DIR).join(rel);

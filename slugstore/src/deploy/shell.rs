@@ -126,3 +126,49 @@ pub fn hook_env(
     ]);
     env
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::status::{list, log_path};
+
+    fn run_script(script: &str) -> (Result<()>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let observer = |_: crate::deploy::status::Event<'_>| {};
+        let rec = Recorder::create(dir.path(), dir.path(), &observer).unwrap();
+        let env = [("HOOK_VAR".to_owned(), "from-config".to_owned())];
+        let hook = Hook {
+            name: "hooks.test",
+            script,
+            cwd: dir.path(),
+            env: &env,
+        };
+        let result = run(&hook, Phase::Build, &rec);
+        let id = &list(dir.path()).unwrap()[0];
+        (result, fs_read(&log_path(dir.path(), id)))
+    }
+
+    fn fs_read(p: &Path) -> String {
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    #[test]
+    fn a_hook_fails_on_its_last_command_or_any_command_under_set_e() {
+        let (r, _) = run_script("false\ntrue");
+        assert!(r.is_ok(), "only the last command decides: {r:?}");
+        let (r, _) = run_script("true\nfalse");
+        assert!(r.unwrap_err().to_string().contains("exited with status 1"));
+        let (r, log) = run_script("set -e\nfalse\necho not-reached");
+        assert!(r.is_err());
+        assert!(!log.contains("not-reached"), "{log}");
+    }
+
+    #[test]
+    fn both_streams_are_logged_line_by_line_with_the_phase() {
+        let (r, log) = run_script("echo \"out $HOOK_VAR\"; echo err >&2; printf 'no newline'");
+        r.unwrap();
+        assert!(log.contains("[build] out from-config\n"), "{log}");
+        assert!(log.contains("[build] err\n"), "{log}");
+        assert!(log.contains("[build] no newline\n"), "{log}");
+    }
+}
