@@ -347,3 +347,18 @@ fn invalid_configuration_is_refused_before_any_build() {
     assert_eq!(phase(&rec, "validate")["state"], "failed");
     assert_eq!(phase(&rec, "build")["state"], "pending");
 }
+
+#[test]
+fn a_target_inside_the_source_is_not_part_of_the_tree() {
+    let env = Env::new();
+    let deploy = || {
+        let out = env.slug(&["deploy", "src", "--target", "src/live", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = deploy();
+    let second = deploy();
+    assert_eq!(second["reused_build"], true);
+    assert_eq!(second["tree"], first["tree"]);
+    assert_eq!(env.build_runs(), 1);
+}

@@ -199,7 +199,7 @@ impl Run<'_> {
 
     /// Phase 2: reuse an earlier build of this tree, or build it.
     fn build(&self, project: &Project) -> Result<(Built, Option<String>)> {
-        let tree = reuse::source_tree(self.store, self.source, self.bars)?;
+        let tree = reuse::source_tree(self.store, self.source, self.target.root(), self.bars)?;
         let key = reuse::build_key(&tree, project);
         self.rec.update(|r| r.tree = Some(key.to_hex()))?;
         if !self.opts.no_reuse {

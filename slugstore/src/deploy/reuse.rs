@@ -31,10 +31,20 @@ pub const SOURCE_EXCLUDES: &[&str] = &[".git"];
 /// Changes whenever the composition of the key changes, so old and new keys never collide.
 const KEY_FORMAT: &[u8] = b"slugstore-build-key/1\n";
 
-/// Snapshots the source tree (minus `.git` and the mounts its config declares) and returns its id.
-pub fn source_tree(store: &Store, source: &Path, bars: &dyn ProgressBars) -> Result<SlugId> {
+/// Snapshots the source tree (minus `.git`, the mounts its config declares, and the deploy target when
+/// it lies inside the source) and returns its id.
+pub fn source_tree(
+    store: &Store,
+    source: &Path,
+    target_root: &Path,
+    bars: &dyn ProgressBars,
+) -> Result<SlugId> {
+    let mut excludes: Vec<String> = SOURCE_EXCLUDES.iter().map(|s| (*s).to_owned()).collect();
+    if let Ok(inside) = target_root.strip_prefix(source) {
+        excludes.push(inside.to_string_lossy().into_owned());
+    }
     let opts = SnapshotOptions {
-        excludes: SOURCE_EXCLUDES.iter().map(|s| (*s).to_owned()).collect(),
+        excludes,
         message: Some(format!("source tree {}", source.display())),
         ..SnapshotOptions::default()
     };
