@@ -65,6 +65,15 @@ pub enum Error {
         /// What is wrong with it.
         detail: String,
     },
+    /// A remote storage backend (S3, a `file://` remote) failed on an object.
+    #[error("{location}: {source}")]
+    Remote {
+        /// The remote object, as a URL: `s3://bucket/prefix/key`.
+        location: String,
+        /// The underlying error (never carries credentials).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Invalid(String),

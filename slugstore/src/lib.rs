@@ -8,6 +8,7 @@ pub mod error;
 pub mod fsutil;
 pub mod id;
 pub mod progress;
+pub mod remote;
 pub mod restore;
 pub mod scan;
 pub mod slug;

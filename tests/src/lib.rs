@@ -6,6 +6,7 @@
 //! bits, symlink targets, empty directories, non-UTF-8 names). Damage is done the way a failing disk
 //! does it, by flipping bytes of pack files ([`store::flip_byte`]).
 
+pub mod backend_conformance;
 pub mod compare;
 pub mod store;
 pub mod tree;
