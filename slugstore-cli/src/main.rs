@@ -44,6 +44,8 @@ enum Command {
     Deploy(cmd::deploy::Args),
     Status(cmd::status::Args),
     Log(cmd::log::Args),
+    Export(cmd::export::Args),
+    Import(cmd::import::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,8 @@ fn main() -> ExitCode {
         Command::Deploy(a) => cmd::deploy::run(&ctx, a),
         Command::Status(a) => cmd::status::run(&ctx, a),
         Command::Log(a) => cmd::log::run(&ctx, a),
+        Command::Export(a) => cmd::export::run(&ctx, a),
+        Command::Import(a) => cmd::import::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -5,9 +5,10 @@
 //!    unchanged keeps its recorded hash and is not read.
 //! 3. Read, hash and store the other files in parallel (rayon across files; large files are mapped for
 //!    hashing and streamed into the store).
-//! 4. Encode the manifest, store it as an object, make the packs durable, then commit in one index batch:
-//!    object locations, the slug record, the ref, the stat-cache changes. Until that batch lands nothing
-//!    of the snapshot is visible, so a snapshot killed at any moment leaves no slug that looks whole.
+//! 4. Encode the manifest, store it as an object, make the packs durable, then commit in one index batch
+//!    ([`commit_manifest`]): object locations, the slug record, the ref, the stat-cache changes. Until
+//!    that batch lands nothing of the snapshot is visible, so a snapshot killed at any moment leaves no
+//!    slug that looks whole.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -23,7 +24,9 @@ use crate::error::{Error, IoResultExt, Result};
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::scan::{self, FileMeta, Found, Walked};
-use crate::slug::{now_secs, Entry, EntryKind, Manifest, SlugRecord, TreeStats};
+pub use crate::slug::commit::check_ref_name;
+use crate::slug::commit::{commit_manifest, SlugMeta};
+use crate::slug::{Entry, EntryKind, Manifest, TreeStats};
 use crate::store::index::{tree_key, StatEntry, TreeKey};
 use crate::store::{ObjectWriter, Store, IN_MEMORY_LIMIT};
 
@@ -168,89 +171,42 @@ pub fn snapshot(
     let manifest = Manifest::new(entries)?;
     let stats = manifest.stats();
     let file_stats = writer.stats();
-    let (manifest_id, _) = writer.add(&manifest.encode())?;
-    let slug = SlugId(manifest_id);
-    drop(manifest);
-
-    let staged = writer.finish()?;
-    let existing = store.index().slug(&slug)?;
-    let mut batch = store.index().batch();
-    staged.stage(&mut batch);
-    if existing.is_none() {
-        let parent = match &opts.ref_name {
-            Some(r) => store.index().get_ref(r)?.filter(|p| *p != slug),
-            None => None,
-        };
-        batch.put_slug(&SlugRecord {
-            id: slug,
-            created: now_secs(),
-            message: opts.message.clone(),
-            parent,
-            labels: opts.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
-            source: Some(root.display().to_string()),
-            stats,
-        });
-    }
-    if let Some(r) = &opts.ref_name {
-        if store.index().get_ref(r)? != Some(slug) {
-            batch.set_ref(
-                r,
-                slug,
-                opts.message.clone().or_else(|| Some("snapshot".into())),
-            )?;
-        }
-    }
+    let meta = SlugMeta {
+        ref_name: opts.ref_name.clone(),
+        message: opts.message.clone(),
+        labels: opts.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+        source: Some(root.display().to_string()),
+        action: "snapshot",
+    };
     let racy_before = scan_start
         .checked_sub(RACY_MARGIN)
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    update_stat_cache(
-        store,
-        &tkey,
-        &walked.entries,
-        &ids,
-        ns_since_epoch(racy_before),
-        &mut batch,
-    )?;
-    batch.commit()?;
+    let committed = commit_manifest(store, writer, &manifest, &meta, |batch| {
+        update_stat_cache(
+            store,
+            &tkey,
+            &walked.entries,
+            &ids,
+            ns_since_epoch(racy_before),
+            batch,
+        )
+    })?;
+    drop(manifest);
 
     Ok(SnapshotReport {
-        slug,
-        new_slug: existing.is_none(),
+        slug: committed.slug,
+        new_slug: committed.new_slug,
         ref_name: opts.ref_name.clone(),
         tree: stats,
         files_read: todo.len() as u64,
         new_objects: file_stats.new_objects,
         new_bytes: file_stats.new_bytes,
-        stored_bytes: staged.stats.stored_bytes,
+        stored_bytes: committed.staged.stats.stored_bytes,
         dedup_bytes: stats.bytes.saturating_sub(file_stats.new_bytes),
         excluded: excludes.list(),
         warnings: walked.warnings,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// Ref names: non-empty, printable, no whitespace or `/..`, not a hex id prefix (which would shadow ids).
-pub fn check_ref_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 200
-        && !name.starts_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./@".contains(c))
-        && !name
-            .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..");
-    if !ok {
-        return Err(Error::Invalid(format!(
-            "`{name}` is not a valid ref name (letters, digits, `-_./@`, no empty or `..` components)"
-        )));
-    }
-    if name.len() >= 4 && name.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return Err(Error::Invalid(format!(
-            "ref name `{name}` looks like a slug id; pick another"
-        )));
-    }
-    Ok(())
 }
 
 fn os(rel: &[u8]) -> &Path {

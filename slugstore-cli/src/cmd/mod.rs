@@ -6,6 +6,8 @@ pub mod activate;
 pub mod checkout;
 pub mod compress_static;
 pub mod deploy;
+pub mod export;
+pub mod import;
 pub mod init;
 pub mod log;
 pub mod ls;

@@ -1,0 +1,113 @@
+//! Committing a manifest as a slug: the one place where a tree becomes visible in a store.
+//!
+//! Every way of making a slug (snapshotting a directory, importing an archive, pulling from a remote)
+//! ends the same way: store the manifest as an object, make the packs durable, then write in *one* index
+//! batch the object locations, the slug record and the ref. Until that batch lands nothing of the new
+//! slug is visible, so an operation killed at any moment leaves at most unreferenced packs, never a slug
+//! whose objects are missing.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::id::SlugId;
+use crate::slug::{now_secs, Manifest, SlugRecord};
+use crate::store::{Batch, ObjectWriter, Staged, Store};
+
+/// What is recorded with a new slug besides its tree.
+#[derive(Debug, Clone, Default)]
+pub struct SlugMeta {
+    /// Point this ref at the slug (its previous slug becomes the parent of a new slug).
+    pub ref_name: Option<String>,
+    /// A free-form message, also used as the reason of the ref change.
+    pub message: Option<String>,
+    /// Free-form labels.
+    pub labels: BTreeMap<String, String>,
+    /// Where the tree came from, for humans.
+    pub source: Option<String>,
+    /// Reason recorded in the ref history when there is no message (`snapshot`, `import`).
+    pub action: &'static str,
+}
+
+/// What [`commit_manifest`] did.
+#[derive(Debug)]
+pub struct Committed {
+    /// The slug id.
+    pub slug: SlugId,
+    /// False when the store already had this exact slug.
+    pub new_slug: bool,
+    /// The objects the writer stored (the manifest included).
+    pub staged: Staged,
+}
+
+/// Stores `manifest` through `writer` and commits it, with every object the writer holds, as a slug.
+///
+/// `extra` may add its own changes to the same atomic batch (the snapshot's stat-cache updates).
+pub fn commit_manifest(
+    store: &Store,
+    writer: ObjectWriter<'_>,
+    manifest: &Manifest,
+    meta: &SlugMeta,
+    extra: impl FnOnce(&mut Batch<'_>) -> Result<()>,
+) -> Result<Committed> {
+    if let Some(r) = &meta.ref_name {
+        check_ref_name(r)?;
+    }
+    let (manifest_id, _) = writer.add(&manifest.encode())?;
+    let slug = SlugId(manifest_id);
+    let staged = writer.finish()?;
+    let existing = store.index().slug(&slug)?;
+    let mut batch = store.index().batch();
+    staged.stage(&mut batch);
+    if existing.is_none() {
+        let parent = match &meta.ref_name {
+            Some(r) => store.index().get_ref(r)?.filter(|p| *p != slug),
+            None => None,
+        };
+        batch.put_slug(&SlugRecord {
+            id: slug,
+            created: now_secs(),
+            message: meta.message.clone(),
+            parent,
+            labels: meta.labels.clone(),
+            source: meta.source.clone(),
+            stats: manifest.stats(),
+        });
+    }
+    if let Some(r) = &meta.ref_name {
+        if store.index().get_ref(r)? != Some(slug) {
+            let reason = meta.message.clone().unwrap_or_else(|| meta.action.into());
+            batch.set_ref(r, slug, Some(reason))?;
+        }
+    }
+    extra(&mut batch)?;
+    batch.commit()?;
+    Ok(Committed {
+        slug,
+        new_slug: existing.is_none(),
+        staged,
+    })
+}
+
+/// Ref names: non-empty, printable, no whitespace or `/..`, not a hex id prefix (which would shadow ids).
+pub fn check_ref_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./@".contains(c))
+        && !name
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if !ok {
+        return Err(Error::Invalid(format!(
+            "`{name}` is not a valid ref name (letters, digits, `-_./@`, no empty or `..` components)"
+        )));
+    }
+    if name.len() >= 4 && name.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::Invalid(format!(
+            "ref name `{name}` looks like a slug id; pick another"
+        )));
+    }
+    Ok(())
+}
