@@ -1,7 +1,7 @@
 //! slugstore: content-addressed, deduplicated, instantly reversible slugs of a build tree.
 
-pub mod checkout;
 pub mod archive;
+pub mod checkout;
 pub mod compress;
 pub mod config;
 pub mod deploy;
