@@ -81,6 +81,16 @@ pub enum Error {
     /// line, column and key path.
     #[error("{}", crate::config::Diagnostic::render_all(.0))]
     Config(Vec<crate::config::Diagnostic>),
+    /// A phase of a deploy failed; the deploy's record and log are kept under the target's `deploys/`.
+    #[error("deploy {deploy} failed in phase {phase}: {source}")]
+    Deploy {
+        /// The deploy's id.
+        deploy: String,
+        /// The phase that failed (`validate`, `build`, `slug`, `release`, `deploy`, `post_deploy`).
+        phase: String,
+        /// What went wrong.
+        source: Box<Error>,
+    },
 }
 
 impl Error {

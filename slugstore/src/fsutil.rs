@@ -47,3 +47,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|f| f.sync_all()).at(dir)
 }
+
+/// Copies `src` to `dest` under a temporary name, fsyncs it and renames it over `dest`: a crash leaves
+/// either the old `dest` or the complete copy. The copy keeps `src`'s mode plus the owner's write bit
+/// (copies are made into writable places, often from read-only releases). The directory is not
+/// fsynced: callers copying many files sync once.
+pub fn copy_atomic(src: &Path, dest: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = temp_sibling(dest);
+    let result = (|| {
+        fs::copy(src, &tmp).at(src)?;
+        let f = File::open(&tmp).at(&tmp)?;
+        let mode = f.metadata().at(&tmp)?.permissions().mode();
+        f.set_permissions(fs::Permissions::from_mode(mode | 0o200))
+            .at(&tmp)?;
+        f.sync_all().at(&tmp)?;
+        fs::rename(&tmp, dest).at(dest)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

@@ -45,6 +45,7 @@ pub mod archive;
 pub mod checkout;
 pub mod compress;
 pub mod config;
+pub mod deploy;
 pub mod error;
 pub mod fsutil;
 pub mod gc;

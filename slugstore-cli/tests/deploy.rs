@@ -1,0 +1,364 @@
+//! `slug deploy` end to end on the example project (examples/shop): the built binary, real files, a
+//! real store and target in a temporary directory.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use slugstore_tests::compare::{assert_same_listing, read_tree};
+
+/// A project copy, a store and a deploy target in one temporary directory.
+struct Env {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Env {
+    /// Copies the example project to `src/`, adds a line to its build hook that counts runs in
+    /// `build-runs` (outside the tree), and creates the store.
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop");
+        copy_tree(&example, &root.join("src"));
+        let env = Env { _dir: dir, root };
+        let counter = env.root.join("build-runs");
+        env.edit_app(|s| {
+            s.replacen(
+                "    set -e\n",
+                &format!("    set -e\n    echo run >> '{}'\n", counter.display()),
+                1,
+            )
+        });
+        let out = env.slug(&["init"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        env
+    }
+
+    fn src(&self) -> PathBuf {
+        self.root.join("src")
+    }
+
+    fn target(&self) -> PathBuf {
+        self.root.join("target")
+    }
+
+    fn shared(&self, rel: &str) -> PathBuf {
+        self.target().join("shared").join(rel)
+    }
+
+    fn slug(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_slug"))
+            .arg("--store")
+            .arg(self.root.join("store"))
+            .args(args)
+            .current_dir(&self.root)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `slug deploy src --target target --json`.
+    fn deploy(&self) -> Output {
+        self.slug(&["deploy", "src", "--target", "target", "--json"])
+    }
+
+    /// Deploys and returns the record, failing the test if the deploy fails.
+    fn deploy_ok(&self) -> serde_json::Value {
+        let out = self.deploy();
+        assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The record of the last deploy, from `slug status --json`.
+    fn last_deploy(&self) -> serde_json::Value {
+        let out = self.slug(&["status", "--target", "target", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["last_deploy"].clone()
+    }
+
+    /// The log of deploy `id`, from `slug log`.
+    fn log(&self, id: &str) -> String {
+        let out = self.slug(&["log", id, "--target", "target"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The slug id `current` points at.
+    fn current(&self) -> String {
+        let link = fs::read_link(self.target().join("current")).unwrap();
+        link.file_name().unwrap().to_string_lossy().into_owned()
+    }
+
+    fn build_runs(&self) -> usize {
+        fs::read_to_string(self.root.join("build-runs"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    fn edit_app(&self, f: impl FnOnce(&str) -> String) {
+        edit(&self.src().join(".magento.app.yaml"), f);
+    }
+}
+
+fn edit(path: &Path, f: impl FnOnce(&str) -> String) {
+    let text = fs::read_to_string(path).unwrap();
+    let new = f(&text);
+    assert_ne!(text, new, "the edit of {} changed nothing", path.display());
+    fs::write(path, new).unwrap();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn phase<'a>(record: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    record["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == name)
+        .unwrap()
+}
+
+fn slug_of(record: &serde_json::Value) -> String {
+    record["slug"].as_str().unwrap().to_owned()
+}
+
+const STATIC_JS: &str = "frontend/Shop/default/catalog.js";
+
+#[test]
+fn deploy_build_reuse_rollback_and_mounts() {
+    let env = Env::new();
+
+    // v1: everything runs.
+    let v1 = env.deploy_ok();
+    let slug1 = slug_of(&v1);
+    assert_eq!(v1["state"], "success");
+    assert_eq!(v1["reused_build"], false);
+    assert_eq!(env.build_runs(), 1);
+    assert_eq!(env.current(), slug1);
+    for p in v1["phases"].as_array().unwrap() {
+        assert_eq!(p["state"], "success", "{p}");
+        assert!(p["seconds"].as_f64().is_some(), "phase without timing: {p}");
+        assert!(p["started"].is_string(), "phase without start time: {p}");
+    }
+    let live1 = read_tree(&env.target().join("current"));
+    let js1 = fs::read(env.src().join("web/js/catalog.js")).unwrap();
+    // Static assets: moved to init/ by the build, gzipped, linked into the static mount.
+    let served = env.shared("pub/static").join(STATIC_JS);
+    assert_eq!(fs::read(&served).unwrap(), js1);
+    let gz = env.shared("pub/static").join(format!("{STATIC_JS}.gz"));
+    assert!(Command::new("gzip")
+        .arg("-t")
+        .arg(&gz)
+        .status()
+        .unwrap()
+        .success());
+    assert!(env
+        .target()
+        .join("current/init/pub/static")
+        .join(STATIC_JS)
+        .is_file());
+    assert_eq!(
+        fs::read_dir(env.target().join("build"))
+            .ok()
+            .map(|d| d.count()),
+        None,
+        "the build directory is removed once its slug is stored"
+    );
+    // init/app/etc and init/pub/media were copied into their mounts; hooks ran and left markers; the
+    // maintenance flag is gone; env.php and config.php have backups.
+    let env_php = env.shared("app/etc/env.php");
+    assert!(fs::read_to_string(&env_php).unwrap().contains("MAGE_MODE"));
+    assert!(env.shared("app/etc/config.php").is_file());
+    assert!(env.shared("pub/media/catalog/placeholder.txt").is_file());
+    assert_eq!(
+        fs::read(env.shared("app/etc/env.php.bak")).unwrap(),
+        fs::read(&env_php).unwrap()
+    );
+    assert!(env.shared("app/etc/config.php.bak").is_file());
+    let marker = env.shared("var/deploy-marker.log");
+    assert_eq!(fs::read_to_string(&marker).unwrap().lines().count(), 1);
+    assert!(env.shared("var/post-deploy-marker").is_file());
+    assert!(!env.shared("var/.maintenance.flag").exists());
+    let log1 = env.log(v1["id"].as_str().unwrap());
+    for name in [
+        "validate",
+        "build",
+        "slug",
+        "release",
+        "deploy",
+        "post_deploy",
+    ] {
+        assert!(
+            log1.contains(&format!("[{name}] success in ")),
+            "no timing of {name} in:\n{log1}"
+        );
+    }
+    assert!(log1.contains("[build] building static assets (mode production)"));
+
+    // Files written at runtime into mounts, and an operator's edit of a file the build also provides.
+    fs::create_dir_all(env.shared("var/log")).unwrap();
+    fs::write(env.shared("var/log/system.log"), "runtime log\n").unwrap();
+    fs::write(env.shared("pub/media/upload.jpg"), "uploaded").unwrap();
+    fs::write(&env_php, "<?php return ['edited' => 'by the operator'];\n").unwrap();
+    fs::remove_file(env.shared("pub/media/catalog/placeholder.txt")).unwrap();
+
+    // v2: a source change; the build runs again.
+    edit(&env.src().join("web/js/catalog.js"), |s| {
+        format!("{s}\n// v2\n")
+    });
+    let js2 = fs::read(env.src().join("web/js/catalog.js")).unwrap();
+    let v2 = env.deploy_ok();
+    let slug2 = slug_of(&v2);
+    assert_ne!(slug2, slug1);
+    assert_eq!(v2["reused_build"], false);
+    assert_eq!(env.build_runs(), 2);
+    assert_eq!(env.current(), slug2);
+    assert_eq!(fs::read(&served).unwrap(), js2, "static follows the switch");
+    assert_eq!(
+        fs::read_to_string(env.shared("var/log/system.log")).unwrap(),
+        "runtime log\n"
+    );
+    assert_eq!(
+        fs::read(env.shared("pub/media/upload.jpg")).unwrap(),
+        b"uploaded"
+    );
+    assert!(
+        fs::read_to_string(&env_php)
+            .unwrap()
+            .contains("by the operator"),
+        "init content must not clobber a file in the mount"
+    );
+    assert!(
+        env.shared("pub/media/catalog/placeholder.txt").is_file(),
+        "init content missing from the mount is restored"
+    );
+    assert_eq!(fs::read_to_string(&marker).unwrap().lines().count(), 2);
+
+    // v2 again, unchanged: the build is reused (the hook did not run), same slug.
+    let again = env.deploy_ok();
+    assert_eq!(again["reused_build"], true);
+    assert_eq!(slug_of(&again), slug2);
+    assert_eq!(again["tree"], v2["tree"]);
+    assert_eq!(
+        env.build_runs(),
+        2,
+        "the build hook ran for an unchanged tree"
+    );
+    let log = env.log(again["id"].as_str().unwrap());
+    assert!(
+        log.contains(&format!(
+            "reusing build {slug2} for tree {}",
+            v2["tree"].as_str().unwrap()
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("building static assets"), "{log}");
+    assert!(phase(&again, "build")["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("reused build"));
+
+    // Roll back to v1: the same bytes as when v1 was live, static assets included.
+    let out = env.slug(&["rollback", "--target", "target", "--to", &slug1]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.current(), slug1);
+    assert_same_listing(&live1, &read_tree(&env.target().join("current")));
+    assert_eq!(fs::read(&served).unwrap(), js1);
+}
+
+#[test]
+fn failed_deploy_hook_keeps_the_previous_release_live() {
+    let env = Env::new();
+    let v1 = env.deploy_ok();
+    let slug1 = slug_of(&v1);
+
+    env.edit_app(|s| {
+        s.replace(
+            "    echo \"deploy hook in $PWD\"\n",
+            "    echo \"deploy hook in $PWD\"\n    test -f var/.maintenance.flag && echo flag-seen\n    exit 7\n",
+        )
+    });
+    let out = env.deploy();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("failed in phase deploy"), "{err}");
+    assert!(err.contains("hooks.deploy exited with status 7"), "{err}");
+    assert_eq!(env.current(), slug1, "current moved despite the failure");
+    let failed = fs::read_to_string(env.shared("var/.deploy_is_failed")).unwrap();
+    assert!(
+        failed.contains("hooks.deploy exited with status 7"),
+        "{failed}"
+    );
+    assert!(!env.shared("var/.maintenance.flag").exists());
+
+    let rec = env.last_deploy();
+    assert_eq!(rec["state"], "failed");
+    assert_eq!(phase(&rec, "release")["state"], "success");
+    assert_eq!(phase(&rec, "deploy")["state"], "failed");
+    assert_eq!(phase(&rec, "post_deploy")["state"], "pending");
+    assert_ne!(slug_of(&rec), slug1, "the new slug was built and released");
+    assert!(
+        env.log(rec["id"].as_str().unwrap())
+            .contains("[deploy] flag-seen"),
+        "the maintenance flag exists while the deploy hook runs"
+    );
+
+    // Fixed: the next deploy succeeds and clears the failure marker.
+    env.edit_app(|s| s.replace("    exit 7\n", ""));
+    env.deploy_ok();
+    assert!(!env.shared("var/.deploy_is_failed").exists());
+}
+
+#[test]
+fn invalid_configuration_is_refused_before_any_build() {
+    let env = Env::new();
+    let v1 = env.deploy_ok();
+    assert_eq!(env.build_runs(), 1);
+
+    edit(&env.src().join(".magento/services.yaml"), |s| {
+        s.replace("type: mysql:10.6", "type: mysql")
+    });
+    edit(&env.src().join("web/js/catalog.js"), |s| format!("{s}//\n"));
+    let out = env.deploy();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("failed in phase validate"), "{err}");
+    assert!(err.contains("services.yaml:"), "no file and line in: {err}");
+    assert_eq!(env.build_runs(), 1, "the build hook ran");
+    assert!(!env.target().join("build").exists());
+    assert_eq!(env.current(), slug_of(&v1));
+    let rec = env.last_deploy();
+    assert_eq!(phase(&rec, "validate")["state"], "failed");
+    assert_eq!(phase(&rec, "build")["state"], "pending");
+}
+
+#[test]
+fn a_target_inside_the_source_is_not_part_of_the_tree() {
+    let env = Env::new();
+    let deploy = || {
+        let out = env.slug(&["deploy", "src", "--target", "src/live", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = deploy();
+    let second = deploy();
+    assert_eq!(second["reused_build"], true);
+    assert_eq!(second["tree"], first["tree"]);
+    assert_eq!(env.build_runs(), 1);
+}

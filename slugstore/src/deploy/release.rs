@@ -1,0 +1,123 @@
+//! Phase 4: materialize the release and give its mounts their build-time content.
+//!
+//! The release is checked out next to the live one (see [`crate::checkout`]); its mounts are symlinks
+//! into `TARGET/shared/`. Then, as ece-tools does at deploy:
+//!
+//! - `init/app/etc` and `init/pub/media` are copied into their mounts, without replacing any file that
+//!   is already there (the live configuration and uploaded media win over what the build produced).
+//!   Files are copied, never hardlinked: the mounts are writable, and a write through a hardlink would
+//!   change the read-only release (and every release sharing the inode).
+//! - each top-level entry of `init/pub/static` gets a symlink in the `pub/static` mount. The link goes
+//!   through `current` (`../../../current/init/pub/static/<entry>` from `shared/pub/static/`), so the
+//!   static files served are always the live release's: they change with the switch, not before, stay
+//!   right when a deploy hook fails, and follow a rollback without any copy.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::checkout::target::{Target, CURRENT, SHARED};
+use crate::config::mount_paths;
+use crate::deploy::init::{INIT_DIR, STATIC_DIR};
+use crate::error::{Error, IoResultExt, Result};
+use crate::fsutil;
+
+/// The init paths copied into their mounts.
+pub const COPIED_INIT_PATHS: &[&str] = &["app/etc", "pub/media"];
+
+/// What wiring the mounts did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MountsReport {
+    /// Files copied from `init/` into mounts.
+    pub copied: u64,
+    /// Files of `init/` not copied because the mount already had the path.
+    pub kept: u64,
+    /// Symlinks made (or updated) in the static mount.
+    pub static_links: u64,
+    /// Entries of the static mount left alone because they are not symlinks.
+    pub static_kept: Vec<String>,
+}
+
+/// Copies `init/` content of the release at `release` into the target's mounts and links its static
+/// entries, for the mounts the release's configuration declares.
+pub fn wire_mounts(target: &Target, release: &Path) -> Result<MountsReport> {
+    let mounts = mount_paths(release)?;
+    let mut report = MountsReport::default();
+    for rel in COPIED_INIT_PATHS {
+        let from = release.join(INIT_DIR).join(rel);
+        if mounts.iter().any(|m| m == rel) && from.is_dir() {
+            copy_missing(&from, &target.shared_dir().join(rel), &mut report)?;
+        }
+    }
+    let init_static = release.join(INIT_DIR).join(STATIC_DIR);
+    if mounts.iter().any(|m| m == STATIC_DIR) && init_static.is_dir() {
+        link_static(target, &init_static, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// Copies every file and symlink of `from` missing in `to` (created as needed), recursively.
+fn copy_missing(from: &Path, to: &Path, report: &mut MountsReport) -> Result<()> {
+    fs::create_dir_all(to).at(to)?;
+    for entry in fs::read_dir(from).at(from)? {
+        let entry = entry.at(from)?;
+        let src = entry.path();
+        let dest = to.join(entry.file_name());
+        let kind = entry.file_type().at(&src)?;
+        let exists = fs::symlink_metadata(&dest).is_ok();
+        if kind.is_dir() {
+            if exists && !dest.is_dir() {
+                report.kept += 1;
+            } else {
+                copy_missing(&src, &dest, report)?;
+            }
+        } else if exists {
+            report.kept += 1;
+        } else if kind.is_symlink() {
+            symlink(fs::read_link(&src).at(&src)?, &dest).at(&dest)?;
+            report.copied += 1;
+        } else {
+            fsutil::copy_atomic(&src, &dest)?;
+            report.copied += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Links each top-level entry of the release's `init/pub/static` into the static mount, through
+/// `current`. Existing symlinks are replaced atomically; anything else there is left alone.
+fn link_static(target: &Target, init_static: &Path, report: &mut MountsReport) -> Result<()> {
+    let mount = target.shared_dir().join(STATIC_DIR);
+    fs::create_dir_all(&mount).at(&mount)?;
+    // From shared/pub/static up to the target root: one level per component, plus one for shared/.
+    let up = "../".repeat(STATIC_DIR.split('/').count() + 1);
+    debug_assert_eq!(mount, target.root().join(SHARED).join(STATIC_DIR));
+    for entry in fs::read_dir(init_static).at(init_static)? {
+        let name = entry.at(init_static)?.file_name();
+        let link = mount.join(&name);
+        let dest = PathBuf::from(&up)
+            .join(CURRENT)
+            .join(INIT_DIR)
+            .join(STATIC_DIR)
+            .join(&name);
+        match fs::symlink_metadata(&link) {
+            Ok(m) if !m.file_type().is_symlink() => {
+                report.static_kept.push(link.display().to_string());
+                continue;
+            }
+            Ok(_) if fs::read_link(&link).ok().as_deref() == Some(dest.as_path()) => {}
+            _ => {
+                let tmp = fsutil::temp_sibling(&link);
+                symlink(&dest, &tmp).at(&tmp)?;
+                if let Err(e) = fs::rename(&tmp, &link) {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(Error::io(&link, e));
+                }
+            }
+        }
+        report.static_links += 1;
+    }
+    Ok(())
+}
