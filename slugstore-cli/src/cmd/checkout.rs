@@ -18,7 +18,7 @@ pub struct TargetArg {
 
 /// Materialize a slug as a release of a deploy target.
 ///
-/// Writes TARGET/releases/<slug-id>/, read-only. Files that an earlier release of the target already has
+/// Writes TARGET/releases/SLUG-ID/, read-only. Files that an earlier release of the target already has
 /// are hardlinked from it; only the others are written from the store. Mount paths (from the slug's
 /// .magento.app.yaml, or the defaults) become symlinks into TARGET/shared/. The release is complete or
 /// absent: an interrupted checkout leaves nothing that `slug activate` accepts. Older releases beyond

@@ -79,7 +79,7 @@ pub struct ReleaseInfo {
 /// The content of `state.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
-    /// Switches of `current`, oldest first (the last [`HISTORY_LIMIT`] only).
+    /// Switches of `current`, oldest first (the last `HISTORY_LIMIT` only).
     #[serde(default)]
     pub activations: Vec<Activation>,
     /// Releases materialized, by slug id (entries of pruned releases are dropped).

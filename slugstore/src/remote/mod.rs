@@ -1,7 +1,7 @@
 //! Remotes: where slugs travel to and from.
 //!
 //! [`url`] parses remote locations (`file:///path`, `s3://bucket/prefix`); [`backend`] stores and
-//! fetches objects there; [`config`] names remotes in the store. [`push`] and [`pull`] move slugs,
+//! fetches objects there; [`config`] names remotes in the store. [`mod@push`] and [`mod@pull`] move slugs,
 //! in the layout of [`layout`], learning what a remote holds from its [`catalog`].
 
 pub mod backend;
