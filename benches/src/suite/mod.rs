@@ -81,6 +81,8 @@ pub struct Workspace {
     pub base: PathBuf,
     /// The build tree after a 1 % churn (a hard-linked copy, churned).
     pub churned: PathBuf,
+    /// Seed of the 1 % churn, so a scenario can apply the same churn to a copy of its own.
+    pub churn_seed: u64,
 }
 
 impl Workspace {
@@ -109,6 +111,7 @@ pub fn run(cfg: &Config) -> Result<Results> {
         root: cfg.workdir.clone(),
         base: cfg.workdir.join("tree"),
         churned: cfg.workdir.join("churned"),
+        churn_seed: derive(cfg.seed, 0xc4a1),
     };
     let mut skipped = Vec::new();
     let mut tools = Vec::new();
@@ -145,7 +148,7 @@ pub fn run(cfg: &Config) -> Result<Results> {
         results::mib(generated.bytes)
     );
     exec::run(Command::new("cp").arg("-al").arg(&ws.base).arg(&ws.churned))?;
-    let churned = churn(&ws.churned, 1.0, derive(cfg.seed, 0xc4a1), Scope::Tree)?;
+    let churned = churn(&ws.churned, 1.0, ws.churn_seed, Scope::Tree)?;
 
     let mut rows = Vec::new();
     for scenario in &cfg.scenarios {

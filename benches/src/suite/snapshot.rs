@@ -4,7 +4,11 @@
 //! Each run starts from a fresh repository. The repository of the last run is kept for the restore
 //! scenario, so the build tree is not snapshotted again just to have something to restore.
 
-use super::exec::{disk_usage, remove_tree};
+use std::process::Command;
+
+use crate::churn::{self, Scope};
+
+use super::exec::{self, disk_usage, remove_tree};
 use super::results::{mib, Row};
 use super::{Tool, Workspace};
 
@@ -28,7 +32,12 @@ pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
             let step = (|| -> slugstore::Result<bool> {
                 remove_tree(&store)?;
                 tool.backend.init(&store)?;
-                let Some(s) = tool.backend.snapshot(&ws.base)? else {
+                // The churn happens in place, as a build changes its tree: tools that keep per-path
+                // state between snapshots (slugstore's stat cache, restic's parent snapshot) use it.
+                let work = ws.root.join("work");
+                remove_tree(&work)?;
+                exec::run(Command::new("cp").arg("-al").arg(&ws.base).arg(&work))?;
+                let Some(s) = tool.backend.snapshot(&work)? else {
                     return Ok(false);
                 };
                 cold.push(s);
@@ -36,7 +45,8 @@ pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
                     cold.figures
                         .insert("store_mib".into(), mib(disk_usage(&store)?.0));
                 }
-                let Some(s) = tool.backend.snapshot(&ws.churned)? else {
+                churn::churn(&work, 1.0, ws.churn_seed, Scope::Tree)?;
+                let Some(s) = tool.backend.snapshot(&work)? else {
                     return Ok(false);
                 };
                 churn.push(s);
