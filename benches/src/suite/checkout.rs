@@ -132,7 +132,7 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
         |_| Ok(()),
         |i| slug(&["--json", "rollback", "--to", [first, next][i as usize % 2]]),
     );
-    rollback.json_figure("switch_s", "/switch/switch_seconds");
+    rollback.json_figure("switch_s", "/switch_seconds");
     if let Some(s) = rollback.row.figures.remove("switch_s") {
         rollback.figure("switch_ms", s * 1e3);
     }

@@ -199,7 +199,9 @@ pub fn run(cfg: &Config) -> Result<Results> {
         if !cfg.tools.is_empty() && !cfg.tools.iter().any(|t| t == backend.name()) {
             continue;
         }
-        if let Some(note) = left_out_by_default(cfg.size, backend.name()).filter(|_| cfg.tools.is_empty()) {
+        if let Some(note) =
+            left_out_by_default(cfg.size, backend.name()).filter(|_| cfg.tools.is_empty())
+        {
             eprintln!("{note}");
             skipped.push(note);
             continue;
@@ -240,7 +242,10 @@ pub fn run(cfg: &Config) -> Result<Results> {
         size: cfg.size,
         seed: cfg.seed,
         runs: cfg.runs,
-        slug: cfg.slug.clone().filter(|p| tools::find(&p.to_string_lossy()).is_some()),
+        slug: cfg
+            .slug
+            .clone()
+            .filter(|p| tools::find(&p.to_string_lossy()).is_some()),
     };
     let mut rows = Vec::new();
     for scenario in &scenarios {
@@ -257,7 +262,8 @@ pub fn run(cfg: &Config) -> Result<Results> {
             Scenario::Checkout => rows.extend(checkout::measure(&env, &mut skipped)?),
         }
     }
-    let all_targets: Vec<_> = [static_gzip::TARGETS, push_pull::TARGETS, checkout::TARGETS].concat();
+    let all_targets: Vec<_> =
+        [static_gzip::TARGETS, push_pull::TARGETS, checkout::TARGETS].concat();
     let targets = targets::check_all(&all_targets, &rows);
     Ok(Results {
         config: serde_json::json!({
@@ -278,4 +284,50 @@ pub fn run(cfg: &Config) -> Result<Results> {
         rows,
         targets,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_size_defaults_leave_out_push_pull_and_ostree_with_a_note() {
+        let (small, notes) = default_scenarios(Size::Small);
+        assert_eq!(small, Scenario::ALL);
+        assert!(notes.is_empty());
+        let (full, notes) = default_scenarios(Size::Full);
+        assert!(!full.contains(&Scenario::PushPull));
+        assert_eq!(full.len(), Scenario::ALL.len() - 1);
+        assert!(notes[0].contains("--only push-pull"), "{notes:?}");
+        assert!(left_out_by_default(Size::Full, "ostree").is_some());
+        assert!(left_out_by_default(Size::Medium, "ostree").is_none());
+        assert!(left_out_by_default(Size::Full, "restic").is_none());
+    }
+
+    #[test]
+    fn slug_part_is_the_tree_without_its_mounts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ws = Workspace {
+            root: dir.path().to_path_buf(),
+            base: dir.path().join("tree"),
+            churned: dir.path().join("churned"),
+        };
+        for d in ["app/code", "app/etc", "pub/static/x", "pub/media", "var"] {
+            std::fs::create_dir_all(ws.base.join(d)).expect("mkdir");
+        }
+        std::fs::write(ws.base.join("app/code/a.php"), "<?php\n").expect("write");
+        std::fs::write(ws.base.join("pub/static/x/a.js"), "x\n").expect("write");
+        let part = slug_part(&ws).expect("slug part");
+        assert_eq!(
+            std::fs::read(part.join("app/code/a.php")).expect("read"),
+            b"<?php\n"
+        );
+        for m in MOUNTS {
+            assert!(!part.join(m).exists(), "{m} left in");
+        }
+        assert!(
+            ws.base.join("pub/static/x/a.js").is_file(),
+            "source touched"
+        );
+    }
 }

@@ -101,7 +101,8 @@ impl Server {
 
 /// Measures push, pull and churn push of slugstore, and rclone copy, against the server.
 pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
-    const HOWTO: &str = "start the local server: scripts/rgw.sh start; eval \"$(scripts/rgw.sh env)\"";
+    const HOWTO: &str =
+        "start the local server: scripts/rgw.sh start; eval \"$(scripts/rgw.sh env)\"";
     let server = match Server::from_env() {
         Ok(s) => s,
         Err(why) => return Ok(skip(skipped, "push-pull", format!("{why} ({HOWTO})"))),
@@ -127,7 +128,10 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
         .arg("delete")
         .arg(format!("rgw:{}/{prefix}", server.bucket)));
     if let Err(e) = deleted {
-        eprintln!("push-pull: could not delete s3://{}/{prefix}: {e}", server.bucket);
+        eprintln!(
+            "push-pull: could not delete s3://{}/{prefix}: {e}",
+            server.bucket
+        );
     }
     rows
 }
@@ -159,7 +163,13 @@ fn measure_on(env: &Env, server: &Server, bin: &Path, prefix: &str) -> Result<Ve
         c
     };
 
-    let mut push_first = timed(FIRST, SLUG, env.runs, |i| add_remote(store, i), |i| push(first, i));
+    let mut push_first = timed(
+        FIRST,
+        SLUG,
+        env.runs,
+        |i| add_remote(store, i),
+        |i| push(first, i),
+    );
     push_first.json_figure("objects_uploaded", "/objects_uploaded");
     push_first.json_figure("packs_uploaded", "/packs_uploaded");
     if !push_first.ok() {

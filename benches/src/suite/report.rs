@@ -63,7 +63,10 @@ fn targets_table(res: &Results, s: &mut String) {
     if res.targets.is_empty() {
         return;
     }
-    let _ = writeln!(s, "### targets\n\n| goal | measured | met |\n|---|---:|---|");
+    let _ = writeln!(
+        s,
+        "### targets\n\n| goal | measured | met |\n|---|---:|---|"
+    );
     for t in &res.targets {
         let met = match t.met {
             Some(true) => "yes",
@@ -158,4 +161,42 @@ pub fn markdown(res: &Results) -> String {
         let _ = writeln!(s, "- {msg}");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::exec::Sample;
+    use crate::suite::targets::Checked;
+
+    #[test]
+    fn tables_escape_pipes_and_list_the_goals() {
+        let mut row = Row::new(static_gzip::COLD, "find | xargs");
+        row.samples.push(Sample {
+            wall_s: 0.0123,
+            ..Sample::default()
+        });
+        row.figures.insert("compressed".into(), 227.0);
+        let res = Results {
+            config: serde_json::json!({ "runs": 3 }),
+            tree: serde_json::json!({}),
+            skipped: vec!["push-pull: skipped: no S3 endpoint".into()],
+            rows: vec![row],
+            targets: vec![Checked {
+                goal: "a / b: >= 2x faster than c | d".into(),
+                measured: Some(1.5),
+                met: Some(false),
+            }],
+        };
+        let md = markdown(&res);
+        assert!(
+            md.contains("| find \\| xargs | 0.0123 | 0.00 | 0 | - | compressed 227, 1 runs |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| a / b: >= 2x faster than c \\| d | 1.500 | **no** |"),
+            "{md}"
+        );
+        assert!(md.contains("- push-pull: skipped: no S3 endpoint"), "{md}");
+    }
 }

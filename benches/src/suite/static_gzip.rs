@@ -109,14 +109,22 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
     let parent = d.churned.parent().expect("has a parent");
     std::fs::create_dir_all(parent).map_err(|e| slugstore::Error::io(parent, e))?;
     run(Command::new("cp").arg("-al").arg(&d.base).arg(&d.churned))?;
-    let churned = churn(&root.join("next"), 1.0, derive(env.seed, 0x57a7), Scope::Static)?;
+    let churned = churn(
+        &root.join("next"),
+        1.0,
+        derive(env.seed, 0x57a7),
+        Scope::Static,
+    )?;
     eprintln!(
         "  static assets for the warm run: {} of {} changed",
         churned.changed(),
         churned.considered
     );
 
-    let platform = format!("{} | xargs -0 -n100 -P16 gzip -q --keep -6", select(&d.work));
+    let platform = format!(
+        "{} | xargs -0 -n100 -P16 gzip -q --keep -6",
+        select(&d.work)
+    );
     let pigz = format!("{} | xargs -0 -r pigz -q --keep -6", select(&d.work));
     let gzip_reqs = vec![
         Requirement::apt("find", "findutils"),
@@ -136,7 +144,13 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
             skipped.push(format!("{scenario}: {msg}"));
             continue;
         }
-        let t = timed(scenario, tool, env.runs, |_| copy(from, &d.work), |_| shell(script));
+        let t = timed(
+            scenario,
+            tool,
+            env.runs,
+            |_| copy(from, &d.work),
+            |_| shell(script),
+        );
         out.push(finish(t, &d)?);
     }
     match &env.slug {

@@ -32,7 +32,9 @@ impl Figure {
 
     fn value(&self, rows: &[Row]) -> Option<f64> {
         rows.iter()
-            .find(|r| r.scenario == self.scenario && r.tool == self.tool && r.outcome == Status::Ok)?
+            .find(|r| {
+                r.scenario == self.scenario && r.tool == self.tool && r.outcome == Status::Ok
+            })?
             .headline(self.figure)
     }
 }
@@ -144,7 +146,11 @@ mod tests {
 
     #[test]
     fn checks_speedups_fractions_and_limits() {
-        let mut rows = vec![row("a", "fast", 1.0), row("a", "slow", 3.0), row("b", "x", 0.2)];
+        let mut rows = vec![
+            row("a", "fast", 1.0),
+            row("a", "slow", 3.0),
+            row("b", "x", 0.2),
+        ];
         rows[2].figures.insert("ms".into(), 4.0);
         let faster = Target {
             subject: Figure::wall("a", "fast"),

@@ -131,6 +131,8 @@ mod tests {
         assert!(!t.ok());
         assert_eq!(calls, 1);
         assert!(t.row.samples.is_empty());
-        assert!(matches!(&t.row.outcome, super::super::results::Status::Failed(m) if m.contains("nope")));
+        assert!(
+            matches!(&t.row.outcome, super::super::results::Status::Failed(m) if m.contains("nope"))
+        );
     }
 }
