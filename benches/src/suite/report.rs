@@ -45,8 +45,8 @@ fn fmt_figure(v: f64) -> String {
     }
 }
 
-/// Median wall seconds, with milliseconds' precision when the figure is that small.
-fn fmt_seconds(v: Option<f64>) -> String {
+/// A figure for display: two decimals, or four when it is below 0.1 (milliseconds then matter).
+pub fn fmt_seconds(v: Option<f64>) -> String {
     match v {
         Some(v) if v < 0.1 => format!("{v:.4}"),
         _ => fmt(v, 2),
