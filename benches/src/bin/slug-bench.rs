@@ -1,5 +1,7 @@
 //! `slug-bench`: generates a build tree and times slugstore against tar+zstd, OSTree, restic and
-//! `cp -al` on it; prints Markdown tables, writes every figure as JSON and draws a PNG chart.
+//! `cp -al` on it, and its static gzip, push/pull and checkout against the commands they replace;
+//! prints Markdown tables and the goals met or missed, writes every figure as JSON and draws a PNG
+//! chart.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -24,10 +26,11 @@ struct Cli {
     /// Builds kept in the store-size scenario (each a 1 % change from the one before).
     #[arg(long, default_value_t = 10)]
     builds: u32,
-    /// Scenarios to run (default: all).
+    /// Scenarios to run (default: all; at --size full all but push-pull).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Scenario>,
-    /// Tools to run, by name: slugstore, tar+zstd, ostree, restic, "cp -al" (default: all installed).
+    /// Tools of the snapshot, restore and store-size scenarios, by name: slugstore, tar+zstd, ostree,
+    /// restic, "cp -al" (default: all installed; at --size full all but ostree).
     #[arg(long, value_delimiter = ',')]
     tools: Vec<String>,
     /// Scratch directory for the tree and repositories (default: under the system temp dir).
@@ -83,17 +86,12 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(std::env::temp_dir)
         .join(format!("slug-bench-{}", std::process::id()));
-    let scenarios = if cli.only.is_empty() {
-        vec![Scenario::Snapshot, Scenario::Restore, Scenario::StoreSize]
-    } else {
-        cli.only.clone()
-    };
     let cfg = Config {
         size: cli.size,
         seed: cli.seed,
         runs: cli.runs.max(1),
         builds: cli.builds.max(1),
-        scenarios,
+        scenarios: cli.only.clone(),
         workdir: workdir.clone(),
         tools: cli.tools.clone(),
         slug: if cli.no_slug {

@@ -1,8 +1,9 @@
 //! What the suite can ask of a tool: make a repository, snapshot a tree into it, restore from it.
 //!
 //! Scenarios ([`super::snapshot`], [`super::restore`], [`super::store_size`]) are written once against
-//! this trait; a new tool is one more implementation, and a new scenario (checkout and rollback, static
-//! gzip, push and pull) is one more trait method with a default that says "not supported".
+//! this trait; a new tool is one more implementation. The scenarios that pit one slugstore command
+//! against the shell commands it replaces ([`super::static_gzip`], [`super::push_pull`],
+//! [`super::checkout`]) have contenders of their own and are written with [`super::timing`] instead.
 
 use std::path::{Path, PathBuf};
 

@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use slugstore::{Error, Result};
 
-use super::report::{headline_of, ORDER};
+use super::report::{fmt_seconds, headline_of, ORDER};
 use super::results::{Results, Status};
 
 /// Fonts tried when none is given.
@@ -112,7 +112,7 @@ pub fn draw(res: &Results, out: &Path, font: &Path) -> Result<()> {
             ))
             .map_err(draw_err)?;
             area.draw(&Text::new(
-                format!("{v:.2}"),
+                fmt_seconds(Some(*v)),
                 (126 + len, y + 3),
                 (FAMILY, 15).into_font(),
             ))

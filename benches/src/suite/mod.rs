@@ -8,12 +8,17 @@
 pub mod backend;
 pub mod backends;
 pub mod chart;
+pub mod checkout;
 pub mod exec;
+pub mod push_pull;
 pub mod report;
 pub mod restore;
 pub mod results;
 pub mod snapshot;
+pub mod static_gzip;
 pub mod store_size;
+pub mod targets;
+pub mod timing;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +46,52 @@ pub enum Scenario {
     Restore,
     /// Repository size after N chained builds.
     StoreSize,
+    /// Gzip of `pub/static`: the platform's command, pigz, slugstore cold and warm.
+    StaticGzip,
+    /// Push to and pull from an S3 server, against rclone copy (needs a server).
+    PushPull,
+    /// Checkout with a predecessor on disk, cold checkout and rollback, against cp -al and tar -x.
+    Checkout,
+}
+
+impl Scenario {
+    /// Every scenario, in the order they run.
+    pub const ALL: &'static [Scenario] = &[
+        Scenario::Snapshot,
+        Scenario::Restore,
+        Scenario::StoreSize,
+        Scenario::StaticGzip,
+        Scenario::PushPull,
+        Scenario::Checkout,
+    ];
+}
+
+/// The scenarios run when none are named, and notes on those left out at `size`.
+///
+/// At full size push-pull is left out: rclone copies 100,000 files one request each, which takes
+/// minutes and would push the default run past twenty minutes on two cores.
+pub fn default_scenarios(size: Size) -> (Vec<Scenario>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut v = Scenario::ALL.to_vec();
+    if size == Size::Full {
+        v.retain(|s| *s != Scenario::PushPull);
+        notes.push(
+            "push-pull: left out of the default run at --size full (rclone copy of the full tree \
+             takes minutes); run it with --only push-pull"
+                .to_string(),
+        );
+    }
+    (v, notes)
+}
+
+/// Tools left out of the default tool list at `size`, and why: OSTree commits cost about 3 ms per
+/// file, more than twenty minutes for the snapshot scenarios of the full tree.
+pub fn left_out_by_default(size: Size, tool: &str) -> Option<String> {
+    (size == Size::Full && tool == "ostree").then(|| {
+        "ostree: left out at --size full (about 3 ms per file, over 20 minutes); \
+         include it with --tools"
+            .to_string()
+    })
 }
 
 /// Settings of a suite run.
@@ -54,7 +105,7 @@ pub struct Config {
     pub runs: u32,
     /// Builds in the store-size scenario.
     pub builds: u32,
-    /// Scenarios to run.
+    /// Scenarios to run (empty: those of [`default_scenarios`]).
     pub scenarios: Vec<Scenario>,
     /// Scratch directory (created; must not exist or be empty).
     pub workdir: PathBuf,
@@ -70,6 +121,33 @@ pub struct Tool {
     pub backend: Box<dyn Backend>,
     /// True when the repository in [`Workspace::store_dir`] holds a snapshot of [`Workspace::base`].
     pub has_base: bool,
+}
+
+/// What the scenarios that time slugstore's commands against shell commands need.
+pub struct Env<'a> {
+    /// Scratch layout.
+    pub ws: &'a Workspace,
+    /// Tree size.
+    pub size: Size,
+    /// Seed of the tree and the churn.
+    pub seed: u64,
+    /// Runs per measurement.
+    pub runs: u32,
+    /// The `slug` binary, when it is measured and exists.
+    pub slug: Option<PathBuf>,
+}
+
+/// The files a slug of the build tree holds (the tree without its mounts), as a hard-linked copy made
+/// on first use: what `cp`, `tar` and `rclone` are given so they move the same files as slugstore.
+pub fn slug_part(ws: &Workspace) -> Result<PathBuf> {
+    let dir = ws.root.join("slug-part");
+    if !dir.exists() {
+        exec::run(Command::new("cp").arg("-al").arg(&ws.base).arg(&dir))?;
+        for m in MOUNTS {
+            exec::remove_tree(&dir.join(m))?;
+        }
+    }
+    Ok(dir)
 }
 
 /// The suite's scratch layout.
@@ -113,10 +191,22 @@ pub fn run(cfg: &Config) -> Result<Results> {
         churned: cfg.workdir.join("churned"),
         churn_seed: derive(cfg.seed, 0xc4a1),
     };
-    let mut skipped = Vec::new();
+    let (scenarios, mut skipped) = if cfg.scenarios.is_empty() {
+        default_scenarios(cfg.size)
+    } else {
+        (cfg.scenarios.clone(), Vec::new())
+    };
+    skipped.iter().for_each(|n| eprintln!("{n}"));
     let mut tools = Vec::new();
     for backend in all_tools(cfg.slug.as_deref()) {
         if !cfg.tools.is_empty() && !cfg.tools.iter().any(|t| t == backend.name()) {
+            continue;
+        }
+        if let Some(note) =
+            left_out_by_default(cfg.size, backend.name()).filter(|_| cfg.tools.is_empty())
+        {
+            eprintln!("{note}");
+            skipped.push(note);
             continue;
         }
         match tools::missing(&backend.requires()) {
@@ -150,8 +240,18 @@ pub fn run(cfg: &Config) -> Result<Results> {
     exec::run(Command::new("cp").arg("-al").arg(&ws.base).arg(&ws.churned))?;
     let churned = churn(&ws.churned, 1.0, ws.churn_seed, Scope::Tree)?;
 
+    let env = Env {
+        ws: &ws,
+        size: cfg.size,
+        seed: cfg.seed,
+        runs: cfg.runs,
+        slug: cfg
+            .slug
+            .clone()
+            .filter(|p| tools::find(&p.to_string_lossy()).is_some()),
+    };
     let mut rows = Vec::new();
-    for scenario in &cfg.scenarios {
+    for scenario in &scenarios {
         eprintln!("measuring {scenario:?}");
         match scenario {
             Scenario::Snapshot => rows.extend(snapshot::measure(&mut tools, &ws, cfg.runs)),
@@ -160,15 +260,21 @@ pub fn run(cfg: &Config) -> Result<Results> {
                 rows.extend(store_size::measure(&mut tools, &ws, cfg.builds, cfg.seed)?);
                 tools.iter_mut().for_each(|t| t.has_base = false);
             }
+            Scenario::StaticGzip => rows.extend(static_gzip::measure(&env, &mut skipped)?),
+            Scenario::PushPull => rows.extend(push_pull::measure(&env, &mut skipped)?),
+            Scenario::Checkout => rows.extend(checkout::measure(&env, &mut skipped)?),
         }
     }
+    let all_targets: Vec<_> =
+        [static_gzip::TARGETS, push_pull::TARGETS, checkout::TARGETS].concat();
+    let targets = targets::check_all(&all_targets, &rows);
     Ok(Results {
         config: serde_json::json!({
             "size": cfg.size,
             "seed": cfg.seed,
             "runs": cfg.runs,
             "builds": cfg.builds,
-            "scenarios": cfg.scenarios,
+            "scenarios": scenarios,
             "cache": "warm",
         }),
         tree: serde_json::json!({
@@ -179,5 +285,52 @@ pub fn run(cfg: &Config) -> Result<Results> {
         }),
         skipped,
         rows,
+        targets,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_size_defaults_leave_out_push_pull_and_ostree_with_a_note() {
+        let (small, notes) = default_scenarios(Size::Small);
+        assert_eq!(small, Scenario::ALL);
+        assert!(notes.is_empty());
+        let (full, notes) = default_scenarios(Size::Full);
+        assert!(!full.contains(&Scenario::PushPull));
+        assert_eq!(full.len(), Scenario::ALL.len() - 1);
+        assert!(notes[0].contains("--only push-pull"), "{notes:?}");
+        assert!(left_out_by_default(Size::Full, "ostree").is_some());
+        assert!(left_out_by_default(Size::Medium, "ostree").is_none());
+        assert!(left_out_by_default(Size::Full, "restic").is_none());
+    }
+
+    #[test]
+    fn slug_part_is_the_tree_without_its_mounts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ws = Workspace {
+            root: dir.path().to_path_buf(),
+            base: dir.path().join("tree"),
+            churned: dir.path().join("churned"),
+        };
+        for d in ["app/code", "app/etc", "pub/static/x", "pub/media", "var"] {
+            std::fs::create_dir_all(ws.base.join(d)).expect("mkdir");
+        }
+        std::fs::write(ws.base.join("app/code/a.php"), "<?php\n").expect("write");
+        std::fs::write(ws.base.join("pub/static/x/a.js"), "x\n").expect("write");
+        let part = slug_part(&ws).expect("slug part");
+        assert_eq!(
+            std::fs::read(part.join("app/code/a.php")).expect("read"),
+            b"<?php\n"
+        );
+        for m in MOUNTS {
+            assert!(!part.join(m).exists(), "{m} left in");
+        }
+        assert!(
+            ws.base.join("pub/static/x/a.js").is_file(),
+            "source touched"
+        );
+    }
 }

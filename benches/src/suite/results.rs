@@ -107,6 +107,8 @@ pub struct Results {
     pub skipped: Vec<String>,
     /// Measured rows, in scenario order.
     pub rows: Vec<Row>,
+    /// The goals of the scenarios that ran, checked against the rows.
+    pub targets: Vec<super::targets::Checked>,
 }
 
 /// Bytes to MiB.

@@ -28,10 +28,20 @@ impl Slug {
     }
 
     fn cmd(&self) -> Command {
-        let mut c = Command::new(&self.binary);
-        c.arg("--store").arg(&self.store);
-        c
+        slug_command(&self.binary, &self.store)
     }
+
+    /// Ids of the slugs snapshotted since [`Backend::init`], oldest first.
+    pub fn slugs(&self) -> &[String] {
+        &self.slugs
+    }
+}
+
+/// `binary --store store`: a `slug` command on the store at `store`, to which arguments are added.
+pub fn slug_command(binary: &Path, store: &Path) -> Command {
+    let mut c = Command::new(binary);
+    c.arg("--store").arg(store);
+    c
 }
 
 /// The slug id printed by `slug snapshot --json` (`{"slug": "..."}`), or the last word printed.
