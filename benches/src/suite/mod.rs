@@ -314,6 +314,7 @@ mod tests {
             root: dir.path().to_path_buf(),
             base: dir.path().join("tree"),
             churned: dir.path().join("churned"),
+            churn_seed: 1,
         };
         for d in ["app/code", "app/etc", "pub/static/x", "pub/media", "var"] {
             std::fs::create_dir_all(ws.base.join(d)).expect("mkdir");
