@@ -486,12 +486,28 @@ impl Batch<'_> {
     pub fn commit(self) -> Result<()> {
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
+        let large = self.inner.size_in_bytes() >= FLUSH_AFTER;
         self.index
             .db
             .write_opt(self.inner, &wo)
-            .map_err(|e| self.index.err(e))
+            .map_err(|e| self.index.err(e))?;
+        if large {
+            // A cold snapshot writes ~20 MB of index entries. Left in the write-ahead log, they would be
+            // replayed by every later open until RocksDB flushes on its own; flushing now makes the next
+            // command (typically the incremental snapshot) start at once.
+            for cf in CFS {
+                self.index
+                    .db
+                    .flush_cf(self.index.cf(cf))
+                    .map_err(|e| self.index.err(e))?;
+            }
+        }
+        Ok(())
     }
 }
+
+/// Batches at least this large are flushed from the write-ahead log to table files right away.
+const FLUSH_AFTER: usize = 4 << 20;
 
 fn stat_key(tree: &TreeKey, path: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(16 + path.len());
