@@ -10,7 +10,7 @@ set -euo pipefail
 
 pkgs=(build-essential pkg-config clang libclang-dev librocksdb-dev zstd gzip tar)
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(ostree restic pigz rclone hyperfine time)
+  pkgs+=(ostree restic pigz rclone hyperfine time fonts-dejavu-core)
 fi
 
 missing=()
