@@ -119,10 +119,13 @@ pub fn snapshot(
     let tkey = tree_key(&root);
 
     // Stat cache: known hashes for unchanged files.
-    let known = if opts.no_cache {
+    let cache = CachedStats::load(store, &tkey, &walked.entries)?;
+    let known: Vec<Option<ObjectId>> = if opts.no_cache {
         vec![None; walked.entries.len()]
     } else {
-        cached_ids(store, &tkey, &walked.entries)?
+        (walked.entries.iter().enumerate())
+            .map(|(i, w)| cache.id(i, w))
+            .collect()
     };
 
     let writer = store.writer();
@@ -182,14 +185,14 @@ pub fn snapshot(
         .checked_sub(RACY_MARGIN)
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let committed = commit_manifest(store, writer, &manifest, &meta, |batch| {
-        update_stat_cache(
-            store,
+        cache.write_back(
             &tkey,
             &walked.entries,
             &ids,
             ns_since_epoch(racy_before),
             batch,
-        )
+        );
+        Ok(())
     })?;
     drop(manifest);
 
@@ -231,78 +234,74 @@ fn matches_stat(m: &FileMeta, e: &StatEntry) -> bool {
     m.size == e.size && m.mtime_ns == e.mtime_ns && m.ctime_ns == e.ctime_ns && m.ino == e.ino
 }
 
-/// Merge-joins the walk with the tree's stat cache; both are sorted by path bytes.
-fn cached_ids(store: &Store, tkey: &TreeKey, entries: &[Walked]) -> Result<Vec<Option<ObjectId>>> {
-    let mut out = vec![None; entries.len()];
-    let mut i = 0;
-    for kv in store.index().stat_entries(tkey) {
-        let (path, cached) = kv?;
-        while i < entries.len() && entries[i].rel < path {
-            i += 1;
-        }
-        if i == entries.len() {
-            break;
-        }
-        if entries[i].rel == path {
-            if let Found::File(m) = &entries[i].found {
-                if matches_stat(m, &cached) {
-                    out[i] = Some(cached.id);
-                }
-            }
-        }
-    }
-    Ok(out)
+/// The tree's stat cache lined up with the walk: the cached entry of each walked path (if any), and the
+/// cached paths the walk no longer has. Read once, used to skip unchanged files and to write back only
+/// what changed.
+struct CachedStats {
+    prev: Vec<Option<StatEntry>>,
+    vanished: Vec<Vec<u8>>,
 }
 
-/// Writes the changed stat-cache entries of this tree and deletes those of vanished paths. Entries
-/// modified within [`RACY_MARGIN`] of the scan are left out, so they are read again next time.
-fn update_stat_cache(
-    store: &Store,
-    tkey: &TreeKey,
-    entries: &[Walked],
-    ids: &[Option<ObjectId>],
-    racy_ns: i128,
-    batch: &mut crate::store::Batch<'_>,
-) -> Result<()> {
-    let mut old = store.index().stat_entries(tkey).peekable();
-    for (w, id) in entries.iter().zip(ids) {
-        // Drop cached paths that sort before this one: they are gone (or no longer files).
-        while let Some(Ok((p, _))) = old.peek() {
-            if p.as_slice() >= w.rel.as_slice() {
-                break;
+impl CachedStats {
+    /// Merge-joins the walk with the tree's stat cache; both are sorted by path bytes.
+    fn load(store: &Store, tkey: &TreeKey, entries: &[Walked]) -> Result<CachedStats> {
+        let mut prev = vec![None; entries.len()];
+        let mut vanished = Vec::new();
+        let mut i = 0;
+        for kv in store.index().stat_entries(tkey) {
+            let (path, cached) = kv?;
+            while i < entries.len() && entries[i].rel < path {
+                i += 1;
             }
-            batch.delete_stat(tkey, p);
-            old.next();
+            if i < entries.len() && entries[i].rel == path {
+                prev[i] = Some(cached);
+            } else {
+                vanished.push(path);
+            }
         }
-        let prev = match old.peek() {
-            Some(Ok((p, e))) if *p == w.rel => Some(*e),
-            Some(Err(_)) => return Err(old.next().expect("peeked").expect_err("peeked an error")),
+        Ok(CachedStats { prev, vanished })
+    }
+
+    /// The known content hash of entry `i`, if its stat still matches.
+    fn id(&self, i: usize, w: &Walked) -> Option<ObjectId> {
+        match (&w.found, &self.prev[i]) {
+            (Found::File(m), Some(e)) if matches_stat(m, e) => Some(e.id),
             _ => None,
-        };
-        if prev.is_some() {
-            old.next();
         }
-        match (&w.found, id) {
-            (Found::File(m), Some(id)) if m.mtime_ns < racy_ns => {
-                let e = StatEntry {
-                    size: m.size,
-                    mtime_ns: m.mtime_ns,
-                    ctime_ns: m.ctime_ns,
-                    ino: m.ino,
-                    id: *id,
-                };
-                if prev != Some(e) {
-                    batch.put_stat(tkey, &w.rel, &e);
+    }
+
+    /// Writes the changed entries of this tree and deletes those of vanished paths. Files modified
+    /// within [`RACY_MARGIN`] of the scan are left out, so they are read again next time.
+    fn write_back(
+        &self,
+        tkey: &TreeKey,
+        entries: &[Walked],
+        ids: &[Option<ObjectId>],
+        racy_ns: i128,
+        batch: &mut crate::store::Batch<'_>,
+    ) {
+        for p in &self.vanished {
+            batch.delete_stat(tkey, p);
+        }
+        for ((w, id), prev) in entries.iter().zip(ids).zip(&self.prev) {
+            match (&w.found, id) {
+                (Found::File(m), Some(id)) if m.mtime_ns < racy_ns => {
+                    let e = StatEntry {
+                        size: m.size,
+                        mtime_ns: m.mtime_ns,
+                        ctime_ns: m.ctime_ns,
+                        ino: m.ino,
+                        id: *id,
+                    };
+                    if *prev != Some(e) {
+                        batch.put_stat(tkey, &w.rel, &e);
+                    }
                 }
+                _ if prev.is_some() => batch.delete_stat(tkey, &w.rel),
+                _ => {}
             }
-            _ if prev.is_some() => batch.delete_stat(tkey, &w.rel),
-            _ => {}
         }
     }
-    for kv in old {
-        batch.delete_stat(tkey, &kv?.0);
-    }
-    Ok(())
 }
 
 thread_local! {
