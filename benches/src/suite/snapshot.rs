@@ -60,7 +60,9 @@ pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
                 Ok(true)
             })();
             match step {
-                Ok(true) => tool.has_base = last,
+                // The repository holds a snapshot of the churned work copy, not of the base tree: the
+                // restore scenario takes its own snapshot of the base.
+                Ok(true) => tool.has_base = false,
                 Ok(false) => {
                     supported = false;
                     break;
