@@ -214,9 +214,7 @@ fn build(
         }
     }
     for level in &levels {
-        level
-            .par_iter()
-            .try_for_each(|p| fs::create_dir(p).at(p))?;
+        level.par_iter().try_for_each(|p| fs::create_dir(p).at(p))?;
     }
     let mut dirs: Vec<PathBuf> = levels.into_iter().flatten().collect();
     report.dirs = dirs.len() as u64;
