@@ -69,3 +69,22 @@ pub fn copy_atomic(src: &Path, dest: &Path) -> Result<()> {
     }
     result
 }
+
+/// The process's umask as Linux reports it in `/proc/self/status`, read once; `None` when unknown.
+///
+/// Reading it with `umask(2)` means setting it, which races with threads creating files; the `Umask:`
+/// line of the status file reads it without changing it.
+pub fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+        u32::from_str_radix(line.trim(), 8).ok()
+    })
+}
+
+/// True when creating a file or directory with `mode` leaves it with exactly `mode` (the umask clears
+/// none of its bits), so no `chmod(2)` is needed after creation.
+pub fn mode_survives_umask(mode: u32) -> bool {
+    umask().is_some_and(|m| mode & m == 0)
+}

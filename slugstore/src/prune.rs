@@ -14,6 +14,7 @@
 //! rollback reports as unknown instead of restoring something else.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -143,7 +144,14 @@ fn protected_slugs(store: &Store, explicit: &[String]) -> Result<BTreeMap<SlugId
         out.entry(id).or_default().push(format!("ref {name}"));
     }
     for (target, id) in crate::targets::list(store)? {
-        out.entry(id).or_default().push(format!("live on {target}"));
+        out.entry(id)
+            .or_default()
+            .push(format!("registered on {target}"));
+        if let Some(live) = crate::targets::live(Path::new(&target))? {
+            out.entry(live)
+                .or_default()
+                .push(format!("live on {target}"));
+        }
     }
     for name in explicit {
         let id = store.resolve(name)?;

@@ -150,9 +150,11 @@ fn create(path: &Path, mode: u32) -> Result<File> {
         .mode(mode)
         .open(path)
         .at(path)?;
-    // The umask may have narrowed the mode given to open(2).
-    f.set_permissions(fs::Permissions::from_mode(mode))
-        .at(path)?;
+    // The umask may have narrowed the mode given to open(2); when it cannot have, skip the fchmod(2).
+    if !fsutil::mode_survives_umask(mode) {
+        f.set_permissions(fs::Permissions::from_mode(mode))
+            .at(path)?;
+    }
     Ok(f)
 }
 

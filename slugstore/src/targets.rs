@@ -1,8 +1,10 @@
 //! Deploy targets known to the store, so retention never drops a release that is live somewhere.
 //!
 //! A deploy switches a target directory to a slug; the store itself cannot see that directory, so
-//! whoever switches it registers the pair here, in the same store: one `meta` entry per target,
-//! `target:<canonical path>` → slug id (hex). [`prune`](mod@crate::prune) protects every registered slug.
+//! a checkout registers the target here, in the same store: one `meta` entry per target,
+//! `target:<canonical path>` → slug id (hex). [`prune`](mod@crate::prune) protects every registered slug
+//! and, read at that moment, the slug each registered target's `current` link points at ([`live`]): a
+//! switch changes only the link, so activating or rolling back never has to open the store.
 //! Registering is idempotent and cheap (one index write); a target that is torn down is removed with
 //! [`unregister`].
 
@@ -37,6 +39,15 @@ pub fn list(store: &Store) -> Result<Vec<(String, SlugId)>> {
             Ok((k[PREFIX.len()..].to_string(), id))
         })
         .collect()
+}
+
+/// The slug live on the registered target at `target` (its `current` link), `None` when the target is
+/// gone or nothing is live.
+pub fn live(target: &Path) -> Result<Option<SlugId>> {
+    match crate::checkout::Target::existing(target) {
+        Ok(t) => t.current(),
+        Err(_) => Ok(None),
+    }
 }
 
 fn key(target: &Path) -> String {

@@ -493,3 +493,42 @@ fn the_live_release_is_registered_with_the_store() {
         );
     }
 }
+
+#[test]
+fn prune_keeps_the_slug_a_registered_target_switched_to_without_the_store() {
+    let env = Env::new();
+    let tree = env.root.join("tree");
+    build_tree(&tree, 3, "follow");
+    let a = env.snapshot(&tree);
+    fs::write(tree.join("pub/index.php"), "b").unwrap();
+    let b = env.snapshot(&tree);
+    // Both checkouts register the target with A (the first as nothing is live, the second as A is
+    // live); B is made live by a bare switch that never sees the store.
+    env.checkout(&a, 5);
+    checkout::activate(&env.target(), &a, &SwitchOptions::default()).unwrap();
+    env.checkout(&b, 5);
+    checkout::activate(&env.target(), &b, &SwitchOptions::default()).unwrap();
+    let r = slugstore::prune(
+        &env.store,
+        &slugstore::PruneOptions {
+            keep_last: Some(0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let pruned: Vec<SlugId> = r.pruned.iter().map(|s| s.id).collect();
+    // A is kept as registered, B by following `current`.
+    assert!(pruned.is_empty(), "pruned {pruned:?}");
+    // Nothing live: only the registered slug is kept.
+    fs::remove_file(env.target().join("current")).unwrap();
+    let r = slugstore::prune(
+        &env.store,
+        &slugstore::PruneOptions {
+            keep_last: Some(0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let pruned: Vec<SlugId> = r.pruned.iter().map(|s| s.id).collect();
+    assert_eq!(pruned, vec![b]);
+}

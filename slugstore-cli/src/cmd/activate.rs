@@ -35,14 +35,14 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     Ok(finish(ctx, &r, root, None))
 }
 
-/// After a switch: records the live slug in the store (so `slug prune` keeps it), prints the switch for
-/// humans, and turns a failed hook or registration into a failing exit code.
+/// After a switch: records the live slug in the store when one is open (a checkout registered the
+/// target already, and `slug prune` follows its `current` link, so a bare switch never opens the store),
+/// prints the switch for humans, and turns a failed hook or registration into a failing exit code.
 pub fn finish(ctx: &Context, r: &SwitchReport, target: &Path, store: Option<Store>) -> ExitCode {
     let registered = match store {
-        Some(s) => Ok(s),
-        None => ctx.open(),
-    }
-    .and_then(|s| slugstore::checkout::register_live(&s, target));
+        Some(s) => slugstore::checkout::register_live(&s, target).map(drop),
+        None => Ok(()),
+    };
     let code = report(ctx, r);
     if let Err(e) = registered {
         eprintln!(

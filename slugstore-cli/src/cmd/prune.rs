@@ -10,8 +10,8 @@ use crate::context::Context;
 
 /// Forget slugs outside a keep policy (their objects are freed by `slug gc`).
 ///
-/// Never drops a slug a ref points at, a slug registered as live on a deploy target, or one given with
-/// --protect. With --ref, only slugs that ref has pointed at are considered.
+/// Never drops a slug a ref points at, a slug live on (or registered by a checkout to) a deploy target, or
+/// one given with --protect. With --ref, only slugs that ref has pointed at are considered.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]

@@ -8,8 +8,11 @@
 //! deployed or rolled back to, not only the ones still on disk.
 //!
 //! Every function here takes the target's lock for its whole duration, so two commands on one target
-//! never interleave. After a switch, [`register_live`] tells the store which slug the target runs, so
-//! that store retention keeps it. See [`target`] for the layout and what counts as a complete release.
+//! never interleave. A checkout registers the target with the store ([`crate::targets`]); the store's
+//! retention then keeps whatever the target's `current` points at when it runs, so activating and
+//! rolling back never open the store (a switch stays a few system calls). [`register_live`] records the
+//! live slug explicitly, for targets whose releases were checked out elsewhere. See [`target`] for the
+//! layout and what counts as a complete release.
 
 pub mod materialize;
 pub mod mounts;
@@ -102,6 +105,11 @@ fn checkout_locked(
         Some(r)
     };
     let pruned = retention::prune(target, &opts.retention, &[*id])?;
+    // Once registered, the store's retention reads the target's `current` itself, so switches need not
+    // open the store.
+    let mut batch = store.index().batch();
+    crate::targets::register(&mut batch, target.root(), target.current()?.unwrap_or(*id));
+    batch.commit()?;
     Ok(CheckoutReport {
         slug: *id,
         release: target.release_dir(id),
@@ -179,8 +187,9 @@ pub fn rollback(
 
 /// Records in `store` that the target at `target_root` runs its current release
 /// ([`crate::targets::register`]), so that the store's retention never forgets a live slug. The switch
-/// itself never waits for the store (it may be locked by a long snapshot or gc); call this after every
-/// switch. Returns the slug registered, `None` when nothing is live.
+/// itself never waits for the store (it may be locked by a long snapshot or gc). [`checkout`] registers
+/// its target already, and retention follows a registered target's `current` link; this is for targets
+/// whose releases came from elsewhere. Returns the slug registered, `None` when nothing is live.
 pub fn register_live(store: &Store, target_root: &Path) -> Result<Option<SlugId>> {
     let target = Target::existing(target_root)?;
     let Some(live) = target.current()? else {
