@@ -47,6 +47,9 @@ const MAGIC: [u8; 4] = *b"SGZ1";
 /// fields (u32 LE).
 const HEADER_LEN: usize = 4 + 32 + 1 + 4 + 4;
 
+/// Where each entry's bytes are in the pack, by (asset, level).
+type Index = HashMap<(ObjectId, Level), Span>;
+
 /// Where an entry's bytes are in the pack.
 #[derive(Debug, Clone, Copy)]
 struct Span {
@@ -60,7 +63,7 @@ pub struct DirGzCache {
     root: PathBuf,
     pack_path: PathBuf,
     pack: File,
-    index: RwLock<HashMap<(ObjectId, Level), Span>>,
+    index: RwLock<Index>,
     /// End of the last good record, where the next one goes.
     end: Mutex<u64>,
 }
@@ -149,9 +152,7 @@ impl GzCache for DirGzCache {
         record.extend_from_slice(&header(asset, level, len));
         record.extend_from_slice(gz);
         let mut end = self.end.lock().unwrap_or_else(|p| p.into_inner());
-        self.pack
-            .write_all_at(&record, *end)
-            .at(&self.pack_path)?;
+        self.pack.write_all_at(&record, *end).at(&self.pack_path)?;
         let span = Span {
             offset: *end + HEADER_LEN as u64,
             len,
@@ -191,7 +192,7 @@ fn parse_header(h: &[u8; HEADER_LEN]) -> Option<(ObjectId, Level, u32)> {
 
 /// Reads the headers of `pack` from the start: the index of its entries (later records win) and the end
 /// of the last whole record with a good header.
-fn scan(pack: &File) -> std::io::Result<(HashMap<(ObjectId, Level), Span>, u64)> {
+fn scan(pack: &File) -> std::io::Result<(Index, u64)> {
     let size = pack.metadata()?.len();
     let mut reader = BufReader::with_capacity(1 << 16, pack);
     reader.rewind()?;
