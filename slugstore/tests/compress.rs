@@ -595,3 +595,107 @@ fn a_gz_that_cannot_be_replaced_fails_the_run_naming_it() {
     assert!(err.to_string().contains("sub/deep/ok.js.gz"), "{err}");
     no_temp_files(&f.tree);
 }
+
+/// Rewrites `path` with `bytes` of the same length and puts its modification time back, so only its
+/// ctime (which no user call can set) tells the change.
+fn rewrite_keeping_mtime(path: &Path, bytes: &[u8]) {
+    let mtime = fs::metadata(path).unwrap().modified().unwrap();
+    assert_eq!(fs::metadata(path).unwrap().len(), bytes.len() as u64);
+    fs::write(path, bytes).unwrap();
+    let f = fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(mtime).unwrap();
+}
+
+/// Waits until every file changed so far is older than the racy margin, so a run may trust it.
+fn settle() {
+    std::thread::sleep(compress::seen::RACY_MARGIN + Duration::from_millis(20));
+}
+
+/// A fixture whose files a run may trust.
+fn settled_fixture() -> Fixture {
+    let f = fixture();
+    settle();
+    f
+}
+
+#[test]
+fn a_rerun_reads_nothing_that_did_not_change() {
+    let f = settled_fixture();
+    let first = run(&f.tree, &f.cache);
+    let n = expected_selection().len() as u64;
+    assert_eq!((first.read, first.compressed), (n, n));
+    let before = snapshot(&f.tree);
+    let second = run(&f.tree, &f.cache);
+    assert_eq!((second.read, second.up_to_date), (0, n));
+    assert_eq!(second.bytes_in, first.bytes_in);
+    assert_eq!(second.bytes_out, first.bytes_out);
+    assert_eq!(snapshot(&f.tree), before);
+    // Another level trusts nothing the last run recorded.
+    let nine = CompressOptions {
+        level: Level::new(9).unwrap(),
+        ..CompressOptions::default()
+    };
+    let at_nine = compress_static(&f.tree, &nine, &f.cache, &NoProgress).unwrap();
+    assert_eq!(at_nine.read, n);
+}
+
+#[test]
+fn a_same_size_edit_that_keeps_the_mtime_is_still_seen() {
+    let f = settled_fixture();
+    run(&f.tree, &f.cache);
+    let asset = f.tree.join("sub/deep/ok.js");
+    let len = fs::metadata(&asset).unwrap().len() as usize;
+    rewrite_keeping_mtime(&asset, &text(len, 4242));
+    let r = run(&f.tree, &f.cache);
+    assert_eq!((r.read, r.compressed), (1, 1));
+    assert_gzip_round_trip(&asset);
+
+    // A damaged `.gz` of the same size and time is read back, found wrong and replaced (`ok.js`,
+    // changed just before the last run, is read once more: see the racy test below).
+    let page = f.tree.join("page.html");
+    let gz = gz_of(&page);
+    let mut bytes = fs::read(&gz).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    rewrite_keeping_mtime(&gz, &bytes);
+    let r = run(&f.tree, &f.cache);
+    assert_eq!((r.read, r.compressed, r.from_cache), (2, 0, 1));
+    assert_gzip_round_trip(&page);
+}
+
+#[test]
+fn an_asset_changed_just_before_a_run_is_read_again_by_the_next() {
+    let f = settled_fixture();
+    run(&f.tree, &f.cache);
+    let asset = f.tree.join("a301.js");
+    fs::write(&asset, text(301, 77)).unwrap();
+    let r = run(&f.tree, &f.cache);
+    assert_eq!((r.read, r.compressed), (1, 1));
+    // Its ctime is within the racy margin of that run: the next run cannot trust the record yet.
+    let r = run(&f.tree, &f.cache);
+    assert_eq!(
+        (r.read, r.up_to_date),
+        (1, expected_selection().len() as u64)
+    );
+    assert_gzip_round_trip(&asset);
+}
+
+#[test]
+fn a_damaged_record_of_the_last_run_only_costs_a_full_read() {
+    let f = settled_fixture();
+    run(&f.tree, &f.cache);
+    let dir = f.cache.root().join(compress::cache::SEEN_DIR);
+    let records: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(records.len(), 1);
+    let mut bytes = fs::read(&records[0]).unwrap();
+    bytes[20] ^= 1;
+    fs::write(&records[0], bytes).unwrap();
+    let r = run(&f.tree, &f.cache);
+    let n = expected_selection().len() as u64;
+    assert_eq!((r.read, r.up_to_date), (n, n));
+    // And the run wrote a good record again.
+    assert_eq!(run(&f.tree, &f.cache).read, 0);
+}

@@ -15,7 +15,7 @@ use slugstore_benches::suite::{self, chart, exec, report, Config, Scenario};
 #[command(version)]
 struct Cli {
     /// Size of the generated tree.
-    #[arg(long, value_enum, default_value = "small")]
+    #[arg(long, value_enum, default_value = "full")]
     size: Size,
     /// Seed of the tree and the churn.
     #[arg(long, default_value_t = 1)]

@@ -22,6 +22,7 @@ pub const ORDER: &[&str] = &[
     store_size::STORE_SIZE,
     static_gzip::COLD,
     static_gzip::WARM,
+    static_gzip::FRESH,
     push_pull::FIRST,
     push_pull::PULL,
     push_pull::CHURN,

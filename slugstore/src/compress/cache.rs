@@ -26,7 +26,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
+use super::atomic::{write_atomic, Attrs};
 use super::gzip::Level;
+use super::read::read_regular;
+use super::seen::Seen;
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::ObjectId;
 
@@ -36,10 +39,24 @@ pub trait GzCache: Sync {
     fn get(&self, asset: &ObjectId, level: Level) -> Result<Option<Vec<u8>>>;
     /// Stores `gz` as the gzip form of `asset` at `level`, replacing any previous entry.
     fn put(&self, asset: &ObjectId, level: Level, gz: &[u8]) -> Result<()>;
+    /// What the last run over `dir` recorded ([`mod@super::seen`]); `None` (the default) when this cache
+    /// keeps no such record, and every asset is read.
+    fn seen(&self, dir: &Path) -> Result<Option<Seen>> {
+        let _ = dir;
+        Ok(None)
+    }
+    /// Keeps `seen` as the record of the run over `dir` that just ended. The default keeps nothing.
+    fn keep_seen(&self, dir: &Path, seen: &Seen) -> Result<()> {
+        let _ = (dir, seen);
+        Ok(())
+    }
 }
 
 /// Name of the pack file in the cache directory.
 pub const PACK_NAME: &str = "gz.pack";
+/// Directory, in the cache directory, of the records of past runs ([`Seen`]), one file per directory
+/// compressed, named by the BLAKE3 hash of its canonical path.
+pub const SEEN_DIR: &str = "seen";
 
 /// Start of every record.
 const MAGIC: [u8; 4] = *b"SGZ1";
@@ -163,6 +180,31 @@ impl GzCache for DirGzCache {
             .unwrap_or_else(|p| p.into_inner())
             .insert((*asset, level), span);
         Ok(())
+    }
+
+    fn seen(&self, dir: &Path) -> Result<Option<Seen>> {
+        let path = self.seen_path(dir)?;
+        Ok(read_regular(&path)?.and_then(|(bytes, _)| Seen::decode(&bytes)))
+    }
+
+    fn keep_seen(&self, dir: &Path, seen: &Seen) -> Result<()> {
+        let path = self.seen_path(dir)?;
+        let parent = path.parent().expect("under the cache root");
+        fs::create_dir_all(parent).at(parent)?;
+        let attrs = Attrs {
+            mode: 0o644,
+            modified: None,
+        };
+        write_atomic(&path, &seen.encode(), attrs)
+    }
+}
+
+impl DirGzCache {
+    /// Where the record of runs over `dir` is kept.
+    fn seen_path(&self, dir: &Path) -> Result<PathBuf> {
+        let canonical = fs::canonicalize(dir).at(dir)?;
+        let hash = blake3::hash(canonical.as_os_str().as_encoded_bytes());
+        Ok(self.root.join(SEEN_DIR).join(&hash.to_hex()[..32]))
     }
 }
 

@@ -10,6 +10,8 @@
 //!   the asset's BLAKE3 id and the level, so a later build of an unchanged asset copies it;
 //! - its output is **deterministic** ([`gzip`]): no timestamp and no name in the header, so the same asset
 //!   gives the same `.gz` bytes on any machine;
+//! - a rerun **reads only what changed**: each run records the stat keys of the assets and `.gz` files it
+//!   left ([`mod@seen`]), and the next run over the directory trusts those that did not change;
 //! - it runs across all cores and stops cleanly on a timeout ([`run`]).
 
 pub mod atomic;
@@ -18,6 +20,7 @@ pub mod gzip;
 mod inflight;
 pub mod read;
 pub mod run;
+pub mod seen;
 pub mod select;
 
 pub use cache::{DirGzCache, GzCache};

@@ -9,18 +9,23 @@
 //! Copies of one asset (one per theme and locale is common) are compressed once, even when two workers
 //! reach them at the same moment (see `inflight`).
 //!
+//! Before any of that, an asset the last run over the directory recorded ([`mod@super::seen`]) whose
+//! stat key and `.gz` key are both unchanged is counted up to date without opening either file; the run
+//! records the keys of every asset it brings up to date for the next one.
+//!
 //! Workers pull assets largest first from a shared counter, so the run does not end waiting on a big file
 //! started last. Before each asset a worker checks the deadline; once it has passed no new asset is
 //! started, the ones in progress finish, and the report counts the rest as skipped. Since every write is
 //! an atomic rename, a timeout or an error never leaves a partial `.gz`.
 
 use std::ffi::OsString;
+use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Serialize, Serializer};
 
@@ -29,6 +34,7 @@ use super::cache::GzCache;
 use super::gzip::{self, Level};
 use super::inflight::InFlight;
 use super::read::{open_regular, read_regular};
+use super::seen::{Pair, Seen, StatKey};
 use super::select::{select, Asset};
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::ObjectId;
@@ -90,6 +96,8 @@ pub struct Report {
     pub from_cache: u64,
     /// Assets whose `.gz` was already right and was left untouched.
     pub up_to_date: u64,
+    /// Assets read and hashed; the others were known unchanged from the last run's record.
+    pub read: u64,
     /// Assets not processed because the run timed out.
     pub skipped: u64,
     /// Total size of the processed assets.
@@ -125,6 +133,7 @@ pub fn compress_static(
     bars: &dyn ProgressBars,
 ) -> Result<Report> {
     let start = Instant::now();
+    let started = SystemTime::now();
     let level = options.level;
     if level.is_disabled() {
         return Ok(Report {
@@ -144,6 +153,9 @@ pub fn compress_static(
     let timed_out = AtomicBool::new(false);
     let first_error = Mutex::new(None);
     let inflight = GzInFlight::default();
+    let before = cache.seen(dir)?.unwrap_or_default();
+    let level_byte = level.get() as u8;
+    let recorded = Mutex::new(Seen::new(level_byte, started));
     let worker = || {
         while !stop.load(Ordering::Relaxed) {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -153,10 +165,13 @@ pub fn compress_static(
             let Some(asset) = assets.get(next.fetch_add(1, Ordering::Relaxed)) else {
                 break;
             };
-            match process(asset, level, cache, &inflight) {
-                Ok(done) => {
+            let rel = relative(dir, &asset.path);
+            let trusted = before.trusted_gz(rel, &asset.key, level_byte);
+            match process(asset, trusted, level, cache, &inflight) {
+                Ok((done, pair)) => {
                     tally.add(&done);
                     bar.inc(asset.len);
+                    lock(&recorded).insert(rel.to_vec(), pair);
                 }
                 Err(e) => {
                     stop.store(true, Ordering::Relaxed);
@@ -177,6 +192,10 @@ pub fn compress_static(
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
+    cache.keep_seen(
+        dir,
+        &recorded.into_inner().unwrap_or_else(|p| p.into_inner()),
+    )?;
 
     let mut report = tally.into_report(level);
     report.selected = assets.len() as u64;
@@ -196,6 +215,8 @@ enum Outcome {
 
 struct Done {
     outcome: Outcome,
+    /// The asset was read (not known unchanged from the last run).
+    read: bool,
     bytes_in: u64,
     bytes_out: u64,
 }
@@ -206,6 +227,7 @@ struct Tally {
     compressed: AtomicU64,
     from_cache: AtomicU64,
     up_to_date: AtomicU64,
+    read: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
 }
@@ -218,6 +240,7 @@ impl Tally {
             Outcome::UpToDate => &self.up_to_date,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        self.read.fetch_add(u64::from(done.read), Ordering::Relaxed);
         self.bytes_in.fetch_add(done.bytes_in, Ordering::Relaxed);
         self.bytes_out.fetch_add(done.bytes_out, Ordering::Relaxed);
     }
@@ -228,6 +251,7 @@ impl Tally {
             compressed: self.compressed.into_inner(),
             from_cache: self.from_cache.into_inner(),
             up_to_date: self.up_to_date.into_inner(),
+            read: self.read.into_inner(),
             bytes_in: self.bytes_in.into_inner(),
             bytes_out: self.bytes_out.into_inner(),
             ..Report::default()
@@ -238,13 +262,36 @@ impl Tally {
 /// Gzip forms being produced, shared by the workers of one run.
 type GzInFlight = InFlight<ObjectId, (Arc<[u8]>, Outcome)>;
 
-/// Brings `asset`'s `.gz` up to date.
+/// Brings `asset`'s `.gz` up to date, and returns what was done with the keys to record. `trusted` is
+/// the `.gz` key the last run recorded for the asset, when the asset is unchanged since: if the `.gz`
+/// still has it, neither file is opened.
 fn process(
     asset: &Asset,
+    trusted: Option<StatKey>,
     level: Level,
     cache: &dyn GzCache,
     inflight: &GzInFlight,
-) -> Result<Done> {
+) -> Result<(Done, Pair)> {
+    let gz_path = gz_path_of(&asset.path);
+    if let Some(gz_key) = trusted {
+        if let Ok(meta) = fs::symlink_metadata(&gz_path) {
+            if meta.is_file() && StatKey::of(&meta) == gz_key {
+                let done = Done {
+                    outcome: Outcome::UpToDate,
+                    read: false,
+                    bytes_in: asset.len,
+                    bytes_out: meta.len(),
+                };
+                return Ok((
+                    done,
+                    Pair {
+                        asset: asset.key,
+                        gz: gz_key,
+                    },
+                ));
+            }
+        }
+    }
     let (data, attrs) = read_asset(&asset.path)?;
     let id = ObjectId::hash(&data);
     let ((gz, outcome), here) = inflight.get_or_produce(&id, || {
@@ -262,7 +309,6 @@ fn process(
     })?;
     // A copy of an asset another worker has just compressed did not compress anything itself.
     let mut outcome = if here { outcome } else { Outcome::FromCache };
-    let gz_path = gz_path_of(&asset.path);
     if has_bytes(&gz_path, &gz)? {
         if outcome == Outcome::FromCache {
             outcome = Outcome::UpToDate;
@@ -270,11 +316,32 @@ fn process(
     } else {
         write_atomic(&gz_path, &gz, attrs)?;
     }
-    Ok(Done {
+    let gz_key = StatKey::of(&fs::symlink_metadata(&gz_path).at(&gz_path)?);
+    let done = Done {
         outcome,
+        read: true,
         bytes_in: data.len() as u64,
         bytes_out: gz.len() as u64,
-    })
+    };
+    Ok((
+        done,
+        Pair {
+            asset: asset.key,
+            gz: gz_key,
+        },
+    ))
+}
+
+/// `path` relative to `dir` (which the selection joined it to), as bytes.
+fn relative<'a>(dir: &Path, path: &'a Path) -> &'a [u8] {
+    path.strip_prefix(dir)
+        .unwrap_or(path)
+        .as_os_str()
+        .as_encoded_bytes()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The asset's bytes, and the attributes its `.gz` gets.

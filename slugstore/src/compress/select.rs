@@ -15,6 +15,7 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::seen::StatKey;
 use crate::error::{IoResultExt, Result};
 
 /// Files of this size or smaller are not worth compressing (the platform's `-size +300c`).
@@ -33,6 +34,8 @@ pub struct Asset {
     pub path: PathBuf,
     /// Size in bytes when it was selected.
     pub len: u64,
+    /// Its stat key when it was selected.
+    pub key: StatKey,
 }
 
 /// True when a file named `name` qualifies by name.
@@ -70,6 +73,7 @@ pub fn select(dir: &Path) -> Result<Vec<Asset>> {
                     found.push(Asset {
                         path,
                         len: meta.len(),
+                        key: StatKey::of(&meta),
                     });
                 }
             }
