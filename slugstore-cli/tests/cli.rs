@@ -246,6 +246,38 @@ fn verify_names_the_damaged_object_and_what_it_breaks() {
 }
 
 #[test]
+fn verify_repair_fetches_a_good_copy_from_a_remote() {
+    let env = Env::new();
+    env.snapshot(&["--ref", "prod"]);
+    let out = env.run(&["verify", "--repair"]);
+    assert!(expect(&out, 0).contains("ok"), "nothing to repair is fine");
+    let url = format!("file://{}", env.path("remote").display());
+    expect(&env.run(&["remote", "add", "origin", &url]), 0);
+    expect(&env.run(&["push", "prod"]), 0);
+
+    let data = content(20_000, 2);
+    let obj = ObjectId::hash(&data);
+    let rec = Record::of(&store::open(&env.path("store")), &obj);
+    flip_byte(&rec.pack, rec.data_byte(rec.loc.stored_len / 2));
+    expect(&env.run(&["verify"]), 3);
+
+    let out = env.run(&["verify", "--repair", "--from", "nowhere"]);
+    expect(&out, 1);
+    assert!(text(&out.stderr).contains("nowhere"), "{out:?}");
+
+    let out = env.run(&["verify", "--repair", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&expect(&out, 0)).unwrap();
+    assert_eq!(v["bad"][0]["id"], obj.to_hex().as_str());
+    assert_eq!(v["repair"]["repaired"][0]["id"], obj.to_hex().as_str());
+    assert_eq!(v["repair"]["repaired"][0]["remote"], "origin");
+    assert_eq!(v["repair"]["unrepaired"].as_array().unwrap().len(), 0);
+    assert!(!rec.pack.exists(), "the damaged pack is deleted");
+    assert!(expect(&env.run(&["verify"]), 0).contains("ok"));
+    expect(&env.run(&["restore", "prod", "out"]), 0);
+    assert_eq!(std::fs::read(env.path("out/app/code/A.php")).unwrap(), data);
+}
+
+#[test]
 fn special_files_are_skipped_with_a_warning() {
     let env = Env::new();
     let sock = env.path("src/app.sock");

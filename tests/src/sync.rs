@@ -17,6 +17,7 @@ use slugstore::remote::layout::{self, PackIdx};
 use slugstore::remote::url::RemoteUrl;
 use slugstore::remote::{pull, push, PullReport, PushOptions, PushReport};
 use slugstore::slug::EntryKind;
+use slugstore::verify::RepairSource;
 use slugstore::{NoProgress, SlugId, SnapshotOptions, Store, VerifyOptions};
 
 use crate::backend_conformance::TestRemote;
@@ -34,6 +35,7 @@ macro_rules! sync_tests {
             corrupt_remote_object_fails_pull_and_keeps_store_valid,
             interrupted_push_resumes,
             concurrent_pushes_of_one_slug,
+            verify_repair_refetches_damaged_objects,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -266,6 +268,83 @@ pub fn corrupt_remote_object_fails_pull_and_keeps_store_valid(remote: &TestRemot
     assert_eq!(local.index().get_ref(REF).unwrap(), None);
     assert_eq!(store::object_count(&local), 0);
     assert_verifies(&local);
+}
+
+/// Two objects of a pushed slug (a file and the manifest) are damaged in the local store, and a third,
+/// never pushed, too: repair fetches the two from the remote, moves every good object out of the
+/// damaged packs and deletes them, and keeps the pack of the one no remote has, which verify still
+/// names. The pushed slug then verifies and restores bit-exact.
+pub fn verify_repair_refetches_damaged_objects(remote: &TestRemote) {
+    let b = &*remote.backend;
+    let dir = remote.scratch.path();
+    let (st, slug) = snapshot_tree(dir, &sample_tree(30, 4000));
+    push_ok(&st, &slug, b);
+    let victim = store::manifest(&st, &slug)
+        .entries()
+        .iter()
+        .find_map(|e| match &e.kind {
+            EntryKind::File { id, size, .. } if *size > 1000 => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    // A slug the remote never saw, with one content of its own, in a pack of its own.
+    let extra_tree = dir.join("extra");
+    Tree::new()
+        .file("only-here.bin", content(6000, 991))
+        .build(&extra_tree);
+    let extra = store::snapshot(&st, &extra_tree).slug;
+    let lonely = match &store::manifest(&st, &extra).entries()[0].kind {
+        EntryKind::File { id, .. } => *id,
+        other => panic!("unexpected entry {other:?}"),
+    };
+    for id in [victim, slug.object(), lonely] {
+        let rec = store::Record::of(&st, &id);
+        store::flip_byte(&rec.pack, rec.data_byte(rec.loc.stored_len / 2));
+    }
+    st.forget_packs();
+
+    let report = slugstore::verify(&st, &VerifyOptions::default(), &NoProgress).unwrap();
+    let mut bad: Vec<_> = report.bad.iter().map(|x| x.id).collect();
+    bad.sort();
+    let mut expected = vec![victim, slug.object(), lonely];
+    expected.sort();
+    assert_eq!(bad, expected, "{:?}", report.bad);
+
+    let sources = [RepairSource {
+        name: "origin".into(),
+        backend: b,
+        cache_dir: st.root().join("remote-cache"),
+    }];
+    let r = slugstore::verify::repair(&st, &report, &sources, &NoProgress).expect("repair");
+    let mut repaired: Vec<_> = r.repaired.iter().map(|x| x.id).collect();
+    repaired.sort();
+    let mut pushed = vec![victim, slug.object()];
+    pushed.sort();
+    assert_eq!(repaired, pushed);
+    assert!(r.repaired.iter().all(|x| x.remote == "origin"));
+    assert_eq!(r.unrepaired, vec![lonely]);
+    assert_eq!(r.packs_kept, vec![store::Record::of(&st, &lonely).loc.pack]);
+    assert!(!r.packs_removed.is_empty());
+    assert!(
+        r.objects_moved > 0,
+        "the damaged packs held good objects too"
+    );
+    assert!(!r.complete());
+    for p in &r.packs_removed {
+        let path = slugstore::store::pack::pack_path(&st.packs_dir(), p);
+        assert!(!path.exists(), "{} was not removed", path.display());
+    }
+
+    let after = slugstore::verify(&st, &VerifyOptions::default(), &NoProgress).unwrap();
+    let still: Vec<_> = after.bad.iter().map(|x| x.id).collect();
+    assert_eq!(still, vec![lonely], "{:?}", after.bad);
+    store::restore(&st, &slug, &dir.join("restored")).expect("restore");
+    assert_same_tree(&dir.join("tree"), &dir.join("restored"));
+
+    // Nothing left to fetch: a second repair changes nothing and still reports the lonely object.
+    let again = slugstore::verify::repair(&st, &after, &sources, &NoProgress).expect("repair");
+    assert!(again.repaired.is_empty());
+    assert_eq!(again.unrepaired, vec![lonely]);
 }
 
 /// A push whose connection fails after a few packs leaves no ref and no slug record on the remote;

@@ -2,52 +2,144 @@
 
 use std::process::ExitCode;
 
-use slugstore::VerifyOptions;
+use serde::Serialize;
+use slugstore::remote::{backend, config};
+use slugstore::verify::{RepairReport, RepairSource};
+use slugstore::{VerifyOptions, VerifyReport};
 
-use crate::cmd::{CmdResult, EXIT_DAMAGED};
+use crate::cmd::{human_bytes, CmdResult, EXIT_DAMAGED};
 use crate::context::Context;
 
 /// Re-hash stored objects and check every slug's manifest.
 ///
-/// Names each damaged or missing object with the slugs and paths it breaks. Exit status 3 when anything
-/// is damaged.
+/// Names each damaged or missing object with the slugs and paths it breaks. With --repair, fetches a
+/// good copy of each from the remotes (--from, or every configured remote in name order), moves the
+/// objects that still verify out of the damaged packs, and deletes those packs. Exit status 3 when
+/// anything is (still) damaged.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub opts: VerifyOptions,
+    /// Replace what is damaged or missing with good copies from a remote.
+    #[arg(long)]
+    pub repair: bool,
+    /// The remote(s) to repair from, tried in the order given (default: every configured remote).
+    #[arg(long, value_name = "REMOTE", requires = "repair")]
+    pub from: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    #[serde(flatten)]
+    verify: &'a VerifyReport,
+    repair: Option<&'a RepairReport>,
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open()?;
     let r = slugstore::verify(&store, &a.opts, &ctx.bars)?;
-    if ctx.global.json {
-        ctx.print_json(&r);
+    let repaired = if a.repair && !r.ok() {
+        Some(repair(ctx, &store, &r, &a.from)?)
     } else {
-        for b in &r.bad {
-            println!("BAD {}: {}", b.id, b.problem);
-            for (slug, path) in &b.used_by {
-                println!("    breaks slug {} at {}", slug.short(12), path);
-            }
+        None
+    };
+    if ctx.global.json {
+        ctx.print_json(&Output {
+            verify: &r,
+            repair: repaired.as_ref(),
+        });
+    } else {
+        print_verify(&r);
+        if let Some(x) = &repaired {
+            print_repair(x);
         }
-        for p in &r.bad_packs {
-            println!("BAD pack {}: {}", p.pack, p.problem);
-        }
-        println!(
-            "{} of {} objects checked{}, {} slugs: {}",
-            r.objects_checked,
-            r.objects_total,
-            if r.complete { "" } else { " (partial)" },
-            r.slugs_checked,
-            if r.ok() {
-                "ok".to_string()
-            } else {
-                format!("{} damaged or missing", r.bad.len())
-            }
-        );
     }
-    Ok(if r.ok() {
+    let ok = match &repaired {
+        Some(x) => x.complete(),
+        None => r.ok(),
+    };
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_DAMAGED)
     })
+}
+
+fn repair(
+    ctx: &Context,
+    store: &slugstore::Store,
+    r: &VerifyReport,
+    from: &[String],
+) -> slugstore::Result<RepairReport> {
+    let remotes = if from.is_empty() {
+        config::list(store)?
+    } else {
+        from.iter()
+            .map(|name| config::get(store, name))
+            .collect::<slugstore::Result<_>>()?
+    };
+    if remotes.is_empty() {
+        return Err(slugstore::Error::Invalid(
+            "--repair needs a remote to fetch good copies from; add one with `slug remote add`"
+                .into(),
+        ));
+    }
+    let backends = remotes
+        .iter()
+        .map(|remote| backend::open(&remote.url))
+        .collect::<slugstore::Result<Vec<_>>>()?;
+    let sources: Vec<RepairSource<'_>> = remotes
+        .iter()
+        .zip(&backends)
+        .map(|(remote, be)| RepairSource {
+            name: remote.name.clone(),
+            backend: be.as_ref(),
+            cache_dir: config::cache_dir(store, &remote.name),
+        })
+        .collect();
+    slugstore::verify::repair(store, r, &sources, &ctx.bars)
+}
+
+fn print_verify(r: &VerifyReport) {
+    for b in &r.bad {
+        println!("BAD {}: {}", b.id, b.problem);
+        for (slug, path) in &b.used_by {
+            println!("    breaks slug {} at {}", slug.short(12), path);
+        }
+    }
+    for p in &r.bad_packs {
+        println!("BAD pack {}: {}", p.pack, p.problem);
+    }
+    println!(
+        "{} of {} objects checked{}, {} slugs: {}",
+        r.objects_checked,
+        r.objects_total,
+        if r.complete { "" } else { " (partial)" },
+        r.slugs_checked,
+        if r.ok() {
+            "ok".to_string()
+        } else {
+            format!("{} damaged or missing", r.bad.len())
+        }
+    );
+}
+
+fn print_repair(x: &RepairReport) {
+    for f in &x.repaired {
+        println!("REPAIRED {} from {}", f.id, f.remote);
+    }
+    for id in &x.unrepaired {
+        println!("UNREPAIRED {id}: no remote has a good copy");
+    }
+    for p in &x.packs_kept {
+        println!("KEPT damaged pack {p}: it still holds an unrepaired object");
+    }
+    println!(
+        "repair: {} objects fetched ({}), {} good objects moved out of {} damaged packs, {} left damaged",
+        x.repaired.len(),
+        human_bytes(x.bytes_fetched),
+        x.objects_moved,
+        x.packs_removed.len() + x.packs_kept.len(),
+        x.unrepaired.len()
+    );
 }

@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod catalog;
 pub mod config;
+pub(crate) mod fetch;
 pub mod layout;
 pub mod pull;
 pub mod push;

@@ -49,6 +49,8 @@ pub struct ObjectWriter<'s> {
     current: Mutex<Option<PackWriter>>,
     finished: Mutex<Vec<FinishedPack>>,
     pending: Mutex<HashSet<ObjectId>>,
+    /// Store objects the index already has (see [`ObjectWriter::replacing`]).
+    replace: bool,
     new_objects: AtomicU64,
     new_bytes: AtomicU64,
     stored_bytes: AtomicU64,
@@ -82,10 +84,19 @@ impl<'s> ObjectWriter<'s> {
             current: Mutex::new(None),
             finished: Mutex::new(Vec::new()),
             pending: Mutex::new(HashSet::new()),
+            replace: false,
             new_objects: AtomicU64::new(0),
             new_bytes: AtomicU64::new(0),
             stored_bytes: AtomicU64::new(0),
         }
+    }
+
+    /// A writer that stores objects even when the index already has them, so that committing its
+    /// [`Staged`] entries points the index at the new copies. Repair uses it to replace damaged objects
+    /// with good copies fetched from a remote.
+    pub fn replacing(mut self) -> Self {
+        self.replace = true;
+        self
     }
 
     /// True when `id` is in the store or already added by this writer.
@@ -95,7 +106,7 @@ impl<'s> ObjectWriter<'s> {
 
     /// Claims `id` for this writer: false when it is stored or claimed already.
     fn claim(&self, id: &ObjectId) -> Result<bool> {
-        if self.store.index().has_object(id)? {
+        if !self.replace && self.store.index().has_object(id)? {
             return Ok(false);
         }
         Ok(self.pending.lock().expect("lock").insert(*id))

@@ -2,7 +2,12 @@
 //!
 //! Every object is decoded and hashed again; every slug's manifest is decoded and each object it names
 //! must be indexed. A bad object is reported with every `(slug, path)` that needs it, which is what an
-//! operator needs to decide between re-pushing a build and restoring from a remote.
+//! operator needs to decide between re-pushing a build and restoring from a remote; [`repair()`] does the
+//! latter.
+
+pub mod repair;
+
+pub use repair::{repair, RepairReport, RepairSource};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
