@@ -1,6 +1,8 @@
-//! Crash harness: run `slug snapshot`, `restore`, `prune` and `gc` as child processes, SIGKILL them at
-//! seeded random moments, and check after every step that the store opens and verifies and that every
-//! slug reported complete (its id printed) still restores bit-exact.
+//! Crash harness: run `slug snapshot`, `restore`, `checkout`, `push`, `prune` and `gc` as child
+//! processes, SIGKILL them at seeded random moments, and check after every step that the store opens and
+//! verifies, that every slug reported complete (its id printed) still restores bit-exact, that the
+//! deploy target holds only whole releases, and that every slug whose push completed (or was killed
+//! and then rerun to completion) pulls from the remote into an empty store and restores bit-exact.
 //!
 //! `SLUGSTORE_CRASH_ITERATIONS` sets the number of steps (default 40, for CI; `scripts/crash-soak.sh`
 //! runs hundreds), `SLUGSTORE_CRASH_SEED` the seed. The kill moment is drawn between 0 and a little more
@@ -23,6 +25,8 @@ enum Op {
     SnapshotKeep,
     SnapshotScratch,
     Restore,
+    Checkout,
+    Push,
     Prune,
     Gc,
 }
@@ -39,6 +43,10 @@ struct Counts {
     kills: BTreeMap<Op, u64>,
     corrupt: u64,
     lost: u64,
+    /// Releases on the target that were not whole, or `current` pointing at nothing.
+    broken_releases: u64,
+    /// Pushes killed and then rerun to completion.
+    pushes_resumed: u64,
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -67,20 +75,38 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let tree = dir.path().join("tree");
+    let target = dir.path().join("target");
     assert!(run(slug(&store).arg("init")).status.success());
+    let remote_url = format!("file://{}", dir.path().join("remote").display());
+    assert!(
+        run(slug(&store).args(["remote", "add", "origin", &remote_url]))
+            .status
+            .success()
+    );
+    let mut pushed: BTreeMap<String, u64> = BTreeMap::new();
 
     let mut completed: BTreeMap<String, Completed> = BTreeMap::new();
     let mut longest: BTreeMap<Op, Duration> = BTreeMap::new();
     let mut counts = Counts::default();
     let mut next_version = 0u64;
     for step in 0..iterations {
-        let op = match rng.below(10) {
+        let op = match rng.below(13) {
             0..=3 => Op::SnapshotKeep,
             4..=5 => Op::SnapshotScratch,
             6 => Op::Restore,
             7 => Op::Prune,
+            8..=9 => Op::Checkout,
+            10..=11 => Op::Push,
             _ => Op::Gc,
         };
+        let kept: Vec<&String> = completed
+            .iter()
+            .filter(|(_, c)| c.kept)
+            .map(|(id, _)| id)
+            .collect();
+        let pick = kept
+            .get(rng.below(kept.len().max(1) as u64) as usize)
+            .map(|id| id.to_string());
         let version = next_version;
         let mut cmd = slug(&store);
         match op {
@@ -104,6 +130,18 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
                 };
                 cmd.args(["restore", id])
                     .arg(dir.path().join(format!("restore-{step}")));
+            }
+            Op::Checkout | Op::Push => {
+                // Only slugs on their own ref: a scratch slug may be pruned meanwhile.
+                let Some(id) = &pick else {
+                    continue;
+                };
+                if op == Op::Checkout {
+                    cmd.args(["checkout", id, "--activate", "--target"])
+                        .arg(&target);
+                } else {
+                    cmd.args(["push", id, "origin"]);
+                }
             }
             Op::Prune => {
                 cmd.args(["prune", "--keep-last", "0"]);
@@ -129,6 +167,17 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
             *counts.kills.entry(op).or_default() += 1;
             // Widen the window until runs sometimes complete.
             longest.insert(op, window * 5 / 4);
+            if let (Op::Push, Some(id)) = (op, &pick) {
+                // A killed push, rerun, completes.
+                let again = run(slug(&store).args(["push", id, "origin"]));
+                assert!(
+                    again.status.success(),
+                    "push rerun after a kill failed: {}",
+                    String::from_utf8_lossy(&again.stderr)
+                );
+                counts.pushes_resumed += 1;
+                pushed.insert(id.clone(), completed[id].version);
+            }
         } else {
             longest.insert(op, (window + started.elapsed()) / 2);
             assert!(
@@ -136,6 +185,9 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
                 "{op:?} failed without a kill: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
+            if let (Op::Push, Some(id)) = (op, &pick) {
+                pushed.insert(id.clone(), completed[id].version);
+            }
             if let (Op::SnapshotKeep | Op::SnapshotScratch, Some(id)) = (op, printed_id(&out)) {
                 completed.insert(
                     id,
@@ -165,25 +217,131 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
                 .filter(|(_, c)| last || c.version + 10 >= next_version || rng.below(n) < 3)
                 .collect();
             counts.lost += check_completed(&store, &check, dir.path());
+            counts.lost += check_pushed(&remote_url, &pushed, dir.path(), last);
+        }
+        if op == Op::Checkout {
+            counts.broken_releases += check_target(&target, &completed, dir.path());
         }
     }
+    // Releases are read-only; let the temporary directory go.
+    let _ = std::process::Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(dir.path())
+        .status();
 
     let kills: u64 = counts.kills.values().sum();
     eprintln!(
-        "crash harness (seed {seed:#x}): {iterations} steps, runs {:?}, kills {:?} ({kills} in all), {} completed slugs, {} corrupt stores, {} lost slugs",
+        "crash harness (seed {seed:#x}): {iterations} steps, runs {:?}, kills {:?} ({kills} in all), {} completed slugs, {} pushed ({} after a killed push), {} corrupt stores, {} lost slugs, {} broken releases",
         counts.runs,
         counts.kills,
         completed.len(),
+        pushed.len(),
+        counts.pushes_resumed,
         counts.corrupt,
-        counts.lost
+        counts.lost,
+        counts.broken_releases
     );
     assert_eq!(counts.corrupt, 0, "corrupt stores");
     assert_eq!(counts.lost, 0, "lost completed slugs");
+    assert_eq!(counts.broken_releases, 0, "broken releases");
     assert!(
         kills * 3 >= iterations,
         "too few kills landed ({kills}) for the harness to mean anything"
     );
     assert!(!completed.is_empty());
+}
+
+/// Counts the pushed slugs that do not pull from the remote into an empty store or do not restore
+/// bit-exact from it: the most recent few, or all of them when `all`.
+fn check_pushed(
+    remote_url: &str,
+    pushed: &BTreeMap<String, u64>,
+    tmp: &std::path::Path,
+    all: bool,
+) -> u64 {
+    if pushed.is_empty() {
+        return 0;
+    }
+    let fresh = tmp.join("pulled-store");
+    let _ = std::fs::remove_dir_all(&fresh);
+    assert!(run(slug(&fresh).arg("init")).status.success());
+    assert!(
+        run(slug(&fresh).args(["remote", "add", "origin", remote_url]))
+            .status
+            .success()
+    );
+    let mut lost = 0;
+    let mut newest: Vec<(&String, &u64)> = pushed.iter().collect();
+    newest.sort_by_key(|(_, v)| std::cmp::Reverse(**v));
+    for (id, version) in newest.into_iter().take(if all { usize::MAX } else { 3 }) {
+        let out = run(slug(&fresh).args(["pull", "origin", id]));
+        if !out.status.success() {
+            eprintln!(
+                "pushed slug {id} does not pull: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            lost += 1;
+            continue;
+        }
+        let (dest, expected) = (tmp.join("pulled"), tmp.join("expected-pull"));
+        let _ = std::fs::remove_dir_all(&dest);
+        let _ = std::fs::remove_dir_all(&expected);
+        let restored = run(slug(&fresh).args(["restore", id]).arg(&dest));
+        gen_tree(&expected, *version, FILES, BIG);
+        if !restored.status.success() || read_tree(&dest) != read_tree(&expected) {
+            eprintln!(
+                "pushed slug {id} (version {version}) restores different bytes from the remote"
+            );
+            lost += 1;
+        }
+    }
+    let v = run(slug(&fresh).arg("verify"));
+    if !v.status.success() {
+        eprintln!(
+            "pulled store does not verify: {}",
+            String::from_utf8_lossy(&v.stdout)
+        );
+        lost += 1;
+    }
+    lost
+}
+
+/// Counts what is wrong on the deploy target: a release directory (named by a slug id) whose files
+/// differ from its slug's tree, or a `current` that does not resolve to one.
+fn check_target(
+    target: &std::path::Path,
+    completed: &BTreeMap<String, Completed>,
+    tmp: &std::path::Path,
+) -> u64 {
+    let releases = target.join("releases");
+    let Ok(entries) = std::fs::read_dir(&releases) else {
+        return 0; // killed before the target existed
+    };
+    let mut broken = 0;
+    for e in entries {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue; // a checkout in progress or a release being removed: never a release
+        }
+        let Some(c) = completed.get(&name) else {
+            eprintln!("release {name} is not a slug this harness made");
+            broken += 1;
+            continue;
+        };
+        let expected = tmp.join("expected-release");
+        let _ = std::fs::remove_dir_all(&expected);
+        gen_tree(&expected, c.version, FILES, BIG);
+        if read_tree(&releases.join(&name)) != read_tree(&expected) {
+            eprintln!("release {name} (version {}) is not whole", c.version);
+            broken += 1;
+        }
+    }
+    let current = target.join("current");
+    if current.symlink_metadata().is_ok() && !current.join("big.bin").is_file() {
+        eprintln!("current points at no release");
+        broken += 1;
+    }
+    broken
 }
 
 /// Waits `delay`, then SIGKILLs the child if it still runs. Returns whether it was killed, and its output.
