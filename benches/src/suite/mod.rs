@@ -191,6 +191,8 @@ pub fn run(cfg: &Config) -> Result<Results> {
         churned: cfg.workdir.join("churned"),
         churn_seed: derive(cfg.seed, 0xc4a1),
     };
+    // Trees are deleted after the measurements, not between runs (see `exec::defer_removal`).
+    exec::defer_removal(&ws.root.join("trash"))?;
     let (scenarios, mut skipped) = if cfg.scenarios.is_empty() {
         default_scenarios(cfg.size)
     } else {
@@ -265,6 +267,8 @@ pub fn run(cfg: &Config) -> Result<Results> {
             Scenario::Checkout => rows.extend(checkout::measure(&env, &mut skipped)?),
         }
     }
+    eprintln!("removing the scratch trees of the runs");
+    exec::empty_trash()?;
     let all_targets: Vec<_> =
         [static_gzip::TARGETS, push_pull::TARGETS, checkout::TARGETS].concat();
     let targets = targets::check_all(&all_targets, &rows);

@@ -6,13 +6,15 @@
 //! fsynced: everything written here is derived data that a later run checks byte for byte and rewrites if
 //! a crash left it damaged, and syncing thousands of small files would dominate the run time.
 
-use std::fs::{File, FileTimes, Permissions};
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::fs::{File, FileTimes, OpenOptions, Permissions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::error::{IoResultExt, Result};
+use crate::fsutil;
 
 /// Prefix of the temporary files.
 pub const TEMP_PREFIX: &str = ".slugtmp-";
@@ -26,27 +28,53 @@ pub struct Attrs {
     pub modified: Option<SystemTime>,
 }
 
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
 /// Writes `bytes` to `path` atomically, replacing whatever file or symlink is there.
+///
+/// Thousands of these run per build, so the path is kept to the system calls that matter: the temporary
+/// file is created with its final mode (a `chmod` follows only when the umask would clear some of its
+/// bits), and its name is unique to this process and call (no random retries, no absolute paths).
 pub fn write_atomic(path: &Path, bytes: &[u8], attrs: Attrs) -> Result<()> {
+    let (tmp, mut file) = create_temp(path, attrs.mode)?;
+    let written = (|| -> std::io::Result<()> {
+        file.write_all(bytes)?;
+        if attrs.mode & 0o600 != 0o600 || !fsutil::mode_survives_umask(attrs.mode) {
+            file.set_permissions(Permissions::from_mode(attrs.mode))?;
+        }
+        if let Some(modified) = attrs.modified {
+            file.set_times(FileTimes::new().set_modified(modified))?;
+        }
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.at(path)
+}
+
+/// Creates a new temporary file beside `path`, readable and writable by its owner at least.
+fn create_temp(path: &Path, mode: u32) -> Result<(PathBuf, File)> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .at(dir)?;
-    let file: &mut File = tmp.as_file_mut();
-    file.write_all(bytes).at(path)?;
-    // Set explicitly rather than at creation, where the umask would apply.
-    file.set_permissions(Permissions::from_mode(attrs.mode))
-        .at(path)?;
-    if let Some(modified) = attrs.modified {
-        file.set_times(FileTimes::new().set_modified(modified))
-            .at(path)?;
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode | 0o600)
+            .open(&tmp)
+        {
+            Ok(file) => return Ok((tmp, file)),
+            // Left by a killed process that had the same pid: take the next name.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).at(dir),
+        }
     }
-    tmp.persist(path).map_err(|e| e.error).at(path)?;
-    Ok(())
 }
 
 #[cfg(test)]

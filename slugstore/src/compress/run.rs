@@ -309,7 +309,7 @@ fn process(
     })?;
     // A copy of an asset another worker has just compressed did not compress anything itself.
     let mut outcome = if here { outcome } else { Outcome::FromCache };
-    if has_bytes(&gz_path, &gz)? {
+    if asset.gz_listed && has_bytes(&gz_path, &gz)? {
         if outcome == Outcome::FromCache {
             outcome = Outcome::UpToDate;
         }

@@ -11,6 +11,7 @@
 //! The walk keeps one directory listing in memory at a time, plus the selected paths (a few thousand in a
 //! real `pub/static`), which the parallel run needs up front to balance the work.
 
+use std::collections::HashSet;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,9 @@ pub struct Asset {
     pub len: u64,
     /// Its stat key when it was selected.
     pub key: StatKey,
+    /// Whether its directory listed a `NAME.gz` entry when it was selected (when not, there is no
+    /// earlier `.gz` to compare with, and none is looked for).
+    pub gz_listed: bool,
 }
 
 /// True when a file named `name` qualifies by name.
@@ -57,26 +61,37 @@ pub fn select(dir: &Path) -> Result<Vec<Asset>> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
+        let mut here = Vec::new();
+        let mut gz_names = HashSet::new();
         for entry in fs::read_dir(&current).at(&current)? {
             let entry = entry.at(&current)?;
-            let path = entry.path();
-            // `file_type` and `metadata` on a directory entry do not follow symlinks.
-            let kind = entry.file_type().at(&path)?;
             let name = entry.file_name();
+            if let Some(stem) = name.as_bytes().strip_suffix(b".gz") {
+                gz_names.insert(stem.to_vec());
+            }
+            // `file_type` and `metadata` on a directory entry do not follow symlinks.
+            let kind = entry.file_type().at(entry.path())?;
             if kind.is_dir() {
                 if !is_deleting_dir(name.as_bytes()) {
-                    pending.push(path);
+                    pending.push(entry.path());
                 }
             } else if kind.is_file() && has_asset_extension(name.as_bytes()) {
+                let path = entry.path();
                 let meta = entry.metadata().at(&path)?;
                 if meta.len() > MIN_SIZE {
-                    found.push(Asset {
+                    here.push(Asset {
                         path,
                         len: meta.len(),
                         key: StatKey::of(&meta),
+                        gz_listed: false,
                     });
                 }
             }
+        }
+        for mut asset in here {
+            let name = asset.path.file_name().unwrap_or_default().as_bytes();
+            asset.gz_listed = gz_names.contains(name);
+            found.push(asset);
         }
     }
     found.sort_unstable_by(|a, b| b.len.cmp(&a.len).then_with(|| a.path.cmp(&b.path)));
