@@ -88,3 +88,19 @@ pub fn umask() -> Option<u32> {
 pub fn mode_survives_umask(mode: u32) -> bool {
     umask().is_some_and(|m| mode & m == 0)
 }
+
+/// True when this process may create files in directories it cannot write to, i.e. it has
+/// `CAP_DAC_OVERRIDE` (root usually has), read from `/proc/self/status`; false when unknown.
+pub fn overrides_file_permissions() -> bool {
+    static CAP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CAP.get_or_init(|| {
+        const CAP_DAC_OVERRIDE: u32 = 1;
+        fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+                u64::from_str_radix(hex.trim(), 16).ok()
+            })
+            .is_some_and(|caps| caps & (1 << CAP_DAC_OVERRIDE) != 0)
+    })
+}

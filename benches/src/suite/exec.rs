@@ -163,16 +163,35 @@ pub fn defer_removal(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Deletes what [`remove_tree`] set aside.
+/// Deletes what [`remove_tree`] set aside, a few trees at a time (unlinking is system-call bound, and
+/// the trash of a full-size run holds millions of files).
 pub fn empty_trash() -> Result<()> {
     let Some(dir) = TRASH.get() else {
         return Ok(());
     };
-    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let e = e.map_err(|e| Error::io(dir, e))?;
-        delete_tree(&e.path())?;
+    let trees = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
+        .collect::<Result<Vec<PathBuf>>>()?;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let first_error = std::sync::Mutex::new(None);
+    thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                while let Some(tree) =
+                    trees.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    if let Err(e) = delete_tree(tree) {
+                        first_error.lock().expect("lock").get_or_insert(e);
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner().expect("lock") {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Median of `values` (mean of the middle two for an even count); `None` when empty.

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -213,11 +213,25 @@ fn build(
             levels[depth].push(root.join(e.os_path()));
         }
     }
-    for level in &levels {
-        level.par_iter().try_for_each(|p| fs::create_dir(p).at(p))?;
+    // A process that may write into read-only directories (root, or CAP_DAC_OVERRIDE) creates them
+    // read-only at once and saves a chmod(2) per directory; any other must fill them first.
+    let read_only_at_once =
+        fsutil::mode_survives_umask(0o555) && fsutil::overrides_file_permissions();
+    let mut dir_builder = fs::DirBuilder::new();
+    if read_only_at_once {
+        dir_builder.mode(0o555);
     }
-    let mut dirs: Vec<PathBuf> = levels.into_iter().flatten().collect();
-    report.dirs = dirs.len() as u64;
+    for level in &levels {
+        level
+            .par_iter()
+            .try_for_each(|p| dir_builder.create(p).at(p))?;
+    }
+    report.dirs = levels.iter().map(|l| l.len() as u64).sum();
+    let mut dirs: Vec<PathBuf> = if read_only_at_once {
+        Vec::new()
+    } else {
+        levels.into_iter().flatten().collect()
+    };
     dirs.extend(mounts.link_into(target, root)?);
 
     let bar = bars.bytes("checking out");

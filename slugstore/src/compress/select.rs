@@ -8,13 +8,14 @@
 //! static content deployer and are not entered. Names are handled as raw bytes: spaces, quotes, newlines
 //! and non-UTF-8 names are ordinary names here.
 //!
-//! The walk keeps one directory listing in memory at a time, plus the selected paths (a few thousand in a
-//! real `pub/static`), which the parallel run needs up front to balance the work.
+//! The walk keeps a few directory listings in memory at a time (one per thread), plus the selected paths
+//! (a few thousand in a real `pub/static`), which the parallel run needs up front to balance the work.
 
 use std::collections::HashSet;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::seen::StatKey;
 use crate::error::{IoResultExt, Result};
@@ -56,46 +57,76 @@ pub fn is_deleting_dir(name: &[u8]) -> bool {
 /// waiting on one big file started last).
 ///
 /// `dir` itself may be a symlink to a directory; nothing below it is followed. A `DELETING_*` name is
-/// only checked on directories below `dir`.
+/// only checked on directories below `dir`. Directories are read in parallel (a `pub/static` has
+/// thousands, and a rerun that finds everything up to date spends most of its time here).
 pub fn select(dir: &Path) -> Result<Vec<Asset>> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let mut here = Vec::new();
-        let mut gz_names = HashSet::new();
-        for entry in fs::read_dir(&current).at(&current)? {
-            let entry = entry.at(&current)?;
-            let name = entry.file_name();
-            if let Some(stem) = name.as_bytes().strip_suffix(b".gz") {
-                gz_names.insert(stem.to_vec());
-            }
-            // `file_type` and `metadata` on a directory entry do not follow symlinks.
-            let kind = entry.file_type().at(entry.path())?;
-            if kind.is_dir() {
-                if !is_deleting_dir(name.as_bytes()) {
-                    pending.push(entry.path());
-                }
-            } else if kind.is_file() && has_asset_extension(name.as_bytes()) {
-                let path = entry.path();
-                let meta = entry.metadata().at(&path)?;
-                if meta.len() > MIN_SIZE {
-                    here.push(Asset {
-                        path,
-                        len: meta.len(),
-                        key: StatKey::of(&meta),
-                        gz_listed: false,
-                    });
-                }
-            }
-        }
-        for mut asset in here {
-            let name = asset.path.file_name().unwrap_or_default().as_bytes();
-            asset.gz_listed = gz_names.contains(name);
-            found.push(asset);
-        }
+    let found = Mutex::new(Vec::new());
+    let error = Mutex::new(None);
+    rayon::scope(|s| visit(s, dir.to_path_buf(), &found, &error));
+    if let Some(e) = error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
     }
+    let mut found = found.into_inner().unwrap_or_else(|p| p.into_inner());
     found.sort_unstable_by(|a, b| b.len.cmp(&a.len).then_with(|| a.path.cmp(&b.path)));
     Ok(found)
+}
+
+type Found = Mutex<Vec<Asset>>;
+type FirstError = Mutex<Option<crate::Error>>;
+
+/// Reads one directory, queues its subdirectories, and adds its assets to `found`.
+fn visit<'s>(scope: &rayon::Scope<'s>, dir: PathBuf, found: &'s Found, error: &'s FirstError) {
+    let lock_error = || error.lock().unwrap_or_else(|p| p.into_inner());
+    if lock_error().is_some() {
+        return;
+    }
+    match read_one(scope, &dir, found, error) {
+        Ok(here) => found.lock().unwrap_or_else(|p| p.into_inner()).extend(here),
+        Err(e) => {
+            lock_error().get_or_insert(e);
+        }
+    }
+}
+
+fn read_one<'s>(
+    scope: &rayon::Scope<'s>,
+    dir: &Path,
+    found: &'s Found,
+    error: &'s FirstError,
+) -> Result<Vec<Asset>> {
+    let mut here = Vec::new();
+    let mut gz_names = HashSet::new();
+    for entry in fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        let name = entry.file_name();
+        if let Some(stem) = name.as_bytes().strip_suffix(b".gz") {
+            gz_names.insert(stem.to_vec());
+        }
+        // `file_type` and `metadata` on a directory entry do not follow symlinks.
+        let kind = entry.file_type().at(entry.path())?;
+        if kind.is_dir() {
+            if !is_deleting_dir(name.as_bytes()) {
+                let sub = entry.path();
+                scope.spawn(move |s| visit(s, sub, found, error));
+            }
+        } else if kind.is_file() && has_asset_extension(name.as_bytes()) {
+            let path = entry.path();
+            let meta = entry.metadata().at(&path)?;
+            if meta.len() > MIN_SIZE {
+                here.push(Asset {
+                    path,
+                    len: meta.len(),
+                    key: StatKey::of(&meta),
+                    gz_listed: false,
+                });
+            }
+        }
+    }
+    for asset in &mut here {
+        let name = asset.path.file_name().unwrap_or_default().as_bytes();
+        asset.gz_listed = gz_names.contains(name);
+    }
+    Ok(here)
 }
 
 #[cfg(test)]
