@@ -231,6 +231,18 @@ pub fn pull_into_empty_store_is_bit_exact(remote: &TestRemote) {
     assert!(err.to_string().contains("no-such-ref"), "{err}");
 }
 
+/// The content of the manifest's first file larger than `min` bytes.
+fn first_file_over(manifest: &slugstore::slug::Manifest, min: u64) -> slugstore::ObjectId {
+    manifest
+        .entries()
+        .iter()
+        .find_map(|e| match &e.kind {
+            EntryKind::File { id, size, .. } if *size > min => Some(*id),
+            _ => None,
+        })
+        .expect("a file that large")
+}
+
 /// One byte of a file's object is changed inside its pack on the remote: the pull fails naming the
 /// object and the pack, no slug or ref is committed, and the local store still verifies.
 pub fn corrupt_remote_object_fails_pull_and_keeps_store_valid(remote: &TestRemote) {
@@ -239,14 +251,7 @@ pub fn corrupt_remote_object_fails_pull_and_keeps_store_valid(remote: &TestRemot
     let (st, slug) = snapshot_tree(dir, &sample_tree(30, 4000));
     push_ok(&st, &slug, b);
     let manifest = store::manifest(&st, &slug);
-    let victim = manifest
-        .entries()
-        .iter()
-        .find_map(|e| match &e.kind {
-            EntryKind::File { id, size, .. } if *size > 1000 => Some(*id),
-            _ => None,
-        })
-        .unwrap();
+    let victim = first_file_over(&manifest, 1000);
     let (pack, entry) = remote_packs(b)
         .into_iter()
         .find_map(|p| {
@@ -279,14 +284,7 @@ pub fn verify_repair_refetches_damaged_objects(remote: &TestRemote) {
     let dir = remote.scratch.path();
     let (st, slug) = snapshot_tree(dir, &sample_tree(30, 4000));
     push_ok(&st, &slug, b);
-    let victim = store::manifest(&st, &slug)
-        .entries()
-        .iter()
-        .find_map(|e| match &e.kind {
-            EntryKind::File { id, size, .. } if *size > 1000 => Some(*id),
-            _ => None,
-        })
-        .unwrap();
+    let victim = first_file_over(&store::manifest(&st, &slug), 1000);
     // A slug the remote never saw, with one content of its own, in a pack of its own.
     let extra_tree = dir.join("extra");
     Tree::new()

@@ -10,7 +10,6 @@ use std::fs::{File, FileTimes, OpenOptions, Permissions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::error::{IoResultExt, Result};
@@ -27,8 +26,6 @@ pub struct Attrs {
     /// Modification time; `None` keeps the time of writing.
     pub modified: Option<SystemTime>,
 }
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to `path` atomically, replacing whatever file or symlink is there.
 ///
@@ -61,8 +58,7 @@ fn create_temp(path: &Path, mode: u32) -> Result<(PathBuf, File)> {
         _ => Path::new("."),
     };
     loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+        let tmp = dir.join(fsutil::temp_name(&TEMP_PREFIX[1..]));
         match OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -20,7 +20,7 @@
 
 mod live;
 pub mod plan;
-mod repack;
+pub(crate) mod repack;
 
 use std::collections::HashSet;
 

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use crate::error::Result;
 use crate::id::ObjectId;
-use crate::store::{Staged, Store};
+use crate::store::{ObjectWriter, Staged, Store};
 
 use super::plan::{Action, Plan};
 
@@ -27,14 +27,10 @@ pub fn copy_live(store: &Store, plan: &Plan) -> Result<Copied> {
     let mut problems = Vec::new();
     for (pack, usage) in plan.with(Action::Repack) {
         for (id, _) in &usage.live {
-            if let Err(e) = store.verify_object(id) {
-                problems.push(format!("{id}: {e}"));
+            if let Some(problem) = move_verified(store, &writer, id)? {
+                problems.push(format!("{id}: {problem}"));
                 kept.insert(*pack);
-                continue;
             }
-            store.with_stored(id, |loc, bytes| {
-                writer.add_relocated(*id, loc.codec, loc.raw_len, bytes)
-            })??;
         }
     }
     Ok(Copied {
@@ -42,4 +38,21 @@ pub fn copy_live(store: &Store, plan: &Plan) -> Result<Copied> {
         kept,
         problems,
     })
+}
+
+/// Copies object `id`'s stored bytes as they are into `writer` (whatever the index says, see
+/// [`ObjectWriter::add_relocated`]) once it verifies; returns the problem instead when it does not, and
+/// copies nothing, so a damaged object is never spread into a new pack.
+pub(crate) fn move_verified(
+    store: &Store,
+    writer: &ObjectWriter<'_>,
+    id: &ObjectId,
+) -> Result<Option<String>> {
+    if let Err(e) = store.verify_object(id) {
+        return Ok(Some(e.to_string()));
+    }
+    store.with_stored(id, |loc, bytes| {
+        writer.add_relocated(*id, loc.codec, loc.raw_len, bytes)
+    })??;
+    Ok(None)
 }

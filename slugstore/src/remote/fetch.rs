@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +26,7 @@ use crate::remote::backend::Backend;
 use crate::remote::layout::{self, IdxEntry, PackIdx};
 use crate::remote::transfer_pool;
 use crate::store::pack::{RecordHeader, RECORD_HEADER_LEN};
-use crate::store::{check_len_hash, decode_verified, Codec, ObjectWriter, Store, IN_MEMORY_LIMIT};
+use crate::store::{decode_stream, decode_verified, ObjectWriter, Store, IN_MEMORY_LIMIT};
 
 /// Records of one pack closer than this are fetched in one read, gap included.
 pub const MAX_GAP: u64 = 256 << 10;
@@ -199,23 +199,8 @@ impl<'a, 'w> Fetcher<'a, 'w> {
                 .and_then(|_| f.read_exact(&mut header))
                 .at(&pack_path)?;
             check_header(e, &header, location)?;
-            let mut out = HashingFile {
-                file: BufWriter::with_capacity(1 << 20, File::create(&raw_path).at(&raw_path)?),
-                hasher: blake3::Hasher::new(),
-                len: 0,
-            };
-            let mut data = f.take(e.stored_len);
-            let copied = match e.codec {
-                Codec::Raw => std::io::copy(&mut data, &mut out).map(drop),
-                Codec::Zstd => zstd::stream::copy_decode(data, &mut out),
-            };
-            copied
-                .and_then(|_| out.file.flush())
-                .map_err(|err| Error::Corrupt {
-                    id: e.id,
-                    detail: format!("in remote pack {location}: decoding: {err}"),
-                })?;
-            check_len_hash(&e.id, e.raw_len, out.len, out.hasher.finalize().into())
+            let mut out = BufWriter::with_capacity(1 << 20, File::create(&raw_path).at(&raw_path)?);
+            decode_stream(&e.id, e.codec, e.raw_len, f.take(e.stored_len), &mut out)
                 .map_err(|err| in_pack(err, location))?;
             drop(out);
             self.writer.add_file_streaming(e.id, &raw_path, e.raw_len)
@@ -262,24 +247,5 @@ fn in_pack(err: Error, location: &str) -> Error {
             detail: format!("in remote pack {location}: {detail}"),
         },
         e => e,
-    }
-}
-
-/// A file writer that hashes what goes through it.
-struct HashingFile {
-    file: BufWriter<File>,
-    hasher: blake3::Hasher,
-    len: u64,
-}
-
-impl Write for HashingFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
     }
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 pub use index::{Batch, Index, LockWait, RefLogEntry, StatEntry};
 pub use pack::{Codec, Location, PackFile};
-pub use read::{check_len_hash, decode_verified, IN_MEMORY_LIMIT};
+pub use read::{check_len_hash, decode_stream, decode_verified, IN_MEMORY_LIMIT};
 pub use write::{ObjectWriter, Staged, WriteStats, PACK_TARGET};
 
 use crate::error::{Error, IoResultExt, Result};

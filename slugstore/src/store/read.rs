@@ -1,7 +1,7 @@
 //! Reading objects back, always verified against their id.
 
 use std::cell::RefCell;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -107,21 +107,8 @@ impl Store {
         let loc = self.locate(id)?;
         let pack = self.checked_pack(id, &loc)?;
         let data = pack.reader(loc.data_offset(), loc.stored_len);
-        let mut tee = HashingWriter {
-            inner: w,
-            hasher: blake3::Hasher::new(),
-            len: 0,
-        };
-        let io = match loc.codec {
-            Codec::Raw => std::io::copy(&mut { data }, &mut tee).map(|_| ()),
-            Codec::Zstd => zstd::stream::copy_decode(data, &mut tee),
-        };
-        io.map_err(|e| Error::Corrupt {
-            id: *id,
-            detail: format!("decoding: {e}"),
-        })?;
-        check(id, &loc, tee.len, tee.hasher.finalize().into())?;
-        Ok(tee.len)
+        decode_stream(id, loc.codec, loc.raw_len, data, w)?;
+        Ok(loc.raw_len)
     }
 
     /// Calls `f` with the location of object `id` and its stored (encoded) bytes as they are in its pack,
@@ -176,10 +163,6 @@ pub fn decode_verified(
     check_len_hash(id, raw_len, out.len() as u64, ObjectId::hash(out))
 }
 
-fn check(id: &ObjectId, loc: &Location, len: u64, got: ObjectId) -> Result<()> {
-    check_len_hash(id, loc.raw_len, len, got)
-}
-
 /// Checks a decoded length and hash against what object `id` must be.
 pub fn check_len_hash(id: &ObjectId, raw_len: u64, len: u64, got: ObjectId) -> Result<()> {
     if len != raw_len {
@@ -195,6 +178,31 @@ pub fn check_len_hash(id: &ObjectId, raw_len: u64, len: u64, got: ObjectId) -> R
         });
     }
     Ok(())
+}
+
+/// Decodes the stored bytes read from `data` into `w` as they stream, and checks that they are `raw_len`
+/// bytes hashing to `id` ([`Error::Corrupt`] otherwise, after writing: write to a temporary place).
+pub fn decode_stream(
+    id: &ObjectId,
+    codec: Codec,
+    raw_len: u64,
+    mut data: impl Read,
+    w: &mut dyn Write,
+) -> Result<()> {
+    let mut tee = HashingWriter {
+        inner: w,
+        hasher: blake3::Hasher::new(),
+        len: 0,
+    };
+    let io = match codec {
+        Codec::Raw => std::io::copy(&mut data, &mut tee).map(|_| ()),
+        Codec::Zstd => zstd::stream::copy_decode(data, &mut tee),
+    };
+    io.and_then(|_| tee.flush()).map_err(|e| Error::Corrupt {
+        id: *id,
+        detail: format!("decoding: {e}"),
+    })?;
+    check_len_hash(id, raw_len, tee.len, tee.hasher.finalize().into())
 }
 
 struct HashingWriter<'a> {

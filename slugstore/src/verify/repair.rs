@@ -10,13 +10,14 @@
 //! A damaged pack is kept while it holds an object that is still damaged (no remote had it), so the
 //! store never loses bytes that a later repair, or a person, could still use.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::gc::repack::move_verified;
 use crate::id::ObjectId;
 use crate::progress::ProgressBars;
 use crate::remote::backend::Backend;
@@ -117,7 +118,6 @@ pub fn repair(
     let repaired: BTreeSet<ObjectId> = r.repaired.iter().map(|x| x.id).collect();
 
     // Copy what still verifies out of the damaged packs; a pack holding anything else is kept.
-    let mut keep: HashMap<ObjectId, bool> = damaged_packs.iter().map(|p| (*p, false)).collect();
     let mut in_damaged: BTreeMap<ObjectId, Vec<ObjectId>> = BTreeMap::new();
     for item in store.index().objects() {
         let (id, loc) = item?;
@@ -125,21 +125,19 @@ pub fn repair(
             in_damaged.entry(loc.pack).or_default().push(id);
         }
     }
+    let mut kept = BTreeSet::new();
     let bar = bars.counter("rescuing");
     bar.set_length(in_damaged.values().map(|v| v.len() as u64).sum());
     for (pack, ids) in &in_damaged {
         for id in ids {
             bar.inc(1);
-            let good = !needed.contains(id) && store.verify_object(id).is_ok();
-            if !good {
-                keep.insert(*pack, true);
+            let moved = !needed.contains(id) && move_verified(store, &writer, id)?.is_none();
+            if moved {
+                r.objects_moved += 1;
+            } else {
+                kept.insert(*pack);
                 needed.insert(*id);
-                continue;
             }
-            store.with_stored(id, |loc, bytes| {
-                writer.add_relocated(*id, loc.codec, loc.raw_len, bytes)
-            })??;
-            r.objects_moved += 1;
         }
     }
     bar.finish();
@@ -153,11 +151,11 @@ pub fn repair(
 
     store.forget_packs();
     let written: BTreeSet<ObjectId> = staged.packs.iter().copied().collect();
-    for (pack, kept) in keep {
+    for pack in damaged_packs {
         if written.contains(&pack) {
             continue; // rewritten whole under the same name, so it is good again
         }
-        if kept {
+        if kept.contains(&pack) {
             r.packs_kept.push(pack);
             continue;
         }
@@ -170,8 +168,6 @@ pub fn repair(
     if !r.packs_removed.is_empty() {
         fsutil::sync_dir(&store.packs_dir())?;
     }
-    r.packs_kept.sort();
-    r.packs_removed.sort();
     r.unrepaired = needed.into_iter().collect();
     Ok(r)
 }
