@@ -115,11 +115,18 @@ pub fn snapshot(
     {
         excludes.add(&rel.to_string_lossy())?;
     }
-    let walked = scan::walk(&root, &excludes)?;
+    // The stat cache (known hashes of unchanged files) is read while the tree is walked.
     let tkey = tree_key(&root);
-
-    // Stat cache: known hashes for unchanged files.
-    let cache = CachedStats::load(store, &tkey, &walked.entries)?;
+    let (walked, cached) = std::thread::scope(|s| {
+        let cached = s.spawn(|| store.index().stat_entries(&tkey));
+        let walked = scan::walk(&root, &excludes);
+        let cached = cached
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (walked, cached)
+    });
+    let walked = walked?;
+    let cache = CachedStats::new(cached?, &walked.entries);
     let known: Vec<Option<ObjectId>> = if opts.no_cache {
         vec![None; walked.entries.len()]
     } else {
@@ -154,20 +161,26 @@ pub fn snapshot(
         ids[i] = Some(id);
     }
 
+    let racy_before = scan_start
+        .checked_sub(RACY_MARGIN)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let stat_changes = cache.changes(&walked.entries, &ids, ns_since_epoch(racy_before));
+    let warnings = walked.warnings;
+    // The walk's paths and link targets move into the manifest: 130k paths are not copied.
     let entries = walked
         .entries
-        .iter()
-        .zip(&ids)
+        .into_iter()
+        .zip(ids)
         .map(|(w, id)| Entry {
-            path: w.rel.clone(),
-            kind: match &w.found {
+            path: w.rel,
+            kind: match w.found {
                 Found::Dir => EntryKind::Dir,
                 Found::File(m) => EntryKind::File {
                     size: m.size,
                     id: id.expect("hashed"),
                     executable: m.executable,
                 },
-                Found::Symlink(t) => EntryKind::Symlink { target: t.clone() },
+                Found::Symlink(target) => EntryKind::Symlink { target },
             },
         })
         .collect();
@@ -181,17 +194,8 @@ pub fn snapshot(
         source: Some(root.display().to_string()),
         action: "snapshot",
     };
-    let racy_before = scan_start
-        .checked_sub(RACY_MARGIN)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
     let committed = commit_manifest(store, writer, &manifest, &meta, |batch| {
-        cache.write_back(
-            &tkey,
-            &walked.entries,
-            &ids,
-            ns_since_epoch(racy_before),
-            batch,
-        );
+        stat_changes.write(&tkey, batch);
         Ok(())
     })?;
     drop(manifest);
@@ -207,7 +211,7 @@ pub fn snapshot(
         stored_bytes: committed.staged.stats.stored_bytes,
         dedup_bytes: stats.bytes.saturating_sub(file_stats.new_bytes),
         excluded: excludes.list(),
-        warnings: walked.warnings,
+        warnings,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -244,12 +248,11 @@ struct CachedStats {
 
 impl CachedStats {
     /// Merge-joins the walk with the tree's stat cache; both are sorted by path bytes.
-    fn load(store: &Store, tkey: &TreeKey, entries: &[Walked]) -> Result<CachedStats> {
+    fn new(cached: Vec<(Vec<u8>, StatEntry)>, entries: &[Walked]) -> CachedStats {
         let mut prev = vec![None; entries.len()];
         let mut vanished = Vec::new();
         let mut i = 0;
-        for kv in store.index().stat_entries(tkey) {
-            let (path, cached) = kv?;
+        for (path, cached) in cached {
             while i < entries.len() && entries[i].rel < path {
                 i += 1;
             }
@@ -259,7 +262,7 @@ impl CachedStats {
                 vanished.push(path);
             }
         }
-        Ok(CachedStats { prev, vanished })
+        CachedStats { prev, vanished }
     }
 
     /// The known content hash of entry `i`, if its stat still matches.
@@ -270,19 +273,14 @@ impl CachedStats {
         }
     }
 
-    /// Writes the changed entries of this tree and deletes those of vanished paths. Files modified
-    /// within [`RACY_MARGIN`] of the scan are left out, so they are read again next time.
-    fn write_back(
-        &self,
-        tkey: &TreeKey,
-        entries: &[Walked],
-        ids: &[Option<ObjectId>],
-        racy_ns: i128,
-        batch: &mut crate::store::Batch<'_>,
-    ) {
-        for p in &self.vanished {
-            batch.delete_stat(tkey, p);
-        }
+    /// The changes to this tree's cache: the entries that changed, and the paths to forget (vanished,
+    /// or no longer a file). Files modified within [`RACY_MARGIN`] of the scan are left out, so they
+    /// are read again next time.
+    fn changes(&self, entries: &[Walked], ids: &[Option<ObjectId>], racy_ns: i128) -> StatChanges {
+        let mut out = StatChanges {
+            put: Vec::new(),
+            delete: self.vanished.clone(),
+        };
         for ((w, id), prev) in entries.iter().zip(ids).zip(&self.prev) {
             match (&w.found, id) {
                 (Found::File(m), Some(id)) if m.mtime_ns < racy_ns => {
@@ -294,12 +292,30 @@ impl CachedStats {
                         id: *id,
                     };
                     if *prev != Some(e) {
-                        batch.put_stat(tkey, &w.rel, &e);
+                        out.put.push((w.rel.clone(), e));
                     }
                 }
-                _ if prev.is_some() => batch.delete_stat(tkey, &w.rel),
+                _ if prev.is_some() => out.delete.push(w.rel.clone()),
                 _ => {}
             }
+        }
+        out
+    }
+}
+
+/// Stat-cache changes, written in the snapshot's commit batch.
+struct StatChanges {
+    put: Vec<(Vec<u8>, StatEntry)>,
+    delete: Vec<Vec<u8>>,
+}
+
+impl StatChanges {
+    fn write(&self, tkey: &TreeKey, batch: &mut crate::store::Batch<'_>) {
+        for p in &self.delete {
+            batch.delete_stat(tkey, p);
+        }
+        for (p, e) in &self.put {
+            batch.put_stat(tkey, p, e);
         }
     }
 }

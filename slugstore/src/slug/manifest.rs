@@ -25,8 +25,8 @@
 //! entry's parent must be a directory entry of the same manifest, so a restore can never write through a
 //! symlink or outside its destination.
 
+use foldhash::HashSet;
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 use crate::id::{ObjectId, SlugId};
@@ -274,7 +274,7 @@ fn bad(detail: impl Into<String>) -> Error {
 
 /// Checks path syntax, strict order and that every parent is a directory entry.
 fn check(entries: &[Entry]) -> Result<()> {
-    let mut dirs: HashSet<&[u8]> = HashSet::new();
+    let mut dirs: HashSet<&[u8]> = HashSet::default();
     let mut prev: Option<&[u8]> = None;
     for e in entries {
         let p = e.path.as_slice();
