@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil;
+use crate::fsutil::dir::Dir;
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::slug::{Entry, EntryKind, Manifest, TreeStats};
@@ -143,13 +144,34 @@ thread_local! {
     static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-fn create(path: &Path, mode: u32) -> Result<File> {
-    let f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .at(path)?;
+/// Where a file is written: its path, and optionally the open directory and the name to create it by
+/// there (one component for the kernel to resolve instead of the whole path, which then only names the
+/// file in errors).
+#[derive(Clone, Copy)]
+pub struct Dest<'a> {
+    /// The file's path.
+    pub path: &'a Path,
+    /// Its directory, open, and its name there.
+    pub at: Option<(&'a Dir, &'a [u8])>,
+}
+
+impl<'a> From<&'a Path> for Dest<'a> {
+    fn from(path: &'a Path) -> Self {
+        Dest { path, at: None }
+    }
+}
+
+fn create(dest: Dest<'_>, mode: u32) -> Result<File> {
+    let path = dest.path;
+    let f = match dest.at {
+        Some((dir, name)) => dir.create_file(name, mode).at(path)?,
+        None => OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .at(path)?,
+    };
     // The umask may have narrowed the mode given to open(2); when it cannot have, skip the fchmod(2).
     if !fsutil::mode_survives_umask(mode) {
         f.set_permissions(fs::Permissions::from_mode(mode))
@@ -166,7 +188,7 @@ pub fn write_file(
     entry: &Entry,
     path: &Path,
 ) -> Result<()> {
-    write_file_mode(store, id, size, entry, path, entry.mode())
+    write_file_mode(store, id, size, entry, path.into(), entry.mode())
 }
 
 /// [`write_file`] with explicit permission bits (releases are written read-only).
@@ -175,9 +197,10 @@ pub fn write_file_mode(
     id: &ObjectId,
     size: u64,
     entry: &Entry,
-    path: &Path,
+    dest: Dest<'_>,
     mode: u32,
 ) -> Result<()> {
+    let path = dest.path;
     let named = |e: Error| match e {
         Error::Corrupt { id, detail } => Error::Corrupt {
             id,
@@ -192,7 +215,7 @@ pub fn write_file_mode(
     if size > IN_MEMORY_LIMIT {
         let tmp = fsutil::temp_sibling(path);
         let result = (|| {
-            let f = create(&tmp, mode)?;
+            let f = create(tmp.as_path().into(), mode)?;
             let mut w = BufWriter::with_capacity(1 << 20, f);
             store.stream_object(id, &mut w).map_err(named)?;
             w.flush().at(&tmp)?;
@@ -206,7 +229,7 @@ pub fn write_file_mode(
     BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         store.read_object_into(id, &mut buf).map_err(named)?;
-        let mut f = create(path, mode)?;
+        let mut f = create(dest, mode)?;
         f.write_all(&buf).at(path)
     })
 }

@@ -17,13 +17,15 @@
 //! checkout killed before the rename leaves only the `.tmp-*` directory, which is not a release and is
 //! deleted by the next command on the target.
 
-use std::collections::HashMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use foldhash::HashMap;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -33,9 +35,10 @@ use crate::checkout::retention::remove_tree;
 use crate::checkout::target::{Target, TMP_PREFIX};
 use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil;
+use crate::fsutil::dir::Dir;
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
-use crate::restore::write_file_mode;
+use crate::restore::{write_file_mode, Dest};
 use crate::slug::{Entry, EntryKind, Manifest};
 use crate::store::Store;
 
@@ -94,7 +97,8 @@ impl LinkSource {
     /// to the new release.
     fn new(slug: SlugId, dir: PathBuf, manifest: &Manifest) -> Result<LinkSource> {
         let mounts = Mounts::new(&crate::config::mounts(&dir)?, manifest)?;
-        let mut by_content = HashMap::with_capacity(manifest.entries().len());
+        let mut by_content =
+            HashMap::with_capacity_and_hasher(manifest.entries().len(), Default::default());
         for e in manifest.entries() {
             if let EntryKind::File { id, executable, .. } = &e.kind {
                 if !mounts.covers(&e.path) {
@@ -193,70 +197,48 @@ fn build(
     let config = manifest
         .get(APP_CONFIG.as_bytes())
         .filter(|e| matches!(e.kind, EntryKind::File { .. }));
+    let root_dir = Dir::open(root).at(root)?;
     if let Some(e) = config {
-        place_file(store, source, e, root, &counters)?;
+        place_file(store, source, e, &root_dir, None, root, &counters)?;
     }
     let mounts = Mounts::new(&crate::config::mounts(root)?, manifest)?;
     report.mounts = mounts.paths();
+    let layout = Layout::new(entries, &mounts, config);
+    report.shadowed = layout.shadowed;
+    report.dirs = layout.dirs;
 
-    // Directories level by level: parents exist before their children, and each level is created in
-    // parallel (mkdir(2) is most of the cost of a checkout that links its files).
-    let mut levels: Vec<Vec<PathBuf>> = Vec::new();
-    for e in entries {
-        if mounts.covers(&e.path) {
-            report.shadowed += 1;
-        } else if e.kind == EntryKind::Dir {
-            let depth = e.path.iter().filter(|&&b| b == b'/').count();
-            if levels.len() <= depth {
-                levels.resize_with(depth + 1, Vec::new);
-            }
-            levels[depth].push(root.join(e.os_path()));
-        }
-    }
     // A process that may write into read-only directories (root, or CAP_DAC_OVERRIDE) creates them
-    // read-only at once and saves a chmod(2) per directory; any other must fill them first.
+    // read-only at once; any other makes each read-only once it has filled it, except the parents of
+    // mount links, which are made after the links.
     let read_only_at_once =
         fsutil::mode_survives_umask(0o555) && fsutil::overrides_file_permissions();
-    let mut dir_builder = fs::DirBuilder::new();
-    if read_only_at_once {
-        dir_builder.mode(0o555);
-    }
-    for level in &levels {
-        level
-            .par_iter()
-            .try_for_each(|p| dir_builder.create(p).at(p))?;
-    }
-    report.dirs = levels.iter().map(|l| l.len() as u64).sum();
-    let mut dirs: Vec<PathBuf> = if read_only_at_once {
-        Vec::new()
-    } else {
-        levels.into_iter().flatten().collect()
-    };
-    dirs.extend(mounts.link_into(target, root)?);
-
+    let mount_parents = mounts.parents();
     let bar = bars.bytes("checking out");
     bar.set_length(manifest.stats().bytes);
-    entries.par_iter().try_for_each(|e| -> Result<()> {
-        if let EntryKind::File { size, .. } = &e.kind {
-            if !mounts.covers(&e.path) && !config.is_some_and(|c| std::ptr::eq(c, e)) {
-                place_file(store, source, e, root, &counters)?;
-            }
-            bar.inc(*size);
-        }
-        Ok(())
-    })?;
-    bar.finish();
-
-    for e in entries {
-        if let EntryKind::Symlink { target } = &e.kind {
-            if !mounts.covers(&e.path) {
-                let p = root.join(e.os_path());
-                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), &p).at(&p)?;
-                report.symlinks += 1;
-            }
-        }
+    let fill = Fill {
+        store,
+        source,
+        entries,
+        layout: &layout,
+        root,
+        counters: &counters,
+        bar: &*bar,
+        read_only_at_once,
+        mount_parents: &mount_parents,
+        error: Mutex::new(None),
+    };
+    let source_root = source.and_then(|s| Dir::open(&s.dir).ok());
+    rayon::scope(|s| fill.run(s, root_dir, source_root, ROOT));
+    if let Some(e) = fill.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
     }
+    bar.finish();
+    report.symlinks = counters.symlinks.load(Ordering::Relaxed);
 
+    let mut dirs = mounts.link_into(target, root)?;
+    if !read_only_at_once {
+        dirs.extend(mount_parents.iter().map(|p| root.join(os(p))));
+    }
     // chmod(2) needs no write access to the parent, so the order does not matter; the release root
     // goes last.
     dirs.par_iter().try_for_each(read_only)?;
@@ -267,19 +249,183 @@ fn build(
     Ok(report)
 }
 
+/// Slot of the release root in [`Layout::children`] (the others are entry indices).
+const ROOT: usize = usize::MAX;
+
+/// The slug's entries grouped by directory, so each directory is filled through its own descriptor.
+struct Layout {
+    /// Entry indices of the children of each directory entry, by the directory's entry index.
+    children: Vec<Vec<usize>>,
+    /// Entry indices at the root.
+    top: Vec<usize>,
+    /// Entries covered by a mount (not materialized).
+    shadowed: u64,
+    /// Directories to create.
+    dirs: u64,
+}
+
+impl Layout {
+    fn new(entries: &[Entry], mounts: &Mounts, skip: Option<&Entry>) -> Layout {
+        let mut dir_index: HashMap<&[u8], usize> = HashMap::default();
+        let mut layout = Layout {
+            children: vec![Vec::new(); entries.len()],
+            top: Vec::new(),
+            shadowed: 0,
+            dirs: 0,
+        };
+        for (i, e) in entries.iter().enumerate() {
+            if mounts.covers(&e.path) {
+                layout.shadowed += 1;
+                continue;
+            }
+            if e.kind == EntryKind::Dir {
+                dir_index.insert(&e.path, i);
+                layout.dirs += 1;
+            }
+            if skip.is_some_and(|c| std::ptr::eq(c, e)) {
+                continue;
+            }
+            // A manifest lists every parent before its children (it is sorted, and checked for it).
+            match e.path.iter().rposition(|&b| b == b'/') {
+                Some(slash) => layout.children[dir_index[&e.path[..slash]]].push(i),
+                None => layout.top.push(i),
+            }
+        }
+        layout
+    }
+
+    fn children(&self, slot: usize) -> &[usize] {
+        if slot == ROOT {
+            &self.top
+        } else {
+            &self.children[slot]
+        }
+    }
+}
+
+/// One checkout's parallel fill of the release, a rayon task per directory.
+struct Fill<'a> {
+    store: &'a Store,
+    source: Option<&'a LinkSource>,
+    entries: &'a [Entry],
+    layout: &'a Layout,
+    root: &'a Path,
+    counters: &'a Counters,
+    bar: &'a dyn crate::progress::Progress,
+    read_only_at_once: bool,
+    mount_parents: &'a [Vec<u8>],
+    error: Mutex<Option<Error>>,
+}
+
+impl<'a> Fill<'a> {
+    fn run<'s>(&'s self, scope: &rayon::Scope<'s>, dir: Dir, source: Option<Dir>, slot: usize) {
+        if self
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return;
+        }
+        if let Err(e) = self.fill(scope, dir, source, slot) {
+            self.error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+        }
+    }
+
+    /// Creates the entries of one directory, `dir` (slot `slot`), linking from `source`, the same
+    /// directory in the predecessor when it has one; queues its subdirectories.
+    fn fill<'s>(
+        &'s self,
+        scope: &rayon::Scope<'s>,
+        dir: Dir,
+        source: Option<Dir>,
+        slot: usize,
+    ) -> Result<()> {
+        let dir = Arc::new(dir);
+        let source = source.map(Arc::new);
+        let mode = if self.read_only_at_once { 0o555 } else { 0o755 };
+        for &i in self.layout.children(slot) {
+            let e = &self.entries[i];
+            let name = file_name(&e.path);
+            match &e.kind {
+                EntryKind::Dir => {
+                    let path = || self.root.join(e.os_path());
+                    dir.mkdir(name, mode).at(path())?;
+                    let (parent, source) = (Arc::clone(&dir), source.clone());
+                    scope.spawn(move |s| {
+                        let opened = parent.open_at(name).at(path());
+                        match opened {
+                            Ok(sub) => {
+                                let from = source.and_then(|d| d.open_at(name).ok());
+                                self.run(s, sub, from, i);
+                            }
+                            Err(err) => {
+                                self.error
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .get_or_insert(err);
+                            }
+                        }
+                    });
+                }
+                EntryKind::File { size, .. } => {
+                    place_file(
+                        self.store,
+                        self.source,
+                        e,
+                        &dir,
+                        source.as_deref(),
+                        self.root,
+                        self.counters,
+                    )?;
+                    self.bar.inc(*size);
+                }
+                EntryKind::Symlink { target } => {
+                    dir.symlink(&target[..], name)
+                        .at(self.root.join(e.os_path()))?;
+                    self.counters.symlinks.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if !self.read_only_at_once && slot != ROOT {
+            let path = &self.entries[slot].path;
+            if !self.mount_parents.iter().any(|p| p == path) {
+                dir.chmod(0o555).at(self.root.join(os(path)))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The last component of a manifest path.
+fn file_name(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
+
+fn os(rel: &[u8]) -> &Path {
+    Path::new(std::ffi::OsStr::from_bytes(rel))
+}
+
 #[derive(Default)]
 struct Counters {
     linked: AtomicU64,
     written: AtomicU64,
     bytes: AtomicU64,
+    symlinks: AtomicU64,
 }
 
-/// Puts one file of the slug in place: a hardlink when the source has its content, else written
-/// read-only from the store.
+/// Puts one file of the slug in place, in `dir` under its last name: a hardlink when the source has
+/// its content, else written read-only from the store. `source_dir` is the file's own directory in the
+/// source release, when that exists: a file unchanged at the same path is linked by name from there.
 fn place_file(
     store: &Store,
     source: Option<&LinkSource>,
     e: &Entry,
+    dir: &Dir,
+    source_dir: Option<&Dir>,
     root: &Path,
     counters: &Counters,
 ) -> Result<()> {
@@ -291,13 +437,16 @@ fn place_file(
     else {
         return Ok(());
     };
-    let dest = root.join(e.os_path());
-    if let Some(src) = source.and_then(|s| {
-        s.by_content
-            .get(&(*id, *executable))
-            .map(|p| s.dir.join(Path::new(std::ffi::OsStr::from_bytes(p))))
-    }) {
-        match fs::hard_link(&src, &dest) {
+    let name = file_name(&e.path);
+    let dest = || root.join(e.os_path());
+    if let Some((src, from)) =
+        source.and_then(|s| Some((s, s.by_content.get(&(*id, *executable))?)))
+    {
+        let linked = match source_dir {
+            Some(sd) if *from == e.path => dir.hard_link(name, Some(sd), name),
+            _ => dir.hard_link(name, None, src.dir.join(os(from)).as_path()),
+        };
+        match linked {
             Ok(()) => {
                 counters.linked.fetch_add(1, Ordering::Relaxed);
                 return Ok(());
@@ -306,10 +455,15 @@ fn place_file(
             Err(err)
                 if err.kind() == std::io::ErrorKind::NotFound
                     || err.raw_os_error() == Some(libc::EMLINK) => {}
-            Err(err) => return Err(Error::io(&dest, err)),
+            Err(err) => return Err(Error::io(dest(), err)),
         }
     }
-    write_file_mode(store, id, *size, e, &dest, e.mode() & !0o222)?;
+    let path = dest();
+    let to = Dest {
+        path: &path,
+        at: Some((dir, name)),
+    };
+    write_file_mode(store, id, *size, e, to, e.mode() & !0o222)?;
     counters.written.fetch_add(1, Ordering::Relaxed);
     counters.bytes.fetch_add(*size, Ordering::Relaxed);
     Ok(())

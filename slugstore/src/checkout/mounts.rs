@@ -98,6 +98,19 @@ impl Mounts {
     }
 
     /// True when `path` (relative, `/`-separated) is a mount or lies under one.
+    /// The directories above the mount paths (`pub` for `pub/media`), which receive the mount links.
+    pub fn parents(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for m in &self.paths {
+            for (pos, _) in m.iter().enumerate().filter(|(_, &c)| c == b'/') {
+                out.push(m[..pos].to_vec());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn covers(&self, path: &[u8]) -> bool {
         self.paths
             .iter()

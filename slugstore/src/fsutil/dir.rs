@@ -17,6 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
+use rustix::path::Arg;
 
 /// What a directory entry is, from its `d_type` (or an `lstat` when the filesystem does not say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +116,7 @@ impl Dir {
     }
 
     /// Opens the subdirectory `name`.
-    pub fn open_at(&self, name: &CStr) -> io::Result<Self> {
+    pub fn open_at<N: Arg>(&self, name: N) -> io::Result<Self> {
         Ok(Dir {
             fd: rfs::openat(&self.fd, name, dir_flags(), Mode::empty())?,
         })
@@ -167,7 +168,7 @@ impl Dir {
     }
 
     /// The status of entry `name`, not following a symlink.
-    pub fn lstat(&self, name: &CStr) -> io::Result<Stat> {
+    pub fn lstat<N: Arg>(&self, name: N) -> io::Result<Stat> {
         Ok(Stat::from_raw(&rfs::statat(
             &self.fd,
             name,
@@ -176,12 +177,12 @@ impl Dir {
     }
 
     /// The target of the symlink `name`, as stored.
-    pub fn read_link(&self, name: &CStr) -> io::Result<Vec<u8>> {
+    pub fn read_link<N: Arg>(&self, name: N) -> io::Result<Vec<u8>> {
         Ok(rfs::readlinkat(&self.fd, name, Vec::new())?.into_bytes())
     }
 
     /// Creates the directory `name` with `mode` (less the umask).
-    pub fn mkdir(&self, name: &CStr, mode: u32) -> io::Result<()> {
+    pub fn mkdir<N: Arg>(&self, name: N, mode: u32) -> io::Result<()> {
         Ok(rfs::mkdirat(
             &self.fd,
             name,
@@ -189,15 +190,33 @@ impl Dir {
         )?)
     }
 
-    /// Makes `name` in this directory a hard link to `from` in `source` (never following a symlink).
-    pub fn hard_link(&self, name: &CStr, source: &Dir, from: &CStr) -> io::Result<()> {
-        Ok(rfs::linkat(
-            &source.fd,
-            from,
-            &self.fd,
-            name,
-            AtFlags::empty(),
-        )?)
+    /// Makes `name` in this directory a hard link to `from`, a name in `source` or (with `None`) a
+    /// path; a symlink is linked as itself, never followed.
+    pub fn hard_link<N: Arg, F: Arg>(
+        &self,
+        name: N,
+        source: Option<&Dir>,
+        from: F,
+    ) -> io::Result<()> {
+        let source = source.map_or(CWD, |d| d.fd.as_fd());
+        Ok(rfs::linkat(source, from, &self.fd, name, AtFlags::empty())?)
+    }
+
+    /// Creates the symlink `name` pointing at `target` (stored as given).
+    pub fn symlink<N: Arg, T: Arg>(&self, target: T, name: N) -> io::Result<()> {
+        Ok(rfs::symlinkat(target, &self.fd, name)?)
+    }
+
+    /// Creates the regular file `name`, which must not exist, for writing, with `mode` (less the umask).
+    pub fn create_file<N: Arg>(&self, name: N, mode: u32) -> io::Result<std::fs::File> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+        let fd = rfs::openat(&self.fd, name, flags, Mode::from_bits_truncate(mode))?;
+        Ok(std::fs::File::from(fd))
+    }
+
+    /// Sets this directory's permission bits.
+    pub fn chmod(&self, mode: u32) -> io::Result<()> {
+        Ok(rfs::fchmod(&self.fd, Mode::from_bits_truncate(mode))?)
     }
 }
 
