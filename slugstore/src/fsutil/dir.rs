@@ -272,14 +272,30 @@ mod tests {
         assert!(st.is_file());
         assert_eq!(st.size, 5);
         dir.mkdir(c"new", 0o755).unwrap();
-        dir.open_at(c"new")
-            .unwrap()
-            .hard_link(c"g", &sub, c"f")
-            .unwrap();
+        let new = dir.open_at(&b"new"[..]).unwrap();
+        new.hard_link(c"g", Some(&sub), c"f").unwrap();
         assert_eq!(std::fs::read(root.join("new/g")).unwrap(), b"hello");
-        assert_eq!(
-            sub.lstat(c"f").unwrap().ino,
-            dir.open_at(c"new").unwrap().lstat(c"g").unwrap().ino
+        assert_eq!(sub.lstat(c"f").unwrap().ino, new.lstat(c"g").unwrap().ino);
+        new.hard_link(&b"h"[..], None, root.join("sub/f").as_path())
+            .unwrap();
+        assert_eq!(std::fs::read(root.join("new/h")).unwrap(), b"hello");
+        new.symlink(&b"../sub"[..], &b"s"[..]).unwrap();
+        assert_eq!(new.read_link(c"s").unwrap(), b"../sub");
+        use std::io::Write;
+        new.create_file(c"w", 0o444)
+            .unwrap()
+            .write_all(b"x")
+            .unwrap();
+        assert!(
+            new.create_file(c"w", 0o444).is_err(),
+            "never replaces a file"
         );
+        new.chmod(0o555).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(root.join("new"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o555);
     }
 }
