@@ -273,24 +273,20 @@ fn process(
     inflight: &GzInFlight,
 ) -> Result<(Done, Pair)> {
     let gz_path = gz_path_of(&asset.path);
-    if let Some(gz_key) = trusted {
-        if let Ok(meta) = fs::symlink_metadata(&gz_path) {
-            if meta.is_file() && StatKey::of(&meta) == gz_key {
-                let done = Done {
-                    outcome: Outcome::UpToDate,
-                    read: false,
-                    bytes_in: asset.len,
-                    bytes_out: meta.len(),
-                };
-                return Ok((
-                    done,
-                    Pair {
-                        asset: asset.key,
-                        gz: gz_key,
-                    },
-                ));
-            }
-        }
+    if let Some(gz_key) = trusted.filter(|k| asset.gz == Some(*k)) {
+        let done = Done {
+            outcome: Outcome::UpToDate,
+            read: false,
+            bytes_in: asset.len,
+            bytes_out: gz_key.size(),
+        };
+        return Ok((
+            done,
+            Pair {
+                asset: asset.key,
+                gz: gz_key,
+            },
+        ));
     }
     let (data, attrs) = read_asset(&asset.path)?;
     let id = ObjectId::hash(&data);
@@ -309,7 +305,7 @@ fn process(
     })?;
     // A copy of an asset another worker has just compressed did not compress anything itself.
     let mut outcome = if here { outcome } else { Outcome::FromCache };
-    if asset.gz_listed && has_bytes(&gz_path, &gz)? {
+    if asset.gz.is_some() && has_bytes(&gz_path, &gz)? {
         if outcome == Outcome::FromCache {
             outcome = Outcome::UpToDate;
         }

@@ -13,7 +13,7 @@
 //! run: it is recorded, but read again. The record is derived data: a damaged or foreign file is
 //! ignored (every asset is then read, as on a first run), never an error.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -49,6 +49,11 @@ impl StatKey {
         }
     }
 
+    /// The file's size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         for v in [self.dev, self.ino, self.size] {
             out.extend_from_slice(&v.to_le_bytes());
@@ -66,6 +71,18 @@ impl StatKey {
             size: u(2),
             mtime_ns: u(3) as i64,
             ctime_ns: u(4) as i64,
+        }
+    }
+}
+
+impl From<&crate::fsutil::dir::Stat> for StatKey {
+    fn from(s: &crate::fsutil::dir::Stat) -> Self {
+        StatKey {
+            dev: s.dev,
+            ino: s.ino,
+            size: s.size,
+            mtime_ns: s.mtime_ns,
+            ctime_ns: s.ctime_ns,
         }
     }
 }
@@ -99,7 +116,7 @@ impl Seen {
         Seen {
             level,
             trust_before_ns,
-            pairs: HashMap::new(),
+            pairs: HashMap::default(),
         }
     }
 
@@ -154,7 +171,10 @@ impl Seen {
         let level = r.take(1)?[0];
         let trust_before_ns = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
         let count = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
-        let mut pairs = HashMap::with_capacity(usize::try_from(count).ok()?.min(1 << 20));
+        let mut pairs = HashMap::with_capacity_and_hasher(
+            usize::try_from(count).ok()?.min(1 << 20),
+            Default::default(),
+        );
         for _ in 0..count {
             let len = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
             let rel = r.take(len)?.to_vec();

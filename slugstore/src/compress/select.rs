@@ -8,17 +8,20 @@
 //! static content deployer and are not entered. Names are handled as raw bytes: spaces, quotes, newlines
 //! and non-UTF-8 names are ordinary names here.
 //!
-//! The walk keeps a few directory listings in memory at a time (one per thread), plus the selected paths
-//! (a few thousand in a real `pub/static`), which the parallel run needs up front to balance the work.
+//! The walk keeps the selected paths in memory (a few thousand in a real `pub/static`): the parallel run
+//! needs them up front to balance the work.
 
-use std::collections::HashSet;
-use std::fs;
+use std::ffi::CStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
+use foldhash::HashSet;
+
+use super::run::gz_path_of;
 use super::seen::StatKey;
-use crate::error::{IoResultExt, Result};
+use crate::error::{Error, IoResultExt, Result};
+use crate::fsutil::dir::{Dir, Kind};
+use crate::fsutil::walk;
 
 /// Files of this size or smaller are not worth compressing (the platform's `-size +300c`).
 pub const MIN_SIZE: u64 = 300;
@@ -38,9 +41,9 @@ pub struct Asset {
     pub len: u64,
     /// Its stat key when it was selected.
     pub key: StatKey,
-    /// Whether its directory listed a `NAME.gz` entry when it was selected (when not, there is no
-    /// earlier `.gz` to compare with, and none is looked for).
-    pub gz_listed: bool,
+    /// The stat key of its `NAME.gz` when it was selected, if its directory listed one and that is a
+    /// regular file (when not, there is no earlier `.gz` to compare with, and none is looked for).
+    pub gz: Option<StatKey>,
 }
 
 /// True when a file named `name` qualifies by name.
@@ -57,76 +60,73 @@ pub fn is_deleting_dir(name: &[u8]) -> bool {
 /// waiting on one big file started last).
 ///
 /// `dir` itself may be a symlink to a directory; nothing below it is followed. A `DELETING_*` name is
-/// only checked on directories below `dir`. Directories are read in parallel (a `pub/static` has
-/// thousands, and a rerun that finds everything up to date spends most of its time here).
+/// only checked on directories below `dir`. Directories are read in parallel, through descriptors (a
+/// `pub/static` has thousands, and a rerun that finds everything up to date spends most of its time
+/// here); each asset's `.gz`, when its directory lists one, is statted there too.
 pub fn select(dir: &Path) -> Result<Vec<Asset>> {
-    let found = Mutex::new(Vec::new());
-    let error = Mutex::new(None);
-    rayon::scope(|s| visit(s, dir.to_path_buf(), &found, &error));
-    if let Some(e) = error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    let mut found = found.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut found = walk::walk(dir, &Select { root: dir })?;
     found.sort_unstable_by(|a, b| b.len.cmp(&a.len).then_with(|| a.path.cmp(&b.path)));
     Ok(found)
 }
 
-type Found = Mutex<Vec<Asset>>;
-type FirstError = Mutex<Option<crate::Error>>;
-
-/// Reads one directory, queues its subdirectories, and adds its assets to `found`.
-fn visit<'s>(scope: &rayon::Scope<'s>, dir: PathBuf, found: &'s Found, error: &'s FirstError) {
-    let lock_error = || error.lock().unwrap_or_else(|p| p.into_inner());
-    if lock_error().is_some() {
-        return;
-    }
-    match read_one(scope, &dir, found, error) {
-        Ok(here) => found.lock().unwrap_or_else(|p| p.into_inner()).extend(here),
-        Err(e) => {
-            lock_error().get_or_insert(e);
-        }
-    }
+/// The selection rules, applied to each directory.
+struct Select<'a> {
+    root: &'a Path,
 }
 
-fn read_one<'s>(
-    scope: &rayon::Scope<'s>,
-    dir: &Path,
-    found: &'s Found,
-    error: &'s FirstError,
-) -> Result<Vec<Asset>> {
-    let mut here = Vec::new();
-    let mut gz_names = HashSet::new();
-    for entry in fs::read_dir(dir).at(dir)? {
-        let entry = entry.at(dir)?;
-        let name = entry.file_name();
-        if let Some(stem) = name.as_bytes().strip_suffix(b".gz") {
-            gz_names.insert(stem.to_vec());
-        }
-        // `file_type` and `metadata` on a directory entry do not follow symlinks.
-        let kind = entry.file_type().at(entry.path())?;
-        if kind.is_dir() {
-            if !is_deleting_dir(name.as_bytes()) {
-                let sub = entry.path();
-                scope.spawn(move |s| visit(s, sub, found, error));
+impl walk::Visitor for Select<'_> {
+    type Out = Asset;
+
+    fn visit(
+        &self,
+        dir: &Dir,
+        rel: &[u8],
+        out: &mut Vec<Asset>,
+        descend: &mut dyn FnMut(&CStr),
+    ) -> Result<()> {
+        let first = out.len();
+        let mut gz_names = HashSet::default();
+        dir.for_each(
+            |name, kind| {
+                let bytes = name.to_bytes();
+                if let Some(stem) = bytes.strip_suffix(b".gz") {
+                    gz_names.insert(stem.to_vec());
+                }
+                match kind {
+                    Kind::Dir if !is_deleting_dir(bytes) => descend(name),
+                    Kind::File if has_asset_extension(bytes) => {
+                        let path = walk::join(self.root, &walk::child(rel, bytes));
+                        let meta = dir.lstat(name).at(&path)?;
+                        if meta.size > MIN_SIZE {
+                            out.push(Asset {
+                                path,
+                                len: meta.size,
+                                key: StatKey::from(&meta),
+                                gz: None,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(())
+            },
+            |e| Error::io(walk::join(self.root, rel), e),
+        )?;
+        for asset in &mut out[first..] {
+            let name = asset.path.file_name().unwrap_or_default().as_bytes();
+            if gz_names.contains(name) {
+                let gz = gz_path_of(&asset.path);
+                let gz_name = gz.file_name().unwrap_or_default();
+                asset.gz = match dir.lstat(gz_name) {
+                    Ok(meta) if meta.is_file() => Some(StatKey::from(&meta)),
+                    Ok(_) => None,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(Error::io(&gz, e)),
+                };
             }
-        } else if kind.is_file() && has_asset_extension(name.as_bytes()) {
-            let path = entry.path();
-            let meta = entry.metadata().at(&path)?;
-            if meta.len() > MIN_SIZE {
-                here.push(Asset {
-                    path,
-                    len: meta.len(),
-                    key: StatKey::of(&meta),
-                    gz_listed: false,
-                });
-            }
         }
+        Ok(())
     }
-    for asset in &mut here {
-        let name = asset.path.file_name().unwrap_or_default().as_bytes();
-        asset.gz_listed = gz_names.contains(name);
-    }
-    Ok(here)
 }
 
 #[cfg(test)]

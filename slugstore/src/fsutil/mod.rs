@@ -2,9 +2,11 @@
 //!
 //! The rule everywhere: a file becomes visible under its final name only once its bytes are complete and
 //! durable — write to a temporary name in the same directory, fsync, rename, fsync the directory.
-//! [`dir`] holds the other habit of the crate's hot paths: work relative to an open directory.
+//! [`dir`] holds the other habit of the crate's hot paths: work relative to an open directory
+//! ([`walk`] walks whole trees that way).
 
 pub mod dir;
+pub mod walk;
 
 use std::fs::{self, File};
 use std::io::Write;

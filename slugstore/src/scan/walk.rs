@@ -5,16 +5,16 @@
 //! symlink, records directories (empty ones too) and symlinks as they are, skips sockets, FIFOs and device
 //! nodes with a warning, and fails naming the path on anything it cannot read.
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Mutex;
 
 use rayon::slice::ParallelSliceMut;
 
 use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil::dir::{Dir, Kind};
+use crate::fsutil::walk as fswalk;
 use crate::scan::Excludes;
 
 /// A regular file found by the walk, with what the stat cache compares.
@@ -61,14 +61,6 @@ pub struct WalkResult {
     pub warnings: Vec<String>,
 }
 
-struct Shared<'a> {
-    root: &'a Path,
-    excludes: &'a Excludes,
-    out: Mutex<Vec<Walked>>,
-    warnings: Mutex<Vec<String>>,
-    error: Mutex<Option<Error>>,
-}
-
 /// Walks `root` in parallel.
 pub fn walk(root: &Path, excludes: &Excludes) -> Result<WalkResult> {
     let meta = fs::symlink_metadata(root).at(root)?;
@@ -78,112 +70,75 @@ pub fn walk(root: &Path, excludes: &Excludes) -> Result<WalkResult> {
             root.display()
         )));
     }
-    let shared = Shared {
+    let scan = Scan {
         root,
         excludes,
-        out: Mutex::new(Vec::new()),
         warnings: Mutex::new(Vec::new()),
-        error: Mutex::new(None),
     };
-    let root_dir = Pending {
-        parent: None,
-        rel: Vec::new(),
-    };
-    rayon::scope(|s| walk_dir(s, &shared, root_dir));
-    if let Some(e) = shared.error.into_inner().expect("lock") {
-        return Err(e);
-    }
-    let mut entries = shared.out.into_inner().expect("lock");
+    let mut entries = fswalk::walk(root, &scan)?;
     // 130k paths with long common prefixes: worth both cores.
     entries.par_sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-    let mut warnings = shared.warnings.into_inner().expect("lock");
+    let mut warnings = scan
+        .warnings
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
     warnings.sort();
     Ok(WalkResult { entries, warnings })
 }
 
-fn abs(root: &Path, rel: &[u8]) -> PathBuf {
-    if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(std::ffi::OsStr::from_bytes(rel))
-    }
+/// What a snapshot records of each directory.
+struct Scan<'a> {
+    root: &'a Path,
+    excludes: &'a Excludes,
+    warnings: Mutex<Vec<String>>,
 }
 
-/// A directory waiting to be read: its parent, open, and its name there (the root has neither).
-struct Pending {
-    parent: Option<(Arc<Dir>, CString)>,
-    rel: Vec<u8>,
-}
+impl fswalk::Visitor for Scan<'_> {
+    type Out = Walked;
 
-fn walk_dir<'s>(scope: &rayon::Scope<'s>, shared: &'s Shared<'s>, pending: Pending) {
-    if shared.error.lock().expect("lock").is_some() {
-        return;
-    }
-    if let Err(e) = read_one_dir(scope, shared, pending) {
-        shared.error.lock().expect("lock").get_or_insert(e);
-    }
-}
-
-fn read_one_dir<'s>(
-    scope: &rayon::Scope<'s>,
-    shared: &'s Shared<'s>,
-    pending: Pending,
-) -> Result<()> {
-    let Pending { parent, rel } = pending;
-    let path = || abs(shared.root, &rel);
-    let dir = match &parent {
-        Some((parent, name)) => parent.open_at(name),
-        None => Dir::open(shared.root),
-    }
-    .at(path())?;
-    let dir = Arc::new(dir);
-    let mut local = Vec::new();
-    let listed = dir.for_each(
-        |name, kind| {
-            let name_bytes = name.to_bytes();
-            let mut child = Vec::with_capacity(rel.len() + 1 + name_bytes.len());
-            if !rel.is_empty() {
-                child.extend_from_slice(&rel);
-                child.push(b'/');
-            }
-            child.extend_from_slice(name_bytes);
-            if shared.excludes.contains(&child) {
-                return Ok(());
-            }
-            let found = match kind {
-                Kind::Dir => {
-                    let sub = Pending {
-                        parent: Some((Arc::clone(&dir), name.to_owned())),
-                        rel: child.clone(),
-                    };
-                    scope.spawn(move |s| walk_dir(s, shared, sub));
-                    Found::Dir
-                }
-                Kind::File => {
-                    let m = dir.lstat(name).at(abs(shared.root, &child))?;
-                    Found::File(FileMeta {
-                        size: m.size,
-                        mtime_ns: i128::from(m.mtime_ns),
-                        ctime_ns: i128::from(m.ctime_ns),
-                        ino: m.ino,
-                        executable: m.mode & 0o111 != 0,
-                    })
-                }
-                Kind::Symlink => Found::Symlink(dir.read_link(name).at(abs(shared.root, &child))?),
-                Kind::Special => {
-                    shared.warnings.lock().expect("lock").push(format!(
-                        "skipped special file {}",
-                        abs(shared.root, &child).display()
-                    ));
+    fn visit(
+        &self,
+        dir: &Dir,
+        rel: &[u8],
+        out: &mut Vec<Walked>,
+        descend: &mut dyn FnMut(&CStr),
+    ) -> Result<()> {
+        dir.for_each(
+            |name, kind| {
+                let child = fswalk::child(rel, name.to_bytes());
+                if self.excludes.contains(&child) {
                     return Ok(());
                 }
-            };
-            local.push(Walked { rel: child, found });
-            Ok(())
-        },
-        |e| Error::io(path(), e),
-    );
-    listed?;
-    shared.out.lock().expect("lock").append(&mut local);
-    Ok(())
+                let path = || fswalk::join(self.root, &child);
+                let found = match kind {
+                    Kind::Dir => {
+                        descend(name);
+                        Found::Dir
+                    }
+                    Kind::File => {
+                        let m = dir.lstat(name).at(path())?;
+                        Found::File(FileMeta {
+                            size: m.size,
+                            mtime_ns: i128::from(m.mtime_ns),
+                            ctime_ns: i128::from(m.ctime_ns),
+                            ino: m.ino,
+                            executable: m.mode & 0o111 != 0,
+                        })
+                    }
+                    Kind::Symlink => Found::Symlink(dir.read_link(name).at(path())?),
+                    Kind::Special => {
+                        let warning = format!("skipped special file {}", path().display());
+                        self.warnings
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(warning);
+                        return Ok(());
+                    }
+                };
+                out.push(Walked { rel: child, found });
+                Ok(())
+            },
+            |e| Error::io(fswalk::join(self.root, rel), e),
+        )
+    }
 }
