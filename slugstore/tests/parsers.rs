@@ -164,6 +164,7 @@ proptest! {
     ) {
         for bytes in [apply(seed_manifest(), &e), noise.clone()] {
             if let Ok(m) = Manifest::decode(&bytes) {
+                prop_assert_eq!(&m.encode(), &bytes, "only the canonical encoding decodes");
                 let again = Manifest::decode(&m.encode()).expect("a canonical encoding decodes");
                 prop_assert_eq!(&again, &m);
                 prop_assert!(Manifest::new(m.entries().to_vec()).is_ok());

@@ -4,7 +4,6 @@ use std::collections::HashSet;
 
 use crate::error::Result;
 use crate::id::ObjectId;
-use crate::slug::EntryKind;
 use crate::store::Store;
 
 /// Every object a slug of `store` needs: each slug's manifest and every file content it names.
@@ -14,12 +13,7 @@ use crate::store::Store;
 pub fn live_objects(store: &Store) -> Result<HashSet<ObjectId>> {
     let mut live = HashSet::new();
     for rec in store.index().slugs()? {
-        live.insert(rec.id.object());
-        let manifest = store.manifest(&rec.id)?;
-        live.extend(manifest.entries().iter().filter_map(|e| match &e.kind {
-            EntryKind::File { id, .. } => Some(*id),
-            _ => None,
-        }));
+        live.extend(store.slug_objects(&rec.id)?);
     }
     Ok(live)
 }

@@ -7,7 +7,6 @@
 //! listing stays authoritative: a cached idx whose key is no longer listed (a pack removed from the
 //! remote) is not used, and a cached file that fails its checksum is fetched again.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +23,7 @@ use crate::remote::transfer_pool;
 #[derive(Debug, Default)]
 pub struct Catalog {
     packs: Vec<PackIdx>,
-    objects: HashMap<ObjectId, (usize, usize)>,
+    objects: foldhash::HashMap<ObjectId, (usize, usize)>,
     /// Idx files downloaded by [`Catalog::load`] (the others came from the cache).
     pub fetched: u64,
 }

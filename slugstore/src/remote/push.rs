@@ -14,7 +14,6 @@
 //! deterministically (objects in local pack order, cut at the same sizes), so the rerun rebuilds that
 //! pack byte for byte, finds its key taken, and only uploads the missing idx.
 
-use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,7 +31,6 @@ use crate::remote::backend::{Backend, PutOutcome};
 use crate::remote::catalog::{cache_idx, Catalog};
 use crate::remote::layout::{self, IdxEntry, PackIdx};
 use crate::remote::transfer_pool;
-use crate::slug::EntryKind;
 use crate::snapshot::check_ref_name;
 use crate::store::pack::{FinishedPack, PackWriter, RECORD_HEADER_LEN};
 use crate::store::{Location, Store, IN_MEMORY_LIMIT, PACK_TARGET};
@@ -100,7 +98,7 @@ pub fn push(
         check_ref_name(r)?;
     }
     let record = store.slug(slug)?;
-    let wanted = slug_objects(store, slug)?;
+    let wanted = store.slug_objects(slug)?;
     let mut catalog = Catalog::load(backend, cache_dir)?;
     let missing: Vec<(ObjectId, Location)> = wanted
         .iter()
@@ -180,22 +178,6 @@ pub fn push(
     Ok(report)
 }
 
-/// The distinct objects a slug needs: its manifest and the content of each of its files.
-fn slug_objects(store: &Store, slug: &SlugId) -> Result<Vec<ObjectId>> {
-    let manifest = store.manifest(slug)?;
-    let mut seen = HashSet::new();
-    let mut ids = vec![slug.object()];
-    seen.insert(slug.object());
-    for e in manifest.entries() {
-        if let EntryKind::File { id, .. } = &e.kind {
-            if seen.insert(*id) {
-                ids.push(*id);
-            }
-        }
-    }
-    Ok(ids)
-}
-
 fn record_len(loc: &Location) -> u64 {
     RECORD_HEADER_LEN + loc.stored_len
 }
@@ -229,14 +211,36 @@ fn plan_packs(
     groups
 }
 
-/// Writes one planned pack in `dir`, checking each object as it is copied.
+/// Writes one planned pack in `dir`, checking each object as it is copied. Objects are read and
+/// checked on every thread, a slice of about [`CHECK_SLICE`] bytes at a time, and appended in order.
 fn build_pack(store: &Store, group: &[(ObjectId, Location)], dir: &Path) -> Result<FinishedPack> {
     let mut w = PackWriter::create(dir.join(fsutil::temp_name("pack")))?;
-    for (id, _) in group {
-        store.with_verified_stored(id, |loc, data| w.append(*id, loc.codec, loc.raw_len, data))?;
+    let mut rest = group;
+    while !rest.is_empty() {
+        let mut bytes = 0;
+        let n = rest
+            .iter()
+            .take_while(|(_, loc)| {
+                bytes += loc.stored_len;
+                bytes <= CHECK_SLICE
+            })
+            .count()
+            .max(1);
+        let (slice, tail) = rest.split_at(n);
+        let stored: Vec<Vec<u8>> = slice
+            .par_iter()
+            .map(|(id, loc)| store.with_verified_stored(id, loc, |data| Ok(data.to_vec())))
+            .collect::<Result<_>>()?;
+        for ((id, loc), data) in slice.iter().zip(stored) {
+            w.append(*id, loc.codec, loc.raw_len, &data)?;
+        }
+        rest = tail;
     }
     Ok(w.finish(dir)?.expect("planned packs are not empty"))
 }
+
+/// Bytes of stored objects a pack build holds in memory at once.
+const CHECK_SLICE: u64 = 16 << 20;
 
 /// Uploads a pack, then its idx; returns the idx, whether the pack was new, and the bytes sent.
 fn upload_pack(

@@ -201,6 +201,36 @@ impl Manifest {
         SlugId(ObjectId::hash(&self.encode()))
     }
 
+    /// The content ids of the files in manifest `bytes`, in entry order (repeats included), without
+    /// building the entries: for walking what a slug needs (push, gc) over a manifest that was
+    /// validated when it entered the store. Only the structure is checked, not the paths.
+    pub fn file_ids(bytes: &[u8]) -> Result<Vec<ObjectId>> {
+        let mut r = Reader { b: bytes, pos: 0 };
+        if r.take(MAGIC.len())? != MAGIC {
+            return Err(bad("not a slug manifest (bad magic)"));
+        }
+        let count = r.varint()?;
+        let mut ids = Vec::new();
+        for i in 0..count {
+            r.varint()?;
+            r.bytes()?;
+            let kind = r.u8()?;
+            r.varint()?;
+            match kind {
+                0 => {}
+                1 => {
+                    r.varint()?;
+                    ids.push(ObjectId::from_slice(r.take(32)?).expect("32 bytes"));
+                }
+                2 => {
+                    r.bytes()?;
+                }
+                k => return Err(bad(format!("entry {i}: unknown kind {k}"))),
+            }
+        }
+        Ok(ids)
+    }
+
     /// Decodes and validates canonical bytes.
     pub fn decode(bytes: &[u8]) -> Result<Manifest> {
         let mut r = Reader { b: bytes, pos: 0 };
@@ -225,8 +255,14 @@ impl Manifest {
                     prev.len()
                 )));
             }
-            let mut path = prev[..shared].to_vec();
-            path.extend_from_slice(r.bytes()?);
+            let suffix = r.bytes()?;
+            // Canonical: the shared prefix is the longest one (the suffix starts where they differ).
+            if shared < prev.len() && suffix.first() == Some(&prev[shared]) {
+                return Err(bad("not in canonical form"));
+            }
+            let mut path = Vec::with_capacity(shared + suffix.len());
+            path.extend_from_slice(&prev[..shared]);
+            path.extend_from_slice(suffix);
             let kind_byte = r.u8()?;
             let mode = r.varint()?;
             let kind = match kind_byte {
@@ -258,13 +294,9 @@ impl Manifest {
             return Err(bad(format!("{} trailing bytes", bytes.len() - r.pos)));
         }
         check(&entries)?;
-        let manifest = Manifest { entries };
-        // One tree, one encoding: refuse non-minimal varints or shorter-than-possible shared prefixes, which
-        // would give the same tree a second id.
-        if manifest.encode() != bytes {
-            return Err(bad("not in canonical form"));
-        }
-        Ok(manifest)
+        // One tree, one encoding: non-minimal varints, shorter-than-possible shared prefixes and
+        // non-canonical modes were refused above, as they would give the same tree a second id.
+        Ok(Manifest { entries })
     }
 }
 
@@ -286,11 +318,7 @@ fn check(entries: &[Entry]) -> Result<()> {
                 )));
             }
         }
-        if p.is_empty()
-            || p.contains(&0)
-            || p.split(|&c| c == b'/')
-                .any(|c| c.is_empty() || c == b"." || c == b"..")
-        {
+        if !is_clean_path(p) {
             return Err(bad(format!("invalid path `{}`", e.display_path())));
         }
         if let Some(slash) = p.iter().rposition(|&c| c == b'/') {
@@ -307,6 +335,25 @@ fn check(entries: &[Entry]) -> Result<()> {
         prev = Some(p);
     }
     Ok(())
+}
+
+/// True for a non-empty relative path of `/`-separated components, none empty, `.`, `..` or holding a
+/// NUL byte. One pass over the bytes: it runs on every entry of every manifest read.
+fn is_clean_path(p: &[u8]) -> bool {
+    let mut start = 0;
+    for i in 0..=p.len() {
+        match p.get(i) {
+            Some(0) => return false,
+            Some(b'/') | None => {
+                if matches!(&p[start..i], b"" | b"." | b"..") {
+                    return false;
+                }
+                start = i + 1;
+            }
+            Some(_) => {}
+        }
+    }
+    true
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -344,6 +391,13 @@ impl<'a> Reader<'a> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
+            // Canonical (minimal) form only: no trailing zero group, no bits past the 64th.
+            if (shift > 0 && b == 0) || (shift == 63 && b > 1) {
+                return Err(bad(format!(
+                    "not in canonical form (varint at byte {})",
+                    self.pos - 1
+                )));
+            }
             v |= ((b & 0x7f) as u64) << shift;
             if b & 0x80 == 0 {
                 return Ok(v);
@@ -451,6 +505,27 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(Manifest::decode(&longer).is_err());
+    }
+
+    #[test]
+    fn file_ids_lists_the_files_contents_in_order() {
+        let m = Manifest::new(vec![
+            dir("d"),
+            file("d/f", b"one", false),
+            file("d/g", b"two", true),
+            file("e", b"one", false),
+        ])
+        .unwrap();
+        let ids = Manifest::file_ids(&m.encode()).unwrap();
+        assert_eq!(
+            ids,
+            vec![
+                ObjectId::hash(b"one"),
+                ObjectId::hash(b"two"),
+                ObjectId::hash(b"one")
+            ]
+        );
+        assert!(Manifest::file_ids(&m.encode()[..20]).is_err());
     }
 
     #[test]

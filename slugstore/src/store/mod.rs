@@ -189,12 +189,19 @@ impl Store {
     /// Reads a slug's manifest (verified against its id).
     pub fn manifest(&self, id: &SlugId) -> Result<Manifest> {
         let bytes = self.read_object(&id.object())?;
-        Manifest::decode(&bytes).map_err(|e| match e {
-            Error::Format { detail, .. } => {
-                Error::format(format!("manifest of slug {}", id.short(12)), detail)
-            }
-            e => e,
-        })
+        Manifest::decode(&bytes).map_err(|e| manifest_error(id, e))
+    }
+
+    /// The distinct objects slug `id` needs: its manifest, then the content of each of its files, in
+    /// manifest order (without decoding the whole manifest).
+    pub fn slug_objects(&self, id: &SlugId) -> Result<Vec<ObjectId>> {
+        let bytes = self.read_object(&id.object())?;
+        let files = Manifest::file_ids(&bytes).map_err(|e| manifest_error(id, e))?;
+        let mut seen = foldhash::HashSet::default();
+        seen.insert(id.object());
+        let mut ids = vec![id.object()];
+        ids.extend(files.into_iter().filter(|f| seen.insert(*f)));
+        Ok(ids)
     }
 
     /// The record of a slug, or an error if the store has no such slug.
@@ -236,5 +243,15 @@ impl Store {
                 candidates: many.iter().map(|id| id.short(12)).collect(),
             }),
         }
+    }
+}
+
+/// A manifest format error, naming the slug.
+fn manifest_error(id: &SlugId, e: Error) -> Error {
+    match e {
+        Error::Format { detail, .. } => {
+            Error::format(format!("manifest of slug {}", id.short(12)), detail)
+        }
+        e => e,
     }
 }

@@ -12,6 +12,7 @@ use crate::store::Store;
 thread_local! {
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
     static STORED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static DECODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Objects up to this size are decoded in memory; larger ones are streamed.
@@ -82,16 +83,26 @@ impl Store {
         })
     }
 
-    /// Checks object `id` (decoding and hashing it), then hands its stored bytes, still encoded as in
-    /// its pack, to `f`: for copying objects into other packs without compressing them again.
+    /// Checks object `id`, stored at `loc` (decoding and hashing it), then hands its stored bytes,
+    /// still encoded as in its pack, to `f`: for copying objects into other packs without compressing
+    /// them again.
     pub fn with_verified_stored<T>(
         &self,
         id: &ObjectId,
-        f: impl FnOnce(&Location, &[u8]) -> Result<T>,
+        loc: &Location,
+        f: impl FnOnce(&[u8]) -> Result<T>,
     ) -> Result<T> {
-        self.verify_object(id)?;
-        let loc = self.locate(id)?;
-        self.with_stored_at(id, &loc, |data| f(&loc, data))
+        if loc.raw_len > IN_MEMORY_LIMIT {
+            self.verify_object(id)?;
+            return self.with_stored_at(id, loc, f);
+        }
+        // One read: the bytes handed on are the bytes checked, decoded with the thread's decoder.
+        self.with_stored_at(id, loc, |data| {
+            DECODED.with(|out| {
+                decode_verified(id, loc.codec, loc.raw_len, data, &mut out.borrow_mut())
+            })?;
+            f(data)
+        })
     }
 
     /// Reads object `id` into a new buffer and checks its hash.
