@@ -273,7 +273,7 @@ impl<'s> ObjectWriter<'s> {
         }
         // In key order, RocksDB's memtable inserts each entry next to the previous one instead of
         // searching its skip list from the top: a cold snapshot commits 90k objects in one batch.
-        objects.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        objects.sort_unstable_by_key(|(id, _)| *id);
         Ok(Staged {
             objects,
             packs,
