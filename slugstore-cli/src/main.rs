@@ -13,11 +13,6 @@ use clap::{Parser, Subcommand};
 
 use crate::context::{Context, Global};
 
-/// A command makes and drops millions of small allocations (paths, entries) and a few large buffers;
-/// glibc returns the large ones to the kernel and faults them in again on the next use.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Content-addressed, deduplicated, instantly reversible slugs of a build tree.
 ///
 /// A slug is an immutable snapshot of a build directory (minus its writable mounts), stored once per
