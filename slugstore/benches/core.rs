@@ -68,7 +68,7 @@ fn objects(c: &mut Criterion) {
                 }
                 let staged = w.finish().unwrap();
                 let mut batch = store.index().batch();
-                staged.stage(&mut batch);
+                staged.stage(&mut batch).unwrap();
                 batch.commit().unwrap();
             },
             BatchSize::PerIteration,
@@ -80,7 +80,7 @@ fn objects(c: &mut Criterion) {
     let ids: Vec<ObjectId> = files.iter().map(|f| w.add(f).unwrap().0).collect();
     let staged = w.finish().unwrap();
     let mut batch = store.index().batch();
-    staged.stage(&mut batch);
+    staged.stage(&mut batch).unwrap();
     batch.commit().unwrap();
     g.bench_function("read+verify 2000 x 1.8 KiB", |b| {
         let mut buf = Vec::new();

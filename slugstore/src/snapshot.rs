@@ -4,7 +4,9 @@
 //! 2. Merge the walk with the stat cache (both sorted by path): a file whose size, times and inode are
 //!    unchanged keeps its recorded hash and is not read.
 //! 3. Read, hash and store the other files in parallel (rayon across files; large files are mapped for
-//!    hashing and streamed into the store).
+//!    hashing and streamed into the store). When the stat cache knows nothing of the tree (its first
+//!    snapshot), steps 1-3 are one: each file is read as the walk finds it, opened relative to its
+//!    directory.
 //! 4. Encode the manifest, store it as an object, make the packs durable, then commit in one index batch
 //!    ([`commit_manifest`]): object locations, the slug record, the ref, the stat-cache changes. Until
 //!    that batch lands nothing of the snapshot is visible, so a snapshot killed at any moment leaves no
@@ -12,6 +14,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::ffi::CStr;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, IoResultExt, Result};
+use crate::fsutil::dir::Dir;
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::scan::{self, FileMeta, Found, Walked};
@@ -115,51 +119,46 @@ pub fn snapshot(
     {
         excludes.add(&rel.to_string_lossy())?;
     }
-    // The stat cache (known hashes of unchanged files) is read while the tree is walked.
     let tkey = tree_key(&root);
-    let (walked, cached) = std::thread::scope(|s| {
-        let cached = s.spawn(|| store.index().stat_entries(&tkey));
-        let walked = scan::walk(&root, &excludes);
-        let cached = cached
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (walked, cached)
-    });
-    let walked = walked?;
-    let cache = CachedStats::new(cached?, &walked.entries);
-    let known: Vec<Option<ObjectId>> = if opts.no_cache {
-        vec![None; walked.entries.len()]
-    } else {
-        (walked.entries.iter().enumerate())
-            .map(|(i, w)| cache.id(i, w))
-            .collect()
-    };
-
     let writer = store.writer();
-    let todo: Vec<usize> = (0..walked.entries.len())
-        .filter(|&i| known[i].is_none() && matches!(walked.entries[i].found, Found::File(_)))
-        .collect();
     let bar = bars.bytes("hashing");
-    bar.set_length(
-        todo.iter()
-            .map(|&i| file_meta(&walked.entries[i]).size)
-            .sum(),
-    );
-    let hashed: Vec<(usize, ObjectId)> = todo
-        .par_iter()
-        .map(|&i| {
-            let e = &walked.entries[i];
-            let meta = file_meta(e);
-            let id = store_file(&writer, &root.join(os(&e.rel)), meta.size)?;
+    let (walked, cache, files_read) = if store.index().stat_cache_empty(&tkey)? {
+        // Nothing is known of this tree: every file is read, as the walk finds it.
+        let read = |dir: &Dir, name: &CStr, path: &dyn Fn() -> PathBuf, meta: &FileMeta| {
+            let file = dir.open_file(name).at(path())?;
+            let id = store_file(&writer, file, path, meta.size)?;
             bar.inc(meta.size);
-            Ok((i, id))
-        })
-        .collect::<Result<_>>()?;
+            Ok(id)
+        };
+        let walked = scan::walk_reading(&root, &excludes, &read)?;
+        let cache = CachedStats::new(Vec::new(), &walked.entries);
+        let files = walked.entries.iter();
+        let read = files.filter(|w| matches!(w.found, Found::File(_))).count();
+        (walked, cache, read as u64)
+    } else {
+        // The stat cache (known hashes of unchanged files) is read while the tree is walked.
+        let (walked, cached) = std::thread::scope(|s| {
+            let cached = s.spawn(|| store.index().stat_entries(&tkey));
+            let walked = scan::walk(&root, &excludes);
+            let cached = cached
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (walked, cached)
+        });
+        let mut walked = walked?;
+        let cache = CachedStats::new(cached?, &walked.entries);
+        let read = read_changed(&writer, &root, &mut walked.entries, &cache, opts, &*bar)?;
+        (walked, cache, read)
+    };
     bar.finish();
-    let mut ids = known;
-    for (i, id) in hashed {
-        ids[i] = Some(id);
-    }
+    let ids: Vec<Option<ObjectId>> = walked
+        .entries
+        .iter()
+        .map(|w| match &w.found {
+            Found::File(m) => m.id,
+            _ => None,
+        })
+        .collect();
 
     let racy_before = scan_start
         .checked_sub(RACY_MARGIN)
@@ -177,7 +176,7 @@ pub fn snapshot(
                 Found::Dir => EntryKind::Dir,
                 Found::File(m) => EntryKind::File {
                     size: m.size,
-                    id: id.expect("hashed"),
+                    id: id.expect("every file is hashed or known"),
                     executable: m.executable,
                 },
                 Found::Symlink(target) => EntryKind::Symlink { target },
@@ -195,8 +194,7 @@ pub fn snapshot(
         action: "snapshot",
     };
     let committed = commit_manifest(store, writer, &manifest, &meta, |batch| {
-        stat_changes.write(&tkey, batch);
-        Ok(())
+        stat_changes.write(&tkey, batch)
     })?;
     drop(manifest);
 
@@ -205,7 +203,7 @@ pub fn snapshot(
         new_slug: committed.new_slug,
         ref_name: opts.ref_name.clone(),
         tree: stats,
-        files_read: todo.len() as u64,
+        files_read,
         new_objects: file_stats.new_objects,
         new_bytes: file_stats.new_bytes,
         stored_bytes: committed.staged.stats.stored_bytes,
@@ -310,24 +308,69 @@ struct StatChanges {
 }
 
 impl StatChanges {
-    fn write(&self, tkey: &TreeKey, batch: &mut crate::store::Batch<'_>) {
+    fn write(&self, tkey: &TreeKey, batch: &mut crate::store::Batch<'_>) -> Result<()> {
         for p in &self.delete {
             batch.delete_stat(tkey, p);
         }
-        for (p, e) in &self.put {
-            batch.put_stat(tkey, p, e);
+        // In walk order: sorted by path.
+        batch.put_stats(tkey, &self.put)
+    }
+}
+
+/// Fills in the hash of each walked file: from the stat cache when its stat is unchanged (unless
+/// `--no-cache`), else by reading the file (in parallel). Returns how many files were read.
+fn read_changed(
+    writer: &ObjectWriter<'_>,
+    root: &Path,
+    entries: &mut [Walked],
+    cache: &CachedStats,
+    opts: &SnapshotOptions,
+    bar: &dyn crate::progress::Progress,
+) -> Result<u64> {
+    let mut todo = Vec::new();
+    for (i, w) in entries.iter_mut().enumerate() {
+        let known = if opts.no_cache { None } else { cache.id(i, w) };
+        if let Found::File(m) = &mut w.found {
+            m.id = known;
+            if known.is_none() {
+                todo.push(i);
+            }
         }
     }
+    let size = |i: usize| file_meta(&entries[i]).size;
+    bar.set_length(todo.iter().map(|&i| size(i)).sum());
+    let hashed: Vec<(usize, ObjectId)> = todo
+        .par_iter()
+        .map(|&i| {
+            let path = root.join(os(&entries[i].rel));
+            let file = File::open(&path).at(&path)?;
+            let id = store_file(writer, file, &|| path.clone(), size(i))?;
+            bar.inc(size(i));
+            Ok((i, id))
+        })
+        .collect::<Result<_>>()?;
+    for (i, id) in hashed {
+        if let Found::File(m) = &mut entries[i].found {
+            m.id = Some(id);
+        }
+    }
+    Ok(todo.len() as u64)
 }
 
 thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Reads, hashes and stores one file; returns its id.
-fn store_file(writer: &ObjectWriter<'_>, path: &PathBuf, size: u64) -> Result<ObjectId> {
-    let mut file = File::open(path).at(path)?;
+/// Reads, hashes and stores one file of the size the walk saw (`path` names it in errors); returns its
+/// id.
+fn store_file(
+    writer: &ObjectWriter<'_>,
+    mut file: File,
+    path: &dyn Fn() -> PathBuf,
+    size: u64,
+) -> Result<ObjectId> {
     if size > IN_MEMORY_LIMIT {
+        let path = &path();
         // SAFETY: the mapping is only read; a concurrent writer can change the bytes under us, which
         // `add_file_streaming` detects by hashing again while it stores them.
         let map = unsafe { memmap2::Mmap::map(&file) }.at(path)?;
@@ -345,9 +388,9 @@ fn store_file(writer: &ObjectWriter<'_>, path: &PathBuf, size: u64) -> Result<Ob
         file.read_exact(&mut buf).map_err(|e| match e.kind() {
             std::io::ErrorKind::UnexpectedEof => Error::Invalid(format!(
                 "{} changed while it was being read; retry",
-                path.display()
+                path().display()
             )),
-            _ => Error::io(path, e),
+            _ => Error::io(path(), e),
         })?;
         let id = ObjectId::hash(&buf);
         writer.add_with_id(id, &buf)?;

@@ -122,6 +122,12 @@ impl Dir {
         })
     }
 
+    /// Opens the file `name` for reading (not through a symlink).
+    pub fn open_file<N: Arg>(&self, name: N) -> io::Result<std::fs::File> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Ok(rfs::openat(&self.fd, name, flags, Mode::empty())?.into())
+    }
+
     /// The descriptor, for calls this type does not wrap.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -149,7 +149,7 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
     let stale = stale_stat_entries(store, &dead)?;
     r.stat_entries_dropped = stale.len() as u64;
     let mut batch = store.index().batch();
-    copied.staged.stage(&mut batch);
+    copied.staged.stage(&mut batch)?;
     for id in &dead {
         batch.delete_object(id);
     }

@@ -106,7 +106,7 @@ pub fn pull(
 
     let staged = writer.finish()?;
     let mut batch = store.index().batch();
-    staged.stage(&mut batch);
+    staged.stage(&mut batch)?;
     if store.index().slug(&slug)?.is_none() {
         batch.put_slug(&record);
     }

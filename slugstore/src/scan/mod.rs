@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-pub use walk::{walk, FileMeta, Found, WalkResult, Walked};
+pub use walk::{walk, walk_reading, FileMeta, Found, ReadFile, WalkResult, Walked};
 
 /// Relative paths left out of a scan, with everything beneath them.
 ///

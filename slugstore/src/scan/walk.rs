@@ -7,7 +7,7 @@
 
 use std::ffi::CStr;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rayon::slice::ParallelSliceMut;
@@ -15,6 +15,7 @@ use rayon::slice::ParallelSliceMut;
 use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil::dir::{Dir, Kind};
 use crate::fsutil::walk as fswalk;
+use crate::id::ObjectId;
 use crate::scan::Excludes;
 
 /// A regular file found by the walk, with what the stat cache compares.
@@ -30,7 +31,14 @@ pub struct FileMeta {
     pub ino: u64,
     /// Any execute bit set.
     pub executable: bool,
+    /// The content hash, when the walk read the file (see [`walk_reading`]).
+    pub id: Option<ObjectId>,
 }
+
+/// Reads (hashes, stores) a file the walk found, while its directory is open: called with the
+/// directory, the file's name in it, its path (for messages) and what the walk saw of it.
+pub type ReadFile<'a> =
+    dyn Fn(&Dir, &CStr, &dyn Fn() -> PathBuf, &FileMeta) -> Result<ObjectId> + Sync + 'a;
 
 /// What the walk found at a path.
 #[derive(Debug, Clone)]
@@ -63,6 +71,18 @@ pub struct WalkResult {
 
 /// Walks `root` in parallel.
 pub fn walk(root: &Path, excludes: &Excludes) -> Result<WalkResult> {
+    walk_with(root, excludes, None)
+}
+
+/// Walks `root` in parallel and reads each regular file with `read` as it is found. A first snapshot
+/// reads every file anyway: reading them in the walk opens each relative to its directory (no path
+/// lookup from the root per file) and keeps both cores busy from the start, where a walk and then a
+/// read leaves the second core idle whenever the walk runs out of directories.
+pub fn walk_reading(root: &Path, excludes: &Excludes, read: &ReadFile<'_>) -> Result<WalkResult> {
+    walk_with(root, excludes, Some(read))
+}
+
+fn walk_with(root: &Path, excludes: &Excludes, read: Option<&ReadFile<'_>>) -> Result<WalkResult> {
     let meta = fs::symlink_metadata(root).at(root)?;
     if !meta.is_dir() {
         return Err(Error::Invalid(format!(
@@ -73,6 +93,7 @@ pub fn walk(root: &Path, excludes: &Excludes) -> Result<WalkResult> {
     let scan = Scan {
         root,
         excludes,
+        read,
         warnings: Mutex::new(Vec::new()),
     };
     let mut entries = fswalk::walk(root, &scan)?;
@@ -90,6 +111,7 @@ pub fn walk(root: &Path, excludes: &Excludes) -> Result<WalkResult> {
 struct Scan<'a> {
     root: &'a Path,
     excludes: &'a Excludes,
+    read: Option<&'a ReadFile<'a>>,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -117,13 +139,18 @@ impl fswalk::Visitor for Scan<'_> {
                     }
                     Kind::File => {
                         let m = dir.lstat(name).at(path())?;
-                        Found::File(FileMeta {
+                        let mut meta = FileMeta {
                             size: m.size,
                             mtime_ns: i128::from(m.mtime_ns),
                             ctime_ns: i128::from(m.ctime_ns),
                             ino: m.ino,
                             executable: m.mode & 0o111 != 0,
-                        })
+                            id: None,
+                        };
+                        if let Some(read) = self.read {
+                            meta.id = Some(read(dir, name, &path, &meta)?);
+                        }
+                        Found::File(meta)
                     }
                     Kind::Symlink => Found::Symlink(dir.read_link(name).at(path())?),
                     Kind::Special => {

@@ -57,7 +57,7 @@ pub fn commit_manifest(
     let staged = writer.finish()?;
     let existing = store.index().slug(&slug)?;
     let mut batch = store.index().batch();
-    staged.stage(&mut batch);
+    staged.stage(&mut batch)?;
     if existing.is_none() {
         let parent = match &meta.ref_name {
             Some(r) => store.index().get_ref(r)?.filter(|p| *p != slug),

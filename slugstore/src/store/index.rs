@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch,
-    WriteOptions, DB,
+    ColumnFamily, ColumnFamilyDescriptor, Direction, IngestExternalFileOptions, IteratorMode,
+    Options, SstFileWriter, WriteBatch, WriteOptions, DB,
 };
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +116,8 @@ pub struct LockWait<'a> {
 pub struct Index {
     db: DB,
     path: PathBuf,
+    /// The store's `tmp/`, where table files are written before ingestion.
+    tmp: PathBuf,
 }
 
 impl Index {
@@ -144,6 +146,7 @@ impl Index {
                     return Ok(Index {
                         db,
                         path: path.to_path_buf(),
+                        tmp: path.with_file_name("tmp"),
                     })
                 }
                 Err(e) if is_lock_error(&e) => {
@@ -296,6 +299,15 @@ impl Index {
         }
     }
 
+    /// True when the stat cache holds nothing for `tree` (its first snapshot, or after a gc).
+    pub fn stat_cache_empty(&self, tree: &TreeKey) -> Result<bool> {
+        let mut it = self.db.raw_iterator_cf(self.cf("stat"));
+        it.seek(tree);
+        let empty = !it.key().is_some_and(|k| k.starts_with(tree));
+        it.status().map_err(|e| self.err(e))?;
+        Ok(empty)
+    }
+
     /// The stat-cache entries of one tree, sorted by path bytes. Read with a raw iterator: the cache
     /// of a 100k-file tree is read on every snapshot, and the boxed key and value the plain iterator
     /// allocates per entry cost more than the read itself.
@@ -368,6 +380,7 @@ impl Index {
         Batch {
             index: self,
             inner: WriteBatch::default(),
+            tables: Vec::new(),
         }
     }
 
@@ -389,10 +402,33 @@ fn reflog_prefix(name: &str) -> Vec<u8> {
     p
 }
 
-/// Changes applied to the index atomically and durably by [`Batch::commit`].
+/// Changes applied to the index durably by [`Batch::commit`]: first the bulk runs added with
+/// [`Batch::put_objects`] and [`Batch::put_stats`] (each ingested atomically), then everything else
+/// in one atomic write.
 pub struct Batch<'a> {
     index: &'a Index,
     inner: WriteBatch,
+    /// Table files of bulk runs, ingested before `inner` is written.
+    tables: Vec<Table>,
+}
+
+/// Runs of at least this many sorted entries reach the index as a table file that RocksDB adopts whole
+/// (ingestion), not through the write-ahead log and memtable. A cold snapshot indexes ~180k entries:
+/// logged, inserted, then flushed, that took 0.35-0.45 s of a 3.2 s snapshot; written as two tables,
+/// a few tens of ms.
+pub const TABLE_MIN: usize = 4096;
+
+/// A sorted table file waiting in the store's `tmp/` to be ingested into column family `cf`.
+struct Table {
+    cf: &'static str,
+    path: PathBuf,
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        // Ingestion links the file into the index; whatever happened, the temporary name goes.
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 impl Batch<'_> {
@@ -400,6 +436,62 @@ impl Batch<'_> {
     pub fn put_object(&mut self, id: &ObjectId, loc: &Location) {
         self.inner
             .put_cf(self.index.cf("objects"), id.as_bytes(), loc.encode());
+    }
+
+    /// Records where many objects live; `objects` must be sorted by id, without duplicates. A long run is
+    /// written as a table now and ingested by [`Batch::commit`] before the rest of the batch, so it must
+    /// be harmless on its own: the packs it points into must already be durable.
+    pub fn put_objects(&mut self, objects: &[(ObjectId, Location)]) -> Result<()> {
+        if objects.len() < TABLE_MIN {
+            for (id, loc) in objects {
+                self.put_object(id, loc);
+            }
+            return Ok(());
+        }
+        let rows = objects
+            .iter()
+            .map(|(id, loc)| (*id.as_bytes(), loc.encode()));
+        self.put_table("objects", rows)
+    }
+
+    /// Writes many stat-cache entries of `tree`; `entries` must be sorted by path, without duplicates,
+    /// and name objects that are indexed (or put earlier in this batch): see [`Batch::put_objects`].
+    pub fn put_stats(&mut self, tree: &TreeKey, entries: &[(Vec<u8>, StatEntry)]) -> Result<()> {
+        if entries.len() < TABLE_MIN {
+            for (path, e) in entries {
+                self.put_stat(tree, path, e);
+            }
+            return Ok(());
+        }
+        let rows = entries
+            .iter()
+            .map(|(path, e)| (stat_key(tree, path), e.encode()));
+        self.put_table("stat", rows)
+    }
+
+    fn put_table<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        cf: &'static str,
+        rows: impl Iterator<Item = (K, V)>,
+    ) -> Result<()> {
+        let table = Table {
+            cf,
+            path: self.index.tmp.join(crate::fsutil::temp_name("table")),
+        };
+        let opts = Options::default();
+        let mut w = SstFileWriter::create(&opts);
+        let err = |e: rocksdb::Error| Error::Index {
+            path: table.path.clone(),
+            source: e,
+        };
+        w.open(&table.path).map_err(err)?;
+        for (k, v) in rows {
+            w.put(k, v).map_err(err)?;
+        }
+        // Finishing syncs the file.
+        w.finish().map_err(err)?;
+        self.tables.push(table);
+        Ok(())
     }
 
     /// Forgets an object (garbage collection).
@@ -483,11 +575,20 @@ impl Batch<'_> {
 
     /// True when the batch holds no change.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.inner.is_empty() && self.tables.is_empty()
     }
 
-    /// Applies the batch atomically, with the write-ahead log fsynced before returning.
+    /// Applies the batch: the bulk runs first, each ingested atomically and durably, then the other
+    /// changes atomically, with the write-ahead log fsynced before returning.
     pub fn commit(self) -> Result<()> {
+        let mut ingest = IngestExternalFileOptions::default();
+        ingest.set_move_files(true);
+        for t in &self.tables {
+            self.index
+                .db
+                .ingest_external_file_cf_opts(self.index.cf(t.cf), &ingest, vec![&t.path])
+                .map_err(|e| self.index.err(e))?;
+        }
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         let large = self.inner.size_in_bytes() >= FLUSH_AFTER;

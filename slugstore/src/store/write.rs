@@ -72,10 +72,8 @@ pub struct Staged {
 
 impl Staged {
     /// Adds the index entries of the staged objects to `batch`.
-    pub fn stage(&self, batch: &mut Batch<'_>) {
-        for (id, loc) in &self.objects {
-            batch.put_object(id, loc);
-        }
+    pub fn stage(&self, batch: &mut Batch<'_>) -> Result<()> {
+        batch.put_objects(&self.objects)
     }
 }
 
@@ -271,8 +269,8 @@ impl<'s> ObjectWriter<'s> {
             packs.push(p.id);
             objects.extend(p.records.iter().map(|r| (r.id, r.located(p.id))));
         }
-        // In key order, RocksDB's memtable inserts each entry next to the previous one instead of
-        // searching its skip list from the top: a cold snapshot commits 90k objects in one batch.
+        // In key order: a long run is written as a sorted table ([`Batch::put_objects`]), a short one
+        // goes into the memtable, each entry next to the previous one.
         objects.sort_unstable_by_key(|(id, _)| *id);
         Ok(Staged {
             objects,

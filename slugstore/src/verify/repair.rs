@@ -144,7 +144,7 @@ pub fn repair(
 
     let staged = writer.finish()?;
     let mut batch = store.index().batch();
-    staged.stage(&mut batch);
+    staged.stage(&mut batch)?;
     if !batch.is_empty() {
         batch.commit()?;
     }
