@@ -18,69 +18,92 @@ pub const COLD: &str = "snapshot (cold)";
 pub const CHURN: &str = "snapshot (after 1% churn)";
 
 /// Measures both snapshot scenarios for every tool that snapshots.
+///
+/// Runs interleave the tools (run 1 of each tool, then run 2 of each...), so that whatever the machine
+/// does in the background at one moment (writeback of the tree just generated, a noisy neighbour) is
+/// spread over every tool's runs instead of falling on whichever tool happens to go first.
 pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
-    let mut cold_rows = Vec::new();
-    let mut churn_rows = Vec::new();
-    for tool in tools.iter_mut() {
-        let name = tool.backend.name();
-        let mut cold = Row::new(COLD, name);
-        let mut churn = Row::new(CHURN, name);
-        let store = ws.store_dir(name);
-        let mut supported = true;
-        for run in 0..runs {
-            let last = run + 1 == runs;
-            let step = (|| -> slugstore::Result<bool> {
-                remove_tree(&store)?;
-                tool.backend.init(&store)?;
-                // The churn happens in place, as a build changes its tree: tools that keep per-path
-                // state between snapshots (slugstore's stat cache, restic's parent snapshot) use it.
-                let work = ws.root.join("work");
-                remove_tree(&work)?;
-                exec::run(Command::new("cp").arg("-al").arg(&ws.base).arg(&work))?;
-                let Some(s) = tool.backend.snapshot(&work)? else {
-                    return Ok(false);
-                };
-                cold.push(s);
-                if last {
-                    cold.figures
-                        .insert("store_mib".into(), mib(disk_usage(&store)?.0));
-                }
-                churn::churn(&work, 1.0, ws.churn_seed, Scope::Tree)?;
-                let Some(s) = tool.backend.snapshot(&work)? else {
-                    return Ok(false);
-                };
-                churn.push(s);
-                if last {
-                    let after = mib(disk_usage(&store)?.0);
-                    let before = cold.figures["store_mib"];
-                    churn
-                        .figures
-                        .insert("store_growth_mib".into(), after - before);
-                }
-                Ok(true)
-            })();
-            match step {
+    let mut cold: Vec<Row> = tools
+        .iter()
+        .map(|t| Row::new(COLD, t.backend.name()))
+        .collect();
+    let mut churn: Vec<Row> = tools
+        .iter()
+        .map(|t| Row::new(CHURN, t.backend.name()))
+        .collect();
+    let mut supported = vec![true; tools.len()];
+    let mut active = vec![true; tools.len()];
+    for run in 0..runs {
+        let last = run + 1 == runs;
+        for (i, tool) in tools.iter_mut().enumerate() {
+            if !active[i] {
+                continue;
+            }
+            match one_run(tool, ws, &mut cold[i], &mut churn[i], last) {
                 // The repository holds a snapshot of the churned work copy, not of the base tree: the
                 // restore scenario takes its own snapshot of the base.
                 Ok(true) => tool.has_base = false,
                 Ok(false) => {
-                    supported = false;
-                    break;
+                    supported[i] = false;
+                    active[i] = false;
                 }
                 Err(e) => {
-                    eprintln!("{name}: snapshot failed: {e}");
+                    eprintln!("{}: snapshot failed: {e}", tool.backend.name());
                     tool.has_base = false;
-                    cold = cold.failed(&e);
-                    churn = churn.failed(&e);
-                    break;
+                    cold[i] = cold[i].clone().failed(&e);
+                    churn[i] = churn[i].clone().failed(&e);
+                    active[i] = false;
                 }
             }
         }
-        if supported {
-            cold_rows.push(cold);
-            churn_rows.push(churn);
-        }
     }
-    cold_rows.extend(churn_rows);
-    cold_rows
+    let keep = |rows: Vec<Row>| {
+        rows.into_iter()
+            .zip(&supported)
+            .filter_map(|(r, ok)| ok.then_some(r))
+            .collect::<Vec<_>>()
+    };
+    let mut rows = keep(cold);
+    rows.extend(keep(churn));
+    rows
+}
+
+/// One run of one tool: a fresh repository, a cold snapshot of a hard-linked copy of the build tree,
+/// a 1 % churn of that copy, a second snapshot. False when the tool does not snapshot.
+fn one_run(
+    tool: &mut Tool,
+    ws: &Workspace,
+    cold: &mut Row,
+    churn: &mut Row,
+    last: bool,
+) -> slugstore::Result<bool> {
+    let store = ws.store_dir(tool.backend.name());
+    remove_tree(&store)?;
+    tool.backend.init(&store)?;
+    // The churn happens in place, as a build changes its tree: tools that keep per-path state between
+    // snapshots (slugstore's stat cache, restic's parent snapshot) use it.
+    let work = ws.root.join("work");
+    remove_tree(&work)?;
+    exec::run(Command::new("cp").arg("-al").arg(&ws.base).arg(&work))?;
+    let Some(s) = tool.backend.snapshot(&work)? else {
+        return Ok(false);
+    };
+    cold.push(s);
+    if last {
+        cold.figures
+            .insert("store_mib".into(), mib(disk_usage(&store)?.0));
+    }
+    churn::churn(&work, 1.0, ws.churn_seed, Scope::Tree)?;
+    let Some(s) = tool.backend.snapshot(&work)? else {
+        return Ok(false);
+    };
+    churn.push(s);
+    if last {
+        let after = mib(disk_usage(&store)?.0);
+        let before = cold.figures["store_mib"];
+        churn
+            .figures
+            .insert("store_growth_mib".into(), after - before);
+    }
+    Ok(true)
 }
