@@ -98,13 +98,23 @@ pub fn push(
         check_ref_name(r)?;
     }
     let record = store.slug(slug)?;
-    let wanted = store.slug_objects(slug)?;
-    let mut catalog = Catalog::load(backend, cache_dir)?;
-    let missing: Vec<(ObjectId, Location)> = wanted
+    // What the slug needs (local) and what the remote has (a listing, idx files) are independent.
+    let (wanted, catalog) = std::thread::scope(|s| {
+        let catalog = s.spawn(|| Catalog::load(backend, cache_dir));
+        let wanted = store.slug_objects(slug);
+        let catalog = catalog
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (wanted, catalog)
+    });
+    let (wanted, mut catalog) = (wanted?, catalog?);
+    let absent: Vec<ObjectId> = wanted
         .iter()
         .filter(|id| !catalog.has(id))
-        .map(|id| Ok((*id, store.locate(id)?)))
-        .collect::<Result<_>>()?;
+        .copied()
+        .collect();
+    let located = store.locate_all(&absent)?;
+    let missing: Vec<(ObjectId, Location)> = absent.into_iter().zip(located).collect();
     let groups = plan_packs(missing, opts.pack_size);
 
     let objects_bar = bars.counter("objects");
@@ -236,7 +246,8 @@ fn build_pack(store: &Store, group: &[(ObjectId, Location)], dir: &Path) -> Resu
         }
         rest = tail;
     }
-    Ok(w.finish(dir)?.expect("planned packs are not empty"))
+    Ok(w.finish_transient(dir)?
+        .expect("planned packs are not empty"))
 }
 
 /// Bytes of stored objects a pack build holds in memory at once.

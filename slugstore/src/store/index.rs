@@ -197,6 +197,49 @@ impl Index {
             .transpose()
     }
 
+    /// Where each of `ids` is stored (`None` where not indexed), in the order given. When the ids are
+    /// a large part of the index (a first push of a slug), the index is read through once; otherwise
+    /// they are looked up in one batch, in key order. One `get` per id took 0.65-0.8 s for the 90k
+    /// objects of a slug, the batch 0.3 s, the pass ~30 ms.
+    pub fn objects_of(&self, ids: &[ObjectId]) -> Result<Vec<Option<Location>>> {
+        let cf = self.cf("objects");
+        let indexed = self
+            .db
+            .property_int_value_cf(cf, "rocksdb.estimate-num-keys")
+            .map_err(|e| self.err(e))?
+            .unwrap_or(u64::MAX);
+        let mut out = vec![None; ids.len()];
+        if ids.len() >= 4096 && (ids.len() as u64).saturating_mul(8) >= indexed {
+            let mut wanted: foldhash::HashMap<&ObjectId, Vec<usize>> = Default::default();
+            for (i, id) in ids.iter().enumerate() {
+                wanted.entry(id).or_default().push(i);
+            }
+            let mut it = self.db.raw_iterator_cf(cf);
+            it.seek_to_first();
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                if let Some(at) = ObjectId::from_slice(k).and_then(|id| wanted.get(&id)) {
+                    let loc = Location::decode(v)?;
+                    for &i in at {
+                        out[i] = Some(loc);
+                    }
+                }
+                it.next();
+            }
+            it.status().map_err(|e| self.err(e))?;
+            return Ok(out);
+        }
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_unstable_by_key(|&i| ids[i]);
+        let keys = order.iter().map(|&i| ids[i].as_bytes());
+        let found = self.db.batched_multi_get_cf(cf, keys, true);
+        for (&i, value) in order.iter().zip(found) {
+            if let Some(v) = value.map_err(|e| self.err(e))? {
+                out[i] = Some(Location::decode(&v)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// True if object `id` is indexed.
     pub fn has_object(&self, id: &ObjectId) -> Result<bool> {
         Ok(self
@@ -619,4 +662,98 @@ fn stat_key(tree: &TreeKey, path: &[u8]) -> Vec<u8> {
     k.extend_from_slice(tree);
     k.extend_from_slice(path);
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::pack::Codec;
+    use crate::store::{OpenOptions, Store};
+
+    fn loc(n: u64) -> Location {
+        Location {
+            pack: ObjectId::hash(b"pack"),
+            offset: n,
+            codec: Codec::Raw,
+            raw_len: n,
+            stored_len: n,
+        }
+    }
+
+    fn id(n: u64) -> ObjectId {
+        ObjectId::hash(&n.to_le_bytes())
+    }
+
+    #[test]
+    fn bulk_runs_are_ingested_and_batched_lookups_agree_with_single_gets() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(&dir.path().join("s"), &OpenOptions::default()).unwrap();
+        let index = store.index();
+        // Long enough to go in as a table...
+        let mut objects: Vec<(ObjectId, Location)> = (0..5000).map(|n| (id(n), loc(n))).collect();
+        objects.sort_unstable_by_key(|(id, _)| *id);
+        let mut batch = index.batch();
+        batch.put_objects(&objects).unwrap();
+        batch.commit().unwrap();
+        // ...and a short run through the log.
+        let small = ObjectId::hash(b"small");
+        let mut batch = index.batch();
+        batch.put_objects(&[(small, loc(7))]).unwrap();
+        batch.commit().unwrap();
+        assert!(fs_empty(&store.tmp_dir()), "no table file is left in tmp/");
+        for (id, want) in &objects {
+            assert_eq!(index.object(id).unwrap(), Some(*want));
+        }
+
+        // A few ids are looked up in a batch; most of the index, by reading it through. Both keep the
+        // order asked, repeat duplicates and give None for absent ids.
+        let absent = ObjectId::hash(b"absent");
+        for n in [3, 4500] {
+            let mut ids: Vec<ObjectId> = objects.iter().rev().take(n).map(|(id, _)| *id).collect();
+            ids.extend([absent, ids[0], small]);
+            let got = index.objects_of(&ids).unwrap();
+            let want: Vec<Option<Location>> =
+                ids.iter().map(|id| index.object(id).unwrap()).collect();
+            assert_eq!(got, want, "{n} ids");
+            assert_eq!(got[n], None);
+            assert_eq!(got[n + 1], got[0]);
+            assert_eq!(got[n + 2], Some(loc(7)));
+        }
+    }
+
+    #[test]
+    fn a_long_run_of_stat_entries_is_ingested_and_read_back_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(&dir.path().join("s"), &OpenOptions::default()).unwrap();
+        let index = store.index();
+        let tree = tree_key(Path::new("/srv/build"));
+        let mut entries: Vec<(Vec<u8>, StatEntry)> = (0..5000u64)
+            .map(|n| {
+                let e = StatEntry {
+                    size: n,
+                    mtime_ns: i128::from(n) * 7,
+                    ctime_ns: -1,
+                    ino: n + 1,
+                    id: id(n),
+                };
+                (format!("dir/{n:05}").into_bytes(), e)
+            })
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut batch = index.batch();
+        batch.put_stats(&tree, &entries).unwrap();
+        batch.delete_stat(&tree, b"dir/00001");
+        batch.commit().unwrap();
+        let mut want = entries.clone();
+        want.remove(1);
+        assert_eq!(index.stat_entries(&tree).unwrap(), want);
+        assert!(!index.stat_cache_empty(&tree).unwrap());
+        assert!(index
+            .stat_cache_empty(&tree_key(Path::new("/elsewhere")))
+            .unwrap());
+    }
+
+    fn fs_empty(dir: &Path) -> bool {
+        std::fs::read_dir(dir).unwrap().next().is_none()
+    }
 }

@@ -320,7 +320,17 @@ impl PackWriter {
 
     /// Flushes, fsyncs, and renames the pack to `packs_dir/<id>.pack`. Returns `None` for an empty pack
     /// (which is deleted).
-    pub fn finish(mut self, packs_dir: &Path) -> Result<Option<FinishedPack>> {
+    pub fn finish(self, packs_dir: &Path) -> Result<Option<FinishedPack>> {
+        self.finish_as(packs_dir, true)
+    }
+
+    /// Like [`PackWriter::finish`] but without the fsync: for a pack that only lives until it is
+    /// uploaded (push), whose loss in a crash costs nothing but a rebuild.
+    pub fn finish_transient(self, dir: &Path) -> Result<Option<FinishedPack>> {
+        self.finish_as(dir, false)
+    }
+
+    fn finish_as(mut self, packs_dir: &Path, durable: bool) -> Result<Option<FinishedPack>> {
         if self.records.is_empty() {
             drop(self.out);
             fs::remove_file(&self.tmp_path).at(&self.tmp_path)?;
@@ -331,7 +341,9 @@ impl PackWriter {
             .out
             .into_inner()
             .map_err(|e| Error::io(&self.tmp_path, e.into_error()))?;
-        file.sync_all().at(&self.tmp_path)?;
+        if durable {
+            file.sync_all().at(&self.tmp_path)?;
+        }
         drop(file);
         let id = ObjectId::from(self.hasher.finalize());
         let path = pack_path(packs_dir, &id);

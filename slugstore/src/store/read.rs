@@ -24,6 +24,14 @@ impl Store {
         self.index().object(id)?.ok_or(Error::MissingObject(*id))
     }
 
+    /// Where each of `ids` is stored, in the order given; an error names the first one missing.
+    pub fn locate_all(&self, ids: &[ObjectId]) -> Result<Vec<Location>> {
+        let found = self.index().objects_of(ids)?;
+        (ids.iter().zip(found))
+            .map(|(id, loc)| loc.ok_or(Error::MissingObject(*id)))
+            .collect()
+    }
+
     /// Opens the pack of the record at `loc` after checking the record lies inside it and its header
     /// matches the index.
     fn checked_pack(&self, id: &ObjectId, loc: &Location) -> Result<Arc<PackFile>> {
