@@ -290,7 +290,12 @@ fn rollback_rematerializes_a_pruned_release_bit_exact() {
         build_tree(&tree, 40, seed);
         let id = env.snapshot(&tree);
         env.checkout(&id, 2);
-        checkout::activate(&target, &id, &SwitchOptions::default()).unwrap();
+        let durable =
+            |id: &SlugId| Target::existing(&target).unwrap().state().unwrap().releases[id].durable;
+        assert!(!durable(&id), "a checkout does not flush the release");
+        let s = checkout::activate(&target, &id, &SwitchOptions::default()).unwrap();
+        assert!(s.flush_seconds.is_some(), "its first switch flushes it");
+        assert!(durable(&id));
         ids.push(id);
         copies.push(tree);
     }
@@ -315,6 +320,10 @@ fn rollback_rematerializes_a_pruned_release_bit_exact() {
     let r = checkout::rollback(&target, &opts, &open, &NoProgress).unwrap();
     assert_eq!(r.switch.slug, ids[0]);
     assert_eq!(r.switch.previous, Some(ids[2]));
+    assert!(
+        r.switch.flush_seconds.is_some(),
+        "a re-materialized release is flushed"
+    );
     let re = r.rematerialized.expect("A was pruned");
     assert_eq!(re.materialized.unwrap().predecessor, Some(ids[2]));
     assert_release_of(&target.join("current"), &copies[0]);
@@ -329,6 +338,10 @@ fn rollback_rematerializes_a_pruned_release_bit_exact() {
     };
     let r = checkout::rollback(&target, &to_c, &|| panic!("store opened"), &NoProgress).unwrap();
     assert!(r.rematerialized.is_none());
+    assert!(
+        r.switch.flush_seconds.is_none(),
+        "C was flushed when it first went live"
+    );
     assert_release_of(&target.join("current"), &copies[2]);
 }
 

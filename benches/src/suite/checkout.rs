@@ -11,8 +11,9 @@
 //!   switch itself as `slug` reports it (without process start-up).
 //!
 //! `cp -al` and `tar` get the files a slug holds (the tree without its mounts), so all three put the
-//! same files in place. A release is flushed to disk before it is published (slugstore's default);
-//! `cp` and `tar` do not flush. Skipped when the `slug` binary has no `checkout` command.
+//! same files in place. None of the three flushes what it wrote: slugstore flushes a release when it
+//! first goes live (`activate`), which this scenario does not time. Skipped when the `slug` binary has no
+//! `checkout` command.
 
 use std::path::Path;
 use std::process::Command;

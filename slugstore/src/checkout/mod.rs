@@ -99,6 +99,8 @@ fn checkout_locked(
             *id,
             target::ReleaseInfo {
                 materialized: now_secs(),
+                // `--no-sync`: never flushed on purpose.
+                durable: opts.materialize.no_sync,
             },
         );
         target.save_state(&state)?;

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkout::target::{Activation, SwitchKind, Target, RELEASES};
+use crate::checkout::target::{Activation, State, SwitchKind, Target, RELEASES};
 use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil;
 use crate::id::SlugId;
@@ -60,6 +60,9 @@ pub struct SwitchReport {
     pub release: PathBuf,
     /// Time of the switch itself (symlink, rename, directory fsync), in seconds.
     pub switch_seconds: f64,
+    /// Time spent flushing the release to disk before its first switch, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flush_seconds: Option<f64>,
     /// The post-switch hook, when one is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook: Option<HookReport>,
@@ -83,10 +86,11 @@ pub fn switch_to(
         )));
     }
     let previous = target.current().ok().flatten();
+    let mut state = target.state()?;
+    let flush_seconds = flush_if_new(target, &mut state, id)?;
     let started = Instant::now();
     swap_current(target, id)?;
     let switch_seconds = started.elapsed().as_secs_f64();
-    let mut state = target.state()?;
     state.record(Activation {
         slug: *id,
         time: now_secs(),
@@ -100,12 +104,26 @@ pub fn switch_to(
         kind,
         release: target.release_dir(id),
         switch_seconds,
+        flush_seconds,
         hook: None,
     };
     if let Some(cmd) = &opts.post_switch {
         report.hook = Some(run_hook(target, cmd, &report)?);
     }
     Ok(report)
+}
+
+/// Flushes the release of `id` to disk if it has never been (it was checked out and is going live for
+/// the first time), and records that it is durable; returns the time it took. A release that was live
+/// before is durable already, so a rollback to it is only the switch.
+fn flush_if_new(target: &Target, state: &mut State, id: &SlugId) -> Result<Option<f64>> {
+    let Some(info) = state.releases.get_mut(id).filter(|r| !r.durable) else {
+        return Ok(None);
+    };
+    let started = Instant::now();
+    fsutil::syncfs(&target.release_dir(id))?;
+    info.durable = true;
+    Ok(Some(started.elapsed().as_secs_f64()))
 }
 
 /// Points `current` at the release of `id` atomically and durably.

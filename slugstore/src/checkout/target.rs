@@ -74,6 +74,14 @@ pub struct Activation {
 pub struct ReleaseInfo {
     /// Unix time the release was (last) materialized.
     pub materialized: u64,
+    /// False until the release's files are flushed to disk, which happens when it first goes live
+    /// (releases recorded before this field existed were flushed at checkout).
+    #[serde(default = "flushed")]
+    pub durable: bool,
+}
+
+fn flushed() -> bool {
+    true
 }
 
 /// The content of `state.json`.

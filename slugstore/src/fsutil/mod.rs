@@ -109,3 +109,16 @@ pub fn overrides_file_permissions() -> bool {
             .is_some_and(|caps| caps & (1 << CAP_DAC_OVERRIDE) != 0)
     })
 }
+
+/// Flushes the filesystem holding `path` to disk (one call instead of an fsync per file).
+pub fn syncfs(path: &Path) -> Result<()> {
+    let f = File::open(path).at(path)?;
+    // SAFETY: syncfs on a descriptor we own.
+    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&f)) } != 0 {
+        return Err(crate::error::Error::io(
+            path,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
