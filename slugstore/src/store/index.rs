@@ -135,6 +135,9 @@ impl Index {
         // skip the statistics pass over them.
         opts.set_max_file_opening_threads(1);
         opts.set_skip_stats_update_on_db_open(true);
+        // Open table files when first read, not all of them at open (RocksDB's default, -1): `slug refs`
+        // reads one column family, a snapshot three.
+        opts.set_max_open_files(512);
         let start = Instant::now();
         let mut announced = false;
         loop {
