@@ -52,11 +52,16 @@ impl Context {
     fn open_options(&self) -> OpenOptions<'_> {
         OpenOptions {
             lock_timeout: self.global.lock_timeout.map(Duration::from_secs_f64),
-            on_wait: &|p| {
-                eprintln!(
-                    "slug: waiting for another slug process to release the store lock ({})",
-                    p.display()
-                )
+            // Said once when the store is locked; --quiet silences it as it does every note.
+            on_wait: if self.global.quiet {
+                &|_| {}
+            } else {
+                &|p| {
+                    eprintln!(
+                        "slug: waiting for another slug process to release the store lock ({})",
+                        p.display()
+                    )
+                }
             },
             ..OpenOptions::default()
         }

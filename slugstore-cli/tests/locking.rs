@@ -16,12 +16,20 @@ fn a_waiting_command_says_so_and_gives_up_after_its_timeout() {
     assert!(run(slug(&store).arg("init")).status.success());
     let held = Store::open(&store, &OpenOptions::default()).unwrap();
     let started = Instant::now();
-    let out = run(slug(&store).args(["--lock-timeout", "0.5", "ls"]));
+    let mut loud = std::process::Command::new(env!("CARGO_BIN_EXE_slug"));
+    loud.arg("--store").arg(&store).env_remove("SLUGSTORE_DIR");
+    let out = run(loud.args(["--lock-timeout", "0.5", "ls"]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("waiting for another slug process"), "{err}");
     assert!(err.contains("locked by another slug process"), "{err}");
     assert!(started.elapsed() >= Duration::from_millis(500));
+    // --quiet (which `slug()` passes) silences the waiting note, not the error.
+    let out = run(slug(&store).args(["--lock-timeout", "0.2", "ls"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!err.contains("waiting for another slug process"), "{err}");
+    assert!(err.contains("locked by another slug process"), "{err}");
     drop(held);
     assert!(run(slug(&store).args(["--lock-timeout", "5", "ls"]))
         .status
