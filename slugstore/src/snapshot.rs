@@ -122,34 +122,8 @@ pub fn snapshot(
     let tkey = tree_key(&root);
     let writer = store.writer();
     let bar = bars.bytes("hashing");
-    let (walked, cache, files_read) = if store.index().stat_cache_empty(&tkey)? {
-        // Nothing is known of this tree: every file is read, as the walk finds it.
-        let read = |dir: &Dir, name: &CStr, path: &dyn Fn() -> PathBuf, meta: &FileMeta| {
-            let file = dir.open_file(name).at(path())?;
-            let id = store_file(&writer, file, path, meta.size)?;
-            bar.inc(meta.size);
-            Ok(id)
-        };
-        let walked = scan::walk_reading(&root, &excludes, &read)?;
-        let cache = CachedStats::new(Vec::new(), &walked.entries);
-        let files = walked.entries.iter();
-        let read = files.filter(|w| matches!(w.found, Found::File(_))).count();
-        (walked, cache, read as u64)
-    } else {
-        // The stat cache (known hashes of unchanged files) is read while the tree is walked.
-        let (walked, cached) = std::thread::scope(|s| {
-            let cached = s.spawn(|| store.index().stat_entries(&tkey));
-            let walked = scan::walk(&root, &excludes);
-            let cached = cached
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            (walked, cached)
-        });
-        let mut walked = walked?;
-        let cache = CachedStats::new(cached?, &walked.entries);
-        let read = read_changed(&writer, &root, &mut walked.entries, &cache, opts, &*bar)?;
-        (walked, cache, read)
-    };
+    let (walked, cache, files_read) =
+        walk_and_read(store, &writer, &root, &excludes, &tkey, opts, &*bar)?;
     bar.finish();
     let ids: Vec<Option<ObjectId>> = walked
         .entries
@@ -314,6 +288,48 @@ impl StatChanges {
         }
         // In walk order: sorted by path.
         batch.put_stats(tkey, &self.put)
+    }
+}
+
+/// Walks the tree and gives every file its content hash: read as the walk finds it when the stat cache
+/// knows nothing of the tree, else from the cache where the stat is unchanged and by reading the rest.
+/// Returns the walk, the cache lined up with it, and how many files were read.
+fn walk_and_read(
+    store: &Store,
+    writer: &ObjectWriter<'_>,
+    root: &Path,
+    excludes: &scan::Excludes,
+    tkey: &TreeKey,
+    opts: &SnapshotOptions,
+    bar: &dyn crate::progress::Progress,
+) -> Result<(scan::WalkResult, CachedStats, u64)> {
+    if store.index().stat_cache_empty(tkey)? {
+        // Nothing is known of this tree: every file is read, as the walk finds it.
+        let read = |dir: &Dir, name: &CStr, path: &dyn Fn() -> PathBuf, meta: &FileMeta| {
+            let file = dir.open_file(name).at(path())?;
+            let id = store_file(writer, file, path, meta.size)?;
+            bar.inc(meta.size);
+            Ok(id)
+        };
+        let walked = scan::walk_reading(root, excludes, &read)?;
+        let cache = CachedStats::new(Vec::new(), &walked.entries);
+        let files = walked.entries.iter();
+        let read = files.filter(|w| matches!(w.found, Found::File(_))).count();
+        Ok((walked, cache, read as u64))
+    } else {
+        // The stat cache (known hashes of unchanged files) is read while the tree is walked.
+        let (walked, cached) = std::thread::scope(|s| {
+            let cached = s.spawn(|| store.index().stat_entries(tkey));
+            let walked = scan::walk(root, excludes);
+            let cached = cached
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (walked, cached)
+        });
+        let mut walked = walked?;
+        let cache = CachedStats::new(cached?, &walked.entries);
+        let read = read_changed(writer, root, &mut walked.entries, &cache, opts, bar)?;
+        Ok((walked, cache, read))
     }
 }
 
