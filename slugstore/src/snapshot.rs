@@ -125,32 +125,22 @@ pub fn snapshot(
     let (walked, cache, files_read) =
         walk_and_read(store, &writer, &root, &excludes, &tkey, opts, &*bar)?;
     bar.finish();
-    let ids: Vec<Option<ObjectId>> = walked
-        .entries
-        .iter()
-        .map(|w| match &w.found {
-            Found::File(m) => m.id,
-            _ => None,
-        })
-        .collect();
-
     let racy_before = scan_start
         .checked_sub(RACY_MARGIN)
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    let stat_changes = cache.changes(&walked.entries, &ids, ns_since_epoch(racy_before));
+    let stat_changes = cache.changes(&walked.entries, ns_since_epoch(racy_before));
     let warnings = walked.warnings;
     // The walk's paths and link targets move into the manifest: 130k paths are not copied.
     let entries = walked
         .entries
         .into_iter()
-        .zip(ids)
-        .map(|(w, id)| Entry {
+        .map(|w| Entry {
             path: w.rel,
             kind: match w.found {
                 Found::Dir => EntryKind::Dir,
                 Found::File(m) => EntryKind::File {
                     size: m.size,
-                    id: id.expect("every file is hashed or known"),
+                    id: m.id.expect("every file is hashed or known"),
                     executable: m.executable,
                 },
                 Found::Symlink(target) => EntryKind::Symlink { target },
@@ -248,14 +238,14 @@ impl CachedStats {
     /// The changes to this tree's cache: the entries that changed, and the paths to forget (vanished,
     /// or no longer a file). Files modified within [`RACY_MARGIN`] of the scan are left out, so they
     /// are read again next time.
-    fn changes(&self, entries: &[Walked], ids: &[Option<ObjectId>], racy_ns: i128) -> StatChanges {
+    fn changes(&self, entries: &[Walked], racy_ns: i128) -> StatChanges {
         let mut out = StatChanges {
             put: Vec::new(),
             delete: self.vanished.clone(),
         };
-        for ((w, id), prev) in entries.iter().zip(ids).zip(&self.prev) {
-            match (&w.found, id) {
-                (Found::File(m), Some(id)) if m.mtime_ns < racy_ns => {
+        for (w, prev) in entries.iter().zip(&self.prev) {
+            match &w.found {
+                Found::File(m @ FileMeta { id: Some(id), .. }) if m.mtime_ns < racy_ns => {
                     let e = StatEntry {
                         size: m.size,
                         mtime_ns: m.mtime_ns,
@@ -318,14 +308,10 @@ fn walk_and_read(
         Ok((walked, cache, read as u64))
     } else {
         // The stat cache (known hashes of unchanged files) is read while the tree is walked.
-        let (walked, cached) = std::thread::scope(|s| {
-            let cached = s.spawn(|| store.index().stat_entries(tkey));
-            let walked = scan::walk(root, excludes);
-            let cached = cached
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            (walked, cached)
-        });
+        let (walked, cached) = rayon::join(
+            || scan::walk(root, excludes),
+            || store.index().stat_entries(tkey),
+        );
         let mut walked = walked?;
         let cache = CachedStats::new(cached?, &walked.entries);
         let read = read_changed(writer, root, &mut walked.entries, &cache, opts, bar)?;

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::{IoResultExt, Result};
+use crate::error::{Error, IoResultExt, Result};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -112,13 +112,11 @@ pub fn overrides_file_permissions() -> bool {
 
 /// Flushes the filesystem holding `path` to disk (one call instead of an fsync per file).
 pub fn syncfs(path: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
     let f = File::open(path).at(path)?;
     // SAFETY: syncfs on a descriptor we own.
-    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&f)) } != 0 {
-        return Err(crate::error::Error::io(
-            path,
-            std::io::Error::last_os_error(),
-        ));
+    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+        return Err(Error::io(path, std::io::Error::last_os_error()));
     }
     Ok(())
 }

@@ -99,14 +99,10 @@ pub fn push(
     }
     let record = store.slug(slug)?;
     // What the slug needs (local) and what the remote has (a listing, idx files) are independent.
-    let (wanted, catalog) = std::thread::scope(|s| {
-        let catalog = s.spawn(|| Catalog::load(backend, cache_dir));
-        let wanted = store.slug_objects(slug);
-        let catalog = catalog
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (wanted, catalog)
-    });
+    let (wanted, catalog) = rayon::join(
+        || store.slug_objects(slug),
+        || Catalog::load(backend, cache_dir),
+    );
     let (wanted, mut catalog) = (wanted?, catalog?);
     let absent: Vec<ObjectId> = wanted
         .iter()

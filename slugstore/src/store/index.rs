@@ -213,22 +213,23 @@ impl Index {
             .unwrap_or(u64::MAX);
         let mut out = vec![None; ids.len()];
         if ids.len() >= 4096 && (ids.len() as u64).saturating_mul(8) >= indexed {
-            let mut wanted: foldhash::HashMap<&ObjectId, Vec<usize>> = Default::default();
+            // Each distinct id at its first position; repeats are copied from there at the end.
+            let mut first: foldhash::HashMap<&ObjectId, usize> = Default::default();
             for (i, id) in ids.iter().enumerate() {
-                wanted.entry(id).or_default().push(i);
+                first.entry(id).or_insert(i);
             }
             let mut it = self.db.raw_iterator_cf(cf);
             it.seek_to_first();
             while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                if let Some(at) = ObjectId::from_slice(k).and_then(|id| wanted.get(&id)) {
-                    let loc = Location::decode(v)?;
-                    for &i in at {
-                        out[i] = Some(loc);
-                    }
+                if let Some(&i) = ObjectId::from_slice(k).and_then(|id| first.get(&id)) {
+                    out[i] = Some(Location::decode(v)?);
                 }
                 it.next();
             }
             it.status().map_err(|e| self.err(e))?;
+            for (i, id) in ids.iter().enumerate() {
+                out[i] = out[first[id]];
+            }
             return Ok(out);
         }
         let mut order: Vec<usize> = (0..ids.len()).collect();
