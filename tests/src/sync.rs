@@ -34,6 +34,7 @@ macro_rules! sync_tests {
             pull_into_empty_store_is_bit_exact,
             corrupt_remote_object_fails_pull_and_keeps_store_valid,
             interrupted_push_resumes,
+            interrupted_push_with_idx_but_no_pack_resumes,
             concurrent_pushes_of_one_slug,
             verify_repair_refetches_damaged_objects,
         );
@@ -345,49 +346,99 @@ pub fn verify_repair_refetches_damaged_objects(remote: &TestRemote) {
     assert_eq!(again.unrepaired, vec![lonely]);
 }
 
-/// A push whose connection fails after a few packs leaves no ref and no slug record on the remote;
-/// rerun, it completes without sending again what arrived (a pack that made it without its idx is
-/// rebuilt byte for byte and found on the remote), and the slug pulls and verifies.
+/// A push whose connection fails after a few idx uploads leaves no ref and no slug record on the
+/// remote, and packs that arrived without their idx (a pack and its idx are sent side by side);
+/// rerun, it completes without sending again what arrived (such a pack is rebuilt byte for byte and
+/// found on the remote), and the slug pulls and verifies.
 pub fn interrupted_push_resumes(remote: &TestRemote) {
+    let left = interrupt_push(remote, 3, usize::MAX);
+    assert!(
+        !left.without_idx.is_empty(),
+        "the failure left no pack without idx"
+    );
+    resume_push(remote, &left);
+}
+
+/// The reverse: pack uploads fail after two, so idx files arrive without their pack. Readers must
+/// not count such an idx (its objects are not there); the rerun uploads the missing packs.
+pub fn interrupted_push_with_idx_but_no_pack_resumes(remote: &TestRemote) {
+    let left = interrupt_push(remote, 3, 2);
+    assert!(
+        !left.without_pack.is_empty(),
+        "the failure left no idx without pack"
+    );
+    resume_push(remote, &left);
+}
+
+/// What a failed push left on a remote.
+struct Interrupted {
+    st: Store,
+    slug: SlugId,
+    without_idx: Vec<String>,
+    without_pack: Vec<String>,
+}
+
+const INTERRUPTED_PACK_SIZE: u64 = 256 << 10;
+
+fn interrupt_push(remote: &TestRemote, idx_left: usize, packs_left: usize) -> Interrupted {
     let dir = remote.scratch.path();
     let tree = sample_tree(120, 20 << 10);
     let (st, slug) = snapshot_tree(dir, &tree);
-    let pack_size = 256 << 10;
-    let failing = FailingIdx {
+    let failing = Failing {
         inner: &*remote.backend,
-        idx_left: AtomicUsize::new(3),
+        idx_left: AtomicUsize::new(idx_left),
+        packs_left: AtomicUsize::new(packs_left),
     };
-    let err = push_with(&st, &slug, &failing, pack_size).unwrap_err();
+    let err = push_with(&st, &slug, &failing, INTERRUPTED_PACK_SIZE).unwrap_err();
     assert!(err.to_string().contains("injected"), "{err}");
     let b = &*remote.backend;
     assert_eq!(b.get(&layout::ref_key(REF)).unwrap(), None);
     assert_eq!(b.get(&layout::slug_key(&slug)).unwrap(), None);
-    let arrived: u64 = remote_packs(b).iter().map(|p| p.entries.len() as u64).sum();
-    assert!(arrived > 0, "no complete pack arrived before the failure");
-    let without_idx: Vec<String> = b
+    let keys: Vec<String> = b
         .list(layout::PACKS_DIR)
         .unwrap()
         .into_iter()
-        .filter_map(|(key, _)| key.strip_suffix(".pack").map(|k| format!("{k}.idx")))
-        .filter(|idx| !b.exists(idx).unwrap())
+        .map(|(k, _)| k)
         .collect();
-    assert!(
-        !without_idx.is_empty(),
-        "the failure left no pack without idx"
-    );
+    let lacking = |have: &str, want: &str| -> Vec<String> {
+        keys.iter()
+            .filter_map(|k| k.strip_suffix(have).map(|k| format!("{k}{want}")))
+            .filter(|k| !keys.contains(k))
+            .collect()
+    };
+    // What a reader sees as arrived: the objects of packs listed with their idx, and no other.
+    let complete = remote_packs(b);
+    let arrived: u64 = complete.iter().map(|p| p.entries.len() as u64).sum();
+    assert!(arrived > 0, "no complete pack arrived before the failure");
+    Interrupted {
+        st,
+        slug,
+        without_idx: lacking(".pack", ".idx"),
+        without_pack: lacking(".idx", ".pack"),
+    }
+}
 
-    let r = push_with(&st, &slug, b, pack_size).expect("rerun");
-    assert_eq!(r.packs_skipped, without_idx.len() as u64, "{r:?}");
-    assert!(r.objects_present > arrived, "{r:?}");
+fn resume_push(remote: &TestRemote, left: &Interrupted) {
+    let b = &*remote.backend;
+    let arrived: u64 = remote_packs(b).iter().map(|p| p.entries.len() as u64).sum();
+    let r = push_with(&left.st, &left.slug, b, INTERRUPTED_PACK_SIZE).expect("rerun");
+    assert_eq!(r.packs_skipped, left.without_idx.len() as u64, "{r:?}");
+    assert!(r.objects_present >= arrived, "{r:?}");
+    assert!(r.packs_uploaded >= left.without_pack.len() as u64, "{r:?}");
     assert_eq!(r.objects_uploaded + r.objects_present, r.objects);
-    for idx in &without_idx {
-        assert!(b.exists(idx).unwrap(), "{idx} still missing");
+    for key in left.without_idx.iter().chain(&left.without_pack) {
+        assert!(b.exists(key).unwrap(), "{key} still missing");
     }
     assert_eq!(
         b.get(&layout::ref_key(REF)).unwrap().as_deref(),
-        Some(format!("{}\n", slug.to_hex()).as_bytes())
+        Some(format!("{}\n", left.slug.to_hex()).as_bytes())
     );
-    pull_and_compare(b, &dir.join("pull"), &slug, &dir.join("tree"));
+    pull_and_compare(
+        b,
+        &remote.scratch.path().join("pull"),
+        &left.slug,
+        &remote.scratch.path().join("tree"),
+    );
 }
 
 /// Two stores push the same slug to one remote at the same time: both succeed, and the remote
@@ -408,12 +459,12 @@ pub fn concurrent_pushes_of_one_slug(remote: &TestRemote) {
     pull_and_compare(b, &dir.join("pull"), &slug, &dir.join("one/tree"));
 }
 
-/// Every complete pack of a remote, from its idx.
+/// Every complete pack of a remote (listed with its idx), from its idx.
 pub fn remote_packs(b: &dyn Backend) -> Vec<PackIdx> {
-    b.list(layout::PACKS_DIR)
-        .unwrap()
-        .iter()
+    let keys = b.list(layout::PACKS_DIR).unwrap();
+    keys.iter()
         .filter_map(|(key, _)| layout::pack_of_idx_key(key))
+        .filter(|pack| keys.iter().any(|(k, _)| *k == layout::pack_key(pack)))
         .map(|pack| {
             let bytes = b.get(&layout::idx_key(&pack)).unwrap().unwrap();
             PackIdx::decode(&bytes, &pack, "idx").unwrap()
@@ -421,33 +472,35 @@ pub fn remote_packs(b: &dyn Backend) -> Vec<PackIdx> {
         .collect()
 }
 
-/// A backend whose idx uploads start failing after a number of them: a connection lost midway, after
-/// some packs arrived and (most likely) one pack arrived without its idx.
-struct FailingIdx<'a> {
+/// A backend whose idx uploads start failing after `idx_left` of them, and pack uploads after
+/// `packs_left`: a connection lost midway, after some packs arrived, some without their idx or idx
+/// files without their pack.
+struct Failing<'a> {
     inner: &'a dyn Backend,
     idx_left: AtomicUsize,
+    packs_left: AtomicUsize,
 }
 
-impl fmt::Debug for FailingIdx<'_> {
+/// Takes one from `left`; an error once none is left.
+fn take_one(left: &AtomicUsize, key: &str) -> slugstore::Result<()> {
+    left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .map(drop)
+        .map_err(|_| slugstore::Error::Invalid(format!("{key}: injected network failure")))
+}
+
+impl fmt::Debug for Failing<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FailingIdx({:?})", self.inner)
+        write!(f, "Failing({:?})", self.inner)
     }
 }
 
-impl Backend for FailingIdx<'_> {
+impl Backend for Failing<'_> {
     fn url(&self) -> &RemoteUrl {
         self.inner.url()
     }
     fn put_if_absent(&self, key: &str, data: Bytes) -> slugstore::Result<PutOutcome> {
-        let exhausted = key.ends_with(".idx")
-            && self
-                .idx_left
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_err();
-        if exhausted {
-            return Err(slugstore::Error::Invalid(format!(
-                "{key}: injected network failure"
-            )));
+        if key.ends_with(".idx") {
+            take_one(&self.idx_left, key)?;
         }
         self.inner.put_if_absent(key, data)
     }
@@ -455,6 +508,9 @@ impl Backend for FailingIdx<'_> {
         self.inner.put(key, data)
     }
     fn put_file_if_absent(&self, key: &str, path: &Path) -> slugstore::Result<PutOutcome> {
+        if key.ends_with(".pack") {
+            take_one(&self.packs_left, key)?;
+        }
         self.inner.put_file_if_absent(key, path)
     }
     fn get(&self, key: &str) -> slugstore::Result<Option<Bytes>> {

@@ -1,7 +1,8 @@
 //! What a remote holds: every object of every complete pack, learned from the packs' idx files.
 //!
 //! Push needs it to skip objects the remote has, pull to find where each object it lacks is. Both
-//! list `packs/` once (one request per thousand keys on S3) and read the idx of every pack listed.
+//! list `packs/` once (one request per thousand keys on S3) and read the idx of every pack whose
+//! pack and idx are both listed (a complete pack).
 //! Idx files never change (they are named by their pack's hash), so each is downloaded once and kept
 //! in the remote's cache directory; later runs fetch only the idx files of packs added since. The
 //! listing stays authoritative: a cached idx whose key is no longer listed (a pack removed from the
@@ -34,10 +35,17 @@ impl Catalog {
     pub fn load(backend: &dyn Backend, cache_dir: &Path) -> Result<Catalog> {
         let idx_dir = cache_dir.join("idx");
         fs::create_dir_all(&idx_dir).at(&idx_dir)?;
-        let listed: Vec<ObjectId> = backend
-            .list(layout::PACKS_DIR)?
+        let keys = backend.list(layout::PACKS_DIR)?;
+        let packs: foldhash::HashSet<ObjectId> = keys
+            .iter()
+            .filter_map(|(key, _)| layout::pack_of_pack_key(key))
+            .collect();
+        // A pack is complete once both its pack and its idx are listed: push uploads them side by
+        // side, and either may land first.
+        let listed: Vec<ObjectId> = keys
             .iter()
             .filter_map(|(key, _)| layout::pack_of_idx_key(key))
+            .filter(|id| packs.contains(id))
             .collect();
         let loaded: Vec<(PackIdx, bool)> = transfer_pool()?.install(|| {
             listed
@@ -46,6 +54,8 @@ impl Catalog {
                 .collect::<Result<_>>()
         })?;
         let mut catalog = Catalog::default();
+        let objects = loaded.iter().map(|(idx, _)| idx.entries.len()).sum();
+        catalog.objects.reserve(objects);
         for (idx, fetched) in loaded {
             catalog.fetched += fetched as u64;
             catalog.add(idx);

@@ -2,17 +2,18 @@
 //!
 //! ```text
 //! packs/<pack-id>.pack    a pack file, byte for byte in the local pack format; <pack-id> = BLAKE3 of it
-//! packs/<pack-id>.idx     the list of the pack's records (below), uploaded after the pack
+//! packs/<pack-id>.idx     the list of the pack's records (below), uploaded beside the pack
 //! slugs/<slug-id>.json    a slug record (the manifest itself is an object inside some pack)
 //! refs/<escaped name>     the hex id of the slug the ref points at; written last, overwritten
 //! ```
 //!
 //! Every name but the refs' is a content hash, so every write but a ref's is create-only: two machines
 //! pushing at once can only write identical bytes under the same key, and neither can replace what the
-//! other wrote. An `.idx` is uploaded only once its pack is complete on the remote, so "the idx exists"
-//! means "the pack's objects are there": that is what push checks to skip objects, and what lets an
-//! interrupted push resume. The idx repeats what the pack's record headers say, so a reader learns
-//! where every object is without downloading the packs.
+//! other wrote. A PUT is atomic (an object is listed only once all its bytes are stored), so a pack
+//! whose `.pack` and `.idx` are both listed is complete: that is what push checks to skip objects, and
+//! what lets an interrupted push resume. The two are uploaded side by side (the idx is small; waiting
+//! for the pack before sending it would add a round trip to every push). The idx repeats what the
+//! pack's record headers say, so a reader learns where every object is without downloading the packs.
 //!
 //! Idx format (all integers little-endian):
 //!
@@ -53,10 +54,19 @@ pub fn idx_key(id: &ObjectId) -> String {
 
 /// The pack id of an idx key (`packs/<hex>.idx`), or `None` for any other key.
 pub fn pack_of_idx_key(key: &str) -> Option<ObjectId> {
+    pack_of_key(key, ".idx")
+}
+
+/// The pack id of a pack key (`packs/<hex>.pack`), or `None` for any other key.
+pub fn pack_of_pack_key(key: &str) -> Option<ObjectId> {
+    pack_of_key(key, ".pack")
+}
+
+fn pack_of_key(key: &str, suffix: &str) -> Option<ObjectId> {
     let hex = key
         .strip_prefix(PACKS_DIR)?
         .strip_prefix('/')?
-        .strip_suffix(".idx")?;
+        .strip_suffix(suffix)?;
     hex.parse().ok()
 }
 
