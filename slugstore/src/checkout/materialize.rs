@@ -28,7 +28,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use foldhash::HashMap;
 
@@ -200,8 +200,17 @@ fn build(
         .get(APP_CONFIG.as_bytes())
         .filter(|e| matches!(e.kind, EntryKind::File { .. }));
     let root_dir = Dir::open(root).at(root)?;
+    let source_dir = source.and_then(|s| Dir::open(&s.dir).ok());
     if let Some(e) = config {
-        place_file(store, source, e, &root_dir, None, root, &counters)?;
+        place_file(
+            store,
+            source,
+            e,
+            &root_dir,
+            source_dir.as_ref(),
+            root,
+            &counters,
+        )?;
     }
     let mounts = Mounts::new(&crate::config::mounts(root)?, manifest)?;
     report.mounts = mounts.paths();
@@ -223,14 +232,15 @@ fn build(
         entries,
         layout: &layout,
         root,
+        root_dir: &root_dir,
+        source_dir: source_dir.as_ref(),
         counters: &counters,
         bar: &*bar,
         read_only_at_once,
         mount_parents: &mount_parents,
         error: Mutex::new(None),
     };
-    let source_root = source.and_then(|s| Dir::open(&s.dir).ok());
-    rayon::scope(|s| fill.run(s, root_dir, source_root, ROOT));
+    rayon::scope(|s| fill.run(s, ROOT));
     if let Some(e) = fill.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
@@ -306,12 +316,21 @@ impl Layout {
 }
 
 /// One checkout's parallel fill of the release, a rayon task per directory.
+///
+/// Every call goes through two descriptors opened once, the new release's root and the predecessor's,
+/// with release-relative paths (`mkdirat(root, "a/b")`, `linkat(old, "a/b/f", root, "a/b/f")`), not
+/// through a descriptor per directory: opening and closing two directories for each of the ~40k
+/// directories of a large tree cost as much kernel time as linking its files. The release is ours
+/// (created empty under a temporary name) and the predecessor is read-only, and no path linked from
+/// it crosses its mount links ([`LinkSource`] leaves those paths out), so path walks meet no symlink.
 struct Fill<'a> {
     store: &'a Store,
     source: Option<&'a LinkSource>,
     entries: &'a [Entry],
     layout: &'a Layout,
     root: &'a Path,
+    root_dir: &'a Dir,
+    source_dir: Option<&'a Dir>,
     counters: &'a Counters,
     bar: &'a dyn crate::progress::Progress,
     read_only_at_once: bool,
@@ -320,7 +339,7 @@ struct Fill<'a> {
 }
 
 impl<'a> Fill<'a> {
-    fn run<'s>(&'s self, scope: &rayon::Scope<'s>, dir: Dir, source: Option<Dir>, slot: usize) {
+    fn run<'s>(&'s self, scope: &rayon::Scope<'s>, slot: usize) {
         if self
             .error
             .lock()
@@ -329,7 +348,7 @@ impl<'a> Fill<'a> {
         {
             return;
         }
-        if let Err(e) = self.fill(scope, dir, source, slot) {
+        if let Err(e) = self.fill(scope, slot) {
             self.error
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -337,56 +356,33 @@ impl<'a> Fill<'a> {
         }
     }
 
-    /// Creates the entries of one directory, `dir` (slot `slot`), linking from `source`, the same
-    /// directory in the predecessor when it has one; queues its subdirectories.
-    fn fill<'s>(
-        &'s self,
-        scope: &rayon::Scope<'s>,
-        dir: Dir,
-        source: Option<Dir>,
-        slot: usize,
-    ) -> Result<()> {
-        let dir = Arc::new(dir);
-        let source = source.map(Arc::new);
+    /// Creates the entries of one directory (slot `slot`) and queues its subdirectories.
+    fn fill<'s>(&'s self, scope: &rayon::Scope<'s>, slot: usize) -> Result<()> {
         let mode = if self.read_only_at_once { 0o555 } else { 0o755 };
         for &i in self.layout.children(slot) {
             let e = &self.entries[i];
-            let name = file_name(&e.path);
             match &e.kind {
                 EntryKind::Dir => {
-                    let path = || self.root.join(e.os_path());
-                    dir.mkdir(name, mode).at(path())?;
-                    let (parent, source) = (Arc::clone(&dir), source.clone());
-                    scope.spawn(move |s| {
-                        let opened = parent.open_at(name).at(path());
-                        match opened {
-                            Ok(sub) => {
-                                let from = source.and_then(|d| d.open_at(name).ok());
-                                self.run(s, sub, from, i);
-                            }
-                            Err(err) => {
-                                self.error
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .get_or_insert(err);
-                            }
-                        }
-                    });
+                    self.root_dir
+                        .mkdir(&e.path[..], mode)
+                        .at(self.root.join(e.os_path()))?;
+                    scope.spawn(move |s| self.run(s, i));
                 }
                 EntryKind::File { size, .. } => {
                     place_file(
                         self.store,
                         self.source,
                         e,
-                        &dir,
-                        source.as_deref(),
+                        self.root_dir,
+                        self.source_dir,
                         self.root,
                         self.counters,
                     )?;
                     self.bar.inc(*size);
                 }
                 EntryKind::Symlink { target } => {
-                    dir.symlink(&target[..], name)
+                    self.root_dir
+                        .symlink(&target[..], &e.path[..])
                         .at(self.root.join(e.os_path()))?;
                     self.counters.symlinks.fetch_add(1, Ordering::Relaxed);
                 }
@@ -395,16 +391,13 @@ impl<'a> Fill<'a> {
         if !self.read_only_at_once && slot != ROOT {
             let path = &self.entries[slot].path;
             if !self.mount_parents.iter().any(|p| p == path) {
-                dir.chmod(0o555).at(self.root.join(os(path)))?;
+                self.root_dir
+                    .chmod_at(&path[..], 0o555)
+                    .at(self.root.join(os(path)))?;
             }
         }
         Ok(())
     }
-}
-
-/// The last component of a manifest path.
-fn file_name(path: &[u8]) -> &[u8] {
-    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
 }
 
 fn os(rel: &[u8]) -> &Path {
@@ -419,14 +412,14 @@ struct Counters {
     symlinks: AtomicU64,
 }
 
-/// Puts one file of the slug in place, in `dir` under its last name: a hardlink when the source has
-/// its content, else written read-only from the store. `source_dir` is the file's own directory in the
-/// source release, when that exists: a file unchanged at the same path is linked by name from there.
+/// Puts one file of the slug in place at its path under `root_dir` (the release being built): a
+/// hardlink when the source has its content, else written read-only from the store. `source_dir` is
+/// the source release's root, open.
 fn place_file(
     store: &Store,
     source: Option<&LinkSource>,
     e: &Entry,
-    dir: &Dir,
+    root_dir: &Dir,
     source_dir: Option<&Dir>,
     root: &Path,
     counters: &Counters,
@@ -439,14 +432,13 @@ fn place_file(
     else {
         return Ok(());
     };
-    let name = file_name(&e.path);
     let dest = || root.join(e.os_path());
     if let Some((src, from)) =
         source.and_then(|s| Some((s, s.by_content.get(&(*id, *executable))?)))
     {
         let linked = match source_dir {
-            Some(sd) if *from == e.path => dir.hard_link(name, Some(sd), name),
-            _ => dir.hard_link(name, None, src.dir.join(os(from)).as_path()),
+            Some(sd) => root_dir.hard_link(&e.path[..], Some(sd), &from[..]),
+            None => root_dir.hard_link(&e.path[..], None, src.dir.join(os(from)).as_path()),
         };
         match linked {
             Ok(()) => {
@@ -463,7 +455,7 @@ fn place_file(
     let path = dest();
     let to = Dest {
         path: &path,
-        at: Some((dir, name)),
+        at: Some((root_dir, &e.path[..])),
     };
     write_file_mode(store, id, *size, e, to, e.mode() & !0o222)?;
     counters.written.fetch_add(1, Ordering::Relaxed);

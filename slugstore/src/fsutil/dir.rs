@@ -224,6 +224,16 @@ impl Dir {
     pub fn chmod(&self, mode: u32) -> io::Result<()> {
         Ok(rfs::fchmod(&self.fd, Mode::from_bits_truncate(mode))?)
     }
+
+    /// Sets the permission bits of `name` (a path relative to this directory).
+    pub fn chmod_at<N: Arg>(&self, name: N, mode: u32) -> io::Result<()> {
+        Ok(rfs::chmodat(
+            &self.fd,
+            name,
+            Mode::from_bits_truncate(mode),
+            AtFlags::empty(),
+        )?)
+    }
 }
 
 impl Stat {
