@@ -22,7 +22,7 @@ use super::backends::slug_command;
 use super::exec::{quote, remove_tree, run, shell};
 use super::results::Row;
 use super::targets::{Figure, Goal, Target};
-use super::timing::{timed, Timed};
+use super::timing::{short_runs, timed, Timed};
 use super::tools::{missing, Requirement};
 use super::Env;
 use crate::churn::{churn, Scope};
@@ -171,10 +171,12 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
             "{} | xargs -0 -n100 -P16 gzip -q -f --keep -6",
             select(&d.work)
         );
+        // As many runs as slugstore's warm run gets (it is short, see `short_runs`), so both
+        // medians are taken over the same number of runs.
         let t = timed(
             WARM,
             PLATFORM,
-            env.runs,
+            short_runs(env.runs),
             |_| rerun_setup(&d, || run(&mut shell(&platform)).map(drop)),
             |_| shell(&again),
         );
@@ -217,7 +219,7 @@ fn measure_slug(env: &Env, bin: &Path, d: &Dirs) -> Result<Vec<Row>> {
         let warm = timed(
             WARM,
             SLUG,
-            env.runs,
+            short_runs(env.runs),
             |_| {
                 remove_tree(&d.cache)?;
                 rerun_setup(d, || run(&mut command(0)).map(drop))

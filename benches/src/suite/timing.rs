@@ -48,6 +48,18 @@ impl Timed {
     }
 }
 
+/// Runs for a contender whose command takes well under a second (a warm rerun, a small push): at
+/// least [`SHORT_RUNS`]. Such a command is at the mercy of one slow directory read or one slow request,
+/// and its runs are cheap, so its median is taken over more of them (hyperfine, for one, keeps running
+/// a command for at least three seconds). A scenario that uses this must be able to prepare any run
+/// index below the result.
+pub fn short_runs(runs: u32) -> u32 {
+    runs.max(SHORT_RUNS)
+}
+
+/// The least number of runs of a short command, see [`short_runs`].
+pub const SHORT_RUNS: u32 = 7;
+
 /// Runs a contender `runs` times: before each run `prepare(run)` sets the stage (not timed), then
 /// the command `command(run)` returns is run and timed. The first failure ends the contender; it is
 /// reported on stderr and in the row, and the scenario carries on with the next contender.
