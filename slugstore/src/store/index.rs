@@ -383,7 +383,15 @@ impl Index {
     /// allocates per entry cost more than the read itself.
     pub fn stat_entries(&self, tree: &TreeKey) -> Result<Vec<(Vec<u8>, StatEntry)>> {
         let mut out = Vec::new();
-        let mut it = self.db.raw_iterator_cf(self.cf("stat"));
+        // One sequential pass over a few MB: read ahead, stop at the end of the tree's prefix, and
+        // keep the blocks out of the block cache (nothing reads them again).
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.fill_cache(false);
+        ro.set_readahead_size(2 << 20);
+        if let Some(end) = prefix_end(tree) {
+            ro.set_iterate_upper_bound(end);
+        }
+        let mut it = self.db.raw_iterator_cf_opt(self.cf("stat"), ro);
         it.seek(tree);
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             let Some(path) = k.strip_prefix(&tree[..]) else {
@@ -684,6 +692,18 @@ impl Batch<'_> {
 /// Batches at least this large are flushed from the write-ahead log to table files right away.
 const FLUSH_AFTER: usize = 4 << 20;
 
+/// The first key after every key that starts with `prefix`, if there is one.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 fn stat_key(tree: &TreeKey, path: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(16 + path.len());
     k.extend_from_slice(tree);
@@ -746,6 +766,41 @@ mod tests {
             assert_eq!(got[n + 1], got[0]);
             assert_eq!(got[n + 2], Some(loc(7)));
         }
+    }
+
+    #[test]
+    fn stat_entries_of_a_tree_stop_at_its_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(&dir.path().join("s"), &OpenOptions::default()).unwrap();
+        let index = store.index();
+        // Neighbouring tree keys, the first ending in 0xff: the bound must carry into the byte before.
+        let mut a = [0u8; 16];
+        a[14] = 1;
+        a[15] = 0xff;
+        let mut b = a;
+        b[14] = 2;
+        b[15] = 0;
+        let entry = |n: u64| StatEntry {
+            size: n,
+            mtime_ns: 1,
+            ctime_ns: 2,
+            ino: n,
+            id: id(n),
+        };
+        let mut batch = index.batch();
+        batch.put_stats(&a, &[(b"x".to_vec(), entry(1))]).unwrap();
+        batch.put_stats(&b, &[(b"".to_vec(), entry(2))]).unwrap();
+        batch.commit().unwrap();
+        assert_eq!(
+            index.stat_entries(&a).unwrap(),
+            vec![(b"x".to_vec(), entry(1))]
+        );
+        assert_eq!(
+            index.stat_entries(&b).unwrap(),
+            vec![(b"".to_vec(), entry(2))]
+        );
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
     }
 
     #[test]
