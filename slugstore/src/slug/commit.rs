@@ -39,6 +39,9 @@ pub struct Committed {
     pub staged: Staged,
 }
 
+/// zstd level of manifest objects (see [`ObjectWriter::add_at_level`]).
+pub const MANIFEST_LEVEL: i32 = 1;
+
 /// Stores `manifest` through `writer` and commits it, with every object the writer holds, as a slug.
 ///
 /// `extra` may add its own changes to the same atomic batch (the snapshot's stat-cache updates).
@@ -52,7 +55,7 @@ pub fn commit_manifest(
     if let Some(r) = &meta.ref_name {
         check_ref_name(r)?;
     }
-    let (manifest_id, _) = writer.add(&manifest.encode())?;
+    let (manifest_id, _) = writer.add_at_level(&manifest.encode(), MANIFEST_LEVEL)?;
     let slug = SlugId(manifest_id);
     let staged = writer.finish()?;
     let existing = store.index().slug(&slug)?;
