@@ -74,10 +74,24 @@ impl Context {
 
     /// Opens the store, creating it first when it is the default one and absent.
     pub fn open_or_init(&self) -> slugstore::Result<Store> {
+        self.open_or_init_with(&self.open_options())
+    }
+
+    /// As [`Context::open_or_init`], but fails at once with [`Error::Locked`] (saying nothing) when
+    /// another process holds the store.
+    pub fn try_open_or_init(&self) -> slugstore::Result<Store> {
+        self.open_or_init_with(&OpenOptions {
+            lock_timeout: Some(Duration::ZERO),
+            on_wait: &|_| {},
+            ..self.open_options()
+        })
+    }
+
+    fn open_or_init_with(&self, opts: &OpenOptions<'_>) -> slugstore::Result<Store> {
         let (path, chosen) = self.store_path();
-        match Store::open(&path, &self.open_options()) {
+        match Store::open(&path, opts) {
             Err(Error::NoStore(_)) if !chosen => {
-                let s = Store::init(&path, &self.open_options())?;
+                let s = Store::init(&path, opts)?;
                 self.note(&format!("initialized a new store in {}", path.display()));
                 Ok(s)
             }

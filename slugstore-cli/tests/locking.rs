@@ -115,3 +115,67 @@ fn two_concurrent_snapshots_of_different_trees_both_land_and_verify() {
         assert_eq!(read_tree(&dest), read_tree(tree));
     }
 }
+
+/// `slug export X -o - | slug import -` on one store: whichever process starts first, the import
+/// does not hold the store while it waits for the archive, and reads it ahead while the export holds
+/// the store, so the pipe completes (it used to wait forever) and the import gives the same slug.
+#[test]
+fn export_piped_into_import_on_the_same_store_completes() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, tree) = (dir.path().join("store"), dir.path().join("tree"));
+    gen_tree(&tree, 1, 400, 4 << 20);
+    assert!(run(slug(&store).arg("init")).status.success());
+    let id = printed_id(&run(slug(&store).arg("snapshot").arg(&tree))).expect("snapshot");
+    for round in 0..3 {
+        // Alternate which side starts first.
+        let (export, import) = {
+            let start_export = || {
+                slug(&store)
+                    .args(["export", &id, "-o", "-"])
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            };
+            let start_import = |input: Stdio| {
+                slug(&store)
+                    .args(["import", "-", "--ref", &format!("piped{round}")])
+                    .stdin(input)
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            };
+            if round % 2 == 0 {
+                let mut e = start_export();
+                let i = start_import(Stdio::from(e.stdout.take().unwrap()));
+                (e, i)
+            } else {
+                let (reader, writer) = std::io::pipe().unwrap();
+                let i = start_import(Stdio::from(reader));
+                std::thread::sleep(Duration::from_millis(100));
+                let e = slug(&store)
+                    .args(["export", &id, "-o", "-"])
+                    .stdout(Stdio::from(writer))
+                    .spawn()
+                    .unwrap();
+                (e, i)
+            }
+        };
+        let (mut export, mut import) = (export, import);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while export.try_wait().unwrap().is_none() || import.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = (export.kill(), import.kill());
+                panic!("export | import is stuck (round {round})");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(export.wait().unwrap().success(), "export failed");
+        let out = import.wait_with_output().unwrap();
+        assert_eq!(
+            printed_id(&out).as_deref(),
+            Some(id.as_str()),
+            "round {round}"
+        );
+    }
+}

@@ -32,6 +32,14 @@ pub enum Error {
         #[source]
         source: rocksdb::Error,
     },
+    /// Another process holds the store and did not release it within the wait allowed.
+    #[error("the store at {} is locked by another slug process (gave up after {waited:?})", path.display())]
+    Locked {
+        /// The store's index directory.
+        path: PathBuf,
+        /// How long this process waited.
+        waited: std::time::Duration,
+    },
     /// No store exists at the path.
     #[error("no slugstore at {} (run `slug init` or pass --store)", .0.display())]
     NoStore(PathBuf),

@@ -179,11 +179,10 @@ impl Index {
                 }
                 Err(e) if is_lock_error(&e) => {
                     if wait.timeout.is_some_and(|t| start.elapsed() >= t) {
-                        return Err(Error::Invalid(format!(
-                            "the store at {} is locked by another slug process (gave up after {:?})",
-                            path.display(),
-                            start.elapsed()
-                        )));
+                        return Err(Error::Locked {
+                            path: path.to_path_buf(),
+                            waited: start.elapsed(),
+                        });
                     }
                     if !announced {
                         (wait.on_wait)(path);
