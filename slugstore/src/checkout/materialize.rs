@@ -89,10 +89,11 @@ pub struct MaterializeReport {
     pub seconds: f64,
 }
 
-/// Where unchanged content can be linked from: an earlier release and its files by content.
+/// Where unchanged content can be linked from: an earlier release (its root, open) and its files by
+/// content.
 struct LinkSource {
     slug: SlugId,
-    dir: PathBuf,
+    root: Dir,
     by_content: HashMap<(ObjectId, bool), Vec<u8>>,
 }
 
@@ -100,8 +101,9 @@ impl LinkSource {
     /// Indexes the files of release `dir` (slug `slug`). Paths under the release's mounts are left out:
     /// there the release holds a symlink into `shared/`, and linking through it would tie a writable file
     /// to the new release.
-    fn new(slug: SlugId, dir: PathBuf, manifest: &Manifest) -> Result<LinkSource> {
-        let mounts = Mounts::new(&crate::config::mounts(&dir)?, manifest)?;
+    fn new(slug: SlugId, dir: &Path, manifest: &Manifest) -> Result<LinkSource> {
+        let root = Dir::open(dir).at(dir)?;
+        let mounts = Mounts::new(&crate::config::mounts(dir)?, manifest)?;
         let mut by_content =
             HashMap::with_capacity_and_hasher(manifest.entries().len(), Default::default());
         for e in manifest.entries() {
@@ -115,7 +117,7 @@ impl LinkSource {
         }
         Ok(LinkSource {
             slug,
-            dir,
+            root,
             by_content,
         })
     }
@@ -171,11 +173,11 @@ fn predecessor(store: &Store, target: &Target, id: &SlugId) -> Result<Option<Lin
         (Some(*c) != current, std::cmp::Reverse(rank))
     });
     for c in candidates {
-        // A slug deleted from the store (or a release whose config no longer parses) leaves nothing to
-        // compare against; try the next release.
+        // A slug deleted from the store, or a release that cannot be opened or whose config no longer
+        // parses, leaves nothing to link from; try the next release.
         let source = store
             .manifest(&c)
-            .and_then(|m| LinkSource::new(c, target.release_dir(&c), &m));
+            .and_then(|m| LinkSource::new(c, &target.release_dir(&c), &m));
         if let Ok(s) = source {
             return Ok(Some(s));
         }
@@ -200,17 +202,8 @@ fn build(
         .get(APP_CONFIG.as_bytes())
         .filter(|e| matches!(e.kind, EntryKind::File { .. }));
     let root_dir = Dir::open(root).at(root)?;
-    let source_dir = source.and_then(|s| Dir::open(&s.dir).ok());
     if let Some(e) = config {
-        place_file(
-            store,
-            source,
-            e,
-            &root_dir,
-            source_dir.as_ref(),
-            root,
-            &counters,
-        )?;
+        place_file(store, source, e, &root_dir, root, &counters)?;
     }
     let mounts = Mounts::new(&crate::config::mounts(root)?, manifest)?;
     report.mounts = mounts.paths();
@@ -233,7 +226,6 @@ fn build(
         layout: &layout,
         root,
         root_dir: &root_dir,
-        source_dir: source_dir.as_ref(),
         counters: &counters,
         bar: &*bar,
         read_only_at_once,
@@ -330,7 +322,6 @@ struct Fill<'a> {
     layout: &'a Layout,
     root: &'a Path,
     root_dir: &'a Dir,
-    source_dir: Option<&'a Dir>,
     counters: &'a Counters,
     bar: &'a dyn crate::progress::Progress,
     read_only_at_once: bool,
@@ -374,7 +365,6 @@ impl<'a> Fill<'a> {
                         self.source,
                         e,
                         self.root_dir,
-                        self.source_dir,
                         self.root,
                         self.counters,
                     )?;
@@ -413,14 +403,12 @@ struct Counters {
 }
 
 /// Puts one file of the slug in place at its path under `root_dir` (the release being built): a
-/// hardlink when the source has its content, else written read-only from the store. `source_dir` is
-/// the source release's root, open.
+/// hardlink when the source has its content, else written read-only from the store.
 fn place_file(
     store: &Store,
     source: Option<&LinkSource>,
     e: &Entry,
     root_dir: &Dir,
-    source_dir: Option<&Dir>,
     root: &Path,
     counters: &Counters,
 ) -> Result<()> {
@@ -436,10 +424,7 @@ fn place_file(
     if let Some((src, from)) =
         source.and_then(|s| Some((s, s.by_content.get(&(*id, *executable))?)))
     {
-        let linked = match source_dir {
-            Some(sd) => root_dir.hard_link(&e.path[..], Some(sd), &from[..]),
-            None => root_dir.hard_link(&e.path[..], None, src.dir.join(os(from)).as_path()),
-        };
+        let linked = root_dir.hard_link(&e.path[..], Some(&src.root), &from[..]);
         match linked {
             Ok(()) => {
                 counters.linked.fetch_add(1, Ordering::Relaxed);

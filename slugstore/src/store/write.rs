@@ -115,8 +115,7 @@ impl<'s> ObjectWriter<'s> {
 
     /// Hashes and stores `data`; returns its id and whether it was new.
     pub fn add(&self, data: &[u8]) -> Result<(ObjectId, bool)> {
-        let id = ObjectId::hash(data);
-        Ok((id, self.add_with_id(id, data)?))
+        self.add_at_level(data, self.level)
     }
 
     /// Stores `data` compressed at zstd `level` instead of the store's; returns its id and whether it
