@@ -30,6 +30,7 @@ struct Cli {
 enum Command {
     Init(cmd::init::Args),
     Snapshot(cmd::snapshot::Args),
+    Watch(cmd::watch::Args),
     Ls(cmd::ls::Args),
     Show(cmd::show::Args),
     Restore(cmd::restore::Args),
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(&ctx, a),
         Command::Snapshot(a) => cmd::snapshot::run(&ctx, a),
+        Command::Watch(a) => cmd::watch::run(&ctx, a),
         Command::Ls(a) => cmd::ls::run(&ctx, a),
         Command::Show(a) => cmd::show::run(&ctx, a),
         Command::Restore(a) => cmd::restore::run(&ctx, a),

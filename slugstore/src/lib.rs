@@ -60,6 +60,7 @@ pub mod snapshot;
 pub mod store;
 pub mod targets;
 pub mod verify;
+pub mod watch;
 
 pub use error::{Error, Result};
 pub use gc::{gc, GcOptions, GcReport};

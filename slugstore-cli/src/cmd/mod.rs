@@ -25,6 +25,7 @@ pub mod snapshot;
 pub mod status;
 pub mod validate;
 pub mod verify;
+pub mod watch;
 
 /// Something failed (the message says what).
 pub const EXIT_ERROR: u8 = 1;

@@ -13,7 +13,8 @@ use crate::context::Context;
 /// Hashes every file (BLAKE3, in parallel), stores each new content once (zstd), and records the tree
 /// as an immutable slug whose id is the hash of its manifest: the same tree always gives the same id.
 /// The mounts declared in DIR/.magento.app.yaml (or `var`, `app/etc`, `pub/media`, `pub/static`) are left
-/// out. Unchanged files (same size, times and inode as last time) are not read again.
+/// out. Unchanged files (same size, times and inode as last time) are not read again; when `slug watch
+/// DIR` runs, only the paths it saw change are looked at.
 #[derive(clap::Args)]
 pub struct Args {
     /// The build tree.
@@ -34,12 +35,13 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     }
     println!("{}", r.slug);
     ctx.note(&format!(
-        "{} files, {} dirs, {} symlinks, {}; read {} files; {} new objects, {} new ({} stored), {} deduplicated{}{} in {:.2}s",
+        "{} files, {} dirs, {} symlinks, {}; read {} files{}; {} new objects, {} new ({} stored), {} deduplicated{}{} in {:.2}s",
         r.tree.files,
         r.tree.dirs,
         r.tree.symlinks,
         human_bytes(r.tree.bytes),
         r.files_read,
+        if r.watched { " (changes from the watcher)" } else { "" },
         r.new_objects,
         human_bytes(r.new_bytes),
         human_bytes(r.stored_bytes),

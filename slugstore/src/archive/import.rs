@@ -162,7 +162,7 @@ pub fn import(
         action: "import",
         ..SlugMeta::default()
     };
-    let committed = commit_manifest(store, writer, &manifest, &meta, |_| Ok(()))?;
+    let committed = commit_manifest(store, writer, &manifest, &meta, |_, _| Ok(()))?;
     let stats = committed.staged.stats;
     Ok(ImportReport {
         slug: committed.slug,

@@ -122,6 +122,16 @@ impl Dir {
         })
     }
 
+    /// Opens the directory at `rel` below this one without following a symlink in any component
+    /// (`openat2` with `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`): a path that passes through a symlink
+    /// fails with `ELOOP`, one that leaves this directory with `EXDEV`.
+    pub fn open_beneath<N: Arg>(&self, rel: N) -> io::Result<Self> {
+        let resolve = rfs::ResolveFlags::NO_SYMLINKS | rfs::ResolveFlags::BENEATH;
+        Ok(Dir {
+            fd: rfs::openat2(&self.fd, rel, dir_flags(), Mode::empty(), resolve)?,
+        })
+    }
+
     /// Opens the file `name` for reading (not through a symlink).
     pub fn open_file<N: Arg>(&self, name: N) -> io::Result<std::fs::File> {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;

@@ -43,6 +43,15 @@ impl Excludes {
         self.paths.binary_search_by(|p| p[..].cmp(rel)).is_ok()
     }
 
+    /// True when `rel` or one of its ancestors is excluded.
+    pub fn covers(&self, rel: &[u8]) -> bool {
+        self.contains(rel)
+            || rel
+                .iter()
+                .enumerate()
+                .any(|(i, &b)| b == b'/' && self.contains(&rel[..i]))
+    }
+
     /// The excluded paths, sorted, for reports.
     pub fn list(&self) -> Vec<String> {
         self.paths

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use rayon::slice::ParallelSliceMut;
 
 use crate::error::{Error, IoResultExt, Result};
-use crate::fsutil::dir::{Dir, Kind};
+use crate::fsutil::dir::{Dir, Kind, Stat};
 use crate::fsutil::walk as fswalk;
 use crate::id::ObjectId;
 use crate::scan::Excludes;
@@ -33,6 +33,20 @@ pub struct FileMeta {
     pub executable: bool,
     /// The content hash, when the walk read the file (see [`walk_reading`]).
     pub id: Option<ObjectId>,
+}
+
+impl FileMeta {
+    /// What the stat cache compares, from a regular file's status; not hashed yet.
+    pub fn of(m: &Stat) -> FileMeta {
+        FileMeta {
+            size: m.size,
+            mtime_ns: i128::from(m.mtime_ns),
+            ctime_ns: i128::from(m.ctime_ns),
+            ino: m.ino,
+            executable: m.mode & 0o111 != 0,
+            id: None,
+        }
+    }
 }
 
 /// Reads (hashes, stores) a file the walk found, while its directory is open: called with the
@@ -138,15 +152,7 @@ impl fswalk::Visitor for Scan<'_> {
                         Found::Dir
                     }
                     Kind::File => {
-                        let m = dir.lstat(name).at(path())?;
-                        let mut meta = FileMeta {
-                            size: m.size,
-                            mtime_ns: i128::from(m.mtime_ns),
-                            ctime_ns: i128::from(m.ctime_ns),
-                            ino: m.ino,
-                            executable: m.mode & 0o111 != 0,
-                            id: None,
-                        };
+                        let mut meta = FileMeta::of(&dir.lstat(name).at(path())?);
                         if let Some(read) = self.read {
                             meta.id = Some(read(dir, name, &path, &meta)?);
                         }

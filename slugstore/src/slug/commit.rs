@@ -44,13 +44,14 @@ pub const MANIFEST_LEVEL: i32 = 1;
 
 /// Stores `manifest` through `writer` and commits it, with every object the writer holds, as a slug.
 ///
-/// `extra` may add its own changes to the same atomic batch (the snapshot's stat-cache updates).
+/// `extra` may add its own changes to the same atomic batch, knowing the slug's id (the snapshot's
+/// stat-cache updates and watcher token).
 pub fn commit_manifest(
     store: &Store,
     writer: ObjectWriter<'_>,
     manifest: &Manifest,
     meta: &SlugMeta,
-    extra: impl FnOnce(&mut Batch<'_>) -> Result<()>,
+    extra: impl FnOnce(&mut Batch<'_>, &SlugId) -> Result<()>,
 ) -> Result<Committed> {
     if let Some(r) = &meta.ref_name {
         check_ref_name(r)?;
@@ -82,7 +83,7 @@ pub fn commit_manifest(
             batch.set_ref(r, slug, Some(reason))?;
         }
     }
-    extra(&mut batch)?;
+    extra(&mut batch, &slug)?;
     batch.commit()?;
     Ok(Committed {
         slug,

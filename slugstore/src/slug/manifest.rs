@@ -125,7 +125,10 @@ pub struct Manifest {
 impl Manifest {
     /// Builds a manifest from entries in any order; sorts them and checks the invariants decoding checks.
     pub fn new(mut entries: Vec<Entry>) -> Result<Manifest> {
-        entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        // Walks and patches hand over sorted entries: checking costs one pass, sorting again a few.
+        if !entries.is_sorted_by(|a, b| a.path <= b.path) {
+            entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        }
         check(&entries)?;
         Ok(Manifest { entries })
     }
@@ -305,9 +308,15 @@ fn bad(detail: impl Into<String>) -> Error {
 }
 
 /// Checks path syntax, strict order and that every parent is a directory entry.
+///
+/// Only the last component of each path is checked for syntax: the rest is the parent, a directory
+/// entry met earlier, whose own last component was checked then (and so on up to the top).
 fn check(entries: &[Entry]) -> Result<()> {
     let mut dirs: HashSet<&[u8]> = HashSet::default();
     let mut prev: Option<&[u8]> = None;
+    // The parent last found among the directories: most entries share their predecessor's parent,
+    // and comparing with it is cheaper than hashing the parent's path.
+    let mut known_parent: Option<&[u8]> = None;
     for e in entries {
         let p = e.path.as_slice();
         if let Some(prev) = prev {
@@ -318,16 +327,21 @@ fn check(entries: &[Entry]) -> Result<()> {
                 )));
             }
         }
-        if !is_clean_path(p) {
+        let (parent, name) = match p.iter().rposition(|&c| c == b'/') {
+            Some(slash) => (Some(&p[..slash]), &p[slash + 1..]),
+            None => (None, p),
+        };
+        if !is_clean_name(name) {
             return Err(bad(format!("invalid path `{}`", e.display_path())));
         }
-        if let Some(slash) = p.iter().rposition(|&c| c == b'/') {
-            if !dirs.contains(&p[..slash]) {
+        if let Some(parent) = parent {
+            if known_parent != Some(parent) && !dirs.contains(parent) {
                 return Err(bad(format!(
                     "`{}` has no parent directory entry",
                     e.display_path()
                 )));
             }
+            known_parent = Some(parent);
         }
         if e.kind == EntryKind::Dir {
             dirs.insert(p);
@@ -337,23 +351,10 @@ fn check(entries: &[Entry]) -> Result<()> {
     Ok(())
 }
 
-/// True for a non-empty relative path of `/`-separated components, none empty, `.`, `..` or holding a
-/// NUL byte. One pass over the bytes: it runs on every entry of every manifest read.
-fn is_clean_path(p: &[u8]) -> bool {
-    let mut start = 0;
-    for i in 0..=p.len() {
-        match p.get(i) {
-            Some(0) => return false,
-            Some(b'/') | None => {
-                if matches!(&p[start..i], b"" | b"." | b"..") {
-                    return false;
-                }
-                start = i + 1;
-            }
-            Some(_) => {}
-        }
-    }
-    true
+/// True for a path component: not empty, `.` or `..`, without a NUL byte (nor a `/`, which the
+/// caller split on).
+fn is_clean_name(name: &[u8]) -> bool {
+    !matches!(name, b"" | b"." | b"..") && !name.contains(&0)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

@@ -12,6 +12,8 @@
 //!    that batch lands nothing of the snapshot is visible, so a snapshot killed at any moment leaves no
 //!    slug that looks whole.
 
+mod watched;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::CStr;
@@ -91,8 +93,11 @@ pub struct SnapshotReport {
     pub dedup_bytes: u64,
     /// Paths left out (mounts and excludes).
     pub excluded: Vec<String>,
-    /// Special files skipped.
+    /// Special files skipped, and why a watcher's journal was not used when one runs.
     pub warnings: Vec<String>,
+    /// True when a watcher's journal named the paths to look at (`slug watch`): the tree was not
+    /// walked.
+    pub watched: bool,
     /// Wall time in seconds.
     pub seconds: f64,
 }
@@ -120,16 +125,93 @@ pub fn snapshot(
         excludes.add(&rel.to_string_lossy())?;
     }
     let tkey = tree_key(&root);
-    let writer = store.writer();
-    let bar = bars.bytes("hashing");
-    let (walked, cache, files_read) =
-        walk_and_read(store, &writer, &root, &excludes, &tkey, opts, &*bar)?;
-    bar.finish();
+
     let racy_before = scan_start
         .checked_sub(RACY_MARGIN)
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    let stat_changes = cache.changes(&walked.entries, ns_since_epoch(racy_before));
-    let warnings = walked.warnings;
+    let racy_ns = ns_since_epoch(racy_before);
+    let mut warnings = Vec::new();
+    let mut watch = match opts.no_cache {
+        true => None,
+        false => watched::ask(store, &root, &tkey, &excludes, &mut warnings)?,
+    };
+
+    let writer = store.writer();
+    let bar = bars.bytes("hashing");
+    let mut from_journal = None;
+    if let Some((base, changed)) = watch.as_mut().and_then(|w| w.base.take()) {
+        let base = || Ok(store.manifest(&base)?.into_entries());
+
+        let p = watched::patch(&writer, &root, &excludes, base, changed, racy_ns, &*bar)?;
+
+        match Manifest::new(p.entries) {
+            Ok(m) => from_journal = Some((m, p.stats, p.files_read, p.warnings)),
+            Err(e) => warnings.push(format!(
+                "walked the tree: the watcher's changes did not add up ({e})"
+            )),
+        }
+    }
+    let watched = from_journal.is_some();
+    let (manifest, stat_changes, files_read, scan_warnings) = match from_journal {
+        Some(patched) => patched,
+        None => walk_tree(
+            store, &writer, &root, &excludes, &tkey, opts, racy_ns, &*bar,
+        )?,
+    };
+    bar.finish();
+    warnings.extend(scan_warnings);
+
+    let stats = manifest.stats();
+    let file_stats = writer.stats();
+    let meta = SlugMeta {
+        ref_name: opts.ref_name.clone(),
+        message: opts.message.clone(),
+        labels: opts.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+        source: Some(root.display().to_string()),
+        action: "snapshot",
+    };
+    let committed = commit_manifest(store, writer, &manifest, &meta, |batch, slug| {
+        if let Some(w) = &watch {
+            w.record(batch, &tkey, slug, &excludes);
+        }
+        stat_changes.write(&tkey, batch)
+    })?;
+
+    drop(manifest);
+
+    Ok(SnapshotReport {
+        slug: committed.slug,
+        new_slug: committed.new_slug,
+        ref_name: opts.ref_name.clone(),
+        tree: stats,
+        files_read,
+        new_objects: file_stats.new_objects,
+        new_bytes: file_stats.new_bytes,
+        stored_bytes: committed.staged.stats.stored_bytes,
+        dedup_bytes: stats.bytes.saturating_sub(file_stats.new_bytes),
+        excluded: excludes.list(),
+        warnings,
+        watched,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Walks the whole tree (reading what the stat cache does not vouch for) into a manifest; also returns
+/// the stat-cache changes, how many files were read, and the warnings.
+#[allow(clippy::too_many_arguments)]
+fn walk_tree(
+    store: &Store,
+    writer: &ObjectWriter<'_>,
+    root: &Path,
+    excludes: &scan::Excludes,
+    tkey: &TreeKey,
+    opts: &SnapshotOptions,
+    racy_ns: i128,
+    bar: &dyn crate::progress::Progress,
+) -> Result<(Manifest, StatChanges, u64, Vec<String>)> {
+    let (walked, cache, files_read) =
+        walk_and_read(store, writer, root, excludes, tkey, opts, bar)?;
+    let stat_changes = cache.changes(&walked.entries, racy_ns);
     // The walk's paths and link targets move into the manifest: 130k paths are not copied.
     let entries = walked
         .entries
@@ -147,35 +229,12 @@ pub fn snapshot(
             },
         })
         .collect();
-    let manifest = Manifest::new(entries)?;
-    let stats = manifest.stats();
-    let file_stats = writer.stats();
-    let meta = SlugMeta {
-        ref_name: opts.ref_name.clone(),
-        message: opts.message.clone(),
-        labels: opts.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
-        source: Some(root.display().to_string()),
-        action: "snapshot",
-    };
-    let committed = commit_manifest(store, writer, &manifest, &meta, |batch| {
-        stat_changes.write(&tkey, batch)
-    })?;
-    drop(manifest);
-
-    Ok(SnapshotReport {
-        slug: committed.slug,
-        new_slug: committed.new_slug,
-        ref_name: opts.ref_name.clone(),
-        tree: stats,
+    Ok((
+        Manifest::new(entries)?,
+        stat_changes,
         files_read,
-        new_objects: file_stats.new_objects,
-        new_bytes: file_stats.new_bytes,
-        stored_bytes: committed.staged.stats.stored_bytes,
-        dedup_bytes: stats.bytes.saturating_sub(file_stats.new_bytes),
-        excluded: excludes.list(),
-        warnings,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+        walked.warnings,
+    ))
 }
 
 fn os(rel: &[u8]) -> &Path {
@@ -246,13 +305,7 @@ impl CachedStats {
         for (w, prev) in entries.iter().zip(&self.prev) {
             match &w.found {
                 Found::File(m @ FileMeta { id: Some(id), .. }) if m.mtime_ns < racy_ns => {
-                    let e = StatEntry {
-                        size: m.size,
-                        mtime_ns: m.mtime_ns,
-                        ctime_ns: m.ctime_ns,
-                        ino: m.ino,
-                        id: *id,
-                    };
+                    let e = stat_entry(m, *id);
                     if *prev != Some(e) {
                         out.put.push((w.rel.clone(), e));
                     }
@@ -265,8 +318,21 @@ impl CachedStats {
     }
 }
 
+/// The stat-cache entry of a file that was hashed to `id`.
+fn stat_entry(m: &FileMeta, id: ObjectId) -> StatEntry {
+    StatEntry {
+        size: m.size,
+        mtime_ns: m.mtime_ns,
+        ctime_ns: m.ctime_ns,
+        ino: m.ino,
+        id,
+    }
+}
+
 /// Stat-cache changes, written in the snapshot's commit batch.
+#[derive(Default)]
 struct StatChanges {
+    /// Entries to write, sorted by path.
     put: Vec<(Vec<u8>, StatEntry)>,
     delete: Vec<Vec<u8>>,
 }
