@@ -1,6 +1,7 @@
 //! Global options and what every command needs from them: the store, output mode, progress bars.
 
 use std::io::IsTerminal;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -122,13 +123,12 @@ impl Context {
             }
             src = s.source();
         }
+        // A reader that went away (a closed pipe) must not turn an error into a panic.
         if self.global.json {
-            println!(
-                "{}",
-                serde_json::json!({ "error": msg.trim_start_matches("slug: error: ") })
-            );
+            let json = serde_json::json!({ "error": msg.trim_start_matches("slug: error: ") });
+            let _ = writeln!(std::io::stdout(), "{json}");
         }
-        eprintln!("{msg}");
+        let _ = writeln!(std::io::stderr(), "{msg}");
     }
 
     /// Prints `value` as JSON.

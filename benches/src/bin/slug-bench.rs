@@ -29,7 +29,8 @@ struct Cli {
     /// Scenarios to run (default: all; at --size full all but push-pull).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Scenario>,
-    /// Tools of the snapshot, restore and store-size scenarios, by name: slugstore, tar+zstd, ostree,
+    /// Tools of the snapshot, restore and store-size scenarios, by name: slugstore, "slugstore
+    /// (watch)" (snapshots with `slug watch` running; snapshot scenario only), tar+zstd, ostree,
     /// restic, "cp -al" (default: all installed; at --size full all but ostree).
     #[arg(long, value_delimiter = ',')]
     tools: Vec<String>,

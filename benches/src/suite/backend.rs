@@ -41,4 +41,14 @@ pub trait Backend {
 
     /// The directory whose size is the tool's storage cost, if it keeps one.
     fn store(&self) -> Option<&Path>;
+
+    /// Called when a run of the snapshot scenario is over (its tree is about to go): a tool with a
+    /// process of its own beside the tree stops it.
+    fn end_run(&mut self) {}
+
+    /// True for a variant measured in the snapshot scenario alone (its restores and storage are
+    /// another row's).
+    fn snapshot_only(&self) -> bool {
+        false
+    }
 }

@@ -175,6 +175,7 @@ pub fn all_tools(slug: Option<&Path>) -> Vec<Box<dyn Backend>> {
     let mut v: Vec<Box<dyn Backend>> = Vec::new();
     if let Some(bin) = slug {
         v.push(Box::new(backends::Slug::new(bin.to_path_buf())));
+        v.push(Box::new(backends::Slug::watching(bin.to_path_buf())));
     }
     v.push(Box::new(backends::TarZstd::default()));
     v.push(Box::new(backends::Ostree::default()));
@@ -269,8 +270,13 @@ pub fn run(cfg: &Config) -> Result<Results> {
     }
     eprintln!("removing the scratch trees of the runs");
     exec::empty_trash()?;
-    let all_targets: Vec<_> =
-        [static_gzip::TARGETS, push_pull::TARGETS, checkout::TARGETS].concat();
+    let all_targets: Vec<_> = [
+        snapshot::TARGETS,
+        static_gzip::TARGETS,
+        push_pull::TARGETS,
+        checkout::TARGETS,
+    ]
+    .concat();
     let targets = targets::check_all(&all_targets, &rows);
     Ok(Results {
         config: serde_json::json!({

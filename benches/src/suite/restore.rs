@@ -15,7 +15,7 @@ pub const RESTORE: &str = "restore";
 /// Measures restores for every tool that restores.
 pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
     let mut rows = Vec::new();
-    for tool in tools.iter_mut() {
+    for tool in tools.iter_mut().filter(|t| !t.backend.snapshot_only()) {
         let name = tool.backend.name();
         let mut row = Row::new(RESTORE, name);
         let out = ws.root.join("restored");

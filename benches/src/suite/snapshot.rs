@@ -8,14 +8,47 @@ use std::process::Command;
 
 use crate::churn::{self, Scope};
 
+use super::backends::WATCHING;
 use super::exec::{self, disk_usage, remove_tree};
 use super::results::{mib, Row};
+use super::targets::{Figure, Goal, Target};
 use super::{Tool, Workspace};
 
 /// Scenario name of the cold snapshot.
 pub const COLD: &str = "snapshot (cold)";
 /// Scenario name of the snapshot after churn.
 pub const CHURN: &str = "snapshot (after 1% churn)";
+
+/// The goals of the core store's issue: a cold snapshot no slower than `tar | zstd`, a snapshot after
+/// churn at most a tenth of the cold one (walking the tree, and with a watcher's journal), peak RSS
+/// under 256 MiB.
+pub const TARGETS: &[Target] = &[
+    Target {
+        subject: Figure::wall(COLD, SLUG),
+        goal: Goal::FasterThan(Figure::wall(COLD, "tar+zstd"), 1.0),
+    },
+    Target {
+        subject: Figure::wall(CHURN, SLUG),
+        goal: Goal::FractionOf(Figure::wall(COLD, SLUG), 0.1),
+    },
+    Target {
+        subject: Figure::wall(CHURN, WATCHING),
+        goal: Goal::FractionOf(Figure::wall(COLD, SLUG), 0.1),
+    },
+    Target {
+        subject: Figure {
+            scenario: COLD,
+            tool: SLUG,
+            figure: Some(PEAK_RSS),
+        },
+        goal: Goal::Below(256.0, "MiB"),
+    },
+];
+
+const SLUG: &str = "slugstore";
+
+/// Figure name of a row's peak resident set, MiB.
+const PEAK_RSS: &str = "peak_rss_mib";
 
 /// Measures both snapshot scenarios for every tool that snapshots.
 ///
@@ -39,7 +72,9 @@ pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
             if !active[i] {
                 continue;
             }
-            match one_run(tool, ws, &mut cold[i], &mut churn[i], last) {
+            let outcome = one_run(tool, ws, &mut cold[i], &mut churn[i], last);
+            tool.backend.end_run();
+            match outcome {
                 // The repository holds a snapshot of the churned work copy, not of the base tree: the
                 // restore scenario takes its own snapshot of the base.
                 Ok(true) => tool.has_base = false,
@@ -65,6 +100,11 @@ pub fn measure(tools: &mut [Tool], ws: &Workspace, runs: u32) -> Vec<Row> {
     };
     let mut rows = keep(cold);
     rows.extend(keep(churn));
+    for row in &mut rows {
+        if let Some(rss) = row.peak_rss_mib() {
+            row.figures.insert(PEAK_RSS.into(), rss);
+        }
+    }
     rows
 }
 

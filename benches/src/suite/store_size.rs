@@ -28,6 +28,10 @@ pub fn measure(
     run(Command::new("cp").arg("-al").arg(&ws.base).arg(&chain))?;
     let mut rows: Vec<Option<Row>> = Vec::new();
     for tool in tools.iter_mut() {
+        if tool.backend.snapshot_only() {
+            rows.push(None);
+            continue;
+        }
         let name = tool.backend.name();
         let store = ws.store_dir(&format!("{name}-chain"));
         let row = Row::new(STORE_SIZE, name);

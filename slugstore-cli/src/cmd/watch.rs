@@ -49,8 +49,9 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         if ctx.global.json {
             let mut v = serde_json::to_value(s).expect("status serializes");
             v["event"] = name.into();
-            println!("{v}");
-            let _ = std::io::stdout().flush();
+            // Scripts may read the ready line and close the pipe: never fail on that.
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "{v}").and_then(|()| out.flush());
         }
     };
     let status = watch::serve(&a.dir, &a.opts, &mut |s| {

@@ -1,7 +1,8 @@
 //! slugstore through its command-line interface, as an operator would run it.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use slugstore::{Error, Result};
 
@@ -10,11 +11,17 @@ use crate::suite::exec::{run, Sample};
 use crate::suite::tools::Requirement;
 
 /// `slug snapshot` / `slug restore` with a store of its own.
+///
+/// The [`Slug::watching`] variant keeps a `slug watch` running on each tree it snapshots, started
+/// before the tree's first snapshot (not timed: the watcher runs beside the build, as a long-lived
+/// process would), so that the snapshots after it take the changed paths from its journal.
 #[derive(Debug)]
 pub struct Slug {
     binary: PathBuf,
     store: PathBuf,
     slugs: Vec<String>,
+    watch: bool,
+    watcher: Option<(PathBuf, Child)>,
 }
 
 impl Slug {
@@ -24,6 +31,57 @@ impl Slug {
             binary,
             store: PathBuf::new(),
             slugs: Vec::new(),
+            watch: false,
+            watcher: None,
+        }
+    }
+
+    /// The same, with a `slug watch` on each tree it snapshots.
+    pub fn watching(binary: PathBuf) -> Self {
+        let mut s = Slug::new(binary);
+        s.watch = true;
+        s
+    }
+
+    /// Starts `slug watch tree` unless it runs already; waits until it watches the whole tree.
+    fn ensure_watcher(&mut self, tree: &Path) -> Result<()> {
+        if self.watcher.as_ref().is_some_and(|(t, _)| t == tree) {
+            return Ok(());
+        }
+        self.stop_watcher();
+        let mut child = Command::new(&self.binary)
+            .arg("--json")
+            .arg("watch")
+            .arg(tree)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| Error::Invalid(format!("cannot run slug watch: {e}")))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| Error::Invalid(format!("slug watch: {e}")))?;
+        if !line.contains("\"ready\"") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Invalid(format!(
+                "slug watch {} did not get ready: {line}",
+                tree.display()
+            )));
+        }
+        self.watcher = Some((tree.to_path_buf(), child));
+        Ok(())
+    }
+
+    fn stop_watcher(&mut self) {
+        if let Some((tree, mut child)) = self.watcher.take() {
+            let _ = Command::new(&self.binary)
+                .args(["--quiet", "watch", "--stop"])
+                .arg(&tree)
+                .output();
+            let _ = child.wait();
         }
     }
 
@@ -54,7 +112,19 @@ fn slug_id(stdout: &str) -> Option<String> {
 
 impl Backend for Slug {
     fn name(&self) -> &'static str {
-        "slugstore"
+        if self.watch {
+            WATCHING
+        } else {
+            "slugstore"
+        }
+    }
+
+    fn snapshot_only(&self) -> bool {
+        self.watch
+    }
+
+    fn end_run(&mut self) {
+        self.stop_watcher();
     }
 
     fn requires(&self) -> Vec<Requirement> {
@@ -66,12 +136,16 @@ impl Backend for Slug {
     }
 
     fn init(&mut self, dir: &Path) -> Result<()> {
+        self.stop_watcher();
         self.store = dir.to_path_buf();
         self.slugs.clear();
         run(self.cmd().arg("init")).map(drop)
     }
 
     fn snapshot(&mut self, tree: &Path) -> Result<Option<Sample>> {
+        if self.watch {
+            self.ensure_watcher(tree)?;
+        }
         let done = run(self.cmd().arg("snapshot").arg(tree).arg("--json"))?;
         let id = slug_id(&done.stdout).ok_or_else(|| {
             Error::Invalid(format!(
@@ -99,6 +173,15 @@ impl Backend for Slug {
         Some(&self.store)
     }
 }
+
+impl Drop for Slug {
+    fn drop(&mut self) {
+        self.stop_watcher();
+    }
+}
+
+/// Table name of the [`Slug::watching`] variant.
+pub const WATCHING: &str = "slugstore (watch)";
 
 #[cfg(test)]
 mod tests {
