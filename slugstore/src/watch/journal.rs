@@ -34,6 +34,9 @@ fn watch_flags() -> WatchFlags {
         | WatchFlags::EXCL_UNLINK
 }
 
+/// Paths a journal holds before it starts over (about 100 MB of memory at most).
+pub const MAX_PATHS: usize = 1_000_000;
+
 /// A tree's change journal.
 pub struct Journal {
     root: PathBuf,
@@ -129,6 +132,17 @@ impl Journal {
         self.changed.insert(path, self.seq);
     }
 
+    /// Starts over when the journal holds more than [`MAX_PATHS`] paths: a watcher left running for
+    /// weeks of builds sees every temporary name a build ever wrote, and nothing tells it which old
+    /// positions no store will ask about again. The cost is one walk for the next snapshot.
+    fn bound(&mut self) -> Result<bool> {
+        if self.changed.len() > MAX_PATHS {
+            self.restart()?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     /// Reads every queued event (the descriptor is non-blocking) into the journal.
     pub fn drain(&mut self) -> Result<()> {
         let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 << 10];
@@ -156,7 +170,7 @@ impl Journal {
                 return Ok(());
             }
             for (wd, mask, name) in events {
-                if !self.apply(wd, mask, name)? {
+                if !(self.apply(wd, mask, name)? && self.bound()?) {
                     // Started over: what is left of this batch belongs to the old watches.
                     break;
                 }
