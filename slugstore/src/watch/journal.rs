@@ -282,3 +282,76 @@ fn watch_limit(path: &Path) -> Error {
         path.display()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("a/b")).unwrap();
+        std::fs::create_dir_all(t.path().join("var/log")).unwrap();
+        std::fs::write(t.path().join("a/f"), "x").unwrap();
+        t
+    }
+
+    fn excludes() -> Excludes {
+        let mut ex = Excludes::default();
+        ex.add("var").unwrap();
+        ex
+    }
+
+    #[test]
+    fn changes_are_answered_since_a_token_and_excluded_dirs_are_not_watched() {
+        let t = tree();
+        let root = t.path().canonicalize().unwrap();
+        let mut j = Journal::start(&root, excludes()).unwrap();
+        assert_eq!(j.dirs(), 3, "root, a, a/b; not var");
+        let before = j.answer(None);
+        assert_eq!(before.changed, None);
+        std::fs::write(root.join("a/b/new"), "y").unwrap();
+        std::fs::write(root.join("var/log/x"), "mount").unwrap();
+        j.drain().unwrap();
+        let after = j.answer(Some(before.token));
+        assert_eq!(after.changed, Some(vec![b"a/b/new".to_vec()]));
+        assert_eq!(after.unwatched, vec![b"var".to_vec()]);
+        // Asked again from the newer token: nothing.
+        assert_eq!(j.answer(Some(after.token)).changed, Some(vec![]));
+    }
+
+    #[test]
+    fn an_overflow_or_a_moved_directory_starts_a_new_epoch() {
+        let t = tree();
+        let root = t.path().canonicalize().unwrap();
+        let mut j = Journal::start(&root, excludes()).unwrap();
+        let first = j.answer(None).token;
+        assert!(!j.apply(-1, ReadFlags::QUEUE_OVERFLOW, None).unwrap());
+        let second = j.answer(None).token;
+        assert_ne!(first.epoch, second.epoch);
+        assert_eq!(
+            j.answer(Some(first)).changed,
+            None,
+            "an old token is not vouched for"
+        );
+        assert_eq!(j.dirs(), 3, "watching again");
+
+        std::fs::rename(root.join("a/b"), root.join("c")).unwrap();
+        j.drain().unwrap();
+        assert_eq!(j.restarts, 2);
+        assert_eq!(j.answer(Some(second)).changed, None);
+    }
+
+    #[test]
+    fn a_journal_past_its_bound_starts_over() {
+        let t = tree();
+        let root = t.path().canonicalize().unwrap();
+        let mut j = Journal::start(&root, excludes()).unwrap();
+        let token = j.answer(None).token;
+        for i in 0..=MAX_PATHS {
+            j.changed.insert(format!("p{i}").into_bytes(), 1);
+        }
+        assert!(!j.bound().unwrap());
+        assert!(j.changed.is_empty());
+        assert_eq!(j.answer(Some(token)).changed, None);
+    }
+}
