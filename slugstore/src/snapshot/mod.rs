@@ -154,9 +154,10 @@ pub fn snapshot(
     let watched = from_journal.is_some();
     let (manifest, stat_changes, files_read, scan_warnings) = match from_journal {
         Some(patched) => patched,
-        None => walk_tree(
-            store, &writer, &root, &excludes, &tkey, opts, racy_ns, &*bar,
-        )?,
+        None => {
+            let walked = walk_and_read(store, &writer, &root, &excludes, &tkey, opts, &*bar)?;
+            walked_manifest(walked, racy_ns)?
+        }
     };
     bar.finish();
     warnings.extend(scan_warnings);
@@ -196,21 +197,12 @@ pub fn snapshot(
     })
 }
 
-/// Walks the whole tree (reading what the stat cache does not vouch for) into a manifest; also returns
-/// the stat-cache changes, how many files were read, and the warnings.
-#[allow(clippy::too_many_arguments)]
-fn walk_tree(
-    store: &Store,
-    writer: &ObjectWriter<'_>,
-    root: &Path,
-    excludes: &scan::Excludes,
-    tkey: &TreeKey,
-    opts: &SnapshotOptions,
+/// The manifest of a walk (see [`walk_and_read`]), with the stat-cache changes, how many files were read,
+/// and the warnings.
+fn walked_manifest(
+    (walked, cache, files_read): (scan::WalkResult, CachedStats, u64),
     racy_ns: i128,
-    bar: &dyn crate::progress::Progress,
 ) -> Result<(Manifest, StatChanges, u64, Vec<String>)> {
-    let (walked, cache, files_read) =
-        walk_and_read(store, writer, root, excludes, tkey, opts, bar)?;
     let stat_changes = cache.changes(&walked.entries, racy_ns);
     // The walk's paths and link targets move into the manifest: 130k paths are not copied.
     let entries = walked
