@@ -11,8 +11,19 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// The BLAKE3 hash of an object's uncompressed bytes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ObjectId([u8; 32]);
+
+/// Hashes the first 8 bytes only: they are already uniformly distributed (a BLAKE3 output), and sets of
+/// ~100k ids (the objects a slug needs, the objects a remote holds) are hashed on every push, pull and
+/// gc. Equality still compares all 32 bytes.
+impl std::hash::Hash for ObjectId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from_le_bytes(
+            self.0[..8].try_into().expect("8 bytes"),
+        ));
+    }
+}
 
 impl ObjectId {
     /// Length of an id in bytes.

@@ -197,9 +197,12 @@ impl Store {
     pub fn slug_objects(&self, id: &SlugId) -> Result<Vec<ObjectId>> {
         let bytes = self.read_object(&id.object())?;
         let files = Manifest::file_ids(&bytes).map_err(|e| manifest_error(id, e))?;
-        let mut seen = foldhash::HashSet::default();
+        // Sized up front: growing a 91k-entry set rehashes it a dozen times.
+        let mut seen =
+            foldhash::HashSet::with_capacity_and_hasher(files.len() + 1, Default::default());
         seen.insert(id.object());
-        let mut ids = vec![id.object()];
+        let mut ids = Vec::with_capacity(files.len() + 1);
+        ids.push(id.object());
         ids.extend(files.into_iter().filter(|f| seen.insert(*f)));
         Ok(ids)
     }
