@@ -19,9 +19,7 @@ pub struct ObjectId([u8; 32]);
 /// gc. Equality still compares all 32 bytes.
 impl std::hash::Hash for ObjectId {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(u64::from_le_bytes(
-            self.0[..8].try_into().expect("8 bytes"),
-        ));
+        state.write_u64(u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")));
     }
 }
 

@@ -16,8 +16,8 @@ use crate::context::Context;
 /// it which paths changed since that store's last snapshot of DIR and looks at those alone, instead of
 /// listing every directory and stat-ing every file. Whenever the watcher cannot vouch for the tree (it
 /// just started, its event queue overflowed, a directory was moved), the next snapshot walks the tree as
-/// usual. Writes through a shared memory map or through a hard link from outside the tree are not seen:
-/// snapshot such trees without a watcher, or with `--no-cache`.
+/// usual. Writes through a shared memory map, or to a file through another of its hard links, are not
+/// seen: snapshot such trees without a watcher, or with `--no-cache`.
 ///
 /// With --json, prints one line when ready (`{"event":"ready",...}`) and one when stopped.
 #[derive(clap::Args)]

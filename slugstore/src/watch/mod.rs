@@ -22,9 +22,11 @@
 //! restarted. A snapshot also walks when the watcher leaves out a path the snapshot does not, or when it
 //! does not answer within [`ANSWER_TIMEOUT`].
 //!
-//! Not seen by inotify, so not by the journal: writes through a shared memory mapping, and writes
-//! through a hard link to a tree file from a directory outside the tree. Build tools do neither; a tree
-//! written that way should be snapshotted without a watcher (or with `--no-cache`, which ignores it).
+//! Not seen by inotify, so not by the journal: writes through a shared memory mapping, and writes to a
+//! file through another of its hard links (inotify names the path written through: a second name of the
+//! same file, in the tree or outside it, is not reported). Build tools do neither; a tree written that
+//! way should be snapshotted without a watcher (or with `--no-cache`, which ignores it). The stat cache of
+//! a walk does see both (the file's times change under every name).
 
 mod journal;
 mod protocol;
