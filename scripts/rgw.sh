@@ -212,6 +212,20 @@ cmd_start() {
     wait_for "RGW on $ENDPOINT" 120 endpoint_answers
     ensure_user_and_bucket
     log "S3 endpoint $ENDPOINT is up (bucket $BUCKET)"
+    warn_if_full
+}
+
+# The OSD is a 20 GiB file: many full-size pushes fill it, and a full cluster does not fail writes, it
+# holds them (a push or an rclone copy then hangs). Say so at start, with the way out.
+warn_if_full() {
+    local health
+    health="$(ceph_cmd health 2>/dev/null || true)"
+    case "$health" in
+    *full*|*FULL*)
+        log "WARNING: the test cluster is (nearly) full ($health): writes will hang;" \
+            "run \`$0 destroy\` then \`$0 start\` for an empty one"
+        ;;
+    esac
 }
 
 cmd_stop() {
