@@ -24,7 +24,6 @@
 //! its time in that flush when it was done here.
 
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -241,7 +240,7 @@ fn build(
 
     let mut dirs = mounts.link_into(target, root)?;
     if !read_only_at_once {
-        dirs.extend(mount_parents.iter().map(|p| root.join(os(p))));
+        dirs.extend(mount_parents.iter().map(|p| fsutil::walk::join(root, p)));
     }
     // chmod(2) needs no write access to the parent, so the order does not matter; the release root
     // goes last.
@@ -383,15 +382,11 @@ impl<'a> Fill<'a> {
             if !self.mount_parents.iter().any(|p| p == path) {
                 self.root_dir
                     .chmod_at(&path[..], 0o555)
-                    .at(self.root.join(os(path)))?;
+                    .at(fsutil::walk::join(self.root, path))?;
             }
         }
         Ok(())
     }
-}
-
-fn os(rel: &[u8]) -> &Path {
-    Path::new(std::ffi::OsStr::from_bytes(rel))
 }
 
 #[derive(Default)]

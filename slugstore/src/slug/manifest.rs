@@ -353,7 +353,7 @@ fn check(entries: &[Entry]) -> Result<()> {
 
 /// True for a path component: not empty, `.` or `..`, without a NUL byte (nor a `/`, which the
 /// caller split on).
-fn is_clean_name(name: &[u8]) -> bool {
+pub(crate) fn is_clean_name(name: &[u8]) -> bool {
     !matches!(name, b"" | b"." | b"..") && !name.contains(&0)
 }
 

@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil::dir::Dir;
+use crate::fsutil::walk as fswalk;
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::scan::{self, FileMeta, Found, Walked};
@@ -141,26 +142,25 @@ pub fn snapshot(
     let mut from_journal = None;
     if let Some((base, changed)) = watch.as_mut().and_then(|w| w.base.take()) {
         let base = || Ok(store.manifest(&base)?.into_entries());
-
-        let p = watched::patch(&writer, &root, &excludes, base, changed, racy_ns, &*bar)?;
-
-        match Manifest::new(p.entries) {
-            Ok(m) => from_journal = Some((m, p.stats, p.files_read, p.warnings)),
+        let mut p = watched::patch(&writer, &root, &excludes, base, changed, racy_ns, &*bar)?;
+        match Manifest::new(std::mem::take(&mut p.entries)) {
+            Ok(m) => from_journal = Some((m, p)),
             Err(e) => warnings.push(format!(
                 "walked the tree: the watcher's changes did not add up ({e})"
             )),
         }
     }
     let watched = from_journal.is_some();
-    let (manifest, stat_changes, files_read, scan_warnings) = match from_journal {
+    let (manifest, scanned) = match from_journal {
         Some(patched) => patched,
         None => {
             let walked = walk_and_read(store, &writer, &root, &excludes, &tkey, opts, &*bar)?;
-            walked_manifest(walked, racy_ns)?
+            let mut s = walked_entries(walked, racy_ns);
+            (Manifest::new(std::mem::take(&mut s.entries))?, s)
         }
     };
     bar.finish();
-    warnings.extend(scan_warnings);
+    warnings.extend(scanned.warnings);
 
     let stats = manifest.stats();
     let file_stats = writer.stats();
@@ -175,7 +175,7 @@ pub fn snapshot(
         if let Some(w) = &watch {
             w.record(batch, &tkey, slug, &excludes);
         }
-        stat_changes.write(&tkey, batch)
+        scanned.stats.write(&tkey, batch)
     })?;
 
     drop(manifest);
@@ -185,7 +185,7 @@ pub fn snapshot(
         new_slug: committed.new_slug,
         ref_name: opts.ref_name.clone(),
         tree: stats,
-        files_read,
+        files_read: scanned.files_read,
         new_objects: file_stats.new_objects,
         new_bytes: file_stats.new_bytes,
         stored_bytes: committed.staged.stats.stored_bytes,
@@ -197,13 +197,24 @@ pub fn snapshot(
     })
 }
 
-/// The manifest of a walk (see [`walk_and_read`]), with the stat-cache changes, how many files were read,
-/// and the warnings.
-fn walked_manifest(
+/// A tree's entries (sorted) and what their scan found on the way: by a walk, or from a watcher's
+/// journal ([`watched::patch`]).
+struct Scanned {
+    entries: Vec<Entry>,
+    /// Stat-cache changes, for the commit batch.
+    stats: StatChanges,
+    /// Files whose bytes were read.
+    files_read: u64,
+    /// Special files skipped.
+    warnings: Vec<String>,
+}
+
+/// The entries of a walk (see [`walk_and_read`]), its stat-cache changes and warnings.
+fn walked_entries(
     (walked, cache, files_read): (scan::WalkResult, CachedStats, u64),
     racy_ns: i128,
-) -> Result<(Manifest, StatChanges, u64, Vec<String>)> {
-    let stat_changes = cache.changes(&walked.entries, racy_ns);
+) -> Scanned {
+    let stats = cache.changes(&walked.entries, racy_ns);
     // The walk's paths and link targets move into the manifest: 130k paths are not copied.
     let entries = walked
         .entries
@@ -221,17 +232,12 @@ fn walked_manifest(
             },
         })
         .collect();
-    Ok((
-        Manifest::new(entries)?,
-        stat_changes,
+    Scanned {
+        entries,
+        stats,
         files_read,
-        walked.warnings,
-    ))
-}
-
-fn os(rel: &[u8]) -> &Path {
-    use std::os::unix::ffi::OsStrExt;
-    Path::new(std::ffi::OsStr::from_bytes(rel))
+        warnings: walked.warnings,
+    }
 }
 
 fn file_meta(w: &Walked) -> &FileMeta {
@@ -402,7 +408,7 @@ fn read_changed(
     let hashed: Vec<(usize, ObjectId)> = todo
         .par_iter()
         .map(|&i| {
-            let path = root.join(os(&entries[i].rel));
+            let path = fswalk::join(root, &entries[i].rel);
             let file = File::open(&path).at(&path)?;
             let id = store_file(writer, file, &|| path.clone(), size(i))?;
             bar.inc(size(i));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{store_file, StatChanges};
+use super::{store_file, Scanned, StatChanges};
 use crate::error::{Error, Result};
 use crate::fsutil::dir::{Dir, Kind};
 use crate::fsutil::walk::join;
@@ -28,8 +28,8 @@ use crate::watch::{self, Request, Token};
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
     /// The journal's position when the snapshot started.
-    epoch: u64,
-    seq: u64,
+    #[serde(flatten)]
+    token: Token,
     /// The slug that snapshot made: the tree as of that position.
     slug: SlugId,
     /// What it left out: a snapshot that leaves out something else cannot start from that slug.
@@ -60,8 +60,7 @@ impl Watch {
         excludes: &Excludes,
     ) {
         let record = Record {
-            epoch: self.token.epoch,
-            seq: self.token.seq,
+            token: self.token,
             slug: *slug,
             excludes: excludes.list(),
         };
@@ -91,10 +90,7 @@ pub(super) fn ask(
         }
         _ => None,
     };
-    let since = record.as_ref().map(|r| Token {
-        epoch: r.epoch,
-        seq: r.seq,
-    });
+    let since = record.as_ref().map(|r| r.token);
     let answer = match watch::ask(root, &Request::Since(since)) {
         Ok(Some(a)) => a,
         Ok(None) => return Ok(None),
@@ -114,14 +110,6 @@ pub(super) fn ask(
         token: answer.token,
         base,
     }))
-}
-
-/// The tree's entries, from `base` (the previous slug's, sorted) and the changed paths.
-pub(super) struct Patched {
-    pub entries: Vec<Entry>,
-    pub stats: StatChanges,
-    pub files_read: u64,
-    pub warnings: Vec<String>,
 }
 
 /// What is at a changed path now.
@@ -144,7 +132,7 @@ pub(super) fn patch(
     changed: Vec<Vec<u8>>,
     racy_ns: i128,
     bar: &dyn Progress,
-) -> Result<Patched> {
+) -> Result<Scanned> {
     let top = Dir::open(root).map_err(|e| Error::io(root, e))?;
     let changed: Vec<Vec<u8>> = changed
         .into_iter()
@@ -213,7 +201,7 @@ pub(super) fn patch(
     }
     stats.put.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let entries = merge(base, &dropped, fresh);
-    Ok(Patched {
+    Ok(Scanned {
         entries,
         stats,
         files_read,
@@ -272,7 +260,7 @@ fn probe(
     };
     let opened;
     let dir = match parent {
-        Some(p) => match top.open_beneath(os(p)) {
+        Some(p) => match top.open_beneath(p) {
             Ok(d) => {
                 opened = d;
                 &opened
@@ -282,7 +270,6 @@ fn probe(
         },
         None => top,
     };
-    let name = os(name);
     let stat = match dir.lstat(name) {
         Ok(s) => s,
         Err(e) if gone(&e) => return Ok(Now::Gone),
@@ -309,11 +296,6 @@ fn probe(
             Now::File(meta)
         }
     })
-}
-
-fn os(rel: &[u8]) -> &Path {
-    use std::os::unix::ffi::OsStrExt;
-    Path::new(std::ffi::OsStr::from_bytes(rel))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::slug::manifest::is_clean_name;
 
 /// A point in a watcher's journal: the epoch names one run of the journal (a new one after a restart,
 /// an overflow or a moved directory), the sequence number counts the changes within it.
@@ -159,11 +160,9 @@ impl Answer {
     }
 }
 
-/// A relative path of clean components: what a journal may name.
+/// A relative path of clean components (as a manifest's): what a journal may name.
 fn is_rel(p: &[u8]) -> bool {
-    !p.is_empty()
-        && p.split(|&b| b == b'/')
-            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+    p.split(|&b| b == b'/').all(is_clean_name)
 }
 
 fn number(s: &str) -> Result<u64> {
