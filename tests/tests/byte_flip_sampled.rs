@@ -69,6 +69,7 @@ fn candidates(store: &Store) -> Vec<Position> {
             let part = match h.codec {
                 Codec::Raw => Part::RawData,
                 Codec::Zstd => Part::ZstdData,
+                Codec::Patch => unreachable!("local packs hold no patches"),
             };
             for d in [0, h.stored_len / 2, h.stored_len - 1] {
                 out.push(Position {

@@ -7,7 +7,9 @@
 //! in memory (alone in its pack, see push) is downloaded to a file and streamed.
 //!
 //! The remote is not trusted: every object is decoded and hashed before its stored bytes (still
-//! compressed) go to the writer; a mismatch is an error naming the object and the remote pack.
+//! compressed) go to the writer; a mismatch is an error naming the object and the remote pack. A
+//! [`patch`](super::patch) is decoded against its base (from the local store when it has a good copy,
+//! else fetched whole from the remote, not stored) and the object stored compressed on its own.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -23,10 +25,13 @@ use crate::fsutil;
 use crate::id::ObjectId;
 use crate::progress::{Progress, ProgressBars};
 use crate::remote::backend::Backend;
+use crate::remote::catalog::Catalog;
 use crate::remote::layout::{self, IdxEntry, PackIdx};
-use crate::remote::transfer_pool;
-use crate::store::pack::{RecordHeader, RECORD_HEADER_LEN};
-use crate::store::{decode_stream, decode_verified, ObjectWriter, Store, IN_MEMORY_LIMIT};
+use crate::remote::{patch, transfer_pool};
+use crate::store::pack::{Codec, RecordHeader, RECORD_HEADER_LEN};
+use crate::store::{
+    check_len_hash, decode_stream, decode_verified, ObjectWriter, Store, IN_MEMORY_LIMIT,
+};
 
 /// Records of one pack closer than this are fetched in one read, gap included.
 pub const MAX_GAP: u64 = 256 << 10;
@@ -40,9 +45,8 @@ fn plan_spans(mut entries: Vec<IdxEntry>) -> Vec<Vec<IdxEntry>> {
     for e in entries {
         if let Some(last) = spans.last_mut() {
             let range = span_range(last);
-            let big = |x: &IdxEntry| x.raw_len > IN_MEMORY_LIMIT;
-            let joins = !big(&e)
-                && !last.iter().any(big)
+            let joins = !streamed(&e)
+                && !last.iter().any(streamed)
                 && e.offset <= range.end + MAX_GAP
                 && e.record_range().end - range.start <= MAX_SPAN;
             if joins {
@@ -53,6 +57,12 @@ fn plan_spans(mut entries: Vec<IdxEntry>) -> Vec<Vec<IdxEntry>> {
         spans.push(vec![e]);
     }
     spans
+}
+
+/// Whether a record is too large to decode in memory (and is streamed through files). Patches are
+/// always decoded in memory: their size is bounded by [`patch::fits`].
+fn streamed(e: &IdxEntry) -> bool {
+    e.raw_len > IN_MEMORY_LIMIT && e.codec != Codec::Patch
 }
 
 /// The bytes of a pack a span covers.
@@ -68,6 +78,8 @@ struct Bars<'a> {
 /// Downloads records of a remote's packs into a writer, counting what it downloads.
 pub(crate) struct Fetcher<'a, 'w> {
     backend: &'a dyn Backend,
+    catalog: &'a Catalog,
+    store: &'a Store,
     writer: &'a ObjectWriter<'w>,
     /// Where large objects are staged.
     tmp: PathBuf,
@@ -76,10 +88,18 @@ pub(crate) struct Fetcher<'a, 'w> {
 }
 
 impl<'a, 'w> Fetcher<'a, 'w> {
-    /// A fetcher from `backend` into `writer`, staging large objects in `store`'s temporary directory.
-    pub fn new(backend: &'a dyn Backend, writer: &'a ObjectWriter<'w>, store: &Store) -> Self {
+    /// A fetcher from `backend`, whose packs `catalog` lists, into `writer`, staging large objects in
+    /// `store`'s temporary directory and reading the bases of patches from `store` when it has them.
+    pub fn new(
+        backend: &'a dyn Backend,
+        catalog: &'a Catalog,
+        writer: &'a ObjectWriter<'w>,
+        store: &'a Store,
+    ) -> Self {
         Fetcher {
             backend,
+            catalog,
+            store,
             writer,
             tmp: store.tmp_dir(),
             bytes: AtomicU64::new(0),
@@ -151,7 +171,7 @@ impl<'a, 'w> Fetcher<'a, 'w> {
         let range = span_range(span);
         self.requests.fetch_add(1, Ordering::Relaxed);
         if let (Some(b), [e]) = (bars, span) {
-            if e.raw_len > IN_MEMORY_LIMIT {
+            if streamed(e) {
                 self.large(&key, &location, e)?;
                 b.objects.inc(1);
                 b.bytes.inc(range.end - range.start);
@@ -169,9 +189,15 @@ impl<'a, 'w> Fetcher<'a, 'w> {
             let record = &bytes[at..at + (RECORD_HEADER_LEN + e.stored_len) as usize];
             check_header(e, record, &location)?;
             let data = &record[RECORD_HEADER_LEN as usize..];
-            decode_verified(&e.id, e.codec, e.raw_len, data, &mut out)
-                .map_err(|err| in_pack(err, &location))?;
-            self.writer.add_encoded(e.id, e.codec, e.raw_len, data)?;
+            if e.codec == Codec::Patch {
+                self.unpatch(e, data, &mut out)
+                    .map_err(|err| in_pack(err, &location))?;
+                self.writer.add_with_id(e.id, &out)?;
+            } else {
+                decode_verified(&e.id, e.codec, e.raw_len, data, &mut out)
+                    .map_err(|err| in_pack(err, &location))?;
+                self.writer.add_encoded(e.id, e.codec, e.raw_len, data)?;
+            }
             if let Some(b) = bars {
                 b.objects.inc(1);
             }
@@ -179,6 +205,52 @@ impl<'a, 'w> Fetcher<'a, 'w> {
         if let Some(b) = bars {
             b.bytes.inc(range.end - range.start);
         }
+        Ok(out)
+    }
+
+    /// Decodes patch record `e` (stored bytes `data`) into `out` and checks its hash. The base comes
+    /// from the local store when it has a good copy, else from the remote, where it must be whole.
+    fn unpatch(&self, e: &IdxEntry, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let corrupt = |detail: String| Error::Corrupt { id: e.id, detail };
+        let base = patch::base_of(data).ok_or_else(|| corrupt("patch without a base".into()))?;
+        let local = match self.store.index().has_object(&base)? {
+            true => self.store.read_object(&base).ok(),
+            false => None,
+        };
+        let base_bytes = match local {
+            Some(bytes) => bytes,
+            None => {
+                let Some((pack, entry)) = self.catalog.find(&base) else {
+                    return Err(corrupt(format!(
+                        "a patch against object {base}, which is neither here nor on the remote"
+                    )));
+                };
+                if entry.codec == Codec::Patch {
+                    return Err(corrupt(format!(
+                        "a patch against object {base}, itself a patch"
+                    )));
+                }
+                self.whole(pack, entry)?
+            }
+        };
+        patch::decode(&e.id, data, &base_bytes, e.raw_len, out)?;
+        check_len_hash(&e.id, e.raw_len, out.len() as u64, ObjectId::hash(out))
+    }
+
+    /// Fetches and checks one object of the remote (the base of a patch) without storing it.
+    fn whole(&self, pack: &PackIdx, e: &IdxEntry) -> Result<Vec<u8>> {
+        let location = format!("{}/{}", self.backend.url(), layout::pack_key(&pack.pack));
+        let range = e.record_range();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let record = self
+            .backend
+            .get_range(&layout::pack_key(&pack.pack), range)?
+            .ok_or_else(|| gone(&location))?;
+        self.bytes.fetch_add(record.len() as u64, Ordering::Relaxed);
+        check_header(e, &record, &location)?;
+        let mut out = Vec::new();
+        decode_verified(&e.id, e.codec, e.raw_len, &record[RECORD_HEADER_LEN as usize..], &mut out)
+            .map_err(|err| in_pack(err, &location))?;
         Ok(out)
     }
 

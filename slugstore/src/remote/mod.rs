@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod config;
 pub(crate) mod fetch;
 pub mod layout;
+pub mod patch;
 pub mod pull;
 pub mod push;
 pub mod url;

@@ -68,7 +68,7 @@ pub fn pull(
     let record = remote_record(backend, &slug)?;
     let catalog = Catalog::load(backend, cache_dir)?;
     let writer = store.writer();
-    let fetch = Fetcher::new(backend, &writer, store);
+    let fetch = Fetcher::new(backend, &catalog, &writer, store);
     let manifest = if store.index().has_object(&slug.object())? {
         store.manifest(&slug)?
     } else {

@@ -30,6 +30,9 @@ pub enum Codec {
     Raw = 0,
     /// A zstd frame.
     Zstd = 1,
+    /// A base object's id, then a zstd frame compressed against that object's bytes. Only in remote
+    /// packs (see `remote::patch`); decoding needs the base.
+    Patch = 2,
 }
 
 impl Codec {
@@ -38,6 +41,7 @@ impl Codec {
         match b {
             0 => Some(Codec::Raw),
             1 => Some(Codec::Zstd),
+            2 => Some(Codec::Patch),
             _ => None,
         }
     }

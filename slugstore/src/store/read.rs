@@ -178,8 +178,17 @@ pub fn decode_verified(
                     detail: format!("zstd: {e}"),
                 })?;
         }
+        Codec::Patch => return Err(patch_without_base(id)),
     }
     check_len_hash(id, raw_len, out.len() as u64, ObjectId::hash(out))
+}
+
+/// A patch record where an object must decode on its own (a local pack, or a large object).
+fn patch_without_base(id: &ObjectId) -> Error {
+    Error::Corrupt {
+        id: *id,
+        detail: "stored as a patch against another object, which only remote packs may do".into(),
+    }
 }
 
 /// Checks a decoded length and hash against what object `id` must be.
@@ -216,6 +225,7 @@ pub fn decode_stream(
     let io = match codec {
         Codec::Raw => std::io::copy(&mut data, &mut tee).map(|_| ()),
         Codec::Zstd => zstd::stream::copy_decode(data, &mut tee),
+        Codec::Patch => return Err(patch_without_base(id)),
     };
     io.and_then(|_| tee.flush()).map_err(|e| Error::Corrupt {
         id: *id,

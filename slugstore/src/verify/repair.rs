@@ -104,7 +104,7 @@ pub fn repair(
         if wanted.is_empty() {
             continue;
         }
-        let fetch = Fetcher::new(source.backend, &writer, store);
+        let fetch = Fetcher::new(source.backend, &catalog, &writer, store);
         fetch.many(wanted.iter().copied(), bars)?;
         r.bytes_fetched += fetch.totals().0;
         for (_, e) in &wanted {
