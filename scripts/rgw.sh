@@ -136,10 +136,14 @@ osd memory target = 1073741824
 osd max object size = 1073741824
 
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:${RGW_PORT}
+rgw frontends = beast endpoint=127.0.0.1:${RGW_PORT} tcp_nodelay=1
 rgw data = $RGW_DIR/rgw
 rgw dns name = 127.0.0.1
 rgw enable usage log = false
+# Deleted objects' data is reclaimed within a minute instead of hours, so a test server that runs
+# many full-size pushes and deletes them (the benchmark does) does not fill its OSD.
+rgw gc obj min wait = 0
+rgw gc processor period = 30
 EOF
 }
 
@@ -204,6 +208,8 @@ ensure_user_and_bucket() {
 cmd_start() {
     command -v radosgw >/dev/null || die "Ceph is not installed: run scripts/rgw.sh install"
     bootstrap
+    # A cluster made by an older version of this script gets this version's settings (same fsid).
+    write_conf "$(sed -n 's/^fsid = //p' "$CONF")"
     start_daemon mon.a ceph-mon -c "$CONF" -i a
     start_daemon mgr.x ceph-mgr -c "$CONF" -i x
     start_daemon osd.0 ceph-osd -c "$CONF" -i 0

@@ -119,22 +119,15 @@ pub fn push(
     let located = store.locate_all(&absent)?;
     let mut missing: Vec<(ObjectId, Location)> = absent.into_iter().zip(located).collect();
     let manifest = missing.iter().position(|(id, _)| *id == slug.object());
-    let patched = match manifest {
+    let patch = match manifest {
         Some(at) => patch_base(store, &record, &catalog, &missing[at].1)?.map(|base| {
             let (id, loc) = missing.swap_remove(at);
-            Planned::Patch { id, loc, base }
+            Patch { id, loc, base }
         }),
         None => None,
     };
-    let manifest_base = match &patched {
-        Some(Planned::Patch { base, .. }) => Some(SlugId(*base)),
-        _ => None,
-    };
-    // The patch first: it takes longest to build, and the copies build beside it.
-    let groups: Vec<Planned> = patched
-        .into_iter()
-        .chain(plan_packs(missing, opts.pack_size).into_iter().map(Planned::Copy))
-        .collect();
+    let manifest_base = patch.as_ref().map(|p| SlugId(p.base));
+    let groups = plan_packs(missing, patch, opts.pack_size);
 
     let objects_bar = bars.counter("objects");
     objects_bar.set_length(groups.iter().map(|g| g.len() as u64).sum());
@@ -146,12 +139,7 @@ pub fn push(
     let pushed = build_and_upload(
         &groups,
         |group| {
-            let pack = match group {
-                Planned::Copy(objects) => build_pack(store, objects, &work_dir)?,
-                Planned::Patch { id, loc, base } => {
-                    build_patch(store, (id, loc), base, &work_dir)?
-                }
-            };
+            let pack = build_pack(store, group, &work_dir)?;
             objects_bar.inc(group.len() as u64);
             Ok((pack, group.planned_bytes()))
         },
@@ -221,33 +209,32 @@ fn record_len(loc: &Location) -> u64 {
     RECORD_HEADER_LEN + loc.stored_len
 }
 
+/// The slug's manifest `id`, stored locally at `loc`, to send as a patch against object `base`.
+struct Patch {
+    id: ObjectId,
+    loc: Location,
+    base: ObjectId,
+}
+
 /// One pack to build and upload.
-enum Planned {
+#[derive(Default)]
+struct Planned {
     /// Objects copied as they are stored locally, in local pack order.
-    Copy(Vec<(ObjectId, Location)>),
-    /// The slug's manifest `id`, stored locally at `loc`, as a patch against object `base`.
-    Patch {
-        id: ObjectId,
-        loc: Location,
-        base: ObjectId,
-    },
+    copies: Vec<(ObjectId, Location)>,
+    /// The manifest as a patch (in the first pack), built beside the copies.
+    patch: Option<Patch>,
 }
 
 impl Planned {
     fn len(&self) -> usize {
-        match self {
-            Planned::Copy(objects) => objects.len(),
-            Planned::Patch { .. } => 1,
-        }
+        self.copies.len() + usize::from(self.patch.is_some())
     }
 
     /// The bytes the pack would take with every object copied as stored (for the progress bar; a
     /// patch takes less).
     fn planned_bytes(&self) -> u64 {
-        match self {
-            Planned::Copy(objects) => objects.iter().map(|(_, l)| record_len(l)).sum(),
-            Planned::Patch { loc, .. } => record_len(loc),
-        }
+        let patch = self.patch.as_ref().map_or(0, |p| record_len(&p.loc));
+        patch + self.copies.iter().map(|(_, l)| record_len(l)).sum::<u64>()
     }
 }
 
@@ -291,18 +278,21 @@ fn patch_base(
 /// the same objects on a rerun), closed past `pack_size` bytes. An object too large to decode in memory
 /// gets a pack of its own, so that a pull can stream it from a file of its own.
 ///
-/// A push smaller than [`TRANSFERS`] full packs is cut into [`TRANSFERS`] packs of at least
+/// A push smaller than [`TRANSFERS`] full packs is cut into up to [`TRANSFERS`] packs of at least
 /// [`MIN_SPLIT`] bytes: one S3 PUT streams at a fraction of what the server takes in over several
 /// connections (seen on a local RGW: ~90 MB/s for one, ~200 MB/s for four), and the packs are also
-/// built on several threads. The cut depends only on the objects, so a rerun still cuts the same.
+/// built on several threads; but each PUT also costs the server a fixed amount of work, so small
+/// pushes are not cut finer. The `patch`, if any, goes in the first pack. The cut depends only on
+/// the objects, so a rerun still cuts the same.
 fn plan_packs(
     mut objects: Vec<(ObjectId, Location)>,
+    patch: Option<Patch>,
     pack_size: u64,
-) -> Vec<Vec<(ObjectId, Location)>> {
+) -> Vec<Planned> {
     objects.sort_by_key(|(_, loc)| (loc.pack, loc.offset));
     let total: u64 = objects.iter().map(|(_, loc)| record_len(loc)).sum();
     let pack_size = pack_size.min(total.div_ceil(TRANSFERS as u64).max(MIN_SPLIT));
-    let mut groups = Vec::new();
+    let mut groups: Vec<Vec<(ObjectId, Location)>> = Vec::new();
     let mut current = Vec::new();
     let mut size = 0;
     for (id, loc) in objects {
@@ -320,7 +310,22 @@ fn plan_packs(
     if !current.is_empty() {
         groups.push(current);
     }
-    groups
+    let mut planned: Vec<Planned> = groups
+        .into_iter()
+        .map(|copies| Planned {
+            copies,
+            patch: None,
+        })
+        .collect();
+    if patch.is_some() {
+        // Not with an object too large for memory: that pack is streamed by pulls.
+        let small = |p: &&mut Planned| p.copies.iter().all(|(_, l)| l.raw_len <= IN_MEMORY_LIMIT);
+        match planned.iter_mut().find(small) {
+            Some(first) => first.patch = patch,
+            None => planned.insert(0, Planned { copies: Vec::new(), patch }),
+        }
+    }
+    planned
 }
 
 /// Builds the planned packs on the CPU threads (rayon's pool) and uploads each as soon as it is built,
@@ -387,10 +392,25 @@ where
 }
 
 /// Writes one planned pack in `dir`, checking each object as it is copied. Objects are read and
-/// checked on every thread, a slice of about [`CHECK_SLICE`] bytes at a time, and appended in order.
-fn build_pack(store: &Store, group: &[(ObjectId, Location)], dir: &Path) -> Result<FinishedPack> {
+/// checked on every thread, a slice of about [`CHECK_SLICE`] bytes at a time, and appended in order;
+/// the patch, if any, is built beside them and appended last.
+fn build_pack(store: &Store, group: &Planned, dir: &Path) -> Result<FinishedPack> {
     let mut w = PackWriter::create(dir.join(fsutil::temp_name("pack")))?;
-    let mut rest = group;
+    let (patch, copied) = rayon::join(
+        || group.patch.as_ref().map(|p| patch_record(store, p)).transpose(),
+        || copy_objects(store, &group.copies, &mut w),
+    );
+    copied?;
+    if let Some((p, codec, stored)) = patch? {
+        w.append(p.id, codec, p.loc.raw_len, &stored)?;
+    }
+    Ok(w.finish_transient(dir)?
+        .expect("planned packs are not empty"))
+}
+
+/// Appends `objects` to `w`, checking each.
+fn copy_objects(store: &Store, objects: &[(ObjectId, Location)], w: &mut PackWriter) -> Result<()> {
+    let mut rest = objects;
     while !rest.is_empty() {
         let mut bytes = 0;
         let n = rest
@@ -411,33 +431,24 @@ fn build_pack(store: &Store, group: &[(ObjectId, Location)], dir: &Path) -> Resu
         }
         rest = tail;
     }
-    Ok(w.finish_transient(dir)?
-        .expect("planned packs are not empty"))
+    Ok(())
 }
 
-/// Writes a pack of one record in `dir`: the manifest `id` (stored locally at `loc`) as a patch
-/// against object `base`, or copied as stored when the patch is no smaller. Both are read and checked.
-fn build_patch(
-    store: &Store,
-    (id, loc): (&ObjectId, &Location),
-    base: &ObjectId,
-    dir: &Path,
-) -> Result<FinishedPack> {
-    let (raw, base_raw) = rayon::join(|| store.read_object(id), || store.read_object(base));
-    let (raw, base_raw) = (raw?, base_raw?);
-    let stored = patch::encode(base, &base_raw, &raw)?;
-    let mut w = PackWriter::create(dir.join(fsutil::temp_name("pack")))?;
-    if (stored.len() as u64) < loc.stored_len {
-        w.append(*id, Codec::Patch, loc.raw_len, &stored)?;
-    } else {
-        store.with_stored(id, |loc, data| w.append(*id, loc.codec, loc.raw_len, data))??;
+/// The record of the manifest to send: its codec and stored bytes, as a patch against its base, or
+/// as stored locally when the patch is no smaller. The manifest and its base are read and checked.
+fn patch_record<'p>(store: &Store, p: &'p Patch) -> Result<(&'p Patch, Codec, Vec<u8>)> {
+    let (raw, base) = rayon::join(|| store.read_object(&p.id), || store.read_object(&p.base));
+    let (raw, base) = (raw?, base?);
+    let stored = patch::encode(&p.base, &base, &raw)?;
+    if (stored.len() as u64) < p.loc.stored_len {
+        return Ok((p, Codec::Patch, stored));
     }
-    Ok(w.finish_transient(dir)?
-        .expect("a patch pack holds its record"))
+    let (codec, stored) = store.with_stored(&p.id, |loc, data| (loc.codec, data.to_vec()))?;
+    Ok((p, codec, stored))
 }
 
 /// The smallest pack a push cuts to spread a small upload over several connections.
-const MIN_SPLIT: u64 = 1 << 20;
+const MIN_SPLIT: u64 = 8 << 20;
 
 /// Bytes of stored objects a pack build holds in memory at once.
 const CHECK_SLICE: u64 = 16 << 20;
