@@ -106,11 +106,16 @@ pub fn push(
     }
     let record = store.slug(slug)?;
     // What the slug needs (local) and what the remote has (a listing, idx files) are independent.
+    // The manifest's bytes are kept for the patch.
     let (wanted, catalog) = rayon::join(
-        || store.slug_objects(slug),
+        || -> Result<_> {
+            let manifest = store.read_object(&slug.object())?;
+            let wanted = Store::manifest_objects(slug, &manifest)?;
+            Ok((manifest, wanted))
+        },
         || Catalog::load(backend, cache_dir),
     );
-    let (wanted, mut catalog) = (wanted?, catalog?);
+    let ((manifest, wanted), mut catalog) = (wanted?, catalog?);
     let absent: Vec<ObjectId> = wanted
         .iter()
         .filter(|id| !catalog.has(id))
@@ -118,11 +123,16 @@ pub fn push(
         .collect();
     let located = store.locate_all(&absent)?;
     let mut missing: Vec<(ObjectId, Location)> = absent.into_iter().zip(located).collect();
-    let manifest = missing.iter().position(|(id, _)| *id == slug.object());
-    let patch = match manifest {
+    let at = missing.iter().position(|(id, _)| *id == slug.object());
+    let patch = match at {
         Some(at) => patch_base(store, &record, &catalog, &missing[at].1)?.map(|base| {
             let (id, loc) = missing.swap_remove(at);
-            Patch { id, loc, base }
+            Patch {
+                id,
+                loc,
+                base,
+                raw: manifest,
+            }
         }),
         None => None,
     };
@@ -209,11 +219,13 @@ fn record_len(loc: &Location) -> u64 {
     RECORD_HEADER_LEN + loc.stored_len
 }
 
-/// The slug's manifest `id`, stored locally at `loc`, to send as a patch against object `base`.
+/// The slug's manifest `id` (bytes `raw`, checked), stored locally at `loc`, to send as a patch
+/// against object `base`.
 struct Patch {
     id: ObjectId,
     loc: Location,
     base: ObjectId,
+    raw: Vec<u8>,
 }
 
 /// One pack to build and upload.
@@ -435,11 +447,10 @@ fn copy_objects(store: &Store, objects: &[(ObjectId, Location)], w: &mut PackWri
 }
 
 /// The record of the manifest to send: its codec and stored bytes, as a patch against its base, or
-/// as stored locally when the patch is no smaller. The manifest and its base are read and checked.
+/// as stored locally when the patch is no smaller. The base is read and checked.
 fn patch_record<'p>(store: &Store, p: &'p Patch) -> Result<(&'p Patch, Codec, Vec<u8>)> {
-    let (raw, base) = rayon::join(|| store.read_object(&p.id), || store.read_object(&p.base));
-    let (raw, base) = (raw?, base?);
-    let stored = patch::encode(&p.base, &base, &raw)?;
+    let base = store.read_object(&p.base)?;
+    let stored = patch::encode(&p.base, &base, &p.raw)?;
     if (stored.len() as u64) < p.loc.stored_len {
         return Ok((p, Codec::Patch, stored));
     }

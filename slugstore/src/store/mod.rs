@@ -196,7 +196,12 @@ impl Store {
     /// manifest order (without decoding the whole manifest).
     pub fn slug_objects(&self, id: &SlugId) -> Result<Vec<ObjectId>> {
         let bytes = self.read_object(&id.object())?;
-        let files = Manifest::file_ids(&bytes).map_err(|e| manifest_error(id, e))?;
+        Store::manifest_objects(id, &bytes)
+    }
+
+    /// [`slug_objects`](Store::slug_objects) of slug `id` from its manifest's bytes, already read.
+    pub fn manifest_objects(id: &SlugId, manifest: &[u8]) -> Result<Vec<ObjectId>> {
+        let files = Manifest::file_ids(manifest).map_err(|e| manifest_error(id, e))?;
         // Sized up front: growing a 91k-entry set rehashes it a dozen times.
         let mut seen =
             foldhash::HashSet::with_capacity_and_hasher(files.len() + 1, Default::default());

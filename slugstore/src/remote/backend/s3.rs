@@ -9,6 +9,11 @@
 //! machines safe. Files larger than [`SINGLE_PUT_MAX`] go up as multipart uploads in
 //! [`PART_SIZE`] parts, streamed from disk.
 //!
+//! Request bodies are sent as `UNSIGNED-PAYLOAD` (the signature covers the request, not a SHA-256 of
+//! the body): every key but a ref's names the BLAKE3 of what it holds, and every pull checks each
+//! object's hash, so a hash of the body in the signature adds nothing but a pass over every byte on
+//! both ends (a local RGW took a 4 MiB PUT in 33 ms instead of 41 ms).
+//!
 //! Settings come from the standard AWS environment variables or an explicit [`S3Config`].
 //! Secrets are kept out of every `Debug`/`Display` output and error message: URLs printed by
 //! slugstore name the bucket and key only.
@@ -161,6 +166,7 @@ impl S3Backend {
             .with_access_key_id(&config.access_key_id)
             .with_secret_access_key(&config.secret_access_key)
             .with_virtual_hosted_style_request(config.virtual_hosted_style)
+            .with_unsigned_payload(true)
             .with_client_options(
                 ClientOptions::new()
                     .with_allow_http(config.allow_http)
