@@ -37,6 +37,7 @@ macro_rules! sync_tests {
             interrupted_push_with_idx_but_no_pack_resumes,
             concurrent_pushes_of_one_slug,
             verify_repair_refetches_damaged_objects,
+            manifest_travels_as_a_patch,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -344,6 +345,102 @@ pub fn verify_repair_refetches_damaged_objects(remote: &TestRemote) {
     let again = slugstore::verify::repair(&st, &after, &sources, &NoProgress).expect("repair");
     assert!(again.repaired.is_empty());
     assert_eq!(again.unrepaired, vec![lonely]);
+}
+
+/// Where object `id` is on the remote: its pack's key and its idx entry.
+fn remote_entry(b: &dyn Backend, id: &slugstore::ObjectId) -> (String, layout::IdxEntry) {
+    remote_packs(b)
+        .into_iter()
+        .find_map(|p| {
+            let e = p.entries.iter().find(|e| e.id == *id).copied()?;
+            Some((layout::pack_key(&p.pack), e))
+        })
+        .unwrap_or_else(|| panic!("object {id} is not on the remote"))
+}
+
+/// Snapshots `tree` (built in `dir`) onto [`REF`] in `st`.
+fn snapshot_next(st: &Store, tree: &Tree, dir: &Path) -> SlugId {
+    tree.build(dir);
+    let opts = SnapshotOptions {
+        ref_name: Some(REF.into()),
+        ..SnapshotOptions::default()
+    };
+    store::snapshot_with(st, dir, &opts).unwrap().slug
+}
+
+/// After slug A, slug B's manifest goes up as a patch against A's (a fraction of its size); B pulls
+/// bit-exact into an empty store (A's manifest fetched to decode it, not kept) and into a store
+/// holding A; C's manifest is patched against A's again, not against B's patch (one level deep);
+/// damaged on the remote, the patch fails the pull naming B's manifest; a damaged local copy of B's
+/// manifest is repaired from the patch.
+pub fn manifest_travels_as_a_patch(remote: &TestRemote) {
+    let b = &*remote.backend;
+    let dir = remote.scratch.path();
+    let tree = sample_tree(600, 100);
+    let (st, a) = snapshot_tree(dir, &tree);
+    assert_eq!(push_ok(&st, &a, b).manifest_base, None);
+    let changed = tree.clone().file("src/d0/f7.php", content(100, 100_001));
+    let bslug = snapshot_next(&st, &changed, &dir.join("tree-b"));
+    let second = push_ok(&st, &bslug, b);
+    assert_eq!(second.manifest_base, Some(a), "{second:?}");
+    assert_eq!(second.objects_uploaded, 2, "{second:?}");
+    let (key, entry) = remote_entry(b, &bslug.object());
+    assert_eq!(entry.codec, slugstore::store::Codec::Patch);
+    let local = store::Record::of(&st, &bslug.object()).loc;
+    assert!(
+        entry.stored_len * 10 < local.stored_len,
+        "patch {} bytes, manifest {} stored",
+        entry.stored_len,
+        local.stored_len
+    );
+
+    let empty = store::init(&dir.join("empty"));
+    let r = pull_into(&empty, b, REF).expect("pull B");
+    assert_eq!(r.slug, bslug);
+    assert!(!empty.index().has_object(&a.object()).unwrap());
+    store::restore(&empty, &bslug, &dir.join("restored-b")).unwrap();
+    assert_same_tree(&dir.join("tree-b"), &dir.join("restored-b"));
+    assert_verifies(&empty);
+    let with_a = store::init(&dir.join("with-a"));
+    pull_into(&with_a, b, &a.to_hex()).expect("pull A");
+    let r = pull_into(&with_a, b, REF).expect("pull B after A");
+    assert_eq!(r.objects_fetched, 2, "{r:?}");
+    assert_verifies(&with_a);
+
+    let c = snapshot_next(
+        &st,
+        &changed.file("src/d1/f8.php", content(100, 100_003)),
+        &dir.join("tree-c"),
+    );
+    assert_eq!(push_ok(&st, &c, b).manifest_base, Some(a));
+
+    // Damage B's manifest locally: repair decodes the remote patch against A's good local manifest.
+    let rec = store::Record::of(&st, &bslug.object());
+    store::flip_byte(&rec.pack, rec.data_byte(rec.loc.stored_len / 2));
+    st.forget_packs();
+    let report = slugstore::verify(&st, &VerifyOptions::default(), &NoProgress).unwrap();
+    let sources = [RepairSource {
+        name: "origin".into(),
+        backend: b,
+        cache_dir: st.root().join("remote-cache"),
+    }];
+    let repaired = slugstore::verify::repair(&st, &report, &sources, &NoProgress).unwrap();
+    assert_eq!(repaired.repaired.len(), 1, "{repaired:?}");
+    assert_verifies(&st);
+
+    // Damage the patch on the remote: pulls fail naming B's manifest and the pack.
+    let mut bytes = b.get(&key).unwrap().unwrap().to_vec();
+    let range = entry.record_range();
+    bytes[(range.end - 8) as usize] ^= 0x55;
+    b.put(&key, Bytes::from(bytes)).unwrap();
+    let fresh = store::init(&dir.join("fresh"));
+    let err = pull_into(&fresh, b, &bslug.to_hex())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&bslug.object().to_hex()), "{err}");
+    assert!(err.contains(&key), "{err}");
+    assert!(fresh.slugs().unwrap().is_empty());
+    assert_verifies(&fresh);
 }
 
 /// A push whose connection fails after a few idx uploads leaves no ref and no slug record on the

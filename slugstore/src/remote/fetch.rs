@@ -249,8 +249,14 @@ impl<'a, 'w> Fetcher<'a, 'w> {
         self.bytes.fetch_add(record.len() as u64, Ordering::Relaxed);
         check_header(e, &record, &location)?;
         let mut out = Vec::new();
-        decode_verified(&e.id, e.codec, e.raw_len, &record[RECORD_HEADER_LEN as usize..], &mut out)
-            .map_err(|err| in_pack(err, &location))?;
+        decode_verified(
+            &e.id,
+            e.codec,
+            e.raw_len,
+            &record[RECORD_HEADER_LEN as usize..],
+            &mut out,
+        )
+        .map_err(|err| in_pack(err, &location))?;
         Ok(out)
     }
 

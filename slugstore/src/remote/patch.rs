@@ -45,7 +45,12 @@ pub fn fits(base_len: u64, len: u64) -> bool {
 pub fn encode(base_id: &ObjectId, base: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     let log = window_log(base.len(), data.len())
         .ok_or_else(|| Error::Invalid("object and base too large for a patch".into()))?;
-    let zstd = |e: usize| Error::Invalid(format!("zstd patch: {}", zstd::zstd_safe::get_error_name(e)));
+    let zstd = |e: usize| {
+        Error::Invalid(format!(
+            "zstd patch: {}",
+            zstd::zstd_safe::get_error_name(e)
+        ))
+    };
     let mut c = CCtx::create();
     c.set_parameter(CParameter::CompressionLevel(LEVEL))
         .map_err(zstd)?;
@@ -83,7 +88,12 @@ pub fn decode(
     let frame = stored
         .get(32..)
         .ok_or_else(|| corrupt("patch shorter than its base id".into()))?;
-    let zstd = |e: usize| corrupt(format!("zstd patch: {}", zstd::zstd_safe::get_error_name(e)));
+    let zstd = |e: usize| {
+        corrupt(format!(
+            "zstd patch: {}",
+            zstd::zstd_safe::get_error_name(e)
+        ))
+    };
     let mut d = DCtx::create();
     d.set_parameter(DParameter::WindowLogMax(log.max(10)))
         .map_err(zstd)?;
@@ -100,7 +110,13 @@ mod tests {
 
     fn lines(n: usize, salt: &str) -> Vec<u8> {
         (0..n)
-            .flat_map(|i| format!("entry {i:06} {}\n", blake3::hash(format!("{salt}{i}").as_bytes())).into_bytes())
+            .flat_map(|i| {
+                format!(
+                    "entry {i:06} {}\n",
+                    blake3::hash(format!("{salt}{i}").as_bytes())
+                )
+                .into_bytes()
+            })
             .collect()
     }
 

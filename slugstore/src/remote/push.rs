@@ -334,7 +334,13 @@ fn plan_packs(
         let small = |p: &&mut Planned| p.copies.iter().all(|(_, l)| l.raw_len <= IN_MEMORY_LIMIT);
         match planned.iter_mut().find(small) {
             Some(first) => first.patch = patch,
-            None => planned.insert(0, Planned { copies: Vec::new(), patch }),
+            None => planned.insert(
+                0,
+                Planned {
+                    copies: Vec::new(),
+                    patch,
+                },
+            ),
         }
     }
     planned
@@ -345,7 +351,11 @@ fn plan_packs(
 /// and a small push (a few packs) overlaps its builds with its uploads. At most [`TRANSFERS`] built
 /// packs wait for an upload. After a failed upload no new pack is built; the first upload error is the
 /// one reported.
-fn build_and_upload<G, P, B, U>(groups: &[G], build: B, upload: U) -> Result<Vec<(PackIdx, PutOutcome)>>
+fn build_and_upload<G, P, B, U>(
+    groups: &[G],
+    build: B,
+    upload: U,
+) -> Result<Vec<(PackIdx, PutOutcome)>>
 where
     G: Sync,
     P: Send,
@@ -409,7 +419,13 @@ where
 fn build_pack(store: &Store, group: &Planned, dir: &Path) -> Result<FinishedPack> {
     let mut w = PackWriter::create(dir.join(fsutil::temp_name("pack")))?;
     let (patch, copied) = rayon::join(
-        || group.patch.as_ref().map(|p| patch_record(store, p)).transpose(),
+        || {
+            group
+                .patch
+                .as_ref()
+                .map(|p| patch_record(store, p))
+                .transpose()
+        },
         || copy_objects(store, &group.copies, &mut w),
     );
     copied?;
