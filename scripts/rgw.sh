@@ -136,6 +136,8 @@ osd memory target = 1073741824
 osd max object size = 1073741824
 
 [client.rgw]
+# Without TCP_NODELAY, a response RGW writes in two pieces (headers, then a small body: every GET of an
+# idx or a record, every refused create-only PUT) waits ~40 ms for the client's delayed ACK.
 rgw frontends = beast endpoint=127.0.0.1:${RGW_PORT} tcp_nodelay=1
 rgw data = $RGW_DIR/rgw
 rgw dns name = 127.0.0.1

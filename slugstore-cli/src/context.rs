@@ -133,7 +133,7 @@ impl Context {
 
     /// Prints `value` as JSON.
     pub fn print_json<T: serde::Serialize>(&self, value: &T) {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(value).expect("reports serialize")
         );

@@ -3,6 +3,8 @@
 //! Each subcommand lives in `cmd/` and is a thin translation from arguments to one library call and from
 //! its report to text or JSON; the work itself is done by the `slugstore` crate.
 
+#[macro_use]
+mod output;
 mod cmd;
 mod context;
 mod progress;

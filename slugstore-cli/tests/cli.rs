@@ -423,3 +423,30 @@ fn remote_push_pull_through_a_file_remote() {
         "{out:?}"
     );
 }
+
+/// Output into a pipe whose reader is gone (`slug refs | head -0`) ends `slug` quietly with the status
+/// a shell gives a command killed by SIGPIPE, not with a panic; `--json` output too.
+#[test]
+fn closed_stdout_ends_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    for args in [&["init"][..], &["--json", "refs"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(SLUG)
+            .current_dir(tmp.path())
+            .arg("--store")
+            .arg(&store)
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("run slug");
+        assert_eq!(
+            out.status.code(),
+            Some(141),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stderr.is_empty(), "{args:?}: {}", text(&out.stderr));
+    }
+}

@@ -47,7 +47,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     if ctx.global.json {
         ctx.print_json(&record);
     } else {
-        println!("{}", summary(&record));
+        out!("{}", summary(&record));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -25,9 +25,9 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         ctx.print_json(&r);
     } else {
         for p in &r.problems {
-            println!("BAD {p}");
+            out!("BAD {p}");
         }
-        println!(
+        out!(
             "{} {} objects ({} live); {} packs deleted, {} repacked into {}, {} orphan packs removed; {} freed ({} -> {})",
             if r.dry_run { "would free" } else { "freed" },
             r.objects_freed,

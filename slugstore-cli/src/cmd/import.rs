@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         ctx.print_json(&r);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}", r.slug);
+    out!("{}", r.slug);
     ctx.note(&format!(
         "imported {} ({}): {} files, {} dirs, {} symlinks, {}; {} new objects ({} stored){}{} in {:.2}s",
         r.source,

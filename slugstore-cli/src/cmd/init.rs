@@ -14,7 +14,7 @@ pub fn run(ctx: &Context, _: Args) -> CmdResult {
     if ctx.global.json {
         ctx.print_json(&serde_json::json!({ "store": store.root() }));
     } else {
-        println!("initialized an empty store in {}", store.root().display());
+        out!("initialized an empty store in {}", store.root().display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -37,7 +37,7 @@ pub fn run(ctx: &Context, _: Args) -> CmdResult {
             .get(&s.id)
             .map(|v| format!(" ({})", v.join(", ")))
             .unwrap_or_default();
-        println!(
+        out!(
             "{}  {}  {:>7} files  {:>10}{}{}",
             s.id.short(12),
             format_time(s.created),

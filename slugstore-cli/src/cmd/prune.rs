@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     }
     let verb = if r.dry_run { "would prune" } else { "pruned" };
     for s in &r.pruned {
-        println!(
+        out!(
             "{verb} {}  {}  {}",
             s.id.short(12),
             format_time(s.created),

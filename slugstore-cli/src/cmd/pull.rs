@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     if ctx.global.json {
         ctx.print_json(&r);
     } else {
-        println!(
+        out!(
             "pulled {}{} from {}: {} of {} objects downloaded ({} in {} requests), {} already here, {:.2}s",
             r.slug.short(12),
             r.ref_name.as_ref().map(|n| format!(" as {n}")).unwrap_or_default(),

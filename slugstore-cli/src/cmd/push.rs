@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     if ctx.global.json {
         ctx.print_json(&r);
     } else {
-        println!(
+        out!(
             "pushed {}{} to {}: {} of {} objects uploaded ({} in {} packs{}), {} already there{}, {:.2}s",
             r.slug.short(12),
             r.ref_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default(),

@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
                 ctx.print_json(&m);
             } else {
                 for (n, id) in refs {
-                    println!("{}  {n}", id.short(12));
+                    out!("{}  {n}", id.short(12));
                 }
             }
         }
@@ -41,7 +41,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
                 ctx.print_json(&log);
             } else {
                 for e in log {
-                    println!(
+                    out!(
                         "{}  {}  {}",
                         e.slug.short(12),
                         format_time(e.time),

@@ -27,9 +27,9 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let time = |t: Option<u64>| t.map(format_time).unwrap_or_else(|| "-".into());
-    println!("releases in {}:", r.target.display());
+    out!("releases in {}:", r.target.display());
     for rel in &r.releases {
-        println!(
+        out!(
             "{} {}  materialized {}  last live {}",
             if rel.current { "*" } else { " " },
             rel.slug.short(12),
@@ -40,11 +40,11 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     if r.current
         .is_some_and(|c| !r.releases.iter().any(|rel| rel.slug == c))
     {
-        println!("warning: `current` points at a release that is not on disk");
+        out!("warning: `current` points at a release that is not on disk");
     }
-    println!("history (newest first):");
+    out!("history (newest first):");
     for act in &r.activations {
-        println!(
+        out!(
             "  {}  {:<8} {}{}",
             format_time(act.time),
             match act.kind {
@@ -58,7 +58,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         );
     }
     if !r.leftovers.is_empty() {
-        println!(
+        out!(
             "{} leftover(s) of interrupted commands (removed by the next checkout)",
             r.leftovers.len()
         );

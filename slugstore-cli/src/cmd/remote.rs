@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
                 ctx.print_json(&all);
             } else {
                 for r in all {
-                    println!("{}\t{}", r.name, r.url);
+                    out!("{}\t{}", r.name, r.url);
                 }
             }
         }

@@ -48,9 +48,9 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     }
     for e in manifest.entries() {
         match &e.kind {
-            EntryKind::Dir => println!("d {:o} {:>10} {}/", e.mode(), "-", e.display_path()),
+            EntryKind::Dir => out!("d {:o} {:>10} {}/", e.mode(), "-", e.display_path()),
             EntryKind::File { size, id, .. } => {
-                println!(
+                out!(
                     "f {:o} {size:>10} {}  {}",
                     e.mode(),
                     e.display_path(),
@@ -58,7 +58,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
                 )
             }
             EntryKind::Symlink { target } => {
-                println!(
+                out!(
                     "l {:o} {:>10} {} -> {}",
                     e.mode(),
                     "-",

@@ -33,7 +33,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         ctx.print_json(&r);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}", r.slug);
+    out!("{}", r.slug);
     ctx.note(&format!(
         "{} files, {} dirs, {} symlinks, {}; read {} files{}; {} new objects, {} new ({} stored), {} deduplicated{}{} in {:.2}s",
         r.tree.files,

@@ -28,21 +28,21 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     match live.current {
-        Some(id) => println!("live: {id}"),
-        None => println!("live: nothing (no release is current)"),
+        Some(id) => out!("live: {id}"),
+        None => out!("live: nothing (no release is current)"),
     }
     match &last {
         Some(r) => print_record(r),
-        None => println!("no deploy recorded"),
+        None => out!("no deploy recorded"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// The deploy's summary, then one line per phase: state, start, duration, detail.
 pub fn print_record(r: &DeployRecord) {
-    println!("last {}", deploy::summary(r));
+    out!("last {}", deploy::summary(r));
     for p in &r.phases {
-        println!(
+        out!(
             "  {:<12} {:<11} {:<20} {:>9} {}",
             p.phase.as_str(),
             p.state.as_str(),
@@ -52,6 +52,6 @@ pub fn print_record(r: &DeployRecord) {
         );
     }
     if let Some(e) = &r.error {
-        println!("  error: {e}");
+        out!("  error: {e}");
     }
 }

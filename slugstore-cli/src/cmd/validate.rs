@@ -25,7 +25,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             if ctx.global.json {
                 ctx.print_json(&serde_json::json!({ "valid": true, "summary": summary(&project) }));
             } else {
-                println!("{}: valid: {}", a.dir.display(), summary(&project));
+                out!("{}: valid: {}", a.dir.display(), summary(&project));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
                 ctx.print_json(&serde_json::json!({ "valid": false, "diagnostics": diagnostics }));
             } else {
                 for d in &diagnostics {
-                    println!("{d}");
+                    out!("{d}");
                 }
                 let n = diagnostics.len();
                 ctx.note(&format!(

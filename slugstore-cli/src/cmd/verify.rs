@@ -102,15 +102,15 @@ fn repair(
 
 fn print_verify(r: &VerifyReport) {
     for b in &r.bad {
-        println!("BAD {}: {}", b.id, b.problem);
+        out!("BAD {}: {}", b.id, b.problem);
         for (slug, path) in &b.used_by {
-            println!("    breaks slug {} at {}", slug.short(12), path);
+            out!("    breaks slug {} at {}", slug.short(12), path);
         }
     }
     for p in &r.bad_packs {
-        println!("BAD pack {}: {}", p.pack, p.problem);
+        out!("BAD pack {}: {}", p.pack, p.problem);
     }
-    println!(
+    out!(
         "{} of {} objects checked{}, {} slugs: {}",
         r.objects_checked,
         r.objects_total,
@@ -126,15 +126,15 @@ fn print_verify(r: &VerifyReport) {
 
 fn print_repair(x: &RepairReport) {
     for f in &x.repaired {
-        println!("REPAIRED {} from {}", f.id, f.remote);
+        out!("REPAIRED {} from {}", f.id, f.remote);
     }
     for id in &x.unrepaired {
-        println!("UNREPAIRED {id}: no remote has a good copy");
+        out!("UNREPAIRED {id}: no remote has a good copy");
     }
     for p in &x.packs_kept {
-        println!("KEPT damaged pack {p}: it still holds an unrepaired object");
+        out!("KEPT damaged pack {p}: it still holds an unrepaired object");
     }
-    println!(
+    out!(
         "repair: {} objects fetched ({}), {} good objects moved out of {} damaged packs, {} left damaged",
         x.repaired.len(),
         human_bytes(x.bytes_fetched),

@@ -82,11 +82,11 @@ fn report(ctx: &Context, a: &Args, running: bool, what: &str, dirs: Option<u64>)
         }));
     } else if running {
         match dirs {
-            Some(n) => println!("{what} {} ({n} directories)", a.dir.display()),
-            None => println!("{what} {}", a.dir.display()),
+            Some(n) => out!("{what} {} ({n} directories)", a.dir.display()),
+            None => out!("{what} {}", a.dir.display()),
         }
     } else {
-        println!("no watcher runs for {}", a.dir.display());
+        out!("no watcher runs for {}", a.dir.display());
     }
     Ok(if running {
         ExitCode::SUCCESS
