@@ -105,26 +105,17 @@ pub fn push(
         check_ref_name(r)?;
     }
     let record = store.slug(slug)?;
-    let bases = base_candidates(store, &record)?;
-    // What the slug needs (local) and what the remote has (a listing, idx files) are independent, and
-    // so is the manifest's patch against the likeliest base, made meanwhile (used if the remote turns
-    // out to hold that base whole).
-    let (local, catalog) = rayon::join(
+    // What the slug needs (local) and what the remote has (a listing, idx files) are independent.
+    // The manifest's bytes are kept for the patch.
+    let (wanted, catalog) = rayon::join(
         || -> Result<_> {
             let manifest = store.read_object(&slug.object())?;
-            let (wanted, early) = rayon::join(
-                || Store::manifest_objects(slug, &manifest),
-                || {
-                    bases
-                        .first()
-                        .and_then(|b| encode_patch(store, b, &manifest))
-                },
-            );
-            Ok((manifest, wanted?, early))
+            let wanted = Store::manifest_objects(slug, &manifest)?;
+            Ok((manifest, wanted))
         },
         || Catalog::load(backend, cache_dir),
     );
-    let ((manifest, wanted, early), mut catalog) = (local?, catalog?);
+    let ((manifest, wanted), mut catalog) = (wanted?, catalog?);
     let absent: Vec<ObjectId> = wanted
         .iter()
         .filter(|id| !catalog.has(id))
@@ -134,15 +125,13 @@ pub fn push(
     let mut missing: Vec<(ObjectId, Location)> = absent.into_iter().zip(located).collect();
     let at = missing.iter().position(|(id, _)| *id == slug.object());
     let patch = match at {
-        Some(at) => patch_base(&bases, &catalog, &missing[at].1).map(|base| {
+        Some(at) => patch_base(store, &record, &catalog, &missing[at].1)?.map(|base| {
             let (id, loc) = missing.swap_remove(at);
-            let stored = early.filter(|(b, _)| *b == base).map(|(_, stored)| stored);
             Patch {
                 id,
                 loc,
                 base,
                 raw: manifest,
-                stored,
             }
         }),
         None => None,
@@ -231,13 +220,12 @@ fn record_len(loc: &Location) -> u64 {
 }
 
 /// The slug's manifest `id` (bytes `raw`, checked), stored locally at `loc`, to send as a patch
-/// against object `base` (`stored`, when already made).
+/// against object `base`.
 struct Patch {
     id: ObjectId,
     loc: Location,
     base: ObjectId,
     raw: Vec<u8>,
-    stored: Option<Vec<u8>>,
 }
 
 /// One pack to build and upload.
@@ -265,48 +253,37 @@ impl Planned {
 /// How many earlier slugs [`patch_base`] considers.
 const BASE_CANDIDATES: usize = 16;
 
-/// The manifests of earlier slugs of this store that the manifest of `record` could be patched
-/// against, best first: the parent's, then those of slugs of the same source, newest first.
-fn base_candidates(store: &Store, record: &SlugRecord) -> Result<Vec<ObjectId>> {
-    let mut slugs: Vec<SlugRecord> = store
+/// The manifest to send the slug's manifest (stored locally at `loc`) as a patch against: one of an
+/// earlier slug that this store has and that the remote holds whole (not itself a patch, so a reader
+/// needs at most one more object). The parent comes first, then slugs of the same source, newest
+/// first. `None` when no such slug is among the first [`BASE_CANDIDATES`].
+fn patch_base(
+    store: &Store,
+    record: &SlugRecord,
+    catalog: &Catalog,
+    loc: &Location,
+) -> Result<Option<ObjectId>> {
+    let mut candidates: Vec<SlugRecord> = store
         .slugs()?
         .into_iter()
         .filter(|r| r.id != record.id)
         .collect();
-    slugs.sort_by_key(|r| {
+    candidates.sort_by_key(|r| {
         (
             Some(r.id) != record.parent,
             r.source != record.source,
             std::cmp::Reverse(r.created),
         )
     });
-    let mut bases = Vec::new();
-    for r in slugs {
-        if bases.len() == BASE_CANDIDATES {
-            break;
-        }
-        if store.index().has_object(&r.id.object())? {
-            bases.push(r.id.object());
+    for c in candidates.iter().take(BASE_CANDIDATES) {
+        let base = c.id.object();
+        let whole = matches!(catalog.find(&base),
+            Some((_, e)) if e.codec != Codec::Patch && patch::fits(e.raw_len, loc.raw_len));
+        if whole && store.index().has_object(&base)? {
+            return Ok(Some(base));
         }
     }
-    Ok(bases)
-}
-
-/// The first of `bases` that the remote holds whole (not itself a patch, so a reader needs at most
-/// one more object), to send the slug's manifest (stored locally at `loc`) as a patch against.
-fn patch_base(bases: &[ObjectId], catalog: &Catalog, loc: &Location) -> Option<ObjectId> {
-    bases.iter().copied().find(|base| {
-        matches!(catalog.find(base),
-            Some((_, e)) if e.codec != Codec::Patch && patch::fits(e.raw_len, loc.raw_len))
-    })
-}
-
-/// The stored bytes of manifest `raw` as a patch against object `base`, or `None` when the base
-/// cannot be read (then the manifest goes whole; verify names a damaged base).
-fn encode_patch(store: &Store, base: &ObjectId, raw: &[u8]) -> Option<(ObjectId, Vec<u8>)> {
-    let bytes = store.read_object(base).ok()?;
-    let stored = patch::encode(base, &bytes, raw).ok()?;
-    Some((*base, stored))
+    Ok(None)
 }
 
 /// Cuts the objects to send into packs: in local pack order (sequential reads, and the same cut for
@@ -486,13 +463,11 @@ fn copy_objects(store: &Store, objects: &[(ObjectId, Location)], w: &mut PackWri
 }
 
 /// The record of the manifest to send: its codec and stored bytes, as a patch against its base, or
-/// as stored locally when the patch is no smaller (or the base cannot be read).
+/// as stored locally when the patch is no smaller. The base is read and checked.
 fn patch_record<'p>(store: &Store, p: &'p Patch) -> Result<(&'p Patch, Codec, Vec<u8>)> {
-    let stored = match &p.stored {
-        Some(stored) => Some(stored.clone()),
-        None => encode_patch(store, &p.base, &p.raw).map(|(_, stored)| stored),
-    };
-    if let Some(stored) = stored.filter(|s| (s.len() as u64) < p.loc.stored_len) {
+    let base = store.read_object(&p.base)?;
+    let stored = patch::encode(&p.base, &base, &p.raw)?;
+    if (stored.len() as u64) < p.loc.stored_len {
         return Ok((p, Codec::Patch, stored));
     }
     let (codec, stored) = store.with_stored(&p.id, |loc, data| (loc.codec, data.to_vec()))?;
