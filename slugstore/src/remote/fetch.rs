@@ -8,7 +8,7 @@
 //!
 //! The remote is not trusted: every object is decoded and hashed before its stored bytes (still
 //! compressed) go to the writer; a mismatch is an error naming the object and the remote pack. A
-//! [`patch`](super::patch) is decoded against its base (from the local store when it has a good copy,
+//! [`patch`] is decoded against its base (from the local store when it has a good copy,
 //! else fetched whole from the remote, not stored) and the object stored compressed on its own.
 
 use std::collections::BTreeMap;
