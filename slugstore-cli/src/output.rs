@@ -3,7 +3,7 @@
 //! `slug ls | head` closes the pipe before `slug` is done writing. Rust ignores SIGPIPE, so the next
 //! write fails with `BrokenPipe` and `println!` panics with a backtrace. Resetting SIGPIPE to its
 //! default would instead kill the process on any write to a closed pipe or socket, the watcher's and
-//! the hooks' included; so command output goes through [`line`], which ends the process quietly, with
+//! the hooks' included; so command output goes through [`line()`], which ends the process quietly, with
 //! the status a shell reports for a command killed by SIGPIPE, when stdout is the closed pipe.
 
 use std::fmt;
@@ -29,7 +29,7 @@ pub fn line(args: fmt::Arguments<'_>) {
     }
 }
 
-/// `println!` for command output, through [`line`].
+/// `println!` for command output, through [`line()`].
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::output::line(format_args!($($arg)*))
