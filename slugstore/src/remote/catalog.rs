@@ -6,10 +6,13 @@
 //! Idx files never change (they are named by their pack's hash), so each is downloaded once and kept
 //! in the remote's cache directory; later runs fetch only the idx files of packs added since. The
 //! listing stays authoritative: a cached idx whose key is no longer listed (a pack removed from the
-//! remote) is not used, and a cached file that fails its checksum is fetched again.
+//! remote) is not used, and a cached file that fails its checksum is fetched again. The cached files
+//! are read while the listing is in flight (a round trip during which a core would otherwise idle).
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::thread;
 
 use rayon::prelude::*;
 
@@ -35,7 +38,12 @@ impl Catalog {
     pub fn load(backend: &dyn Backend, cache_dir: &Path) -> Result<Catalog> {
         let idx_dir = cache_dir.join("idx");
         fs::create_dir_all(&idx_dir).at(&idx_dir)?;
-        let keys = backend.list(layout::PACKS_DIR)?;
+        let (keys, mut cached) = thread::scope(|s| {
+            let listing = s.spawn(|| backend.list(layout::PACKS_DIR));
+            let cached = read_cache(&idx_dir);
+            (listing.join().expect("listing does not panic"), cached)
+        });
+        let keys = keys?;
         let packs: foldhash::HashSet<ObjectId> = keys
             .iter()
             .filter_map(|(key, _)| layout::pack_of_pack_key(key))
@@ -47,12 +55,23 @@ impl Catalog {
             .filter_map(|(key, _)| layout::pack_of_idx_key(key))
             .filter(|id| packs.contains(id))
             .collect();
-        let loaded: Vec<(PackIdx, bool)> = transfer_pool()?.install(|| {
-            listed
-                .par_iter()
-                .map(|pack| load_one(backend, &idx_dir, pack))
-                .collect::<Result<_>>()
-        })?;
+        let mut loaded: Vec<(PackIdx, bool)> = Vec::with_capacity(listed.len());
+        let mut uncached = Vec::new();
+        for pack in listed {
+            match cached.remove(&pack) {
+                Some(idx) => loaded.push((idx, false)),
+                None => uncached.push(pack),
+            }
+        }
+        if !uncached.is_empty() {
+            let fetched: Vec<(PackIdx, bool)> = transfer_pool()?.install(|| {
+                uncached
+                    .par_iter()
+                    .map(|pack| load_one(backend, &idx_dir, pack))
+                    .collect::<Result<_>>()
+            })?;
+            loaded.extend(fetched);
+        }
         let mut catalog = Catalog::default();
         let objects = loaded.iter().map(|(idx, _)| idx.entries.len()).sum();
         catalog.objects.reserve(objects);
@@ -107,6 +126,27 @@ pub fn cache_idx(cache_dir: &Path, idx: &PackIdx, bytes: &[u8]) -> Result<()> {
     let tmp = fsutil::temp_sibling(&path);
     fs::write(&tmp, bytes).at(&tmp)?;
     fs::rename(&tmp, &path).at(&path)
+}
+
+/// Every idx file in the cache that reads and checks out, by pack (listed or not: the caller uses only
+/// the listed ones). Files that do not are left to [`load_one`], which fetches them again.
+fn read_cache(idx_dir: &Path) -> HashMap<ObjectId, PackIdx> {
+    let Ok(dir) = fs::read_dir(idx_dir) else {
+        return HashMap::new();
+    };
+    let packs: Vec<ObjectId> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".idx")?.parse().ok())
+        .collect();
+    packs
+        .par_iter()
+        .filter_map(|pack| {
+            let path = cache_path(idx_dir, pack);
+            let bytes = fs::read(&path).ok()?;
+            let idx = PackIdx::decode(&bytes, pack, &path.display().to_string()).ok()?;
+            Some((*pack, idx))
+        })
+        .collect()
 }
 
 /// Reads the idx of `pack` from the cache or the remote; the flag says whether it was downloaded.
