@@ -73,6 +73,15 @@ impl Context {
         Store::open(&self.store_path().0, &self.open_options())
     }
 
+    /// Opens the store for a command that writes nothing to its index (faster to open).
+    pub fn open_read_only(&self) -> slugstore::Result<Store> {
+        let opts = OpenOptions {
+            read_only: true,
+            ..self.open_options()
+        };
+        Store::open(&self.store_path().0, &opts)
+    }
+
     /// Opens the store, creating it first when it is the default one and absent.
     pub fn open_or_init(&self) -> slugstore::Result<Store> {
         self.open_or_init_with(&self.open_options())

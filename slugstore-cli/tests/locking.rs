@@ -179,3 +179,46 @@ fn export_piped_into_import_on_the_same_store_completes() {
         );
     }
 }
+
+/// A store opened for reading only (as `slug push` opens it) holds the same lock as a writer: a
+/// command waits for it, and it waits for a writer; its index refuses writes.
+#[test]
+fn a_read_only_open_holds_and_waits_for_the_same_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    assert!(run(slug(&store).arg("init")).status.success());
+    let read_only = OpenOptions {
+        read_only: true,
+        ..OpenOptions::default()
+    };
+    let reader = Store::open(&store, &read_only).unwrap();
+    let out = run(slug(&store).args(["--lock-timeout", "0.3", "refs"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("locked by another slug process"), "{err}");
+    let mut batch = reader.index().batch();
+    batch
+        .set_ref(
+            "main",
+            slugstore::SlugId(slugstore::ObjectId::hash(b"x")),
+            None,
+        )
+        .unwrap();
+    assert!(batch.commit().is_err(), "a read-only index took a write");
+    drop(reader);
+
+    let writer = Store::open(&store, &OpenOptions::default()).unwrap();
+    let waited = Store::open(
+        &store,
+        &OpenOptions {
+            lock_timeout: Some(Duration::from_millis(300)),
+            ..read_only
+        },
+    );
+    assert!(
+        matches!(waited, Err(slugstore::Error::Locked { .. })),
+        "{:?}",
+        waited.err()
+    );
+    drop(writer);
+    assert!(Store::open(&store, &read_only).is_ok());
+}

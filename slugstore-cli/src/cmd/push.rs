@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let store = ctx.open()?;
+    let store = ctx.open_read_only()?;
     let remote = config::get_or_default(&store, a.remote.as_deref())?;
     let id = store.resolve(&a.slug)?;
     let opts = PushOptions {

@@ -19,6 +19,7 @@
 //! RocksDB also gives the store its lock: only one process can open the database at a time, the lock is an
 //! `fcntl` lock the kernel drops when its holder dies, so a killed `slug` never leaves the store locked.
 
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -136,11 +137,32 @@ pub struct Index {
     path: PathBuf,
     /// The store's `tmp/`, where table files are written before ingestion.
     tmp: PathBuf,
+    /// The store's lock (see [`lock`]), held while the index is open.
+    _lock: File,
+}
+
+/// How the index is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    ReadWrite,
+    /// For commands that only read. RocksDB then writes nothing at open (no new manifest, options
+    /// file, log or fsync): ~3 ms instead of ~11 ms here. Writes fail.
+    ReadOnly,
 }
 
 impl Index {
     /// Opens (creating if needed) the index at `path`, waiting for another process's lock as `wait` says.
     pub fn open(path: &Path, wait: &LockWait<'_>) -> Result<Index> {
+        Index::open_mode(path, wait, Mode::ReadWrite)
+    }
+
+    /// Opens the existing index at `path` for reading only, holding the same lock as a writer (so
+    /// commands still run one at a time on a store), waiting for it as `wait` says.
+    pub fn open_read_only(path: &Path, wait: &LockWait<'_>) -> Result<Index> {
+        Index::open_mode(path, wait, Mode::ReadOnly)
+    }
+
+    fn open_mode(path: &Path, wait: &LockWait<'_>, mode: Mode) -> Result<Index> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -169,15 +191,28 @@ impl Index {
             let cfs = CFS
                 .iter()
                 .map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
-            match DB::open_cf_descriptors(&opts, path, cfs) {
-                Ok(db) => {
+            // `None`: another process (or another open of this store) holds the lock.
+            let opened = lock(path)?.and_then(|lock| {
+                let db = match mode {
+                    Mode::ReadWrite => DB::open_cf_descriptors(&opts, path, cfs),
+                    Mode::ReadOnly => DB::open_cf_descriptors_read_only(&opts, path, cfs, false),
+                };
+                match db {
+                    // RocksDB's own lock, held by a process that does not take the store's.
+                    Err(e) if is_lock_error(&e) => None,
+                    r => Some(r.map(|db| (db, lock))),
+                }
+            });
+            match opened {
+                Some(Ok((db, lock))) => {
                     return Ok(Index {
                         db,
                         path: path.to_path_buf(),
                         tmp: path.with_file_name("tmp"),
+                        _lock: lock,
                     })
                 }
-                Err(e) if is_lock_error(&e) => {
+                None => {
                     if wait.timeout.is_some_and(|t| start.elapsed() >= t) {
                         return Err(Error::Locked {
                             path: path.to_path_buf(),
@@ -190,7 +225,7 @@ impl Index {
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     return Err(Error::Index {
                         path: path.to_path_buf(),
                         source: e,
@@ -491,6 +526,30 @@ impl Index {
     /// The index directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Takes the store's lock without waiting: an exclusive `flock` on `lock` beside the index; `None`
+/// when another process, or another open store in this one, holds it.
+///
+/// RocksDB locks its own `LOCK` file too, but only when opened for writing, and with a POSIX record
+/// lock, which the process loses when it closes any descriptor of that file and which does not
+/// exclude a second open in the same process. A `flock` belongs to its open file description: it
+/// excludes every other open, in this process or another, and goes when its file is closed, also
+/// when the process dies.
+fn lock(path: &Path) -> Result<Option<File>> {
+    let file_path = path.with_file_name("lock");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&file_path)
+        .map_err(|e| Error::io(&file_path, e))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(file)),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(None),
+        Err(e) => Err(Error::io(&file_path, e.into())),
     }
 }
 

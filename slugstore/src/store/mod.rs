@@ -49,6 +49,9 @@ pub struct OpenOptions<'a> {
     pub on_wait: &'a dyn Fn(&Path),
     /// zstd level for new objects.
     pub zstd_level: i32,
+    /// Open the index for reading only (for commands that write nothing to it, such as push): the
+    /// same lock is held, opening is faster, and any write to the index fails.
+    pub read_only: bool,
 }
 
 impl Default for OpenOptions<'_> {
@@ -57,6 +60,7 @@ impl Default for OpenOptions<'_> {
             lock_timeout: None,
             on_wait: &|_| {},
             zstd_level: 3,
+            read_only: false,
         }
     }
 }
@@ -115,13 +119,16 @@ impl Store {
     }
 
     fn open_dirs(root: &Path, opts: &OpenOptions<'_>) -> Result<Store> {
-        let index = Index::open(
-            &root.join("index"),
-            &LockWait {
-                timeout: opts.lock_timeout,
-                on_wait: opts.on_wait,
-            },
-        )?;
+        let wait = LockWait {
+            timeout: opts.lock_timeout,
+            on_wait: opts.on_wait,
+        };
+        let index_dir = root.join("index");
+        let index = if opts.read_only {
+            Index::open_read_only(&index_dir, &wait)?
+        } else {
+            Index::open(&index_dir, &wait)?
+        };
         // We hold the lock: whatever is in tmp/ was left by a process that died mid-write.
         let tmp = root.join("tmp");
         if let Ok(rd) = fs::read_dir(&tmp) {
