@@ -169,20 +169,16 @@ impl<'a, 'w> Fetcher<'a, 'w> {
         let key = layout::pack_key(&pack.pack);
         let location = format!("{}/{key}", self.backend.url());
         let range = span_range(span);
-        self.requests.fetch_add(1, Ordering::Relaxed);
         if let (Some(b), [e]) = (bars, span) {
             if streamed(e) {
+                self.requests.fetch_add(1, Ordering::Relaxed);
                 self.large(&key, &location, e)?;
                 b.objects.inc(1);
                 b.bytes.inc(range.end - range.start);
                 return Ok(Vec::new());
             }
         }
-        let bytes = self
-            .backend
-            .get_range(&key, range.clone())?
-            .ok_or_else(|| gone(&location))?;
-        self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let bytes = self.read(&key, &location, range.clone())?;
         let mut out = Vec::new();
         for e in span {
             let at = (e.offset - range.start) as usize;
@@ -213,11 +209,7 @@ impl<'a, 'w> Fetcher<'a, 'w> {
     fn unpatch(&self, e: &IdxEntry, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let corrupt = |detail: String| Error::Corrupt { id: e.id, detail };
         let base = patch::base_of(data).ok_or_else(|| corrupt("patch without a base".into()))?;
-        let local = match self.store.index().has_object(&base)? {
-            true => self.store.read_object(&base).ok(),
-            false => None,
-        };
-        let base_bytes = match local {
+        let base_bytes = match self.store.read_object(&base).ok() {
             Some(bytes) => bytes,
             None => {
                 let Some((pack, entry)) = self.catalog.find(&base) else {
@@ -239,14 +231,9 @@ impl<'a, 'w> Fetcher<'a, 'w> {
 
     /// Fetches and checks one object of the remote (the base of a patch) without storing it.
     fn whole(&self, pack: &PackIdx, e: &IdxEntry) -> Result<Vec<u8>> {
-        let location = format!("{}/{}", self.backend.url(), layout::pack_key(&pack.pack));
-        let range = e.record_range();
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let record = self
-            .backend
-            .get_range(&layout::pack_key(&pack.pack), range)?
-            .ok_or_else(|| gone(&location))?;
-        self.bytes.fetch_add(record.len() as u64, Ordering::Relaxed);
+        let key = layout::pack_key(&pack.pack);
+        let location = format!("{}/{key}", self.backend.url());
+        let record = self.read(&key, &location, e.record_range())?;
         check_header(e, &record, &location)?;
         let mut out = Vec::new();
         decode_verified(
@@ -258,6 +245,17 @@ impl<'a, 'w> Fetcher<'a, 'w> {
         )
         .map_err(|err| in_pack(err, &location))?;
         Ok(out)
+    }
+
+    /// Reads `range` of the pack at `key` (described as `location`), counting the request and bytes.
+    fn read(&self, key: &str, location: &str, range: Range<u64>) -> Result<bytes::Bytes> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let bytes = self
+            .backend
+            .get_range(key, range)?
+            .ok_or_else(|| gone(location))?;
+        self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes)
     }
 
     /// Fetches an object too large for memory: the pack goes to a file, the object is decoded from

@@ -95,7 +95,7 @@ pub fn decode(
         ))
     };
     let mut d = DCtx::create();
-    d.set_parameter(DParameter::WindowLogMax(log.max(10)))
+    d.set_parameter(DParameter::WindowLogMax(log))
         .map_err(zstd)?;
     d.ref_prefix(base).map_err(zstd)?;
     out.clear();
