@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::thread;
 
 use rayon::prelude::*;
@@ -22,12 +23,15 @@ use crate::id::ObjectId;
 use crate::remote::backend::Backend;
 use crate::remote::layout::{self, IdxEntry, PackIdx};
 use crate::remote::transfer_pool;
+use crate::store::pack::Codec;
 
 /// The complete packs of a remote and the objects in them.
 #[derive(Debug, Default)]
 pub struct Catalog {
     packs: Vec<PackIdx>,
-    objects: foldhash::HashMap<ObjectId, (usize, usize)>,
+    /// Where each object is, built on first use: a push after a small change asks about a few
+    /// thousand objects ([`Catalog::entries_of`]), not about every object of the remote.
+    objects: OnceLock<foldhash::HashMap<ObjectId, (u32, u32)>>,
     /// Idx files downloaded by [`Catalog::load`] (the others came from the cache).
     pub fetched: u64,
 }
@@ -73,34 +77,71 @@ impl Catalog {
             loaded.extend(fetched);
         }
         let mut catalog = Catalog::default();
-        let objects = loaded.iter().map(|(idx, _)| idx.entries.len()).sum();
-        catalog.objects.reserve(objects);
         for (idx, fetched) in loaded {
             catalog.fetched += fetched as u64;
-            catalog.add(idx);
+            catalog.packs.push(idx);
         }
         Ok(catalog)
     }
 
+    /// The object map, built from the packs on first use.
+    fn objects(&self) -> &foldhash::HashMap<ObjectId, (u32, u32)> {
+        self.objects.get_or_init(|| {
+            let count = self.packs.iter().map(|idx| idx.entries.len()).sum();
+            let mut objects =
+                foldhash::HashMap::with_capacity_and_hasher(count, Default::default());
+            for (p, idx) in self.packs.iter().enumerate() {
+                for (i, e) in idx.entries.iter().enumerate() {
+                    objects.entry(e.id).or_insert((p as u32, i as u32));
+                }
+            }
+            objects
+        })
+    }
+
     /// Adds a pack (one just pushed).
     pub fn add(&mut self, idx: PackIdx) {
-        let p = self.packs.len();
-        for (i, e) in idx.entries.iter().enumerate() {
-            self.objects.entry(e.id).or_insert((p, i));
+        let p = self.packs.len() as u32;
+        if let Some(objects) = self.objects.get_mut() {
+            for (i, e) in idx.entries.iter().enumerate() {
+                objects.entry(e.id).or_insert((p, i as u32));
+            }
         }
         self.packs.push(idx);
     }
 
     /// Whether some complete pack holds object `id`.
     pub fn has(&self, id: &ObjectId) -> bool {
-        self.objects.contains_key(id)
+        self.objects().contains_key(id)
     }
 
     /// The pack holding `id` and its record there.
     pub fn find(&self, id: &ObjectId) -> Option<(&PackIdx, &IdxEntry)> {
-        let &(p, i) = self.objects.get(id)?;
-        let pack = &self.packs[p];
-        Some((pack, &pack.entries[i]))
+        let &(p, i) = self.objects().get(id)?;
+        let pack = &self.packs[p as usize];
+        Some((pack, &pack.entries[i as usize]))
+    }
+
+    /// The record of each of `ids` that some complete pack holds, one pass over the packs without
+    /// building the object map. An object stored whole is preferred to one stored as a patch.
+    pub fn entries_of(
+        &self,
+        ids: &foldhash::HashSet<ObjectId>,
+    ) -> foldhash::HashMap<ObjectId, IdxEntry> {
+        let mut found = foldhash::HashMap::default();
+        for e in self.packs.iter().flat_map(|idx| &idx.entries) {
+            if ids.contains(&e.id) {
+                found
+                    .entry(e.id)
+                    .and_modify(|f: &mut IdxEntry| {
+                        if f.codec == Codec::Patch {
+                            *f = *e;
+                        }
+                    })
+                    .or_insert(*e);
+            }
+        }
+        found
     }
 
     /// Number of complete packs.

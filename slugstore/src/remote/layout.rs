@@ -75,6 +75,15 @@ pub fn slug_key(id: &SlugId) -> String {
     format!("{SLUGS_DIR}/{}.json", id.to_hex())
 }
 
+/// The slug of a slug record key (`slugs/<hex>.json`), or `None` for any other key.
+pub fn slug_of_key(key: &str) -> Option<SlugId> {
+    let hex = key
+        .strip_prefix(SLUGS_DIR)?
+        .strip_prefix('/')?
+        .strip_suffix(".json")?;
+    hex.parse().ok().map(SlugId)
+}
+
 /// The key of ref `name`. Bytes that remote keys do not allow (`_`, `=`, and a `.` starting a
 /// segment) are written `=XX` with two uppercase hex digits, so `release_1` is `refs/release=5F1`.
 pub fn ref_key(name: &str) -> String {

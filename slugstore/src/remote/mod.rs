@@ -8,6 +8,7 @@ pub mod backend;
 pub mod catalog;
 pub mod config;
 pub(crate) mod fetch;
+mod have;
 pub mod layout;
 pub mod patch;
 pub mod pull;

@@ -144,10 +144,7 @@ pub fn resolve(backend: &dyn Backend, name: &str) -> Result<SlugId> {
         let matches: Vec<SlugId> = backend
             .list(layout::SLUGS_DIR)?
             .iter()
-            .filter_map(|(key, _)| {
-                let hex = key.strip_prefix("slugs/")?.strip_suffix(".json")?;
-                hex.parse().ok().map(SlugId)
-            })
+            .filter_map(|(key, _)| layout::slug_of_key(key))
             .filter(|id| id.object().has_hex_prefix(name))
             .collect();
         return match matches.as_slice() {
