@@ -40,8 +40,9 @@ pub(super) struct Survey {
     pub manifest: Vec<u8>,
     /// The remote's complete packs.
     pub catalog: Catalog,
-    /// Distinct objects of the slug, its manifest included.
-    pub objects: u64,
+    /// Distinct objects of the slug, its manifest included, when they had to be counted to find
+    /// the absent ones (the caller counts them otherwise, see [`Store::manifest_objects`]).
+    pub objects: Option<u64>,
     /// Those the remote lacks.
     pub absent: Vec<ObjectId>,
     /// The base found, if any.
@@ -72,11 +73,7 @@ pub(super) fn survey(
     let base = choose_base(store, &candidates, likely, &catalog, &remote_slugs, len);
     let (objects, absent) = match &base {
         Some(base) => {
-            let (changed, objects) = rayon::join(
-                || Manifest::changed_ids(&base.manifest, &manifest),
-                || Store::manifest_objects(&slug, &manifest).map(|all| all.len()),
-            );
-            let changed = changed.map_err(|e| {
+            let changed = Manifest::changed_ids(&base.manifest, &manifest).map_err(|e| {
                 Error::Invalid(format!(
                     "comparing the manifest of slug {} with that of {}: {e}",
                     slug.short(12),
@@ -87,18 +84,18 @@ pub(super) fn survey(
             maybe.insert(slug.object());
             let present = catalog.entries_of(&maybe);
             let absent = maybe.into_iter().filter(|id| !present.contains_key(id));
-            (objects?, absent.collect())
+            (None, absent.collect())
         }
         None => {
             let all = Store::manifest_objects(&slug, &manifest)?;
             let absent = all.iter().filter(|id| !catalog.has(id)).copied();
-            (all.len(), absent.collect())
+            (Some(all.len() as u64), absent.collect())
         }
     };
     Ok(Survey {
         manifest,
         catalog,
-        objects: objects as u64,
+        objects,
         absent,
         base,
     })

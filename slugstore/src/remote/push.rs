@@ -124,7 +124,7 @@ pub fn push(
                 id,
                 loc,
                 base,
-                raw: manifest,
+                raw: &manifest,
             })
         }
         _ => None,
@@ -139,7 +139,13 @@ pub fn push(
     let work_dir = store.tmp_dir().join(fsutil::temp_name("push"));
     fs::create_dir_all(&work_dir).at(&work_dir)?;
     let uploaded = AtomicU64::new(0);
-    let pushed = build_and_upload(
+    // The distinct objects are counted for the report only: once the packs are built, while they
+    // travel.
+    let count = || match objects {
+        Some(n) => Ok(n),
+        None => Store::manifest_objects(slug, &manifest).map(|all| all.len() as u64),
+    };
+    let (pushed, objects) = build_and_upload(
         &groups,
         |group| {
             let pack = build_pack(store, group, &work_dir)?;
@@ -152,11 +158,12 @@ pub fn push(
             bytes_bar.inc(*planned);
             Ok((idx, outcome))
         },
+        count,
     );
     let _ = fs::remove_dir_all(&work_dir);
     objects_bar.finish();
     bytes_bar.finish();
-    let pushed = pushed?;
+    let (pushed, objects) = (pushed?, objects?);
 
     let mut report = PushReport {
         slug: *slug,
@@ -214,23 +221,23 @@ fn record_len(loc: &Location) -> u64 {
 
 /// The slug's manifest `id` (bytes `raw`, checked), stored locally at `loc`, to send as a patch
 /// against the manifest of slug `base`.
-struct Patch {
+struct Patch<'m> {
     id: ObjectId,
     loc: Location,
     base: have::Base,
-    raw: Vec<u8>,
+    raw: &'m [u8],
 }
 
 /// One pack to build and upload.
 #[derive(Default)]
-struct Planned {
+struct Planned<'m> {
     /// Objects copied as they are stored locally, in local pack order.
     copies: Vec<(ObjectId, Location)>,
     /// The manifest as a patch (in a pack of its own, see [`plan_packs`]).
-    patch: Option<Patch>,
+    patch: Option<Patch<'m>>,
 }
 
-impl Planned {
+impl Planned<'_> {
     fn len(&self) -> usize {
         self.copies.len() + usize::from(self.patch.is_some())
     }
@@ -259,9 +266,9 @@ impl Planned {
 /// more PUTs of a small pack cost less).
 fn plan_packs(
     mut objects: Vec<(ObjectId, Location)>,
-    patch: Option<Patch>,
+    patch: Option<Patch<'_>>,
     pack_size: u64,
-) -> Vec<Planned> {
+) -> Vec<Planned<'_>> {
     objects.sort_by_key(|(_, loc)| (loc.pack, loc.offset));
     let total: u64 = objects.iter().map(|(_, loc)| record_len(loc)).sum();
     let pack_size = pack_size.min(total.div_ceil(TRANSFERS as u64).max(MIN_SPLIT));
@@ -283,7 +290,7 @@ fn plan_packs(
     if !current.is_empty() {
         groups.push(current);
     }
-    let mut planned: Vec<Planned> = groups
+    let mut planned: Vec<Planned<'_>> = groups
         .into_iter()
         .map(|copies| Planned {
             copies,
@@ -303,17 +310,19 @@ fn plan_packs(
 /// on [`TRANSFERS`] threads of their own: a thread blocked in a PUT never holds work a core could do,
 /// and a small push (a few packs) overlaps its builds with its uploads. At most [`TRANSFERS`] built
 /// packs wait for an upload. After a failed upload no new pack is built; the first upload error is the
-/// one reported.
-fn build_and_upload<G, P, B, U>(
+/// one reported. Once every pack is built, `meanwhile` runs while the last uploads finish.
+fn build_and_upload<G, P, B, U, M, T>(
     groups: &[G],
     build: B,
     upload: U,
-) -> Result<Vec<(PackIdx, PutOutcome)>>
+    meanwhile: M,
+) -> (Result<Vec<(PackIdx, PutOutcome)>>, T)
 where
     G: Sync,
     P: Send,
     B: Fn(&G) -> Result<P> + Sync,
     U: Fn(&P) -> Result<(PackIdx, PutOutcome)> + Sync,
+    M: FnOnce() -> T,
 {
     let (queue, packs) = mpsc::sync_channel::<P>(TRANSFERS);
     let packs = Mutex::new(packs);
@@ -349,6 +358,7 @@ where
                 .send(pack)
                 .map_err(|_| Error::Invalid("push stopped: an upload failed".into()))
         });
+        let extra = meanwhile();
         let mut pushed = Vec::with_capacity(groups.len());
         let mut upload_error = None;
         for u in uploaders {
@@ -359,17 +369,18 @@ where
                 }
             }
         }
-        match (upload_error, built) {
+        let pushed = match (upload_error, built) {
             (Some(e), _) | (None, Err(e)) => Err(e),
             (None, Ok(())) => Ok(pushed),
-        }
+        };
+        (pushed, extra)
     })
 }
 
 /// Writes one planned pack in `dir`, checking each object as it is copied. Objects are read and
 /// checked on every thread, a slice of about [`CHECK_SLICE`] bytes at a time, and appended in order;
 /// the patch, if any, is built beside them and appended last.
-fn build_pack(store: &Store, group: &Planned, dir: &Path) -> Result<FinishedPack> {
+fn build_pack(store: &Store, group: &Planned<'_>, dir: &Path) -> Result<FinishedPack> {
     let mut w = PackWriter::create(dir.join(fsutil::temp_name("pack")))?;
     let (patch, copied) = rayon::join(
         || {
@@ -417,9 +428,9 @@ fn copy_objects(store: &Store, objects: &[(ObjectId, Location)], w: &mut PackWri
 
 /// The record of the manifest to send: its codec and stored bytes, as a patch against its base, or
 /// as stored locally when the patch is no smaller.
-fn patch_record<'p>(store: &Store, p: &'p Patch) -> Result<(&'p Patch, Codec, Vec<u8>)> {
+fn patch_record<'p, 'm>(store: &Store, p: &'p Patch<'m>) -> Result<(&'p Patch<'m>, Codec, Vec<u8>)> {
     let base = &p.base;
-    let stored = patch::encode(&base.id.object(), &base.manifest, &p.raw)?;
+    let stored = patch::encode(&base.id.object(), &base.manifest, p.raw)?;
     if (stored.len() as u64) < p.loc.stored_len {
         return Ok((p, Codec::Patch, stored));
     }
