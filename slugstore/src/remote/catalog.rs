@@ -122,6 +122,11 @@ impl Catalog {
         Some((pack, &pack.entries[i as usize]))
     }
 
+    /// Every record of every complete pack.
+    pub fn entries(&self) -> impl Iterator<Item = &IdxEntry> {
+        self.packs.iter().flat_map(|idx| &idx.entries)
+    }
+
     /// The record of each of `ids` that some complete pack holds, one pass over the packs without
     /// building the object map. An object stored whole is preferred to one stored as a patch.
     pub fn entries_of(
@@ -129,7 +134,7 @@ impl Catalog {
         ids: &foldhash::HashSet<ObjectId>,
     ) -> foldhash::HashMap<ObjectId, IdxEntry> {
         let mut found = foldhash::HashMap::default();
-        for e in self.packs.iter().flat_map(|idx| &idx.entries) {
+        for e in self.entries() {
             if ids.contains(&e.id) {
                 found
                     .entry(e.id)

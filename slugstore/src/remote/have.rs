@@ -1,118 +1,95 @@
-//! What a push must send: the objects of a slug that the remote lacks.
+//! What a push must send: the objects of a slug that the remote lacks, and the base to send its
+//! manifest as a patch against.
 //!
-//! The plain way asks the remote's [`Catalog`] about every object of the slug: after a 1% change,
-//! a hundred thousand lookups in a map of the remote's hundred thousand objects (built first) to
-//! find a thousand. When the remote holds an earlier slug that this store has too, there is a
-//! shorter way. Its record is on the remote, so every object it names is in a complete pack (push
-//! writes the record only then); only the files whose content differs from that slug's at the same
-//! path can be missing. One merge pass over the two manifests (both sorted by path) finds them, and
-//! the catalog is asked about those alone, in one pass over its idx entries.
+//! Both sides are about a hundred thousand objects: the slug's (from its manifest) and the remote's
+//! (from its idx files). The slug's objects go into a map as the manifest is read; the remote's idx
+//! entries are then looked up in it, in one pass that marks what the remote has. This builds one map
+//! instead of two (the remote's objects are not mapped: [`Catalog`] maps them only when asked where
+//! one is), and the two reads overlap.
 //!
-//! That slug, the *base*, is also the one the manifest is sent as a [`patch`] against, so it must
-//! be one whose manifest the remote holds whole. Candidates, in order: the slug's parent, then slugs
-//! of the same source, newest first. The parent's manifest is read while the remote is surveyed.
+//! The base is an earlier slug whose manifest the remote holds whole (not itself a [`patch`], so a
+//! reader needs at most one more object) and that this store has: the slug's parent, then slugs of the
+//! same source, newest first.
 
-use std::path::Path;
-use std::thread;
-
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::id::{ObjectId, SlugId};
-use crate::remote::backend::Backend;
 use crate::remote::catalog::Catalog;
-use crate::remote::{layout, patch};
-use crate::slug::{Manifest, SlugRecord};
+use crate::remote::patch;
+use crate::slug::SlugRecord;
 use crate::store::pack::Codec;
 use crate::store::Store;
 
 /// How many earlier slugs are considered as the base.
 const BASE_CANDIDATES: usize = 16;
 
-/// An earlier slug that the remote holds, with its manifest stored whole there.
-pub(super) struct Base {
-    pub id: SlugId,
-    /// Its manifest's bytes (read from the local store, checked).
-    pub manifest: Vec<u8>,
-}
-
 /// What the remote has of a slug.
 pub(super) struct Survey {
     /// The slug's manifest bytes (checked).
     pub manifest: Vec<u8>,
-    /// The remote's complete packs.
-    pub catalog: Catalog,
-    /// Distinct objects of the slug, its manifest included, when they had to be counted to find
-    /// the absent ones (the caller counts them otherwise, see [`Store::manifest_objects`]).
-    pub objects: Option<u64>,
-    /// Those the remote lacks.
+    /// Distinct objects of the slug, its manifest included.
+    pub objects: u64,
+    /// Those the remote lacks, in manifest order.
     pub absent: Vec<ObjectId>,
-    /// The base found, if any.
-    pub base: Option<Base>,
+    /// The manifest to send the slug's manifest as a patch against, if any.
+    pub base: Option<SlugId>,
 }
 
-/// Reads the slug's manifest, learns what the remote holds, and finds the objects it lacks.
+/// Reads the slug's manifest and the remote's `catalog` (loaded by `catalog`, beside the read), and
+/// finds the objects the remote lacks.
 pub(super) fn survey(
     store: &Store,
     record: &SlugRecord,
-    backend: &dyn Backend,
-    cache_dir: &Path,
-) -> Result<Survey> {
+    catalog: impl FnOnce() -> Result<Catalog> + Send,
+) -> Result<(Survey, Catalog)> {
     let slug = record.id;
-    let candidates = candidates(store, record)?;
-    // Local reads and the remote's listings are independent; the likeliest base is read beside them.
-    let ((manifest, likely), remote) = rayon::join(
-        || {
-            rayon::join(
-                || store.read_object(&slug.object()),
-                || (candidates.first()).and_then(|c| store.read_object(&c.object()).ok()),
-            )
+    let (wanted, catalog) = rayon::join(
+        || -> Result<_> {
+            let manifest = store.read_object(&slug.object())?;
+            let wanted = Store::manifest_object_index(&slug, &manifest)?;
+            Ok((manifest, wanted))
         },
-        || remote_state(backend, cache_dir),
-    );
-    let (manifest, (catalog, remote_slugs)) = (manifest?, remote?);
-    let len = manifest.len() as u64;
-    let base = choose_base(store, &candidates, likely, &catalog, &remote_slugs, len);
-    let (objects, absent) = match &base {
-        Some(base) => {
-            let changed = Manifest::changed_ids(&base.manifest, &manifest).map_err(|e| {
-                Error::Invalid(format!(
-                    "comparing the manifest of slug {} with that of {}: {e}",
-                    slug.short(12),
-                    base.id.short(12)
-                ))
-            })?;
-            let mut maybe: foldhash::HashSet<ObjectId> = changed.into_iter().collect();
-            maybe.insert(slug.object());
-            let present = catalog.entries_of(&maybe);
-            let absent = maybe.into_iter().filter(|id| !present.contains_key(id));
-            (None, absent.collect())
-        }
-        None => {
-            let all = Store::manifest_objects(&slug, &manifest)?;
-            let absent = all.iter().filter(|id| !catalog.has(id)).copied();
-            (Some(all.len() as u64), absent.collect())
-        }
-    };
-    Ok(Survey {
-        manifest,
         catalog,
-        objects,
+    );
+    let ((manifest, (ids, index)), catalog) = (wanted?, catalog?);
+    let mut present = vec![false; ids.len()];
+    for e in catalog.entries() {
+        if let Some(&i) = index.get(&e.id) {
+            present[i as usize] = true;
+        }
+    }
+    let absent = (ids.iter().zip(present))
+        .filter(|(_, present)| !present)
+        .map(|(id, _)| *id)
+        .collect();
+    let base = choose_base(store, record, &catalog, manifest.len() as u64)?;
+    let survey = Survey {
+        manifest,
+        objects: ids.len() as u64,
         absent,
         base,
-    })
+    };
+    Ok((survey, catalog))
 }
 
-/// The remote's complete packs and the slugs it has a record of (two listings at once).
-fn remote_state(
-    backend: &dyn Backend,
-    cache_dir: &Path,
-) -> Result<(Catalog, foldhash::HashSet<SlugId>)> {
-    thread::scope(|s| {
-        let slugs = s.spawn(|| backend.list(layout::SLUGS_DIR));
-        let catalog = Catalog::load(backend, cache_dir)?;
-        let slugs = slugs.join().expect("listing does not panic")?;
-        let slugs = slugs.iter().filter_map(|(key, _)| layout::slug_of_key(key));
-        Ok((catalog, slugs.collect()))
-    })
+/// The first candidate whose manifest the remote holds whole, small enough to patch a manifest of
+/// `len` bytes against, and that this store has.
+fn choose_base(
+    store: &Store,
+    record: &SlugRecord,
+    catalog: &Catalog,
+    len: u64,
+) -> Result<Option<SlugId>> {
+    let candidates = candidates(store, record)?;
+    let manifests = candidates.iter().map(|c| c.object()).collect();
+    let entries = catalog.entries_of(&manifests);
+    for c in candidates {
+        let whole = matches!(entries.get(&c.object()),
+            Some(e) if e.codec != Codec::Patch && patch::fits(e.raw_len, len));
+        if whole && store.index().has_object(&c.object())? {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
 }
 
 /// Earlier slugs of this store that could serve as the base, best first: the parent, then slugs of
@@ -129,35 +106,4 @@ fn candidates(store: &Store, record: &SlugRecord) -> Result<Vec<SlugId>> {
         )
     });
     Ok(all.iter().take(BASE_CANDIDATES).map(|r| r.id).collect())
-}
-
-/// The first candidate whose record the remote has, whose manifest it holds whole (not itself a
-/// patch, so a reader needs at most one more object) and small enough to patch a manifest of `len`
-/// bytes against, and whose manifest reads back good here. `likely` is the first candidate's, read
-/// already.
-fn choose_base(
-    store: &Store,
-    candidates: &[SlugId],
-    mut likely: Option<Vec<u8>>,
-    catalog: &Catalog,
-    remote_slugs: &foldhash::HashSet<SlugId>,
-    len: u64,
-) -> Option<Base> {
-    let manifests = candidates.iter().map(|c| c.object()).collect();
-    let entries = catalog.entries_of(&manifests);
-    for (i, c) in candidates.iter().enumerate() {
-        let whole = matches!(entries.get(&c.object()),
-            Some(e) if e.codec != Codec::Patch && patch::fits(e.raw_len, len));
-        if !whole || !remote_slugs.contains(c) {
-            continue;
-        }
-        let manifest = match i {
-            0 => likely.take(),
-            _ => store.read_object(&c.object()).ok(),
-        };
-        if let Some(manifest) = manifest {
-            return Some(Base { id: *c, manifest });
-        }
-    }
-    None
 }

@@ -1,7 +1,6 @@
 //! Push: send a slug to a remote, uploading only the objects it lacks.
 //!
-//! [`have`] finds which objects the remote lacks (through an earlier slug it holds, when there is
-//! one, or its [`Catalog`](super::catalog::Catalog)); they are copied, still compressed, from
+//! [`have`] finds which objects the remote lacks, from its [`Catalog`]; they are copied, still compressed, from
 //! the local packs into new packs of about [`PACK_TARGET`] bytes (64 MiB), so a 100k-file slug is a few dozen
 //! large PUTs. Every object is re-hashed on the way out: a damaged local object stops the push rather
 //! than spreading. The slug's manifest goes as a [`patch`] against the manifest of an
@@ -35,7 +34,7 @@ use crate::fsutil;
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::remote::backend::{Backend, PutOutcome};
-use crate::remote::catalog::cache_idx;
+use crate::remote::catalog::{cache_idx, Catalog};
 use crate::remote::layout::{self, IdxEntry, PackIdx};
 use crate::remote::{have, patch, TRANSFERS};
 use crate::snapshot::check_ref_name;
@@ -107,13 +106,15 @@ pub fn push(
         check_ref_name(r)?;
     }
     let record = store.slug(slug)?;
-    let have::Survey {
-        manifest,
+    let (
+        have::Survey {
+            manifest,
+            objects,
+            absent,
+            base,
+        },
         mut catalog,
-        objects,
-        absent,
-        base,
-    } = have::survey(store, &record, backend, cache_dir)?;
+    ) = have::survey(store, &record, || Catalog::load(backend, cache_dir))?;
     let located = store.locate_all(&absent)?;
     let mut missing: Vec<(ObjectId, Location)> = absent.into_iter().zip(located).collect();
     let at = missing.iter().position(|(id, _)| *id == slug.object());
@@ -129,7 +130,7 @@ pub fn push(
         }
         _ => None,
     };
-    let manifest_base = patch.as_ref().map(|p| p.base.id);
+    let manifest_base = patch.as_ref().map(|p| p.base);
     let groups = plan_packs(missing, patch, opts.pack_size);
 
     let objects_bar = bars.counter("objects");
@@ -139,13 +140,7 @@ pub fn push(
     let work_dir = store.tmp_dir().join(fsutil::temp_name("push"));
     fs::create_dir_all(&work_dir).at(&work_dir)?;
     let uploaded = AtomicU64::new(0);
-    // The distinct objects are counted for the report only: once the packs are built, while they
-    // travel.
-    let count = || match objects {
-        Some(n) => Ok(n),
-        None => Store::manifest_objects(slug, &manifest).map(|all| all.len() as u64),
-    };
-    let (pushed, objects) = build_and_upload(
+    let pushed = build_and_upload(
         &groups,
         |group| {
             let pack = build_pack(store, group, &work_dir)?;
@@ -158,12 +153,11 @@ pub fn push(
             bytes_bar.inc(*planned);
             Ok((idx, outcome))
         },
-        count,
     );
     let _ = fs::remove_dir_all(&work_dir);
     objects_bar.finish();
     bytes_bar.finish();
-    let (pushed, objects) = (pushed?, objects?);
+    let pushed = pushed?;
 
     let mut report = PushReport {
         slug: *slug,
@@ -224,7 +218,7 @@ fn record_len(loc: &Location) -> u64 {
 struct Patch<'m> {
     id: ObjectId,
     loc: Location,
-    base: have::Base,
+    base: SlugId,
     raw: &'m [u8],
 }
 
@@ -310,19 +304,17 @@ fn plan_packs(
 /// on [`TRANSFERS`] threads of their own: a thread blocked in a PUT never holds work a core could do,
 /// and a small push (a few packs) overlaps its builds with its uploads. At most [`TRANSFERS`] built
 /// packs wait for an upload. After a failed upload no new pack is built; the first upload error is the
-/// one reported. Once every pack is built, `meanwhile` runs while the last uploads finish.
-fn build_and_upload<G, P, B, U, M, T>(
+/// one reported.
+fn build_and_upload<G, P, B, U>(
     groups: &[G],
     build: B,
     upload: U,
-    meanwhile: M,
-) -> (Result<Vec<(PackIdx, PutOutcome)>>, T)
+) -> Result<Vec<(PackIdx, PutOutcome)>>
 where
     G: Sync,
     P: Send,
     B: Fn(&G) -> Result<P> + Sync,
     U: Fn(&P) -> Result<(PackIdx, PutOutcome)> + Sync,
-    M: FnOnce() -> T,
 {
     let (queue, packs) = mpsc::sync_channel::<P>(TRANSFERS);
     let packs = Mutex::new(packs);
@@ -358,7 +350,6 @@ where
                 .send(pack)
                 .map_err(|_| Error::Invalid("push stopped: an upload failed".into()))
         });
-        let extra = meanwhile();
         let mut pushed = Vec::with_capacity(groups.len());
         let mut upload_error = None;
         for u in uploaders {
@@ -369,11 +360,10 @@ where
                 }
             }
         }
-        let pushed = match (upload_error, built) {
+        match (upload_error, built) {
             (Some(e), _) | (None, Err(e)) => Err(e),
             (None, Ok(())) => Ok(pushed),
-        };
-        (pushed, extra)
+        }
     })
 }
 
@@ -427,10 +417,13 @@ fn copy_objects(store: &Store, objects: &[(ObjectId, Location)], w: &mut PackWri
 }
 
 /// The record of the manifest to send: its codec and stored bytes, as a patch against its base, or
-/// as stored locally when the patch is no smaller.
-fn patch_record<'p, 'm>(store: &Store, p: &'p Patch<'m>) -> Result<(&'p Patch<'m>, Codec, Vec<u8>)> {
-    let base = &p.base;
-    let stored = patch::encode(&base.id.object(), &base.manifest, p.raw)?;
+/// as stored locally when the patch is no smaller. The base is read and checked.
+fn patch_record<'p, 'm>(
+    store: &Store,
+    p: &'p Patch<'m>,
+) -> Result<(&'p Patch<'m>, Codec, Vec<u8>)> {
+    let base = p.base.object();
+    let stored = patch::encode(&base, &store.read_object(&base)?, p.raw)?;
     if (stored.len() as u64) < p.loc.stored_len {
         return Ok((p, Codec::Patch, stored));
     }

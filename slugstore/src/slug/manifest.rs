@@ -208,30 +208,30 @@ impl Manifest {
     /// building the entries: for walking what a slug needs (push, gc) over a manifest that was
     /// validated when it entered the store. Only the structure is checked, not the paths.
     pub fn file_ids(bytes: &[u8]) -> Result<Vec<ObjectId>> {
-        let mut files = FileCursor::new(bytes)?;
-        let mut ids = Vec::with_capacity(files.left.min(bytes.len() as u64 / 40) as usize);
-        while files.advance()? {
-            ids.push(files.id);
+        let mut r = Reader { b: bytes, pos: 0 };
+        if r.take(MAGIC.len())? != MAGIC {
+            return Err(bad("not a slug manifest (bad magic)"));
+        }
+        let count = r.varint()?;
+        let mut ids = Vec::new();
+        for i in 0..count {
+            r.varint()?;
+            r.bytes()?;
+            let kind = r.u8()?;
+            r.varint()?;
+            match kind {
+                0 => {}
+                1 => {
+                    r.varint()?;
+                    ids.push(ObjectId::from_slice(r.take(32)?).expect("32 bytes"));
+                }
+                2 => {
+                    r.bytes()?;
+                }
+                k => return Err(bad(format!("entry {i}: unknown kind {k}"))),
+            }
         }
         Ok(ids)
-    }
-
-    /// The content ids of the files of manifest `new` that manifest `old` does not have at the same
-    /// path with the same content, in path order (repeats included). One merge pass over both
-    /// (entries are sorted by path), without building the entries; only the structure is checked.
-    pub fn changed_ids(old: &[u8], new: &[u8]) -> Result<Vec<ObjectId>> {
-        let (mut old, mut new) = (FileCursor::new(old)?, FileCursor::new(new)?);
-        let mut more_old = old.advance()?;
-        let mut changed = Vec::new();
-        while new.advance()? {
-            while more_old && old.path < new.path {
-                more_old = old.advance()?;
-            }
-            if !(more_old && old.path == new.path && old.id == new.id) {
-                changed.push(new.id);
-            }
-        }
-        Ok(changed)
     }
 
     /// Decodes and validates canonical bytes.
@@ -368,68 +368,6 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_varint(out, b.len() as u64);
     out.extend_from_slice(b);
-}
-
-/// The files of manifest bytes, one at a time: the path (rebuilt from its shared prefix) and content
-/// id of each, skipping directories and symlinks.
-struct FileCursor<'a> {
-    r: Reader<'a>,
-    /// Entries not read yet.
-    left: u64,
-    /// Entries read so far.
-    read: u64,
-    /// The path of the entry read last.
-    path: Vec<u8>,
-    /// The content of the file read last.
-    id: ObjectId,
-}
-
-impl<'a> FileCursor<'a> {
-    fn new(bytes: &'a [u8]) -> Result<Self> {
-        let mut r = Reader { b: bytes, pos: 0 };
-        if r.take(MAGIC.len())? != MAGIC {
-            return Err(bad("not a slug manifest (bad magic)"));
-        }
-        let left = r.varint()?;
-        Ok(FileCursor {
-            r,
-            left,
-            read: 0,
-            path: Vec::new(),
-            id: ObjectId::from_bytes([0; 32]),
-        })
-    }
-
-    /// Moves to the next file; `false` past the last.
-    fn advance(&mut self) -> Result<bool> {
-        while self.left > 0 {
-            let i = self.read;
-            self.left -= 1;
-            self.read += 1;
-            let r = &mut self.r;
-            let shared = usize::try_from(r.varint()?).map_err(|_| bad("length overflows"))?;
-            if shared > self.path.len() {
-                return Err(bad(format!("entry {i}: shares more than the previous path")));
-            }
-            self.path.truncate(shared);
-            self.path.extend_from_slice(r.bytes()?);
-            let kind = r.u8()?;
-            r.varint()?;
-            match kind {
-                0 => {}
-                1 => {
-                    r.varint()?;
-                    self.id = ObjectId::from_slice(r.take(32)?).expect("32 bytes");
-                    return Ok(true);
-                }
-                2 => {
-                    r.bytes()?;
-                }
-                k => return Err(bad(format!("entry {i}: unknown kind {k}"))),
-            }
-        }
-        Ok(false)
-    }
 }
 
 struct Reader<'a> {
@@ -589,44 +527,6 @@ mod tests {
             ]
         );
         assert!(Manifest::file_ids(&m.encode()[..20]).is_err());
-    }
-
-    #[test]
-    fn changed_ids_lists_what_is_new_or_different_at_its_path() {
-        let old = Manifest::new(vec![
-            dir("d"),
-            file("d/f", b"one", false),
-            file("d/g", b"two", false),
-            file("d/h", b"gone", false),
-            file("e", b"same", false),
-        ])
-        .unwrap();
-        let new = Manifest::new(vec![
-            file("a", b"two", false),
-            dir("d"),
-            file("d/f", b"one", true),
-            file("d/g", b"changed", false),
-            file("d/i", b"added", false),
-            file("e", b"same", false),
-            file("z", b"last", false),
-        ])
-        .unwrap();
-        let changed = Manifest::changed_ids(&old.encode(), &new.encode()).unwrap();
-        // `a` is new at its path though its content is elsewhere in `old`; `d/f` only changed mode.
-        let want: Vec<ObjectId> = [&b"two"[..], b"changed", b"added", b"last"]
-            .iter()
-            .map(|c| ObjectId::hash(c))
-            .collect();
-        assert_eq!(changed, want);
-        assert!(Manifest::changed_ids(&new.encode(), &new.encode())
-            .unwrap()
-            .is_empty());
-        let empty = Manifest::new(vec![]).unwrap().encode();
-        assert_eq!(
-            Manifest::changed_ids(&empty, &new.encode()).unwrap(),
-            Manifest::file_ids(&new.encode()).unwrap()
-        );
-        assert!(Manifest::changed_ids(&old.encode(), &new.encode()[..30]).is_err());
     }
 
     #[test]

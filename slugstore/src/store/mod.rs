@@ -41,6 +41,9 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The default store directory, relative to the working directory.
 pub const DEFAULT_DIR: &str = ".slugstore";
 
+/// Distinct object ids in order, and the position of each in that order.
+pub type ObjectIndex = (Vec<ObjectId>, foldhash::HashMap<ObjectId, u32>);
+
 /// How to open a store.
 pub struct OpenOptions<'a> {
     /// Give up waiting for another process's lock after this long (`None`: wait forever).
@@ -208,15 +211,23 @@ impl Store {
 
     /// [`slug_objects`](Store::slug_objects) of slug `id` from its manifest's bytes, already read.
     pub fn manifest_objects(id: &SlugId, manifest: &[u8]) -> Result<Vec<ObjectId>> {
+        Ok(Store::manifest_object_index(id, manifest)?.0)
+    }
+
+    /// [`manifest_objects`](Store::manifest_objects), and the position of each in that list.
+    pub fn manifest_object_index(id: &SlugId, manifest: &[u8]) -> Result<ObjectIndex> {
         let files = Manifest::file_ids(manifest).map_err(|e| manifest_error(id, e))?;
-        // Sized up front: growing a 91k-entry set rehashes it a dozen times.
-        let mut seen =
-            foldhash::HashSet::with_capacity_and_hasher(files.len() + 1, Default::default());
-        seen.insert(id.object());
+        // Sized up front: growing a 91k-entry map rehashes it a dozen times.
+        let mut index =
+            foldhash::HashMap::with_capacity_and_hasher(files.len() + 1, Default::default());
         let mut ids = Vec::with_capacity(files.len() + 1);
-        ids.push(id.object());
-        ids.extend(files.into_iter().filter(|f| seen.insert(*f)));
-        Ok(ids)
+        for f in std::iter::once(id.object()).chain(files) {
+            index.entry(f).or_insert_with(|| {
+                ids.push(f);
+                ids.len() as u32 - 1
+            });
+        }
+        Ok((ids, index))
     }
 
     /// The record of a slug, or an error if the store has no such slug.
