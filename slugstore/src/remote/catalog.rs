@@ -216,3 +216,63 @@ fn load_one(backend: &dyn Backend, idx_dir: &Path, pack: &ObjectId) -> Result<(P
     )?;
     Ok((idx, true))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: ObjectId, offset: u64, codec: Codec) -> IdxEntry {
+        IdxEntry {
+            id,
+            offset,
+            codec,
+            raw_len: 10,
+            stored_len: 10,
+        }
+    }
+
+    fn pack(name: &[u8], entries: Vec<IdxEntry>) -> PackIdx {
+        PackIdx {
+            pack: ObjectId::hash(name),
+            pack_len: 1000,
+            entries,
+        }
+    }
+
+    #[test]
+    fn lookups_see_packs_added_before_and_after_the_map_is_built() {
+        let (a, b, c) = (
+            ObjectId::hash(b"a"),
+            ObjectId::hash(b"b"),
+            ObjectId::hash(b"c"),
+        );
+        let mut catalog = Catalog::default();
+        catalog.add(pack(b"one", vec![entry(a, 12, Codec::Zstd)]));
+        assert!(catalog.has(&a) && !catalog.has(&b));
+        catalog.add(pack(
+            b"two",
+            vec![entry(b, 12, Codec::Raw), entry(a, 40, Codec::Raw)],
+        ));
+        assert!(catalog.has(&b) && !catalog.has(&c));
+        // The first pack listing an object is the one found.
+        let (p, e) = catalog.find(&a).unwrap();
+        assert_eq!((p.pack, e.codec), (ObjectId::hash(b"one"), Codec::Zstd));
+        assert_eq!(catalog.entries().count(), 3);
+    }
+
+    #[test]
+    fn entries_of_prefers_an_object_stored_whole_to_a_patch() {
+        let (m, x) = (ObjectId::hash(b"manifest"), ObjectId::hash(b"x"));
+        let mut catalog = Catalog::default();
+        catalog.add(pack(b"one", vec![entry(m, 12, Codec::Patch)]));
+        catalog.add(pack(
+            b"two",
+            vec![entry(x, 12, Codec::Zstd), entry(m, 40, Codec::Zstd)],
+        ));
+        let wanted = [m, ObjectId::hash(b"absent")].into_iter().collect();
+        let found = catalog.entries_of(&wanted);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[&m].codec, Codec::Zstd);
+        assert_eq!(found[&m].offset, 40);
+    }
+}

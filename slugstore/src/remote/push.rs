@@ -1,11 +1,12 @@
 //! Push: send a slug to a remote, uploading only the objects it lacks.
 //!
-//! [`have`] finds which objects the remote lacks, from its [`Catalog`]; they are copied, still compressed, from
-//! the local packs into new packs of about [`PACK_TARGET`] bytes (64 MiB), so a 100k-file slug is a few dozen
-//! large PUTs. Every object is re-hashed on the way out: a damaged local object stops the push rather
-//! than spreading. The slug's manifest goes as a [`patch`] against the manifest of an
-//! earlier slug that the remote holds whole (the parent, or the newest of the same source), when there
-//! is one: after a 1% churn that is ~70 KB instead of ~4 MB, half of what the push would send.
+//! The objects the remote lacks (found by the private `have` module, from the remote's [`Catalog`])
+//! are copied, still compressed, from the local packs into new packs of about [`PACK_TARGET`] bytes
+//! (64 MiB), so a 100k-file slug is a few dozen large PUTs. Every object is re-hashed on the way out:
+//! a damaged local object stops the push rather than spreading. The slug's manifest goes as a
+//! [`patch`] against the manifest of an earlier slug that the remote holds whole (the parent, or the
+//! newest of the same source), when there is one: after a 1% churn that is ~70 KB instead of ~4 MB,
+//! half of what the push would send.
 //!
 //! The order of writes is what keeps a remote consistent for readers at any moment:
 //!
