@@ -114,8 +114,11 @@ pub fn push(
             absent,
             base,
         },
-        mut catalog,
+        catalog,
     ) = have::survey(store, &record, || Catalog::load(backend, cache_dir))?;
+    let idx_fetched = catalog.fetched;
+    // Megabytes of idx entries, freed on a pool thread while the packs are built and sent.
+    rayon::spawn(move || drop(catalog));
     let located = store.locate_all(&absent)?;
     let mut missing: Vec<(ObjectId, Location)> = absent.into_iter().zip(located).collect();
     let at = missing.iter().position(|(id, _)| *id == slug.object());
@@ -171,7 +174,7 @@ pub fn push(
         bytes_uploaded: uploaded.into_inner(),
         packs_uploaded: 0,
         packs_skipped: 0,
-        idx_fetched: catalog.fetched,
+        idx_fetched,
         manifest_base: None,
         seconds: 0.0,
     };
@@ -190,7 +193,6 @@ pub fn push(
                 report.objects_present += idx.entries.len() as u64;
             }
         }
-        catalog.add(idx);
     }
 
     // Every object is now in a complete pack: the record, then the ref, may name the slug.
