@@ -76,12 +76,17 @@ impl Catalog {
             })?;
             loaded.extend(fetched);
         }
-        let mut catalog = Catalog::default();
-        for (idx, fetched) in loaded {
-            catalog.fetched += fetched as u64;
-            catalog.packs.push(idx);
+        let fetched = loaded.iter().filter(|(_, fetched)| *fetched).count() as u64;
+        let packs = loaded.into_iter().map(|(idx, _)| idx).collect();
+        Ok(Catalog::new(packs, fetched))
+    }
+
+    fn new(packs: Vec<PackIdx>, fetched: u64) -> Catalog {
+        Catalog {
+            packs,
+            objects: OnceLock::new(),
+            fetched,
         }
-        Ok(catalog)
     }
 
     /// The object map, built from the packs on first use.
@@ -97,17 +102,6 @@ impl Catalog {
             }
             objects
         })
-    }
-
-    /// Adds a pack (one just pushed).
-    pub fn add(&mut self, idx: PackIdx) {
-        let p = self.packs.len() as u32;
-        if let Some(objects) = self.objects.get_mut() {
-            for (i, e) in idx.entries.iter().enumerate() {
-                objects.entry(e.id).or_insert((p, i as u32));
-            }
-        }
-        self.packs.push(idx);
     }
 
     /// Whether some complete pack holds object `id`.
@@ -240,20 +234,23 @@ mod tests {
     }
 
     #[test]
-    fn lookups_see_packs_added_before_and_after_the_map_is_built() {
+    fn lookups_find_the_first_pack_listing_an_object() {
         let (a, b, c) = (
             ObjectId::hash(b"a"),
             ObjectId::hash(b"b"),
             ObjectId::hash(b"c"),
         );
-        let mut catalog = Catalog::default();
-        catalog.add(pack(b"one", vec![entry(a, 12, Codec::Zstd)]));
-        assert!(catalog.has(&a) && !catalog.has(&b));
-        catalog.add(pack(
-            b"two",
-            vec![entry(b, 12, Codec::Raw), entry(a, 40, Codec::Raw)],
-        ));
-        assert!(catalog.has(&b) && !catalog.has(&c));
+        let catalog = Catalog::new(
+            vec![
+                pack(b"one", vec![entry(a, 12, Codec::Zstd)]),
+                pack(
+                    b"two",
+                    vec![entry(b, 12, Codec::Raw), entry(a, 40, Codec::Raw)],
+                ),
+            ],
+            0,
+        );
+        assert!(catalog.has(&a) && catalog.has(&b) && !catalog.has(&c));
         // The first pack listing an object is the one found.
         let (p, e) = catalog.find(&a).unwrap();
         assert_eq!((p.pack, e.codec), (ObjectId::hash(b"one"), Codec::Zstd));
@@ -263,12 +260,16 @@ mod tests {
     #[test]
     fn entries_of_prefers_an_object_stored_whole_to_a_patch() {
         let (m, x) = (ObjectId::hash(b"manifest"), ObjectId::hash(b"x"));
-        let mut catalog = Catalog::default();
-        catalog.add(pack(b"one", vec![entry(m, 12, Codec::Patch)]));
-        catalog.add(pack(
-            b"two",
-            vec![entry(x, 12, Codec::Zstd), entry(m, 40, Codec::Zstd)],
-        ));
+        let catalog = Catalog::new(
+            vec![
+                pack(b"one", vec![entry(m, 12, Codec::Patch)]),
+                pack(
+                    b"two",
+                    vec![entry(x, 12, Codec::Zstd), entry(m, 40, Codec::Zstd)],
+                ),
+            ],
+            0,
+        );
         let wanted = [m, ObjectId::hash(b"absent")].into_iter().collect();
         let found = catalog.entries_of(&wanted);
         assert_eq!(found.len(), 1);
