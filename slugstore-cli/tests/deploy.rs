@@ -6,33 +6,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use slugstore_tests::compare::{assert_same_listing, read_tree};
+use slugstore_tests::project::{current, edit, stderr, Shop};
 
 /// A project copy, a store and a deploy target in one temporary directory.
 struct Env {
-    _dir: tempfile::TempDir,
+    shop: Shop,
     root: PathBuf,
 }
 
 impl Env {
-    /// Copies the example project to `src/`, adds a line to its build hook that counts runs in
-    /// `build-runs` (outside the tree), and creates the store.
+    /// The example project with its build runs counted (see [`Shop`]), and the store.
     fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop");
-        copy_tree(&example, &root.join("src"));
-        let env = Env { _dir: dir, root };
-        let counter = env.root.join("build-runs");
-        env.edit_app(|s| {
-            s.replacen(
-                "    set -e\n",
-                &format!("    set -e\n    echo run >> '{}'\n", counter.display()),
-                1,
-            )
-        });
-        let out = env.slug(&["init"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        env
+        let shop = Shop::new(Path::new(env!("CARGO_BIN_EXE_slug")));
+        let root = shop.root.clone();
+        Env { shop, root }
     }
 
     fn src(&self) -> PathBuf {
@@ -48,13 +35,7 @@ impl Env {
     }
 
     fn slug(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_slug"))
-            .arg("--store")
-            .arg(self.root.join("store"))
-            .args(args)
-            .current_dir(&self.root)
-            .output()
-            .unwrap()
+        self.shop.slug(args)
     }
 
     /// Runs `slug deploy src --target target --json`.
@@ -86,43 +67,16 @@ impl Env {
 
     /// The slug id `current` points at.
     fn current(&self) -> String {
-        let link = fs::read_link(self.target().join("current")).unwrap();
-        link.file_name().unwrap().to_string_lossy().into_owned()
+        current(&self.target()).expect("a release is live")
     }
 
     fn build_runs(&self) -> usize {
-        fs::read_to_string(self.root.join("build-runs"))
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
+        self.shop.build_runs()
     }
 
     fn edit_app(&self, f: impl FnOnce(&str) -> String) {
-        edit(&self.src().join(".magento.app.yaml"), f);
+        self.shop.edit_app(f);
     }
-}
-
-fn edit(path: &Path, f: impl FnOnce(&str) -> String) {
-    let text = fs::read_to_string(path).unwrap();
-    let new = f(&text);
-    assert_ne!(text, new, "the edit of {} changed nothing", path.display());
-    fs::write(path, new).unwrap();
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else {
-            fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn phase<'a>(record: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -262,10 +216,8 @@ fn deploy_build_reuse_rollback_and_mounts() {
     );
     let log = env.log(again["id"].as_str().unwrap());
     assert!(
-        log.contains(&format!(
-            "reusing build {slug2} for tree {}",
-            v2["tree"].as_str().unwrap()
-        )),
+        log.contains(&format!("reusing existing build {slug2} for source tree"))
+            && log.contains(&format!("(build key {})", v2["tree"].as_str().unwrap())),
         "{log}"
     );
     assert!(!log.contains("building static assets"), "{log}");

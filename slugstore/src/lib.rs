@@ -46,6 +46,8 @@ pub mod checkout;
 pub mod compress;
 pub mod config;
 pub mod deploy;
+pub mod diff;
+pub mod environment;
 pub mod error;
 pub mod fsutil;
 pub mod gc;
@@ -62,6 +64,7 @@ pub mod targets;
 pub mod verify;
 pub mod watch;
 
+pub use diff::{diff, DiffReport};
 pub use error::{Error, Result};
 pub use gc::{gc, GcOptions, GcReport};
 pub use id::{ObjectId, SlugId};

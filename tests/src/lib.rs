@@ -8,6 +8,7 @@
 
 pub mod backend_conformance;
 pub mod compare;
+pub mod project;
 pub mod s3;
 pub mod store;
 pub mod sync;

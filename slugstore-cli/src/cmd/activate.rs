@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use slugstore::checkout::{SwitchOptions, SwitchReport};
 use slugstore::Store;
 
-use crate::cmd::checkout::TargetArg;
+use crate::cmd::target_arg::TargetArg;
 use crate::cmd::{CmdResult, EXIT_ERROR};
 use crate::context::Context;
 
@@ -26,7 +26,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let root = &a.target.target;
+    let root = &a.target.dir(ctx)?;
     let id = slugstore::checkout::resolve_name(root, &a.slug, &|| ctx.open())?;
     let r = slugstore::checkout::activate(root, &id, &a.opts)?;
     if ctx.global.json {

@@ -1,20 +1,12 @@
 //! `slug checkout`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use slugstore::checkout::{CheckoutOptions, CheckoutReport, SwitchOptions};
 
+use crate::cmd::target_arg::TargetArg;
 use crate::cmd::{activate, human_bytes, CmdResult};
 use crate::context::Context;
-
-/// The deploy target directory, shared by the release commands.
-#[derive(clap::Args)]
-pub struct TargetArg {
-    /// The deploy target: holds releases/, shared/, the `current` symlink and state.json.
-    #[arg(long, env = "SLUG_TARGET", value_name = "DIR")]
-    pub target: PathBuf,
-}
 
 /// Materialize a slug as a release of a deploy target.
 ///
@@ -41,13 +33,10 @@ pub struct Args {
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open()?;
     let id = store.resolve(&a.slug)?;
-    let r = slugstore::checkout::checkout(&store, &a.target.target, &id, &a.opts, &ctx.bars)?;
+    let root = a.target.dir(ctx)?;
+    let r = slugstore::checkout::checkout(&store, &root, &id, &a.opts, &ctx.bars)?;
     let switched = if a.activate {
-        Some(slugstore::checkout::activate(
-            &a.target.target,
-            &id,
-            &a.switch,
-        )?)
+        Some(slugstore::checkout::activate(&root, &id, &a.switch)?)
     } else {
         None
     };
@@ -57,7 +46,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         print_checkout(ctx, &r);
     }
     Ok(match &switched {
-        Some(s) => activate::finish(ctx, s, &a.target.target, Some(store)),
+        Some(s) => activate::finish(ctx, s, &root, Some(store)),
         None => ExitCode::SUCCESS,
     })
 }

@@ -3,10 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use slugstore::deploy::{deploy, DeployOptions, DeployRecord, Event};
+use slugstore::deploy::{
+    deploy, DeployOptions, DeployRecord, Destination, Event, GitSource, Source,
+};
+use slugstore::environment::Registry;
 
-use crate::cmd::checkout::TargetArg;
-use crate::cmd::CmdResult;
+use crate::cmd::target_arg::TargetArg;
+use crate::cmd::{env, CmdResult};
 use crate::context::Context;
 
 /// Deploy a project's source tree to a target, phase by phase.
@@ -17,11 +20,27 @@ use crate::context::Context;
 /// var/.maintenance.flag; on failure the previous release keeps serving), post_deploy (atomic switch of
 /// `current`, post-switch command, backups, hooks.post_deploy). Each phase's state and timing are shown
 /// as they happen and kept under TARGET/deploys/ (see `slug status` and `slug log`).
+///
+/// The code is a directory (SRC), or a commit of a git repository (--git REPO --rev REV: no working copy
+/// is needed, and the build is keyed by the commit's tree id, so the same tree is built once whatever
+/// the branch or commit). The target is --target DIR, --env NAME, or with --branch the environment that
+/// branch deploys to (what the repository's post-receive hook uses).
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("code").required(true).args(["source", "git"])))]
 pub struct Args {
     /// The project's source tree (with .magento.app.yaml and .magento/).
     #[arg(value_name = "SRC")]
-    pub source: PathBuf,
+    pub source: Option<PathBuf>,
+    /// Deploy a commit of this git repository (bare or not) instead of a directory.
+    #[arg(long, value_name = "REPO")]
+    pub git: Option<PathBuf>,
+    /// The revision to deploy with --git: branch, tag, commit id (default: HEAD, or the --branch).
+    #[arg(long, value_name = "REV", requires = "git")]
+    pub rev: Option<String>,
+    /// Deploy to the environment this git branch deploys to (`slug env add --branch`); with --git
+    /// and no --rev, deploys the branch's head. Fails when no environment takes the branch.
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
     #[command(flatten)]
     pub target: TargetArg,
     #[command(flatten)]
@@ -30,20 +49,35 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open_or_init()?;
+    let dest = match &a.branch {
+        Some(branch) => {
+            let registry = Registry::load(store.root())?;
+            let env = registry
+                .for_branch(branch)
+                .ok_or_else(|| env::no_branch(branch))?;
+            Destination::env(env.clone())
+        }
+        None => a.target.destination(ctx)?,
+    };
+    let source = match (&a.source, &a.git) {
+        (_, Some(repo)) => Source::Git(GitSource {
+            repo: repo.clone(),
+            rev: a
+                .rev
+                .clone()
+                .or_else(|| a.branch.as_ref().map(|b| format!("refs/heads/{b}")))
+                .unwrap_or_else(|| "HEAD".to_owned()),
+        }),
+        (Some(dir), None) => Source::Dir(dir.clone()),
+        (None, None) => unreachable!("clap requires SRC or --git"),
+    };
     let live = !ctx.global.quiet && !ctx.global.json;
     let observer = |e: Event<'_>| {
         if let (true, Event::Line(line)) = (live, e) {
             eprintln!("{line}");
         }
     };
-    let record = deploy(
-        &store,
-        &a.source,
-        &a.target.target,
-        &a.opts,
-        &observer,
-        &ctx.bars,
-    )?;
+    let record = deploy(&store, &source, &dest, &a.opts, &observer, &ctx.bars)?;
     if ctx.global.json {
         ctx.print_json(&record);
     } else {

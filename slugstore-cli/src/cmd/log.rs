@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use slugstore::deploy::status::{load, log_path, resolve};
 use slugstore::error::IoResultExt;
 
-use crate::cmd::checkout::TargetArg;
+use crate::cmd::target_arg::TargetArg;
 use crate::cmd::CmdResult;
 use crate::context::Context;
 
@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let root = &a.target.target;
+    let root = &a.target.dir(ctx)?;
     let id = resolve(root, a.deploy.as_deref())?;
     let path = log_path(root, &id);
     let file = File::open(&path).at(&path)?;

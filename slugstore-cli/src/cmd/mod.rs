@@ -6,12 +6,15 @@ pub mod activate;
 pub mod checkout;
 pub mod compress_static;
 pub mod deploy;
+pub mod diff;
+pub mod env;
 pub mod export;
 pub mod gc;
 pub mod import;
 pub mod init;
 pub mod log;
 pub mod ls;
+pub mod promote;
 pub mod prune;
 pub mod pull;
 pub mod push;
@@ -23,6 +26,7 @@ pub mod rollback;
 pub mod show;
 pub mod snapshot;
 pub mod status;
+pub mod target_arg;
 pub mod validate;
 pub mod verify;
 pub mod watch;
@@ -31,6 +35,8 @@ pub mod watch;
 pub const EXIT_ERROR: u8 = 1;
 /// A check found damaged or missing data.
 pub const EXIT_DAMAGED: u8 = 3;
+/// `diff --exit-code`: the two slugs differ.
+pub const EXIT_DIFFERENT: u8 = 4;
 
 /// What commands return.
 pub type CmdResult = slugstore::Result<ExitCode>;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use slugstore::checkout::SwitchKind;
 use slugstore::slug::format_time;
 
-use crate::cmd::checkout::TargetArg;
+use crate::cmd::target_arg::TargetArg;
 use crate::cmd::CmdResult;
 use crate::context::Context;
 
@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let mut r = slugstore::checkout::status(&a.target.target)?;
+    let mut r = slugstore::checkout::status(&a.target.dir(ctx)?)?;
     r.activations.truncate(a.history);
     if ctx.global.json {
         ctx.print_json(&r);

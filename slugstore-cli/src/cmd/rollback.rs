@@ -2,7 +2,8 @@
 
 use slugstore::checkout::RollbackOptions;
 
-use crate::cmd::checkout::{print_checkout, TargetArg};
+use crate::cmd::checkout::print_checkout;
+use crate::cmd::target_arg::TargetArg;
 use crate::cmd::{activate, CmdResult};
 use crate::context::Context;
 
@@ -20,11 +21,12 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let r = slugstore::checkout::rollback(&a.target.target, &a.opts, &|| ctx.open(), &ctx.bars)?;
+    let root = a.target.dir(ctx)?;
+    let r = slugstore::checkout::rollback(&root, &a.opts, &|| ctx.open(), &ctx.bars)?;
     if ctx.global.json {
         ctx.print_json(&r);
     } else if let Some(c) = &r.rematerialized {
         print_checkout(ctx, c);
     }
-    Ok(activate::finish(ctx, &r.switch, &a.target.target, None))
+    Ok(activate::finish(ctx, &r.switch, &root, None))
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use slugstore::slug::{display_bytes, EntryKind};
+use slugstore::slug::{display_bytes, hex_bytes, EntryKind};
 
 use crate::cmd::CmdResult;
 use crate::context::Context;
@@ -26,7 +26,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             .map(|e| {
                 let mut j = serde_json::json!({ "path": e.display_path(), "mode": format!("{:o}", e.mode()) });
                 if std::str::from_utf8(&e.path).is_err() {
-                    j["path_hex"] = serde_json::json!(hex(&e.path));
+                    j["path_hex"] = serde_json::json!(hex_bytes(&e.path));
                 }
                 match &e.kind {
                     EntryKind::Dir => j["kind"] = "dir".into(),
@@ -69,8 +69,4 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use slugstore::deploy::status::{list, load};
 use slugstore::deploy::DeployRecord;
 
-use crate::cmd::checkout::TargetArg;
+use crate::cmd::target_arg::TargetArg;
 use crate::cmd::{deploy, CmdResult};
 use crate::context::Context;
 
@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let root = &a.target.target;
+    let root = &a.target.dir(ctx)?;
     let live = slugstore::checkout::status(root)?;
     let last = match list(root)?.last() {
         Some(id) => Some(load(root, id)?),

@@ -34,8 +34,8 @@ pub use build_key::build_key_material;
 pub use diagnostic::{Diagnostic, KeyPath, Pos};
 pub use mounts::{Mount, MountSource};
 pub use project::{
-    load_project, parse_project, Project, Sources, APP_FILE, MAX_FILE_BYTES, ROUTES_FILE,
-    SERVICES_FILE,
+    load_project, load_project_from, parse_project, Project, Sources, APP_FILE, MAX_FILE_BYTES,
+    ROUTES_FILE, SERVICES_FILE,
 };
 pub use routes::{Route, RouteAction};
 pub use services::{Service, ServiceType};

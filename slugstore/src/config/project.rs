@@ -53,13 +53,21 @@ pub struct Sources<'a> {
 /// Returns every defect found, sorted by file, line and column; file names in diagnostics are relative
 /// to `dir`.
 pub fn load_project(dir: &Path) -> Result<Project, Vec<Diagnostic>> {
+    load_project_from(|name| read_bounded(&dir.join(name)))
+}
+
+/// Reads and validates a configuration whose files come from `fetch` rather than a directory (a
+/// stored slug, a git commit): `fetch(name)` returns the file's bytes, `None` when it does not exist,
+/// or why it cannot be read. The bytes are held to the same rules as [`load_project`]'s (size, UTF-8).
+pub fn load_project_from(
+    mut fetch: impl FnMut(&str) -> Result<Option<Vec<u8>>, String>,
+) -> Result<Project, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
-    let mut read = |name: &str| match read_config(&dir.join(name), name) {
-        Ok(text) => text,
-        Err(d) => {
+    let mut read = |name: &str| {
+        fetched_text(name, fetch(name)).unwrap_or_else(|d| {
             diagnostics.push(d);
             None
-        }
+        })
     };
     let (app, services, routes) = (read(APP_FILE), read(SERVICES_FILE), read(ROUTES_FILE));
     if !diagnostics.is_empty() {
@@ -119,19 +127,47 @@ pub fn parse_project(sources: Sources<'_>) -> Result<Project, Vec<Diagnostic>> {
 /// Reads one configuration file: `Ok(None)` when it does not exist, a diagnostic naming `name` when it
 /// cannot be read, is too large or is not UTF-8.
 pub(crate) fn read_config(path: &Path, name: &str) -> Result<Option<String>, Diagnostic> {
-    let fail = |message: String| Diagnostic::new(name, None, &KeyPath::root(), message);
-    let bytes = match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(fail(format!("cannot read: {e}"))),
-        Ok(meta) if meta.len() > MAX_FILE_BYTES => {
-            return Err(fail(format!(
+    fetched_text(name, read_bounded(path))
+}
+
+/// What a fetch of configuration file `name` gave, as text or as a diagnostic naming the file.
+fn fetched_text(
+    name: &str,
+    fetched: Result<Option<Vec<u8>>, String>,
+) -> Result<Option<String>, Diagnostic> {
+    let bytes = fetched
+        .map_err(|e| Diagnostic::new(name, None, &KeyPath::root(), format!("cannot read: {e}")))?;
+    bytes.map(|b| config_text(name, b)).transpose()
+}
+
+/// The bytes of the file at `path`, `None` when it does not exist; refuses a file of more than
+/// [`MAX_FILE_BYTES`] before reading it.
+fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
+        Ok(meta) if meta.len() > MAX_FILE_BYTES => Err(format!(
+            "is {} bytes; a configuration file must be under {MAX_FILE_BYTES}",
+            meta.len()
+        )),
+        Ok(_) => std::fs::read(path).map(Some).map_err(|e| e.to_string()),
+    }
+}
+
+/// A configuration file's bytes as text: bounded in size, valid UTF-8 (the error names the line).
+fn config_text(name: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Diagnostic::new(
+            name,
+            None,
+            &KeyPath::root(),
+            format!(
                 "is {} bytes; a configuration file must be under {MAX_FILE_BYTES}",
-                meta.len()
-            )))
-        }
-        Ok(_) => std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?,
-    };
-    String::from_utf8(bytes).map(Some).map_err(|e| {
+                bytes.len()
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
         let column = valid.iter().rev().take_while(|&&b| b != b'\n').count() + 1;

@@ -17,15 +17,22 @@
 //! 6. **post_deploy** ([`post`]): `current` switches atomically, then the post-switch command,
 //!    backups and `hooks.post_deploy`.
 //!
+//! The code comes from a directory, a git commit ([`git`]: keyed by the commit's tree id, exported only
+//! when it must be built) or a slug built earlier ([`source`]: a promotion, where the build phase builds
+//! nothing). A deploy to an [`Environment`] adds the environment's variables to the hooks (the build's
+//! part of the key) and records the environment's name.
+//!
 //! Deploys of one target are serialized by a lock file in `TARGET/deploys/`.
 
 pub mod build;
+pub mod git;
 pub mod hooks;
 pub mod init;
 pub mod post;
 pub mod release;
 pub mod reuse;
 pub mod shell;
+pub mod source;
 pub mod status;
 
 use std::fs::{File, OpenOptions};
@@ -34,10 +41,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use git::{GitCommit, GitSource};
+pub use source::Source;
 pub use status::{DeployRecord, Event, Observer, Phase, PhaseState, PhaseStatus, Recorder};
 
 use crate::checkout::{checkout, CheckoutOptions, SwitchOptions, Target};
-use crate::config::{load_project, topology_change, Diagnostic, Project};
+use crate::config::{load_project, topology_change, Project};
+use crate::environment::Environment;
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
@@ -62,27 +72,66 @@ pub struct DeployOptions {
     pub no_reuse: bool,
 }
 
-/// Deploys the project at `source` to the target at `target_root` (created if absent), storing slugs
-/// in `store`. `observer` sees every phase change and log line as it happens.
+/// Where a deploy goes: a target directory, and the environment it is, if any.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The target directory (created if absent).
+    pub target: PathBuf,
+    /// The environment whose target it is: its variables reach the hooks.
+    pub env: Option<Environment>,
+}
+
+impl Destination {
+    /// A target directory outside any environment.
+    pub fn dir(target: impl Into<PathBuf>) -> Destination {
+        Destination {
+            target: target.into(),
+            env: None,
+        }
+    }
+
+    /// The target of environment `env`.
+    pub fn env(env: Environment) -> Destination {
+        Destination {
+            target: env.target.clone(),
+            env: Some(env),
+        }
+    }
+}
+
+/// Deploys `source` to `dest`, storing slugs in `store`. `observer` sees every phase change and log
+/// line as it happens.
 ///
 /// Returns the deploy's record. A failed phase gives [`Error::Deploy`] naming the deploy and the phase;
-/// the record (`TARGET/deploys/<id>.json`) and log are written either way.
+/// the record (`TARGET/deploys/<id>.json`) and log are written either way. A source that cannot be
+/// resolved (a directory that does not exist, a git revision the repository lacks) fails before any
+/// record is made.
 pub fn deploy(
     store: &Store,
-    source: &Path,
-    target_root: &Path,
+    source: &Source,
+    dest: &Destination,
     opts: &DeployOptions,
     observer: Observer<'_>,
     bars: &dyn ProgressBars,
 ) -> Result<DeployRecord> {
-    let source = source.canonicalize().at(source)?;
-    let target = Target::open(target_root)?;
+    let source = source.resolve()?;
+    let target = Target::open(&dest.target)?;
     let _lock = lock_deploys(target.root())?;
-    let rec = Recorder::create(target.root(), &source, observer)?;
+    let rec = Recorder::create(target.root(), &source.describe(), observer)?;
+    rec.update(|r| {
+        r.env = dest.env.as_ref().map(|e| e.name.clone());
+        if let source::Resolved::Git(c) = &source {
+            r.git = Some(c.clone());
+        }
+        if let source::Resolved::Slug { from, .. } = &source {
+            r.promoted_from = Some(from.clone());
+        }
+    })?;
     let run = Run {
         store,
         source: &source,
         target: &target,
+        env: dest.env.as_ref(),
         opts,
         rec: &rec,
         bars,
@@ -92,11 +141,33 @@ pub fn deploy(
     result.map(|()| rec.record())
 }
 
+/// Deploys the project directory `source` to the target at `target_root`: [`deploy`] of a
+/// [`Source::Dir`] outside any environment.
+pub fn deploy_dir(
+    store: &Store,
+    source: &Path,
+    target_root: &Path,
+    opts: &DeployOptions,
+    observer: Observer<'_>,
+    bars: &dyn ProgressBars,
+) -> Result<DeployRecord> {
+    let source = Source::Dir(source.to_path_buf());
+    deploy(
+        store,
+        &source,
+        &Destination::dir(target_root),
+        opts,
+        observer,
+        bars,
+    )
+}
+
 /// One deploy in progress.
 struct Run<'a> {
     store: &'a Store,
-    source: &'a Path,
+    source: &'a source::Resolved,
     target: &'a Target,
+    env: Option<&'a Environment>,
     opts: &'a DeployOptions,
     rec: &'a Recorder<'a>,
     bars: &'a dyn ProgressBars,
@@ -105,13 +176,15 @@ struct Run<'a> {
 /// What the build phase decided.
 struct Built {
     key: ObjectId,
+    identity: reuse::TreeIdentity,
     reused: Option<SlugId>,
 }
 
 impl Run<'_> {
     fn phases(&self) -> Result<()> {
         let project = self.phase(Phase::Validate, || self.validate())?;
-        let built = self.phase(Phase::Build, || self.build(&project))?;
+        let (build_project, project) = self.with_environment(project);
+        let built = self.phase(Phase::Build, || self.build(&build_project))?;
         let tree_id = built.key.to_hex();
         let slug = self.phase(Phase::Slug, || self.slug(&built, &project))?;
         let release = self.phase(Phase::Release, || self.release(&slug))?;
@@ -159,7 +232,7 @@ impl Run<'_> {
 
     /// Phase 1: the configuration, and how the topology changes against the live release.
     fn validate(&self) -> Result<(Project, Option<String>)> {
-        let project = load_project(self.source).map_err(|d| under(self.source, d))?;
+        let project = self.source.project(self.store)?;
         let previous = self.target.current()?;
         self.rec.update(|r| r.previous = previous)?;
         if let Some(prev) = previous {
@@ -197,25 +270,64 @@ impl Run<'_> {
         Ok((project, Some(detail)))
     }
 
+    /// The project as the build sees it (the environment's variables added to `variables.env`), and
+    /// as the deploy hooks see it (its runtime variables and name added too).
+    fn with_environment(&self, project: Project) -> (Project, Project) {
+        let Some(env) = self.env else {
+            return (project.clone(), project);
+        };
+        let mut build = project;
+        build.app.env.extend(env.variables.clone());
+        let mut runtime = build.clone();
+        runtime.app.env.extend(env.runtime_variables.clone());
+        runtime.app.env.extend([
+            ("PLATFORM_ENVIRONMENT".to_owned(), env.name.clone()),
+            ("PLATFORM_BRANCH".to_owned(), env.branch().to_owned()),
+        ]);
+        (build, runtime)
+    }
+
     /// Phase 2: reuse an earlier build of this tree, or build it.
     fn build(&self, project: &Project) -> Result<(Built, Option<String>)> {
-        let tree = reuse::source_tree(self.store, self.source, self.target.root(), self.bars)?;
-        let key = reuse::build_key(&tree, project);
+        let (identity, tree) = match self.source {
+            source::Resolved::Slug { slug, from } => return self.promoted(slug, from),
+            source::Resolved::Dir(dir) => {
+                let tree = reuse::source_tree(self.store, dir, self.target.root(), self.bars)?;
+                (reuse::TreeIdentity::Slug(tree), Some(tree))
+            }
+            source::Resolved::Git(c) => (reuse::TreeIdentity::Git(c.tree.clone()), None),
+        };
+        let no_vars = Default::default();
+        let variables = self.env.map_or(&no_vars, |e| &e.variables);
+        let key = reuse::build_key(&identity, project, variables);
         self.rec.update(|r| r.tree = Some(key.to_hex()))?;
         if !self.opts.no_reuse {
             if let Some(slug) = reuse::lookup(self.store, &key)? {
                 self.rec.line(
                     Phase::Build,
-                    &format!("reusing build {slug} for tree {key}"),
+                    &format!("reusing existing build {slug} for {identity} (build key {key})"),
                 )?;
                 let detail = format!("reused build {}", slug.short(12));
                 let built = Built {
                     key,
+                    identity,
                     reused: Some(slug),
                 };
                 return Ok((built, Some(detail)));
             }
         }
+        let tree = match (tree, self.source) {
+            (Some(tree), _) => tree,
+            (None, source::Resolved::Git(c)) => {
+                self.rec.line(
+                    Phase::Build,
+                    &format!("exporting commit {} (tree {})", c.commit, c.tree),
+                )?;
+                let exported = c.export(self.store, self.bars)?;
+                source::without_mounts(self.store, exported, project)?
+            }
+            (None, _) => unreachable!("only a git source is exported"),
+        };
         let dir = build::build_dir(self.target.root());
         build::prepare(self.store, &tree, project, &dir, self.bars)?;
         build::run_hook(project, &key.to_hex(), &dir, self.rec)?;
@@ -235,10 +347,40 @@ impl Run<'_> {
                 &format!("moved to {}/: {}", init::INIT_DIR, moved.join(", ")),
             )?;
         }
-        Ok((
-            Built { key, reused: None },
-            Some(format!("built tree {key}")),
-        ))
+        let detail = format!("built {identity} (build key {key})");
+        let built = Built {
+            key,
+            identity,
+            reused: None,
+        };
+        Ok((built, Some(detail)))
+    }
+
+    /// Phase 2 of a promotion: nothing is built, the slug is the build.
+    fn promoted(&self, slug: &SlugId, from: &str) -> Result<(Built, Option<String>)> {
+        let rec = self.store.slug(slug)?;
+        let key = rec
+            .labels
+            .get(reuse::BUILD_KEY_LABEL)
+            .and_then(|k| k.parse().ok())
+            .unwrap_or_else(|| slug.object());
+        let identity = rec
+            .labels
+            .get(reuse::SOURCE_LABEL)
+            .and_then(|l| reuse::TreeIdentity::from_label(l))
+            .unwrap_or(reuse::TreeIdentity::Slug(*slug));
+        self.rec.update(|r| r.tree = Some(key.to_hex()))?;
+        self.rec.line(
+            Phase::Build,
+            &format!("promoting slug {slug} from {from}: nothing to build"),
+        )?;
+        let detail = format!("promoted {} from {from}", slug.short(12));
+        let built = Built {
+            key,
+            identity,
+            reused: Some(*slug),
+        };
+        Ok((built, Some(detail)))
     }
 
     /// Phase 3: snapshot the build output, recording it under its key.
@@ -259,6 +401,8 @@ impl Run<'_> {
                     labels: vec![
                         ("app".to_owned(), project.app.name.clone()),
                         ("deploy".to_owned(), self.rec.id()),
+                        (reuse::BUILD_KEY_LABEL.to_owned(), built.key.to_hex()),
+                        (reuse::SOURCE_LABEL.to_owned(), built.identity.label()),
                     ],
                     ..SnapshotOptions::default()
                 };
@@ -305,19 +449,6 @@ impl Run<'_> {
         }
         Ok((c.release, Some(detail)))
     }
-}
-
-/// Diagnostics name their file from the project root; make them name it from the working directory.
-fn under(dir: &Path, diagnostics: Vec<Diagnostic>) -> Error {
-    Error::Config(
-        diagnostics
-            .into_iter()
-            .map(|mut d| {
-                d.file = dir.join(&d.file).display().to_string();
-                d
-            })
-            .collect(),
-    )
 }
 
 /// Takes the exclusive deploy lock of the target (`deploys/.lock`), waiting for a running deploy.

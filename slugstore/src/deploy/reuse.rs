@@ -13,6 +13,7 @@
 //! names slugs it must keep, and the snapshot moves the ref in the same index batch that records the
 //! slug, so a key never points at a slug that is not complete.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::{build_key_material, Project};
@@ -51,12 +52,67 @@ pub fn source_tree(
     Ok(snapshot(store, source, &opts, bars)?.slug)
 }
 
-/// The build key of source tree `tree` built with `project`'s configuration.
-pub fn build_key(tree: &SlugId, project: &Project) -> ObjectId {
+/// What identifies the source a build starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeIdentity {
+    /// A source directory, by the id of its snapshot.
+    Slug(SlugId),
+    /// A git commit, by its tree id (hex, as git prints it).
+    Git(String),
+}
+
+impl TreeIdentity {
+    /// The label recorded on a build's slug: `slug:<id>` or `git:<tree>`.
+    pub fn label(&self) -> String {
+        match self {
+            TreeIdentity::Slug(id) => format!("slug:{id}"),
+            TreeIdentity::Git(tree) => format!("git:{tree}"),
+        }
+    }
+
+    /// Reads a [`TreeIdentity::label`] back.
+    pub fn from_label(s: &str) -> Option<TreeIdentity> {
+        if let Some(hex) = s.strip_prefix("slug:") {
+            return hex.parse().ok().map(TreeIdentity::Slug);
+        }
+        let tree = s.strip_prefix("git:")?;
+        let ok = (40..=64).contains(&tree.len()) && tree.bytes().all(|c| c.is_ascii_hexdigit());
+        ok.then(|| TreeIdentity::Git(tree.to_owned()))
+    }
+}
+
+impl std::fmt::Display for TreeIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TreeIdentity::Slug(id) => write!(f, "source tree {}", id.short(12)),
+            TreeIdentity::Git(tree) => write!(f, "git tree {tree}"),
+        }
+    }
+}
+
+/// Label of a build's slug holding its build key.
+pub const BUILD_KEY_LABEL: &str = "build_key";
+/// Label of a build's slug holding its source's [`TreeIdentity::label`].
+pub const SOURCE_LABEL: &str = "source_tree";
+
+/// The build key of the source `tree` built with `project`'s configuration and the environment's
+/// build-visible `variables` (empty outside an environment; they then leave the key as it always was).
+pub fn build_key(
+    tree: &TreeIdentity,
+    project: &Project,
+    variables: &BTreeMap<String, String>,
+) -> ObjectId {
     let mut h = blake3::Hasher::new();
     h.update(KEY_FORMAT);
-    h.update(tree.object().as_bytes());
+    match tree {
+        TreeIdentity::Slug(id) => h.update(id.object().as_bytes()),
+        TreeIdentity::Git(tree) => h.update(b"git-tree ").update(tree.as_bytes()),
+    };
     h.update(&build_key_material(project));
+    if !variables.is_empty() {
+        h.update(b"\nenvironment-variables\n");
+        h.update(&serde_json::to_vec(variables).expect("strings serialize"));
+    }
     h.finalize().into()
 }
 

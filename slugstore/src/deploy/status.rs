@@ -116,8 +116,17 @@ pub struct PhaseStatus {
 pub struct DeployRecord {
     /// The deploy's id.
     pub id: String,
-    /// The source tree deployed.
-    pub source: PathBuf,
+    /// What was deployed: a source directory, `REPO@REV (commit)`, or `slug <id> (promoted from …)`.
+    pub source: String,
+    /// The environment deployed to, when the target is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// The git commit deployed, for a deploy from git.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<crate::deploy::GitCommit>,
+    /// Where the slug was promoted from (an environment or a slug name): nothing was built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_from: Option<String>,
     /// When it started (RFC 3339 UTC).
     pub started: String,
     /// Overall state: in progress, success, or failed.
@@ -183,7 +192,7 @@ struct Inner {
 impl<'a> Recorder<'a> {
     /// Creates the record and log of a new deploy of `source` under `target_root/deploys/`. Call with
     /// the deploy lock held, so that ids are unique.
-    pub fn create(target_root: &Path, source: &Path, observer: Observer<'a>) -> Result<Self> {
+    pub fn create(target_root: &Path, source: &str, observer: Observer<'a>) -> Result<Self> {
         let dir = target_root.join(DEPLOYS);
         fs::create_dir_all(&dir).at(&dir)?;
         let now = SystemTime::now();
@@ -202,7 +211,10 @@ impl<'a> Recorder<'a> {
             .at(&log_path)?;
         let record = DeployRecord {
             id: id.clone(),
-            source: source.to_path_buf(),
+            source: source.to_owned(),
+            env: None,
+            git: None,
+            promoted_from: None,
             started: format_time(unix_secs(now)),
             state: PhaseState::InProgress,
             seconds: None,

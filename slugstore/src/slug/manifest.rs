@@ -103,6 +103,11 @@ pub fn display_bytes(b: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// Raw bytes as lowercase hex, two digits a byte: the exact form of a name that is not UTF-8.
+pub fn hex_bytes(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// Counts of a manifest's entries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TreeStats {

@@ -6,5 +6,5 @@ pub mod manifest;
 pub mod record;
 
 pub use commit::{check_ref_name, commit_manifest, Committed, SlugMeta};
-pub use manifest::{display_bytes, Entry, EntryKind, Manifest, TreeStats};
+pub use manifest::{display_bytes, hex_bytes, Entry, EntryKind, Manifest, TreeStats};
 pub use record::{format_time, now_secs, SlugRecord};

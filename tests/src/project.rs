@@ -1,0 +1,132 @@
+//! A copy of the example project (`examples/shop`) with a store beside it, driven through the real
+//! `slug` binary: the fixture of the deploy, environment, git and status-page tests.
+//!
+//! The build hook of the copy also appends a line to `build-runs` (outside the tree) at each run, so a
+//! test can tell a build that ran from one that was reused or skipped.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The example project, a store and room for deploy targets in one temporary directory.
+pub struct Shop {
+    _dir: tempfile::TempDir,
+    /// The temporary directory (canonical): `src/` is the project, `store/` the store.
+    pub root: PathBuf,
+    bin: PathBuf,
+}
+
+impl Shop {
+    /// Copies the example project to `src/`, makes its build hook count its runs, and creates the
+    /// store; `bin` is the `slug` binary under test.
+    pub fn new(bin: &Path) -> Shop {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop");
+        copy_tree(&example, &root.join("src"));
+        let shop = Shop {
+            _dir: dir,
+            root,
+            bin: bin.to_path_buf(),
+        };
+        let counter = shop.root.join("build-runs");
+        shop.edit_app(|s| {
+            s.replacen(
+                "    set -e\n",
+                &format!("    set -e\n    echo run >> '{}'\n", counter.display()),
+                1,
+            )
+        });
+        shop.slug_ok(&["init"]);
+        shop
+    }
+
+    /// The project's source tree.
+    pub fn src(&self) -> PathBuf {
+        self.root.join("src")
+    }
+
+    /// The store directory.
+    pub fn store(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    /// The `slug` binary under test.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// Runs `slug --store STORE ARGS` in the temporary directory.
+    pub fn slug(&self, args: &[&str]) -> Output {
+        Command::new(&self.bin)
+            .arg("--store")
+            .arg(self.store())
+            .args(args)
+            .current_dir(&self.root)
+            .output()
+            .unwrap()
+    }
+
+    /// As [`Shop::slug`], failing the test when the command fails.
+    pub fn slug_ok(&self, args: &[&str]) -> Output {
+        let out = self.slug(args);
+        assert!(
+            out.status.success(),
+            "slug {args:?} failed: {}",
+            stderr(&out)
+        );
+        out
+    }
+
+    /// Runs `slug --json ARGS`, which must succeed, and parses its output.
+    pub fn slug_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut with_json = vec!["--json"];
+        with_json.extend_from_slice(args);
+        serde_json::from_slice(&self.slug_ok(&with_json).stdout).unwrap()
+    }
+
+    /// How many times the build hook ran.
+    pub fn build_runs(&self) -> usize {
+        fs::read_to_string(self.root.join("build-runs"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// Rewrites the project's `.magento.app.yaml` with `f` (which must change it).
+    pub fn edit_app(&self, f: impl FnOnce(&str) -> String) {
+        edit(&self.src().join(".magento.app.yaml"), f);
+    }
+}
+
+/// The slug id the `current` link of the target at `target` points at, `None` when there is none.
+pub fn current(target: &Path) -> Option<String> {
+    let link = fs::read_link(target.join("current")).ok()?;
+    Some(link.file_name()?.to_string_lossy().into_owned())
+}
+
+/// Rewrites the file at `path` with `f`, which must change it.
+pub fn edit(path: &Path, f: impl FnOnce(&str) -> String) {
+    let text = fs::read_to_string(path).unwrap();
+    let new = f(&text);
+    assert_ne!(text, new, "the edit of {} changed nothing", path.display());
+    fs::write(path, new).unwrap();
+}
+
+/// Copies the directory tree `from` to `to` (regular files and directories).
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// A command's stderr, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
