@@ -176,6 +176,8 @@ impl GitCommit {
         let status = child
             .wait()
             .map_err(|e| Error::Invalid(format!("waiting for git archive: {e}")))?;
+        // An import that stopped early made git fail on a closed pipe: the import's error is the cause.
+        let imported = imported?;
         if !status.success() {
             return Err(Error::Invalid(format!(
                 "git archive of {} failed ({status}): {}",
@@ -183,7 +185,7 @@ impl GitCommit {
                 err_text.trim()
             )));
         }
-        Ok(imported?.slug)
+        Ok(imported.slug)
     }
 }
 

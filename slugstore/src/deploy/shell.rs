@@ -135,7 +135,7 @@ mod tests {
     fn run_script(script: &str) -> (Result<()>, String) {
         let dir = tempfile::tempdir().unwrap();
         let observer = |_: crate::deploy::status::Event<'_>| {};
-        let rec = Recorder::create(dir.path(), dir.path(), &observer).unwrap();
+        let rec = Recorder::create(dir.path(), "test", &observer).unwrap();
         let env = [("HOOK_VAR".to_owned(), "from-config".to_owned())];
         let hook = Hook {
             name: "hooks.test",

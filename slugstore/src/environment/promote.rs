@@ -108,25 +108,35 @@ pub fn plan(
     Ok(promotion)
 }
 
+impl Promotion {
+    /// `slug 3f2a… (live on environment staging)`, or `slug 3f2a…` when named directly.
+    fn subject(&self) -> String {
+        let short = self.slug.short(12);
+        if self.from.starts_with("environment ") {
+            format!("slug {short} (live on {})", self.from)
+        } else {
+            format!("slug {short}")
+        }
+    }
+}
+
 /// Refuses a promotion whose recorded and expected build keys differ or are unknown.
 fn check_key(p: &Promotion) -> Result<()> {
     match (&p.build_key, &p.expected_key) {
         (Some(a), Some(b)) if a == b => Ok(()),
         (Some(a), Some(b)) => Err(Error::Invalid(format!(
-            "slug {} ({}) was built with build key {a}, but environment `{}` would build its source \
-             with key {b} (its build-visible variables differ); promote with --force to deploy it \
-             anyway, or deploy the source to `{}` to build it there",
-            p.slug.short(12),
-            p.from,
+            "{} was built with build key {a}, but environment `{}` would build its source with key \
+             {b} (its build-visible variables differ); promote with --force to deploy it anyway, or \
+             deploy the source to `{}` to build it there",
+            p.subject(),
             p.to,
             p.to
         ))),
         _ => Err(Error::Invalid(format!(
-            "slug {} ({}) records no build key (it was not built by `slug deploy`), so whether \
-             environment `{}` would build it the same way cannot be checked; promote with --force to \
-             deploy it anyway",
-            p.slug.short(12),
-            p.from,
+            "{} records no build key (it was not built by `slug deploy`), so whether environment \
+             `{}` would build it the same way cannot be checked; promote with --force to deploy it \
+             anyway",
+            p.subject(),
             p.to
         ))),
     }
