@@ -5,10 +5,11 @@
 #   scripts/install-deps.sh --bench   also the peer tools the benchmark suite compares against
 #
 # Build: RocksDB is linked from the system library (librocksdb-dev); its Rust bindings are generated
-# with bindgen, which needs libclang. Tests: GNU tar, gzip and zstd are used to check our output.
+# with bindgen, which needs libclang. Tests: GNU tar, gzip and zstd are used to check our output; git
+# for the deploys from git (a bare repository and a real `git push`).
 set -euo pipefail
 
-pkgs=(build-essential pkg-config clang libclang-dev librocksdb-dev zstd gzip tar)
+pkgs=(build-essential pkg-config clang libclang-dev librocksdb-dev zstd gzip tar git)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(ostree restic pigz rclone hyperfine time fonts-dejavu-core)
 fi

@@ -221,3 +221,23 @@ fn deploy_from_git_without_a_working_copy_and_bad_revisions() {
     let err = stderr(&out);
     assert!(err.contains("repo.git@main:.magento.app.yaml"), "{err}");
 }
+
+#[test]
+fn a_commit_the_archive_import_refuses_fails_the_build_by_name() {
+    let shop = shop();
+    let r = repos(&shop);
+    std::os::unix::fs::symlink("/etc/passwd", r.work.join("pub/leak")).unwrap();
+    git(&r.work, &["add", "-A"]);
+    git(&r.work, &["commit", "-q", "-m", "a link out of the tree"]);
+    let bare = r.bare.to_str().unwrap();
+    git(&r.work, &["push", "-q", "origin", "HEAD:refs/heads/main"]);
+    let out = shop.slug(&["deploy", "--git", bare, "--target", "t"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("failed in phase build") && err.contains("pub/leak"),
+        "{err}"
+    );
+    assert_eq!(current(&shop.root.join("t")), None);
+    assert_eq!(shop.build_runs(), 0);
+}
