@@ -38,8 +38,9 @@
 //! ```
 //!
 //! Each operation is a module with plain option structs and a serializable report: [`mod@snapshot`],
-//! [`mod@restore`], [`mod@verify`], [`archive`] (tar export/import), [`compress`] (static gzip), [`remote`],
-//! [`config`] (the Magento Cloud YAML files). The `slug` command-line tool is a thin shell over them.
+//! [`mod@restore`], [`mod@diff`] (what differs between two slugs), [`mod@verify`], [`archive`] (tar
+//! export/import), [`compress`] (static gzip), [`remote`], [`config`] (the Magento Cloud YAML files).
+//! The `slug` command-line tool is a thin shell over them.
 
 pub mod archive;
 pub mod checkout;

@@ -8,6 +8,7 @@
 
 pub mod backend_conformance;
 pub mod compare;
+pub mod diff_case;
 pub mod project;
 pub mod s3;
 pub mod store;

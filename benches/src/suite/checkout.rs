@@ -19,14 +19,14 @@ use std::path::Path;
 use std::process::Command;
 
 use slugstore::error::IoResultExt;
-use slugstore::{Error, Result};
+use slugstore::Result;
 
-use super::backend::Backend;
-use super::backends::{slug_command, Slug};
+use super::backends::slug_command;
 use super::exec::{quote, remove_tree, run, shell};
 use super::results::Row;
 use super::targets::{Figure, Goal, Target};
-use super::timing::{skip, timed, Timed};
+use super::timing::{timed, Timed};
+use super::two_builds::{slug_with, two_builds, TwoBuilds};
 use super::{slug_part, Env};
 
 /// Scenario name: the next release while its predecessor is on disk.
@@ -66,30 +66,12 @@ pub const TARGETS: &[Target] = &[
 
 /// Measures checkout with a predecessor, cold checkout and rollback, and `cp -al` and `tar -x`.
 pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
-    let Some(bin) = &env.slug else {
-        return Ok(skip(skipped, "checkout", "no slug binary"));
+    let Some(bin) = slug_with(env, "checkout", "checkout", skipped) else {
+        return Ok(Vec::new());
     };
-    let has_checkout = Command::new(bin)
-        .args(["checkout", "--help"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_checkout {
-        return Ok(skip(
-            skipped,
-            "checkout",
-            format!("{} has no `checkout` command", bin.display()),
-        ));
-    }
     let root = env.ws.root.join("checkout");
-    remove_tree(&root)?;
-    let mut source = Slug::new(bin.to_path_buf());
-    let store = root.join("store");
-    source.init(&store)?;
-    source.snapshot(&env.ws.base)?;
-    source.snapshot(&env.ws.churned)?;
-    let [first, next] = source.slugs() else {
-        return Err(Error::Invalid("checkout: expected two slugs".into()));
-    };
+    let TwoBuilds { store, first, next } = two_builds(env, bin, &root)?;
+    let (first, next) = (first.as_str(), next.as_str());
     let target = root.join("target");
     let slug = |args: &[&str]| {
         let mut c = slug_command(bin, &store);

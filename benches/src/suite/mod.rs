@@ -9,6 +9,7 @@ pub mod backend;
 pub mod backends;
 pub mod chart;
 pub mod checkout;
+pub mod diff;
 pub mod exec;
 pub mod push_pull;
 pub mod report;
@@ -20,6 +21,7 @@ pub mod store_size;
 pub mod targets;
 pub mod timing;
 pub mod tools;
+pub mod two_builds;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,6 +54,8 @@ pub enum Scenario {
     PushPull,
     /// Checkout with a predecessor on disk, cold checkout and rollback, against cp -al and tar -x.
     Checkout,
+    /// `slug diff` of the tree's slug and the churned tree's, against `diff -rq` of their checkouts.
+    Diff,
 }
 
 impl Scenario {
@@ -63,6 +67,7 @@ impl Scenario {
         Scenario::StaticGzip,
         Scenario::PushPull,
         Scenario::Checkout,
+        Scenario::Diff,
     ];
 }
 
@@ -266,6 +271,7 @@ pub fn run(cfg: &Config) -> Result<Results> {
             Scenario::StaticGzip => rows.extend(static_gzip::measure(&env, &mut skipped)?),
             Scenario::PushPull => rows.extend(push_pull::measure(&env, &mut skipped)?),
             Scenario::Checkout => rows.extend(checkout::measure(&env, &mut skipped)?),
+            Scenario::Diff => rows.extend(diff::measure(&env, &mut skipped)?),
         }
     }
     eprintln!("removing the scratch trees of the runs");
@@ -275,6 +281,7 @@ pub fn run(cfg: &Config) -> Result<Results> {
         static_gzip::TARGETS,
         push_pull::TARGETS,
         checkout::TARGETS,
+        diff::TARGETS,
     ]
     .concat();
     let targets = targets::check_all(&all_targets, &rows);

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::results::{Results, Row, Status};
-use super::{checkout, push_pull, restore, snapshot, static_gzip, store_size};
+use super::{checkout, diff, push_pull, restore, snapshot, static_gzip, store_size};
 
 /// How a scenario is shown: its headline figure (`None`: median wall time) and unit.
 pub fn headline_of(scenario: &str) -> (Option<&'static str>, &'static str) {
@@ -29,6 +29,7 @@ pub const ORDER: &[&str] = &[
     checkout::WITH_PREDECESSOR,
     checkout::COLD,
     checkout::ROLLBACK,
+    diff::DIFF,
 ];
 
 fn fmt(v: Option<f64>, digits: usize) -> String {

@@ -3,8 +3,8 @@
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use slugstore::diff::{PathDiff, Side, Status, Totals, What};
-use slugstore::slug::display_bytes;
+use slugstore::diff::{PathDiff, Status, Totals, What};
+use slugstore::slug::{display_bytes, EntryKind};
 use slugstore::DiffReport;
 
 use crate::cmd::{human_bytes, CmdResult, EXIT_DIFFERENT};
@@ -80,7 +80,8 @@ fn print_paths(report: &DiffReport, name_only: bool) {
     out!("{text}");
 }
 
-/// `A  path`, `D  dir/`, `M  path  (content 1.2 KiB -> 1.3 KiB, mode 644 -> 755)`, `T  path  (file -> symlink)`.
+/// `A  path`, `D  dir/`, `M  path  (content 1.2 KiB -> 1.3 KiB, mode 644 -> 755)`,
+/// `T  path  (file -> symlink)`.
 fn line(text: &mut String, d: &PathDiff) {
     let side = d.new.as_ref().or(d.old.as_ref()).expect("a side");
     let code = match d.status {
@@ -91,8 +92,8 @@ fn line(text: &mut String, d: &PathDiff) {
     };
     let _ = write!(text, "{code}  {}", d.path.display());
     match (d.status, side) {
-        (Status::Added | Status::Removed, Side::Dir) => text.push('/'),
-        (Status::Added | Status::Removed, Side::Symlink { target }) => {
+        (Status::Added | Status::Removed, EntryKind::Dir) => text.push('/'),
+        (Status::Added | Status::Removed, EntryKind::Symlink { target }) => {
             let _ = write!(text, " -> {}", display_bytes(target));
         }
         _ => {}
@@ -104,14 +105,14 @@ fn line(text: &mut String, d: &PathDiff) {
 }
 
 /// One change in words, old -> new.
-fn change(what: What, old: &Side, new: &Side) -> String {
+fn change(what: What, old: &EntryKind, new: &EntryKind) -> String {
     match (what, old, new) {
         (What::Content, _, _) => format!("content {}", sizes(old.file_size(), new.file_size())),
         (What::Mode, _, _) => format!("mode {:o} -> {:o}", old.mode(), new.mode()),
-        (What::Target, Side::Symlink { target: a }, Side::Symlink { target: b }) => {
+        (What::Target, EntryKind::Symlink { target: a }, EntryKind::Symlink { target: b }) => {
             format!("target {} -> {}", display_bytes(a), display_bytes(b))
         }
-        _ => format!("{} -> {}", old.kind_name(), new.kind_name()),
+        _ => format!("{} -> {}", old.name(), new.name()),
     }
 }
 

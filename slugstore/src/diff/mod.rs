@@ -12,7 +12,7 @@
 
 mod report;
 
-pub use report::{DiffReport, PathDiff, RawPath, Side, Status, Totals, What};
+pub use report::{DiffReport, PathDiff, RawPath, Status, Totals, What};
 
 use std::cmp::Ordering;
 
@@ -23,17 +23,17 @@ use crate::store::Store;
 
 /// Compares slug `from` (the old side) with slug `to` (the new side) in `store`.
 ///
-/// Fails with the store's error when either manifest cannot be read (a slug that is not in the
-/// store, a missing or damaged object).
+/// Fails with the store's error when either slug is not in the store (never stored, or pruned: its
+/// manifest may linger until gc, but the slug is gone) or its manifest cannot be read.
 pub fn diff(store: &Store, from: &SlugId, to: &SlugId) -> Result<DiffReport> {
-    let (old, new) = if from == to {
-        let m = store.manifest(from)?;
-        (m.clone(), m)
+    let read = |id: &SlugId| store.slug(id).and_then(|_| store.manifest(id));
+    let (totals, entries) = if from == to {
+        let m = read(from)?;
+        compare(&m, &m)
     } else {
-        let (old, new) = rayon::join(|| store.manifest(from), || store.manifest(to));
-        (old?, new?)
+        let (old, new) = rayon::join(|| read(from), || read(to));
+        compare(&old?, &new?)
     };
-    let (totals, entries) = compare(&old, &new);
     Ok(DiffReport {
         from: *from,
         to: *to,
@@ -222,8 +222,8 @@ mod tests {
     fn sides_carry_sizes_and_json_names_non_utf8_paths() {
         let (_, diffs) = compare(&old(), &new());
         let grow = diffs.iter().find(|d| d.path.0 == b"a/grow").unwrap();
-        assert_eq!(grow.old.as_ref().map(Side::file_size), Some(2));
-        assert_eq!(grow.new.as_ref().map(Side::file_size), Some(5));
+        assert_eq!(grow.old.as_ref().map(EntryKind::file_size), Some(2));
+        assert_eq!(grow.new.as_ref().map(EntryKind::file_size), Some(5));
         let j = serde_json::to_value(grow).unwrap();
         assert_eq!(j["path"], "a/grow");
         assert!(j.get("path_hex").is_none());

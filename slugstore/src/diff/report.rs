@@ -7,8 +7,7 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use crate::id::{ObjectId, SlugId};
-use crate::slug::manifest::{MODE_EXEC, MODE_FILE, MODE_LINK};
+use crate::id::SlugId;
 use crate::slug::{display_bytes, hex_bytes, Entry, EntryKind};
 
 /// The difference between two slugs.
@@ -57,80 +56,6 @@ pub enum What {
     Target,
 }
 
-/// One side of a path: what the manifest holds there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Side {
-    /// A directory.
-    Dir,
-    /// A regular file.
-    File {
-        /// Content length in bytes.
-        size: u64,
-        /// Content hash.
-        id: ObjectId,
-        /// Whether it is executable.
-        executable: bool,
-    },
-    /// A symlink.
-    Symlink {
-        /// The target, for display (`\xNN` escapes where it is not UTF-8).
-        #[serde(serialize_with = "display")]
-        target: Vec<u8>,
-    },
-}
-
-impl Side {
-    /// The kind's name: `dir`, `file` or `symlink`.
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Side::Dir => "dir",
-            Side::File { .. } => "file",
-            Side::Symlink { .. } => "symlink",
-        }
-    }
-
-    /// Permission bits it is restored with (as [`Entry::mode`]).
-    pub fn mode(&self) -> u32 {
-        match self {
-            Side::Dir
-            | Side::File {
-                executable: true, ..
-            } => MODE_EXEC,
-            Side::File { .. } => MODE_FILE,
-            Side::Symlink { .. } => MODE_LINK,
-        }
-    }
-
-    /// A file's size; 0 for the others.
-    pub fn file_size(&self) -> u64 {
-        match self {
-            Side::File { size, .. } => *size,
-            _ => 0,
-        }
-    }
-}
-
-impl From<&EntryKind> for Side {
-    fn from(kind: &EntryKind) -> Side {
-        match kind {
-            EntryKind::Dir => Side::Dir,
-            EntryKind::File {
-                size,
-                id,
-                executable,
-            } => Side::File {
-                size: *size,
-                id: *id,
-                executable: *executable,
-            },
-            EntryKind::Symlink { target } => Side::Symlink {
-                target: target.clone(),
-            },
-        }
-    }
-}
-
 /// A path that differs between the two slugs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PathDiff {
@@ -142,12 +67,12 @@ pub struct PathDiff {
     /// What changed (empty unless `status` is `changed`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub what: Vec<What>,
-    /// The old side (absent when added).
+    /// What the old slug holds at the path (absent when added).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub old: Option<Side>,
-    /// The new side (absent when removed).
+    pub old: Option<EntryKind>,
+    /// What the new slug holds at the path (absent when removed).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub new: Option<Side>,
+    pub new: Option<EntryKind>,
 }
 
 impl PathDiff {
@@ -180,8 +105,8 @@ impl PathDiff {
             path: RawPath(e.path.clone()),
             status,
             what,
-            old: old.map(Side::from),
-            new: new.map(Side::from),
+            old: old.cloned(),
+            new: new.cloned(),
         }
     }
 }
@@ -243,10 +168,6 @@ impl Serialize for RawPath {
     }
 }
 
-fn display<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&display_bytes(b))
-}
-
 /// Counts and byte totals of a diff.
 ///
 /// Bytes count regular files only. A path that stops being a file (removed, or changed into a
@@ -296,8 +217,8 @@ impl Totals {
 
     /// Counts `d` in.
     pub fn count(&mut self, d: &PathDiff) {
-        let old_size = d.old.as_ref().map_or(0, Side::file_size);
-        let new_size = d.new.as_ref().map_or(0, Side::file_size);
+        let old_size = d.old.as_ref().map_or(0, EntryKind::file_size);
+        let new_size = d.new.as_ref().map_or(0, EntryKind::file_size);
         match d.status {
             Status::Added => self.added += 1,
             Status::Removed => self.removed += 1,

@@ -40,8 +40,10 @@ pub const MODE_FILE: u32 = 0o644;
 /// Permission bits recorded for symlinks.
 pub const MODE_LINK: u32 = 0o777;
 
-/// What a manifest entry is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a manifest entry is. Serializes as `{"kind": "dir"}`, `{"kind": "file", "size", "id",
+/// "executable"}` or `{"kind": "symlink", "target"}` (the target for display, see [`display_bytes`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum EntryKind {
     /// A directory.
     Dir,
@@ -57,8 +59,44 @@ pub enum EntryKind {
     /// A symbolic link, never followed.
     Symlink {
         /// The target, byte for byte.
+        #[serde(serialize_with = "serialize_display")]
         target: Vec<u8>,
     },
+}
+
+impl EntryKind {
+    /// Permission bits an entry of this kind is restored with.
+    pub fn mode(&self) -> u32 {
+        match self {
+            EntryKind::Dir => MODE_EXEC,
+            EntryKind::File {
+                executable: true, ..
+            } => MODE_EXEC,
+            EntryKind::File { .. } => MODE_FILE,
+            EntryKind::Symlink { .. } => MODE_LINK,
+        }
+    }
+
+    /// The kind's name: `dir`, `file` or `symlink`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EntryKind::Dir => "dir",
+            EntryKind::File { .. } => "file",
+            EntryKind::Symlink { .. } => "symlink",
+        }
+    }
+
+    /// A file's size; 0 for the other kinds.
+    pub fn file_size(&self) -> u64 {
+        match self {
+            EntryKind::File { size, .. } => *size,
+            _ => 0,
+        }
+    }
+}
+
+fn serialize_display<S: serde::Serializer>(b: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&display_bytes(b))
 }
 
 /// One path of a slug.
@@ -73,14 +111,7 @@ pub struct Entry {
 impl Entry {
     /// Permission bits the entry is restored with.
     pub fn mode(&self) -> u32 {
-        match &self.kind {
-            EntryKind::Dir => MODE_EXEC,
-            EntryKind::File {
-                executable: true, ..
-            } => MODE_EXEC,
-            EntryKind::File { .. } => MODE_FILE,
-            EntryKind::Symlink { .. } => MODE_LINK,
-        }
+        self.kind.mode()
     }
 
     /// The path for humans: as-is when UTF-8, with `\xNN` escapes otherwise.
