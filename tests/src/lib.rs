@@ -5,12 +5,16 @@
 //! [`compare::assert_same_tree`], which looks at everything a restore must reproduce (bytes, permission
 //! bits, symlink targets, empty directories, non-UTF-8 names). Damage is done the way a failing disk
 //! does it, by flipping bytes of pack files ([`store::flip_byte`]).
+//!
+//! Web pages (`slug serve`'s status page) are tested in headless Chromium: [`browser::Browser`].
 
 pub mod backend_conformance;
+pub mod browser;
 pub mod compare;
 pub mod diff_case;
 pub mod project;
 pub mod s3;
+pub mod serve;
 pub mod store;
 pub mod sync;
 pub mod tree;

@@ -23,6 +23,7 @@ pub mod releases;
 pub mod remote;
 pub mod restore;
 pub mod rollback;
+pub mod serve;
 pub mod show;
 pub mod snapshot;
 pub mod status;

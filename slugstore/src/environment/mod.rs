@@ -18,6 +18,7 @@
 //! only by commands holding the store open, so two changes never interleave.
 
 pub mod history;
+pub mod overview;
 pub mod promote;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use crate::fsutil;
 use crate::store::Store;
 
 pub use history::{history, HistoryEntry, HistoryKind};
+pub use overview::{overview, EnvironmentView, Overview, OverviewOptions};
 pub use promote::{plan, promote, PromoteOptions, Promotion};
 
 /// The registry's file name in the store directory.

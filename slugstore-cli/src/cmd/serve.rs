@@ -1,0 +1,111 @@
+//! `slug serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use slugstore::deploy::DeployOptions;
+use slugstore::Error;
+use slugstore_serve::{ServeOptions, Server, Token, DEFAULT_LISTEN};
+
+use crate::cmd::CmdResult;
+use crate::context::Context;
+
+/// The environment variable holding the token, when not generated.
+const TOKEN_VAR: &str = "SLUG_SERVE_TOKEN";
+
+/// Serve a live status page of the environments: deploys phase by phase, logs, rollback and promote.
+///
+/// The page (http://127.0.0.1:7878/ by default) shows each environment's live release, the releases on
+/// disk and the newest deploys with their phases (pending, in progress, success, failed), updating as
+/// deploys run without a reload, and the log of the deploy picked (the newest by default), tailed
+/// live. It reads only the files deploys write, so it never waits on the store's lock or slows a
+/// deploy down.
+///
+/// Rollback and promote buttons need a token: taken from SLUG_SERVE_TOKEN or --token-file (at least
+/// 16 characters), else generated and printed once as a link (`…/#token=…`) that unlocks them. A wrong
+/// token is refused with HTTP 401 and changes nothing; --read-only refuses every action (403). An
+/// action waits at most --lock-wait for a running command to release the store, then answers 409.
+///
+/// Prints `serving URL` (with --json, one line `{"url": …, "token": …}`) once listening; runs until
+/// interrupted.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on (port 0: any free port). Keep it on loopback and put a reverse proxy with
+    /// TLS in front to reach it from elsewhere.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Read the action token from this file (first line) instead of SLUG_SERVE_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Offer no actions: the page is for watching only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Deploys shown per environment (the newest).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub deploys: usize,
+    /// How often the page's data is re-read while someone watches, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(20..))]
+    pub poll_ms: u64,
+    /// Seconds an action waits for another slug process to release the store before answering 409.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub lock_wait: f64,
+    /// How rollbacks and promotions from the page check out and switch releases.
+    #[command(flatten)]
+    pub deploy: DeployOptions,
+}
+
+pub fn run(ctx: &Context, a: Args) -> CmdResult {
+    let (token, generated) = token(&a)?;
+    let opts = ServeOptions {
+        listen: a.listen,
+        token: token.clone(),
+        read_only: a.read_only,
+        poll: Duration::from_millis(a.poll_ms),
+        deploys: a.deploys.max(1),
+        lock_timeout: Duration::try_from_secs_f64(a.lock_wait)
+            .map_err(|e| Error::Invalid(format!("--lock-wait {}: {e}", a.lock_wait)))?,
+        deploy: a.deploy,
+    };
+    let server = Server::bind(&ctx.store_path().0, opts)?;
+    let url = server.url();
+    if ctx.global.json {
+        let token = generated.then(|| token.expose().to_owned());
+        out!("{}", serde_json::json!({ "url": url, "token": token }));
+    } else {
+        out!("serving {url}");
+        if a.read_only {
+            ctx.note("read-only: the page offers no actions");
+        } else if generated {
+            // The fragment stays in the browser: the token never reaches a log line of a proxy.
+            ctx.note(&format!(
+                "actions unlocked by this link: {url}#token={}",
+                token.expose()
+            ));
+        } else {
+            ctx.note("actions need the token given (Authorization: Bearer …)");
+        }
+    }
+    server.run();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The token from --token-file or SLUG_SERVE_TOKEN, else a new one (and whether it was generated).
+fn token(a: &Args) -> slugstore::Result<(Token, bool)> {
+    if let Some(path) = &a.token_file {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let first = text.lines().next().unwrap_or_default();
+        return Token::parse(first, &path.display().to_string())
+            .map(|t| (t, false))
+            .map_err(Error::Invalid);
+    }
+    match std::env::var(TOKEN_VAR) {
+        Ok(v) if !v.is_empty() => Token::parse(&v, TOKEN_VAR)
+            .map(|t| (t, false))
+            .map_err(Error::Invalid),
+        _ => Token::generate()
+            .map(|t| (t, true))
+            .map_err(|e| Error::Invalid(format!("cannot generate a token: {e}"))),
+    }
+}

@@ -1,0 +1,330 @@
+//! `slug serve` without a browser: the status API, the event stream, the token and the errors, against
+//! the example project deployed to real environments.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+
+use slugstore_tests::project::{current, stderr, Shop};
+use slugstore_tests::serve::{Served, TOKEN};
+
+fn shop() -> Shop {
+    Shop::new(Path::new(env!("CARGO_BIN_EXE_slug")))
+}
+
+fn target(shop: &Shop, env: &str) -> PathBuf {
+    shop.root.join("targets").join(env)
+}
+
+/// A shop with environments staging and production, staging deployed once.
+fn staged() -> Shop {
+    let shop = shop();
+    for env in ["staging", "production"] {
+        let t = target(&shop, env);
+        shop.slug_ok(&["env", "add", env, "--target", t.to_str().unwrap()]);
+    }
+    shop.slug_ok(&["deploy", "src", "--env", "staging"]);
+    shop
+}
+
+fn env<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no environment {name} in {status}"))
+}
+
+/// The bytes of every file that says what a target runs (the `current` link and `state.json`).
+fn target_state(t: &Path) -> (Option<String>, Option<Vec<u8>>) {
+    (current(t), std::fs::read(t.join("state.json")).ok())
+}
+
+#[test]
+fn the_api_shows_environments_and_deploys_and_serves_the_page() {
+    let shop = staged();
+    let served = Served::start(&shop, &[]);
+
+    let page = served.get("");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<script src=\"/app.js\""),
+        "{}",
+        page.body
+    );
+    let csp = page.header("Content-Security-Policy").unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    for asset in ["app.js", "style.css"] {
+        let r = served.get(asset);
+        assert_eq!(r.status, 200, "{asset}");
+        assert!(r.body.len() > 500, "{asset} is nearly empty");
+    }
+
+    let status = served.get("api/status").json();
+    let names: Vec<&str> = status["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["production", "staging"]);
+    let staging = env(&status, "staging");
+    let live = current(&target(&shop, "staging")).unwrap();
+    assert_eq!(staging["live"], live.as_str());
+    assert_eq!(staging["deploy_count"], 1);
+    let deploy = &staging["deploys"][0];
+    assert_eq!(deploy["state"], "success");
+    assert_eq!(deploy["slug"], live.as_str());
+    let phases: Vec<(&str, &str)> = deploy["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["phase"].as_str().unwrap(), p["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("validate", "success"),
+            ("build", "success"),
+            ("slug", "success"),
+            ("release", "success"),
+            ("deploy", "success"),
+            ("post_deploy", "success")
+        ]
+    );
+    let production = env(&status, "production");
+    assert!(production["live"].is_null());
+    assert_eq!(production["deploy_count"], 0);
+
+    // One deploy's record and its log, whole and from an offset.
+    let id = deploy["id"].as_str().unwrap();
+    let record = served.get(&format!("api/envs/staging/deploys/{id}")).json();
+    assert_eq!(record["id"], id);
+    let log = served.get(&format!("api/envs/staging/deploys/{id}/log"));
+    assert_eq!(log.status, 200);
+    assert!(log.body.contains("deploy hook in"), "{}", log.body);
+    let size: usize = log.header("X-Log-Size").unwrap().parse().unwrap();
+    assert_eq!(size, log.body.len());
+    assert_eq!(log.header("X-Log-Offset").unwrap(), size.to_string());
+    let tail = served.get(&format!("api/envs/staging/deploys/{id}/log?offset=10"));
+    assert_eq!(tail.body, log.body[10..]);
+
+    // What does not exist is a 404 naming it.
+    let r = served.get("api/envs/prod/deploys/x");
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json()["error"],
+        "unknown environment `prod` (known: production, staging)"
+    );
+    let r = served.get("api/envs/staging/deploys/20991231T000000Z-000/log");
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("has no deploy `20991231T000000Z-000`"));
+    assert_eq!(served.get("nothing-here").status, 404);
+    let r = served.get(&format!("api/envs/staging/deploys/{id}/log?offset=x"));
+    assert_eq!(r.status, 400);
+    assert_eq!(served.get("api/envs/staging/rollback").status, 405);
+}
+
+#[test]
+fn a_wrong_token_changes_nothing_and_the_right_one_promotes_and_rolls_back() {
+    let shop = staged();
+    let (staging, production) = (target(&shop, "staging"), target(&shop, "production"));
+    let first = current(&staging).unwrap();
+    let served = Served::start(&shop, &[]);
+
+    let staging_before = target_state(&staging);
+    for token in [None, Some("wrong-token-0123456789"), Some("")] {
+        let r = served.post(
+            "api/envs/production/promote",
+            token,
+            r#"{"from":"staging"}"#,
+        );
+        assert_eq!(r.status, 401, "{token:?}: {}", r.body);
+        assert_eq!(
+            r.header("WWW-Authenticate").unwrap(),
+            "Bearer realm=\"slug serve\""
+        );
+        assert!(r.json()["error"].as_str().unwrap().contains("valid token"));
+        let r = served.post("api/envs/staging/rollback", token, "{}");
+        assert_eq!(r.status, 401, "{token:?}: {}", r.body);
+    }
+    assert!(
+        !production.exists(),
+        "a refused promotion touched the target"
+    );
+    assert_eq!(target_state(&staging), staging_before);
+
+    // The right token: production runs staging's slug, and nothing was built for it.
+    let r = served.post(
+        "api/envs/production/promote",
+        Some(TOKEN),
+        r#"{"from":"staging"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let doc = r.json();
+    assert_eq!(doc["deploy"]["state"], "success");
+    assert_eq!(doc["promotion"]["from"], "environment staging");
+    assert_eq!(current(&production).unwrap(), first);
+    assert_eq!(shop.build_runs(), 1);
+
+    // A second release on staging, then a rollback from the page's API.
+    shop.edit_app(|s| s.replace("echo \"post-deploy hook\"", "echo \"post-deploy hook v2\""));
+    shop.slug_ok(&["deploy", "src", "--env", "staging"]);
+    let second = current(&staging).unwrap();
+    assert_ne!(second, first);
+    let r = served.post("api/envs/staging/rollback", Some(TOKEN), "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["rollback"]["slug"], first.as_str());
+    assert_eq!(current(&staging).unwrap(), first);
+    // And forward again to a named slug.
+    let r = served.post(
+        "api/envs/staging/rollback",
+        Some(TOKEN),
+        &format!(r#"{{"to":"{}"}}"#, &second[..12]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(current(&staging).unwrap(), second);
+
+    // Bad requests are refused by name, and change nothing.
+    let before = target_state(&staging);
+    for (path, body, status, needle) in [
+        (
+            "api/envs/staging/rollback",
+            r#"{"steps":9}"#,
+            400,
+            "cannot go back 9",
+        ),
+        (
+            "api/envs/staging/rollback",
+            r#"{"command":"rm"}"#,
+            400,
+            "unknown field `command`",
+        ),
+        ("api/envs/staging/rollback", "not json", 400, "request body"),
+        (
+            "api/envs/prod/rollback",
+            "{}",
+            404,
+            "unknown environment `prod`",
+        ),
+        (
+            "api/envs/production/promote",
+            "{}",
+            400,
+            "missing field `from`",
+        ),
+        (
+            "api/envs/production/promote",
+            r#"{"from":"nope"}"#,
+            400,
+            "no slug or ref named `nope`",
+        ),
+        (
+            "api/envs/staging/promote",
+            r#"{"from":"staging"}"#,
+            400,
+            "to itself",
+        ),
+    ] {
+        let r = served.post(path, Some(TOKEN), body);
+        assert_eq!(r.status, status, "{path} {body}: {}", r.body);
+        let err = r.json()["error"].as_str().unwrap().to_owned();
+        assert!(err.contains(needle), "{path} {body}: {err}");
+    }
+    assert_eq!(target_state(&staging), before);
+}
+
+#[test]
+fn a_read_only_server_refuses_actions_even_with_the_token() {
+    let shop = staged();
+    let staging = target(&shop, "staging");
+    let served = Served::start(&shop, &["--read-only"]);
+    assert_eq!(served.get("api/status").json()["read_only"], true);
+    let before = target_state(&staging);
+    let r = served.post("api/envs/staging/rollback", Some(TOKEN), "{}");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.json()["error"].as_str().unwrap().contains("read-only"));
+    let r = served.post(
+        "api/envs/production/promote",
+        Some(TOKEN),
+        r#"{"from":"staging"}"#,
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(target_state(&staging), before);
+    assert!(!target(&shop, "production").exists());
+}
+
+#[test]
+fn the_event_stream_pushes_each_change_of_a_deploy() {
+    let shop = staged();
+    let served = Served::start(&shop, &[]);
+    let mut events = served.events();
+    let first = events.next_status();
+    assert_eq!(env(&first, "staging")["deploy_count"], 1);
+
+    // A deploy from the command line, while the stream is open: the stream sees it start and end.
+    shop.edit_app(|s| s.replace("echo \"post-deploy hook\"", "echo \"post-deploy hook v2\""));
+    let out = shop.slug_json(&["deploy", "src", "--env", "staging"]);
+    let mut seen = Vec::new();
+    loop {
+        let doc = events.next_status();
+        let staging = env(&doc, "staging");
+        let newest = &staging["deploys"][0];
+        if staging["deploy_count"] == 2 {
+            assert_eq!(newest["id"], out["id"]);
+            seen.push(newest["state"].as_str().unwrap().to_owned());
+            if newest["state"] == "success" && staging["live"] == out["slug"] {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen.last().unwrap(), "success");
+}
+
+#[test]
+fn requests_for_another_host_and_bad_starts_are_refused() {
+    let shop = staged();
+    let served = Served::start(&shop, &[]);
+    let port = served.url.trim_end_matches('/').rsplit(':').next().unwrap();
+    // DNS rebinding: a page at evil.example whose name resolves to 127.0.0.1.
+    let mut s = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    write!(
+        s,
+        "GET /api/status HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("answers only to 127.0.0.1:"), "{answer}");
+    assert!(!answer.contains("staging"), "{answer}");
+
+    // The address in use, a short token, a missing store: clear errors, no server.
+    let out = shop.slug(&["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{}",
+        stderr(&out)
+    );
+    let out = std::process::Command::new(shop.bin())
+        .args(["--store", shop.store().to_str().unwrap(), "serve"])
+        .env("SLUG_SERVE_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("SLUG_SERVE_TOKEN: the token is too short"),
+        "{}",
+        stderr(&out)
+    );
+    let missing = shop.root.join("no-store");
+    let out = std::process::Command::new(shop.bin())
+        .args(["--store", missing.to_str().unwrap(), "serve"])
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("no slugstore at"), "{}", stderr(&out));
+}

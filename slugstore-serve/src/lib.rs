@@ -1,0 +1,148 @@
+//! A live status page for the environments of a slugstore store: `slug serve`.
+//!
+//! The page lists each environment with its live release, the releases on disk and the newest
+//! deploys, phase by phase (pending, in progress, success, failed), with each deploy's log. It changes
+//! while a deploy runs, without a reload: the browser holds one Server-Sent Events stream
+//! (`/api/events`) and the server pushes the whole picture again whenever it changes. Rollback and
+//! promote are offered behind a token.
+//!
+//! Why it is built this way:
+//!
+//! - **Files, not the store.** Every running `slug` command holds the store's lock, a deploy for
+//!   minutes. The page reads only what deploys write whole and atomically (the environment registry,
+//!   each target's `state.json`, each deploy's record and log; see
+//!   [`slugstore::environment::overview`]), so it never waits on the lock and never blocks a deploy.
+//!   Only the actions open the store, and give up quickly (HTTP 409) when a deploy holds it.
+//! - **One poller, many watchers.** A single thread re-reads the files every `poll` interval while
+//!   someone watches, and wakes the streams only when the serialized picture changed ([`feed`]).
+//! - **Threads, not async.** A status page has a handful of clients; a thread per request over
+//!   `tiny_http` keeps the server small and its code plain.
+//! - **Safe by default.** It listens on 127.0.0.1; requests naming another host are refused (a web page
+//!   elsewhere cannot reach it through DNS rebinding); actions need `Authorization: Bearer TOKEN`
+//!   (which a cross-site form cannot send), compared in constant time; a wrong token changes nothing
+//!   (HTTP 401). The page's scripts and styles are served files under a strict Content-Security-Policy.
+//!
+//! ```no_run
+//! use slugstore_serve::{ServeOptions, Server, Token};
+//!
+//! let opts = ServeOptions::new(Token::generate().unwrap());
+//! let server = Server::bind(".slugstore".as_ref(), opts).unwrap();
+//! println!("serving {}", server.url());
+//! server.run(); // until the process ends
+//! ```
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod feed;
+pub mod reply;
+pub mod routes;
+pub mod sse;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use auth::Token;
+use slugstore::deploy::DeployOptions;
+
+use crate::feed::Feed;
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen (default 127.0.0.1:7878; port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The token actions need.
+    pub token: Token,
+    /// Refuse every action (HTTP 403), whatever the token.
+    pub read_only: bool,
+    /// How often the files are re-read while someone watches.
+    pub poll: Duration,
+    /// The newest deploys shown per environment.
+    pub deploys: usize,
+    /// How long an action waits for another process to release the store before answering 409.
+    pub lock_timeout: Duration,
+    /// How rollbacks and promotions materialize and switch releases (retention, post-switch command).
+    pub deploy: DeployOptions,
+}
+
+/// The default address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+impl ServeOptions {
+    /// The defaults, with actions behind `token`.
+    pub fn new(token: Token) -> ServeOptions {
+        ServeOptions {
+            listen: DEFAULT_LISTEN.parse().expect("a valid address"),
+            token,
+            read_only: false,
+            poll: Duration::from_millis(250),
+            deploys: 10,
+            lock_timeout: Duration::from_secs(2),
+            deploy: DeployOptions::default(),
+        }
+    }
+}
+
+/// What every request handler needs.
+pub struct Shared {
+    /// The store directory.
+    pub store: PathBuf,
+    /// The options served with.
+    pub opts: ServeOptions,
+    /// The address actually bound.
+    pub addr: SocketAddr,
+    /// The live picture.
+    pub feed: Feed,
+}
+
+/// A bound status-page server.
+pub struct Server {
+    http: tiny_http::Server,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds `opts.listen` for the store at `store`. The store must exist; it is not opened.
+    pub fn bind(store: &Path, opts: ServeOptions) -> slugstore::Result<Server> {
+        if !store.join(slugstore::store::MARKER).is_file() {
+            return Err(slugstore::Error::NoStore(store.to_path_buf()));
+        }
+        let http = tiny_http::Server::http(opts.listen).map_err(|e| {
+            slugstore::Error::Invalid(format!("cannot listen on {}: {e}", opts.listen))
+        })?;
+        let addr = http
+            .server_addr()
+            .to_ip()
+            .expect("a TCP listener has an IP address");
+        let feed = Feed::new(store.to_path_buf(), opts.poll, opts.deploys, opts.read_only);
+        let shared = Arc::new(Shared {
+            store: store.to_path_buf(),
+            opts,
+            addr,
+            feed,
+        });
+        Ok(Server { http, shared })
+    }
+
+    /// The address bound (with the port chosen when port 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// The page's URL.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.shared.addr)
+    }
+
+    /// Serves until the process ends, each request on a thread of its own.
+    pub fn run(self) {
+        self.shared.feed.start();
+        for request in self.http.incoming_requests() {
+            let shared = Arc::clone(&self.shared);
+            std::thread::spawn(move || routes::handle(&shared, request));
+        }
+    }
+}

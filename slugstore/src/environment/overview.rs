@@ -1,0 +1,121 @@
+//! A read-only picture of every environment: what is live, what is on disk, how the last deploys went.
+//!
+//! This is what a status page shows and refreshes while deploys run, so it is built from files alone,
+//! without opening the store: the store's lock is held by every running `slug` command, a deploy's for
+//! minutes, and a page that waited on it would freeze exactly when there is something to watch. Every
+//! file read here is replaced whole by its writers (the registry, each target's `state.json`, each
+//! deploy's record), so a reader sees a state that was true at some instant, never half a write.
+//!
+//! A target that cannot be read (deleted, or a damaged `state.json`) does not fail the overview: its
+//! environment carries the error instead, and the others are shown as usual.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::checkout::{self, Activation, ReleaseStatus};
+use crate::deploy::status::{list, load};
+use crate::deploy::DeployRecord;
+use crate::environment::{Environment, Registry};
+use crate::error::Result;
+use crate::id::SlugId;
+
+/// How much of each environment's past to include.
+#[derive(Debug, Clone, Copy)]
+pub struct OverviewOptions {
+    /// The newest deploys to include per environment (their records, phases included).
+    pub deploys: usize,
+    /// The newest switches of `current` (deploys and rollbacks) to include per environment.
+    pub activations: usize,
+}
+
+impl Default for OverviewOptions {
+    fn default() -> Self {
+        OverviewOptions {
+            deploys: 10,
+            activations: 10,
+        }
+    }
+}
+
+/// Every environment of a store, by name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    /// The environments, sorted by name.
+    pub environments: Vec<EnvironmentView>,
+}
+
+/// One environment as it stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentView {
+    /// Its name.
+    pub name: String,
+    /// Its deploy target directory.
+    pub target: PathBuf,
+    /// The git branch whose pushes deploy here.
+    pub branch: String,
+    /// The live release, if any.
+    pub live: Option<SlugId>,
+    /// Releases on disk, most recently used first.
+    pub releases: Vec<ReleaseStatus>,
+    /// Switches of `current`, newest first (at most [`OverviewOptions::activations`]).
+    pub activations: Vec<Activation>,
+    /// Deploy records, newest first (at most [`OverviewOptions::deploys`]).
+    pub deploys: Vec<DeployRecord>,
+    /// How many deploys the target has recorded in all.
+    pub deploy_count: usize,
+    /// Why the target could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The overview of the environments of the store at `store_root`. Takes no lock and writes nothing.
+/// Fails only when the registry itself cannot be read.
+pub fn overview(store_root: &Path, opts: &OverviewOptions) -> Result<Overview> {
+    let registry = Registry::load(store_root)?;
+    let environments = registry
+        .environments
+        .values()
+        .map(|env| view(env, opts))
+        .collect();
+    Ok(Overview { environments })
+}
+
+fn view(env: &Environment, opts: &OverviewOptions) -> EnvironmentView {
+    let mut v = EnvironmentView {
+        name: env.name.clone(),
+        target: env.target.clone(),
+        branch: env.branch().to_owned(),
+        live: None,
+        releases: Vec::new(),
+        activations: Vec::new(),
+        deploys: Vec::new(),
+        deploy_count: 0,
+        error: None,
+    };
+    if let Err(e) = fill(&mut v, opts) {
+        v.error = Some(e.to_string());
+    }
+    v
+}
+
+fn fill(v: &mut EnvironmentView, opts: &OverviewOptions) -> Result<()> {
+    // A target is created by its first deploy: before that, the environment is simply empty.
+    if !v.target.exists() {
+        return Ok(());
+    }
+    let ids = list(&v.target)?;
+    v.deploy_count = ids.len();
+    for id in ids.iter().rev().take(opts.deploys) {
+        v.deploys.push(load(&v.target, id)?);
+    }
+    // A target whose first deploy has not reached its release phase has no releases/ yet.
+    if v.target.join(checkout::target::RELEASES).is_dir() {
+        let status = checkout::status(&v.target)?;
+        v.live = status.current;
+        v.releases = status.releases;
+        v.activations = status.activations;
+        v.activations.truncate(opts.activations);
+    }
+    Ok(())
+}
