@@ -6,10 +6,11 @@
 #
 # Build: RocksDB is linked from the system library (librocksdb-dev); its Rust bindings are generated
 # with bindgen, which needs libclang. Tests: GNU tar, gzip and zstd are used to check our output; git
-# for the deploys from git (a bare repository and a real `git push`).
+# for the deploys from git (a bare repository and a real `git push`); Chromium and chromedriver for the
+# status page's tests in a real headless browser.
 set -euo pipefail
 
-pkgs=(build-essential pkg-config clang libclang-dev librocksdb-dev zstd gzip tar git)
+pkgs=(build-essential pkg-config clang libclang-dev librocksdb-dev zstd gzip tar git chromium chromium-driver)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(ostree restic pigz rclone hyperfine time fonts-dejavu-core)
 fi

@@ -328,3 +328,53 @@ fn requests_for_another_host_and_bad_starts_are_refused() {
         .unwrap();
     assert!(stderr(&out).contains("no slugstore at"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_page_reads_during_a_deploy_and_an_action_needing_the_store_gets_409() {
+    let shop = staged();
+    let gate = shop.root.join("gate");
+    shop.edit_app(|s| {
+        s.replace(
+            "echo \"deploy hook in $PWD\"",
+            &format!("while [ ! -e '{}' ]; do sleep 0.05; done", gate.display()),
+        )
+    });
+    let served = Served::start(&shop, &["--lock-timeout", "0.2"]);
+    let mut deploy = std::process::Command::new(shop.bin())
+        .args(["--store", shop.store().to_str().unwrap(), "-q"])
+        .args(["deploy", "src", "--env", "staging"])
+        .current_dir(&shop.root)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The deploy holds the store while its hook waits; the status is read all the same.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let status = served.get("api/status").json();
+        let newest = &env(&status, "staging")["deploys"][0];
+        if newest["phases"][4]["state"] == "in_progress" {
+            assert_eq!(newest["state"], "in_progress");
+            assert_eq!(newest["phases"][5]["state"], "pending");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let r = served.post(
+        "api/envs/production/promote",
+        Some(TOKEN),
+        r#"{"from":"staging"}"#,
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("locked by another slug process"),
+        "{}",
+        r.body
+    );
+    assert!(!target(&shop, "production").exists());
+    std::fs::write(&gate, "").unwrap();
+    assert!(deploy.wait().unwrap().success());
+}

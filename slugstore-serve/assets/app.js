@@ -26,6 +26,8 @@ function esc(s) {
   })[c]);
 }
 
+// Full slug ids in free text (a promotion's source) shortened as everywhere else on the page.
+const shortIds = (text) => String(text ?? "").replace(/\b([0-9a-f]{12})[0-9a-f]{52}\b/g, "$1…");
 const short = (id) => (id ? String(id).slice(0, 12) : "");
 const secs = (s) => (s == null ? "" : s < 10 ? `${s.toFixed(2)}s` : `${s.toFixed(1)}s`);
 
@@ -154,13 +156,12 @@ function renderPhases(d) {
 function renderDeploy(env, d) {
   const selected = state.log && state.log.env === env && state.log.id === d.id;
   const extra = [
-    d.promoted_from ? `promoted from ${esc(d.promoted_from)}` : "",
-    d.reused_build ? "reused build" : "",
+    d.reused_build && !d.promoted_from ? "reused build" : "",
     d.slug ? `slug <code>${esc(short(d.slug))}</code>` : "",
   ].filter(Boolean).join(" · ");
   return `<li class="deploy${selected ? " selected" : ""}" data-env="${esc(env)}" data-deploy="${esc(d.id)}" data-state="${esc(d.state)}">
     <div class="summary"><span class="badge" data-state="${esc(d.state)}">${esc(d.state.replace("_", " "))}</span>
-      <span class="id">${esc(d.id)}</span> <span class="source">${esc(d.source)}</span>
+      <span class="id">${esc(d.id)}</span> <span class="source">${esc(shortIds(d.source))}</span>
       <span class="meta">${extra}${d.seconds != null ? ` · ${secs(d.seconds)}` : ""}</span></div>
     <div class="phases">${renderPhases(d)}</div>
     ${d.error ? `<div class="error">${esc(d.error)}</div>` : ""}

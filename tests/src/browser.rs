@@ -10,8 +10,9 @@
 //! [`Browser::start`] spawns chromedriver on a free loopback port with a fresh profile directory and
 //! opens a session; dropping the [`Browser`] closes the session and kills chromedriver together with
 //! every Chromium process it started (they share its process group), so a failing test leaks no
-//! processes. Failures panic with what was being done, WebDriver's error and message, and for a
-//! browser that does not start, the tail of chromedriver's log.
+//! processes. Failures panic with what was being done and WebDriver's error and message; when
+//! chromedriver or the browser does not start or stops answering, with the end of chromedriver's
+//! log too, which includes the browser's own log.
 //!
 //! Chromium needs these flags on a build machine (a container, often as root, with no display, no
 //! GPU and no Internet access):
@@ -20,21 +21,25 @@
 //!   same rendering as a windowed one.
 //! - `--no-sandbox`: Chromium refuses to run as root with its sandbox, and containers usually lack
 //!   the user namespaces the sandbox needs.
-//! - `--disable-gpu`: there is no GPU; software rendering, without a failing GPU process.
+//! - `--disable-gpu`: there is no GPU; render in software instead of probing for one.
 //! - `--disable-dev-shm-usage`: `/dev/shm` is 64 MiB in a default Docker container, too small for
-//!   the renderer's shared memory, which then crashes tabs; this puts it in `/tmp`.
+//!   the renderer's shared memory, which then crashes tabs; this puts it in `/tmp`. (Debian's
+//!   `/usr/bin/chromium` wrapper means to add it when `/dev/shm` is small, but its check fails with
+//!   a shell error on some machines, so it is passed explicitly.)
 //! - `--disable-background-networking`, `--disable-component-update`, `--disable-sync`,
-//!   `--disable-quic`, `--no-first-run`: at start-up Chromium otherwise reaches out to Google
-//!   (component and variation updates, sync, first-run pages), and the machine's closed network
-//!   refuses those connections; the tests only ever talk to servers on 127.0.0.1.
+//!   `--disable-quic`, `--no-first-run`: Chromium otherwise contacts Google's services from its
+//!   first seconds (component and variation updates, sync, first-run pages), and a build machine's
+//!   closed network refuses or drops those connections; the tests only ever talk to servers on
+//!   127.0.0.1. chromedriver passes some of these itself; they are listed here so the browser's
+//!   behaviour does not depend on chromedriver's defaults.
 //! - `--window-size=1280,1000`: a fixed viewport, so layouts and screenshots do not depend on a
 //!   default.
 //! - `--user-data-dir=<temporary directory>`: a profile of its own per browser, deleted afterwards,
 //!   so tests running in parallel share no state and no profile lock.
 //!
-//! Both programs come from Debian (`chromium`, `chromium-driver`; `scripts/install-deps.sh`). The
-//! environment variables `SLUG_TEST_CHROMIUM` and `SLUG_TEST_CHROMEDRIVER` point the tests at other
-//! builds. Without them the tests fail, naming what is missing: they do not pass silently.
+//! Both programs come from Debian (packages `chromium` and `chromium-driver`); the environment
+//! variables `SLUG_TEST_CHROMIUM` and `SLUG_TEST_CHROMEDRIVER` point the tests at other builds. When
+//! either is missing the tests fail, naming it: they do not pass without testing anything.
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -71,6 +76,20 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// A headless Chromium session, driven through a chromedriver process this value owns.
 ///
 /// Dropping it ends the session and kills chromedriver and the browser.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use slugstore_tests::browser::Browser;
+///
+/// let browser = Browser::start();
+/// browser.goto("http://127.0.0.1:8080/");
+/// let phase = browser.wait_for(
+///     "the deploy to finish",
+///     Duration::from_secs(10),
+///     "return document.querySelector('.phase.done')?.textContent ?? null",
+/// );
+/// assert_eq!(phase, "done");
+/// ```
 pub struct Browser {
     http: ureq::Agent,
     /// The session's URL prefix, `http://127.0.0.1:PORT/session/ID`.
@@ -222,7 +241,7 @@ impl Browser {
     }
 
     /// The `value` of a command's response, or a panic naming the command and what went wrong
-    /// (with the end of chromedriver's log when chromedriver itself failed to answer).
+    /// (with the end of chromedriver's log unless the page's JavaScript threw).
     fn value(
         &self,
         method: &str,
@@ -231,11 +250,11 @@ impl Browser {
     ) -> Value {
         match read_value(response) {
             Ok(value) => value,
-            Err(Failure::WebDriver(e)) => panic!("WebDriver {method} {path} failed: {e}"),
-            Err(Failure::Driver(e)) => panic!(
+            Err(e) if e.show_log => panic!(
                 "WebDriver {method} {path} failed: {e}\n{}",
                 self.driver.log_tail()
             ),
+            Err(e) => panic!("WebDriver {method} {path} failed: {e}"),
         }
     }
 }
@@ -277,8 +296,10 @@ impl Driver {
             .expect("cannot duplicate chromedriver.log's file descriptor");
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
+            // Chromium's own log (why it did not start, or crashed) goes to chromedriver's.
+            .arg("--enable-chrome-logs")
             .stdin(Stdio::null())
-            // chromedriver's own messages and Chromium's stderr, shown when starting fails.
+            // Kept in the temporary directory, shown when chromedriver or the browser fails.
             .stdout(log)
             .stderr(log_err)
             // Chromium runs in chromedriver's process group, so Drop can kill them all at once.
@@ -323,7 +344,7 @@ impl Driver {
     fn log_tail(&self) -> String {
         let path = self.dir.path().join("chromedriver.log");
         let log = std::fs::read(&path).unwrap_or_default();
-        let log = String::from_utf8_lossy(&log[log.len().saturating_sub(4000)..]);
+        let log = String::from_utf8_lossy(&log[log.len().saturating_sub(6000)..]);
         format!("chromedriver's log (end):\n{log}")
     }
 }
@@ -362,45 +383,46 @@ fn free_port() -> u16 {
 }
 
 /// Why a WebDriver command failed.
-enum Failure {
-    /// No (readable) answer from chromedriver: its log may say why.
-    Driver(String),
-    /// WebDriver's error (`{"value": {"error": …, "message": …}}` with a 4xx/5xx status): the
-    /// browser answered, the command failed (a script threw, an element is missing, …).
-    WebDriver(String),
+struct Failure {
+    message: String,
+    /// Whether chromedriver's log may help: it failed to answer, or the browser failed (crashed,
+    /// did not start), rather than the page's JavaScript.
+    show_log: bool,
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Driver(e) | Failure::WebDriver(e) => f.write_str(e),
-        }
+        f.write_str(&self.message)
     }
 }
 
 /// The `value` member of a WebDriver response.
 fn read_value(response: Result<Response<Body>, ureq::Error>) -> Result<Value, Failure> {
-    let mut response =
-        response.map_err(|e| Failure::Driver(format!("no response from chromedriver: {e}")))?;
+    let mut response = response.map_err(|e| Failure {
+        message: format!("no response from chromedriver: {e}"),
+        show_log: true,
+    })?;
     let status = response.status();
     let mut body: Value = response
         .body_mut()
         .with_config()
         .limit(MAX_RESPONSE_BYTES)
         .read_json()
-        .map_err(|e| {
-            Failure::Driver(format!(
-                "chromedriver's response ({status}) is not JSON: {e}"
-            ))
+        .map_err(|e| Failure {
+            message: format!("chromedriver's response ({status}) is not JSON: {e}"),
+            show_log: true,
         })?;
     let value = body["value"].take();
     if status.is_success() {
-        Ok(value)
-    } else {
-        Err(Failure::WebDriver(format!(
-            "{status}: {}: {}",
-            value["error"].as_str().unwrap_or("(no error code)"),
-            value["message"].as_str().unwrap_or(&value.to_string()),
-        )))
+        return Ok(value);
     }
+    // `{"value": {"error": "javascript error", "message": "…", "stacktrace": "…"}}`
+    let error = value["error"].as_str().unwrap_or("(no error code)");
+    let message = value["message"]
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned);
+    Err(Failure {
+        message: format!("{status}: {error}: {message}"),
+        show_log: error != "javascript error",
+    })
 }

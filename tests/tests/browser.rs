@@ -120,6 +120,8 @@ fn failures_say_what_failed() {
         thrown.contains("javascript error") && thrown.contains("boom"),
         "{thrown}"
     );
+    // The page's own error needs no browser log to be understood.
+    assert!(!thrown.contains("chromedriver's log"), "{thrown}");
 
     let timed_out = panic_message(|| {
         browser.wait_for("a miracle", Duration::from_millis(300), "return false");

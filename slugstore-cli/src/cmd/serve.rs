@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use slugstore::checkout::{CheckoutOptions, SwitchOptions};
 use slugstore::deploy::DeployOptions;
 use slugstore::Error;
 use slugstore_serve::{ServeOptions, Server, Token, DEFAULT_LISTEN};
@@ -26,7 +27,8 @@ const TOKEN_VAR: &str = "SLUG_SERVE_TOKEN";
 /// Rollback and promote buttons need a token: taken from SLUG_SERVE_TOKEN or --token-file (at least
 /// 16 characters), else generated and printed once as a link (`…/#token=…`) that unlocks them. A wrong
 /// token is refused with HTTP 401 and changes nothing; --read-only refuses every action (403). An
-/// action waits at most --lock-wait for a running command to release the store, then answers 409.
+/// action waits at most --lock-timeout (default here: 2 seconds) for a running command to release the
+/// store, then answers 409.
 ///
 /// Prints `serving URL` (with --json, one line `{"url": …, "token": …}`) once listening; runs until
 /// interrupted.
@@ -48,13 +50,17 @@ pub struct Args {
     /// How often the page's data is re-read while someone watches, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(20..))]
     pub poll_ms: u64,
-    /// Seconds an action waits for another slug process to release the store before answering 409.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
-    pub lock_wait: f64,
-    /// How rollbacks and promotions from the page check out and switch releases.
+    /// How rollbacks and promotions from the page check out releases.
     #[command(flatten)]
-    pub deploy: DeployOptions,
+    pub checkout: CheckoutOptions,
+    /// How they switch releases.
+    #[command(flatten)]
+    pub switch: SwitchOptions,
 }
+
+/// How long an action waits for the store when --lock-timeout is not given: a page's button should
+/// answer, not hang behind a deploy of several minutes.
+const ACTION_LOCK_WAIT: Duration = Duration::from_secs(2);
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let (token, generated) = token(&a)?;
@@ -64,9 +70,16 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         read_only: a.read_only,
         poll: Duration::from_millis(a.poll_ms),
         deploys: a.deploys.max(1),
-        lock_timeout: Duration::try_from_secs_f64(a.lock_wait)
-            .map_err(|e| Error::Invalid(format!("--lock-wait {}: {e}", a.lock_wait)))?,
-        deploy: a.deploy,
+        lock_timeout: match ctx.global.lock_timeout {
+            Some(s) => Duration::try_from_secs_f64(s)
+                .map_err(|e| Error::Invalid(format!("--lock-timeout {s}: {e}")))?,
+            None => ACTION_LOCK_WAIT,
+        },
+        deploy: DeployOptions {
+            checkout: a.checkout,
+            switch: a.switch,
+            no_reuse: false,
+        },
     };
     let server = Server::bind(&ctx.store_path().0, opts)?;
     let url = server.url();
