@@ -1,8 +1,8 @@
 //! The JSON API behind the page: what it reads, and the two actions it offers.
 //!
 //! Reads go to the files deploys write (no store lock, see the crate doc). The actions are the
-//! library's own [`rollback`](slugstore::checkout::rollback) and
-//! [`promote`](slugstore::environment::promote), with the deploy options `slug serve` was started
+//! library's own [`rollback`](slugstore::checkout::rollback()) and
+//! [`promote`](slugstore::environment::promote()), with the deploy options `slug serve` was started
 //! with: a request chooses only *what* to roll back or promote, never a command to run. Their
 //! progress shows on the page like any deploy's, from the records they write.
 
@@ -34,7 +34,7 @@ pub fn deploy(shared: &Shared, env: &str, id: &str) -> Result<Reply, ApiError> {
     Ok(json(200, &load(&env.target, &id)?))
 }
 
-/// `GET /api/envs/ENV/deploys/ID/log?offset=N`: the log from byte N (at most [`LOG_CHUNK`] bytes, cut
+/// `GET /api/envs/ENV/deploys/ID/log?offset=N`: the log from byte N (at most 256 KiB, cut
 /// at a character boundary). `X-Log-Offset` is where to ask next, `X-Log-Size` the log's size now.
 pub fn log(shared: &Shared, env: &str, id: &str, offset: Option<&str>) -> Result<Reply, ApiError> {
     let env = environment(shared, env)?;
