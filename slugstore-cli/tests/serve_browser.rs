@@ -231,6 +231,13 @@ fn the_page_rolls_back_with_the_right_token_only() {
         WAIT,
         &toast("Rollback of staging: done"),
     );
+    // The switch shows first in the environment's history of `current`.
+    let switch = b.execute(
+        r#"const li = document.querySelector('section.env[data-env="staging"] .switches li');
+           return [li.dataset.kind, li.querySelector('code').textContent];"#,
+        json!([]),
+    );
+    assert_eq!(switch, json!(["rollback", &first[..12]]));
     assert_eq!(
         b.execute("return window.__sameDocument || null;", json!([])),
         "yes",

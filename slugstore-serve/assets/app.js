@@ -178,6 +178,9 @@ function renderEnv(env, all) {
       ${!r.current && !readOnly ? `<button type="button" data-action="rollback" data-env="${esc(env.name)}" data-to="${esc(r.slug)}">Roll back to this</button>` : ""}
     </li>`).join("");
   const deploys = env.deploys.map((d) => renderDeploy(env.name, d)).join("");
+  const switches = env.activations.slice(0, 5).map((a) => `<li data-kind="${esc(a.kind)}">
+      <span class="meta">${esc(unixWhen(a.time))}</span> ${a.kind === "rollback" ? "rollback to" : "deploy of"}
+      <code>${esc(short(a.slug))}</code>${a.previous ? ` <span class="meta">(was ${esc(short(a.previous))})</span>` : ""}</li>`).join("");
   const promote = readOnly || others.length === 0 ? "" : `<div class="promote">
       Promote <select class="promote-from" data-env="${esc(env.name)}">${others.map((o) =>
         `<option value="${esc(o.name)}"${o.name === from ? " selected" : ""}>${esc(o.name)} (${esc(short(o.live))})</option>`).join("")}</select>
@@ -194,6 +197,7 @@ function renderEnv(env, all) {
     ${deploys ? `<ol class="deploys">${deploys}</ol>` : '<p class="empty">No deploy yet.</p>'}
     <h3>Releases on disk</h3>
     ${releases ? `<ul class="releases">${releases}</ul>` : '<p class="empty">None.</p>'}
+    ${switches ? `<h3>Switches of current</h3><ol class="switches">${switches}</ol>` : ""}
   </section>`;
 }
 

@@ -93,11 +93,11 @@ impl Feed {
 
     /// Registers a watcher; the poller runs while any is registered. Dropping it unregisters.
     pub fn watch(&self) -> Watcher {
+        // A first watcher after a quiet spell must not be sent a stale picture: start from the files.
+        let doc = self.current();
         let (lock, cvar) = &*self.state;
         let mut s = lock_state(lock);
         s.watchers += 1;
-        // A first watcher after a quiet spell must not be sent a stale picture: start from the files.
-        let doc = self.current();
         if *s.doc != *doc {
             s.doc = Arc::from(doc);
             s.version += 1;
@@ -141,4 +141,53 @@ impl Drop for Watcher {
 
 fn lock_state(lock: &Mutex<State>) -> MutexGuard<'_, State> {
     lock.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watcher_is_sent_the_document_once_then_each_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = Feed::new(
+            dir.path().to_path_buf(),
+            Duration::from_millis(10),
+            5,
+            false,
+        );
+        feed.start();
+        let mut w = feed.watch();
+        let first = w.next(Duration::from_secs(5)).expect("the first document");
+        assert_eq!(&*first, r#"{"environments":[],"read_only":false}"#);
+        // Unchanged files: nothing more is sent.
+        assert!(w.next(Duration::from_millis(100)).is_none());
+
+        let registry =
+            r#"{"version":1,"environments":{"qa":{"name":"qa","target":"/nonexistent/qa"}}}"#;
+        std::fs::write(dir.path().join("environments.json"), registry).unwrap();
+        let next = w.next(Duration::from_secs(5)).expect("the change");
+        let doc: serde_json::Value = serde_json::from_str(&next).unwrap();
+        assert_eq!(doc["environments"][0]["name"], "qa");
+        assert_eq!(doc["environments"][0]["deploy_count"], 0);
+
+        std::fs::write(dir.path().join("environments.json"), "{").unwrap();
+        let broken = w.next(Duration::from_secs(5)).expect("the damage");
+        assert!(broken.contains("environments.json"), "{broken}");
+        assert!(!broken.contains("\"qa\""), "{broken}");
+    }
+
+    #[test]
+    fn dropping_a_watcher_unregisters_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = Feed::new(dir.path().to_path_buf(), Duration::from_millis(10), 5, true);
+        feed.start();
+        drop(feed.watch());
+        assert_eq!(lock_state(&feed.state.0).watchers, 0);
+        let mut w = feed.watch();
+        assert!(w
+            .next(Duration::from_secs(5))
+            .unwrap()
+            .contains(r#""read_only":true"#));
+    }
 }

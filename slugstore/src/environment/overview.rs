@@ -119,3 +119,79 @@ fn fill(v: &mut EnvironmentView, opts: &OverviewOptions) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(store: &Path, envs: &[(&str, &Path)]) {
+        let mut r = Registry {
+            version: 1,
+            ..Registry::default()
+        };
+        for (name, target) in envs {
+            r.environments.insert(
+                (*name).to_owned(),
+                Environment {
+                    name: (*name).to_owned(),
+                    target: target.to_path_buf(),
+                    branch: None,
+                    variables: Default::default(),
+                    runtime_variables: Default::default(),
+                },
+            );
+        }
+        std::fs::write(Registry::path(store), serde_json::to_vec(&r).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn missing_and_damaged_targets_do_not_hide_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let (fresh, broken) = (root.join("fresh"), root.join("broken"));
+        std::fs::create_dir_all(broken.join("releases")).unwrap();
+        std::fs::write(broken.join("state.json"), "{ not json").unwrap();
+        registry(root, &[("fresh", &fresh), ("broken", &broken)]);
+
+        let o = overview(root, &OverviewOptions::default()).unwrap();
+        let names: Vec<&str> = o.environments.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["broken", "fresh"]);
+        let (b, f) = (&o.environments[0], &o.environments[1]);
+        assert!(f.error.is_none() && f.live.is_none() && f.deploys.is_empty());
+        assert_eq!(f.branch, "fresh");
+        let err = b.error.as_deref().expect("the damaged state is reported");
+        assert!(err.contains("state.json"), "{err}");
+    }
+
+    #[test]
+    fn only_the_newest_deploys_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t");
+        let deploys = target.join(crate::deploy::status::DEPLOYS);
+        std::fs::create_dir_all(&deploys).unwrap();
+        let record = |id: &str| {
+            serde_json::json!({"id": id, "source": "src", "started": "2026-12-06T10:00:00Z",
+                               "state": "success", "phases": []})
+        };
+        for id in [
+            "20261206T100000Z-001",
+            "20261206T100000Z-002",
+            "20261206T100000Z-003",
+        ] {
+            std::fs::write(deploys.join(format!("{id}.json")), record(id).to_string()).unwrap();
+        }
+        // An older record that is damaged is never read when it is not among the newest.
+        std::fs::write(deploys.join("20261206T090000Z-000.json"), "{").unwrap();
+        registry(dir.path(), &[("qa", &target)]);
+        let opts = OverviewOptions {
+            deploys: 2,
+            activations: 1,
+        };
+        let o = overview(dir.path(), &opts).unwrap();
+        let e = &o.environments[0];
+        assert!(e.error.is_none(), "{:?}", e.error);
+        assert_eq!(e.deploy_count, 4);
+        let ids: Vec<&str> = e.deploys.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["20261206T100000Z-003", "20261206T100000Z-002"]);
+    }
+}
