@@ -285,23 +285,35 @@ fn the_event_stream_pushes_each_change_of_a_deploy() {
     assert_eq!(seen.last().unwrap(), "success");
 }
 
+/// `GET /api/status` on 127.0.0.1:`port` with `Host: host`: the whole answer, head included.
+fn get_with_host(port: &str, host: &str) -> String {
+    let mut s = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    write!(
+        s,
+        "GET /api/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 #[test]
 fn requests_for_another_host_and_bad_starts_are_refused() {
     let shop = staged();
     let served = Served::start(&shop, &[]);
     let port = served.url.trim_end_matches('/').rsplit(':').next().unwrap();
     // DNS rebinding: a page at evil.example whose name resolves to 127.0.0.1.
-    let mut s = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-    write!(
-        s,
-        "GET /api/status HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
+    let answer = get_with_host(port, &format!("evil.example:{port}"));
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(answer.contains("answers only to 127.0.0.1:"), "{answer}");
     assert!(!answer.contains("staging"), "{answer}");
+    // A name allowed by --allow-host is served.
+    let tunnel = Served::start(&shop, &["--allow-host", "localhost:8080"]);
+    let tport = tunnel.url.trim_end_matches('/').rsplit(':').next().unwrap();
+    let answer = get_with_host(tport, "localhost:8080");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"staging\""), "{answer}");
 
     // The address in use, a short token, a missing store: clear errors, no server.
     let out = shop.slug(&["serve", "--listen", &format!("127.0.0.1:{port}")]);

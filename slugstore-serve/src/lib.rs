@@ -66,6 +66,9 @@ pub struct ServeOptions {
     pub lock_timeout: Duration,
     /// How rollbacks and promotions materialize and switch releases (retention, post-switch command).
     pub deploy: DeployOptions,
+    /// More `Host` values accepted on a loopback address (`localhost:8080` for an SSH tunnel from
+    /// another port, a proxy's name when it passes the client's `Host` on).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// The default address: loopback only.
@@ -82,6 +85,7 @@ impl ServeOptions {
             deploys: 10,
             lock_timeout: Duration::from_secs(2),
             deploy: DeployOptions::default(),
+            allowed_hosts: Vec::new(),
         }
     }
 }

@@ -82,18 +82,19 @@ fn check_host(shared: &Shared, request: &Request) -> Result<(), ApiError> {
     }
     let port = shared.addr.port();
     let host = header_value(request, "Host").unwrap_or_default();
-    let allowed = [
+    let mut allowed = vec![
         format!("127.0.0.1:{port}"),
         format!("localhost:{port}"),
         format!("[::1]:{port}"),
     ];
+    allowed.extend(shared.opts.allowed_hosts.iter().cloned());
     if allowed.iter().any(|a| a.eq_ignore_ascii_case(&host)) {
         Ok(())
     } else {
         Err(ApiError::new(
             403,
             format!(
-                "this server answers only to {} (Host was `{host}`)",
+                "this server answers only to {} (Host was `{host}`; see --allow-host)",
                 allowed.join(", ")
             ),
         ))

@@ -5,7 +5,7 @@
 //! a response that never ends. `tiny_http` would buffer a streamed body in chunks, so the stream takes
 //! the raw connection and writes the response head itself, flushing after each event. A comment line
 //! goes out when nothing changed for a while, so a closed browser tab is noticed (the write fails) and
-//! its thread ends.
+//! its thread ends. `X-Accel-Buffering: no` asks a reverse proxy in front (nginx) not to hold events back.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -23,6 +23,7 @@ pub fn stream(shared: &Shared, request: tiny_http::Request) {
                 Content-Type: text/event-stream; charset=utf-8\r\n\
                 Cache-Control: no-store\r\n\
                 X-Content-Type-Options: nosniff\r\n\
+                X-Accel-Buffering: no\r\n\
                 Connection: close\r\n\r\n\
                 retry: 1000\n\n";
     if send(&mut out, head.as_bytes()).is_err() {

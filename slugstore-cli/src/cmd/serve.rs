@@ -41,6 +41,10 @@ pub struct Args {
     /// Read the action token from this file (first line) instead of SLUG_SERVE_TOKEN.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Also answer requests for this Host (HOST:PORT) on a loopback address, e.g. `localhost:8080`
+    /// behind `ssh -L 8080:127.0.0.1:7878`; others get 403 (a defence against DNS rebinding).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub allow_host: Vec<String>,
     /// Offer no actions: the page is for watching only.
     #[arg(long)]
     pub read_only: bool,
@@ -80,6 +84,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             switch: a.switch,
             no_reuse: false,
         },
+        allowed_hosts: a.allow_host,
     };
     let server = Server::bind(&ctx.store_path().0, opts)?;
     let url = server.url();
