@@ -1,23 +1,12 @@
 //! Environments and promotion, end to end through the `slug` binary on the example project.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use slugstore_tests::compare::{assert_same_listing, read_tree};
 use slugstore_tests::project::{current, stderr, Shop};
 
 fn shop() -> Shop {
     Shop::new(Path::new(env!("CARGO_BIN_EXE_slug")))
-}
-
-fn target(shop: &Shop, env: &str) -> PathBuf {
-    shop.root.join("targets").join(env)
-}
-
-fn add_env(shop: &Shop, name: &str, extra: &[&str]) {
-    let t = target(shop, name);
-    let mut args = vec!["env", "add", name, "--target", t.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    shop.slug_ok(&args);
 }
 
 /// The number of slugs in the store.
@@ -42,8 +31,8 @@ fn promote_deploys_the_same_slug_bit_exact_and_builds_nothing() {
             "echo \"deploy hook: env=$PLATFORM_ENVIRONMENT db=${DB_HOST:-none}\"",
         )
     });
-    add_env(&shop, "staging", &[]);
-    add_env(&shop, "production", &["--runtime-var", "DB_HOST=prod-db"]);
+    shop.add_env("staging", &[]);
+    shop.add_env("production", &["--runtime-var", "DB_HOST=prod-db"]);
     let staged = shop.slug_json(&["deploy", "src", "--env", "staging"]);
     assert_eq!(staged["env"], "staging");
     assert_eq!(shop.build_runs(), 1);
@@ -72,7 +61,7 @@ fn promote_deploys_the_same_slug_bit_exact_and_builds_nothing() {
     );
 
     // Production runs exactly staging's release, byte for byte.
-    let (staging, production) = (target(&shop, "staging"), target(&shop, "production"));
+    let (staging, production) = (shop.target("staging"), shop.target("production"));
     assert_eq!(current(&production), current(&staging));
     let live = |t: &Path| t.join("releases").join(current(t).unwrap());
     assert_same_listing(&read_tree(&live(&staging)), &read_tree(&live(&production)));
@@ -122,10 +111,10 @@ fn promote_deploys_the_same_slug_bit_exact_and_builds_nothing() {
 #[test]
 fn promotion_to_an_environment_that_builds_differently_is_refused_unless_forced() {
     let shop = shop();
-    add_env(&shop, "staging", &[]);
-    add_env(&shop, "eu", &["--var", "APP_MODE=developer"]);
+    shop.add_env("staging", &[]);
+    shop.add_env("eu", &["--var", "APP_MODE=developer"]);
     shop.slug_ok(&["deploy", "src", "--env", "staging"]);
-    let eu = target(&shop, "eu");
+    let eu = shop.target("eu");
 
     let err = fails_with(
         &shop.slug(&["promote", "staging", "--to", "eu"]),
@@ -140,14 +129,14 @@ fn promotion_to_an_environment_that_builds_differently_is_refused_unless_forced(
 
     let forced = shop.slug_json(&["promote", "staging", "--to", "eu", "--force"]);
     assert_eq!(forced["deploy"]["state"], "success");
-    assert_eq!(current(&eu), current(&target(&shop, "staging")));
+    assert_eq!(current(&eu), current(&shop.target("staging")));
 
     // A deploy to eu builds with its variables, under another key, and that build promotes back to an
     // environment with the same variables only.
     let built = shop.slug_json(&["deploy", "src", "--env", "eu"]);
     assert_eq!(shop.build_runs(), 2, "the eu deploy reused staging's build");
     assert_ne!(built["tree"], forced["deploy"]["tree"]);
-    add_env(&shop, "eu-2", &["--var", "APP_MODE=developer"]);
+    shop.add_env("eu-2", &["--var", "APP_MODE=developer"]);
     shop.slug_ok(&["promote", "eu", "--to", "eu-2"]);
     fails_with(
         &shop.slug(&["promote", "eu", "--to", "staging"]),
@@ -158,7 +147,7 @@ fn promotion_to_an_environment_that_builds_differently_is_refused_unless_forced(
 #[test]
 fn bad_names_get_clear_errors_and_change_nothing() {
     let shop = shop();
-    add_env(&shop, "staging", &[]);
+    shop.add_env("staging", &[]);
     // Unknown environments, wherever one is named.
     for args in [
         &["promote", "staging", "--to", "prod"][..],
@@ -180,7 +169,7 @@ fn bad_names_get_clear_errors_and_change_nothing() {
         &shop.slug(&["promote", "staging", "--to", "staging2"]),
         "unknown environment `staging2`",
     );
-    add_env(&shop, "production", &[]);
+    shop.add_env("production", &[]);
     fails_with(
         &shop.slug(&["promote", "staging", "--to", "production"]),
         "environment `staging` has no live release",
@@ -189,7 +178,7 @@ fn bad_names_get_clear_errors_and_change_nothing() {
         &shop.slug(&["env", "add", "Prod", "--target", "x"]),
         "invalid environment name `Prod`",
     );
-    let t = target(&shop, "staging");
+    let t = shop.target("staging");
     fails_with(
         &shop.slug(&["env", "add", "other", "--target", t.to_str().unwrap()]),
         "already the target of environment `staging`",
@@ -218,5 +207,5 @@ fn bad_names_get_clear_errors_and_change_nothing() {
         err.contains(&other["slug"].as_str().unwrap()[..12]),
         "{err}"
     );
-    assert_eq!(current(&target(&shop, "production")), None);
+    assert_eq!(current(&shop.target("production")), None);
 }

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use slugstore_tests::project::{current, stderr, Shop};
 use slugstore_tests::serve::{Served, TOKEN};
@@ -12,17 +12,11 @@ fn shop() -> Shop {
     Shop::new(Path::new(env!("CARGO_BIN_EXE_slug")))
 }
 
-fn target(shop: &Shop, env: &str) -> PathBuf {
-    shop.root.join("targets").join(env)
-}
-
 /// A shop with environments staging and production, staging deployed once.
 fn staged() -> Shop {
     let shop = shop();
-    for env in ["staging", "production"] {
-        let t = target(&shop, env);
-        shop.slug_ok(&["env", "add", env, "--target", t.to_str().unwrap()]);
-    }
+    shop.add_env("staging", &[]);
+    shop.add_env("production", &[]);
     shop.slug_ok(&["deploy", "src", "--env", "staging"]);
     shop
 }
@@ -70,7 +64,7 @@ fn the_api_shows_environments_and_deploys_and_serves_the_page() {
         .collect();
     assert_eq!(names, ["production", "staging"]);
     let staging = env(&status, "staging");
-    let live = current(&target(&shop, "staging")).unwrap();
+    let live = current(&shop.target("staging")).unwrap();
     assert_eq!(staging["live"], live.as_str());
     assert_eq!(staging["deploy_count"], 1);
     let deploy = &staging["deploys"][0];
@@ -132,7 +126,7 @@ fn the_api_shows_environments_and_deploys_and_serves_the_page() {
 #[test]
 fn a_wrong_token_changes_nothing_and_the_right_one_promotes_and_rolls_back() {
     let shop = staged();
-    let (staging, production) = (target(&shop, "staging"), target(&shop, "production"));
+    let (staging, production) = (shop.target("staging"), shop.target("production"));
     let first = current(&staging).unwrap();
     let served = Served::start(&shop, &[]);
 
@@ -241,7 +235,7 @@ fn a_wrong_token_changes_nothing_and_the_right_one_promotes_and_rolls_back() {
 #[test]
 fn a_read_only_server_refuses_actions_even_with_the_token() {
     let shop = staged();
-    let staging = target(&shop, "staging");
+    let staging = shop.target("staging");
     let served = Served::start(&shop, &["--read-only"]);
     assert_eq!(served.get("api/status").json()["read_only"], true);
     let before = target_state(&staging);
@@ -255,7 +249,7 @@ fn a_read_only_server_refuses_actions_even_with_the_token() {
     );
     assert_eq!(r.status, 403);
     assert_eq!(target_state(&staging), before);
-    assert!(!target(&shop, "production").exists());
+    assert!(!shop.target("production").exists());
 }
 
 #[test]
@@ -344,21 +338,9 @@ fn requests_for_another_host_and_bad_starts_are_refused() {
 #[test]
 fn the_page_reads_during_a_deploy_and_an_action_needing_the_store_gets_409() {
     let shop = staged();
-    let gate = shop.root.join("gate");
-    shop.edit_app(|s| {
-        s.replace(
-            "echo \"deploy hook in $PWD\"",
-            &format!("while [ ! -e '{}' ]; do sleep 0.05; done", gate.display()),
-        )
-    });
+    let gate = shop.gate_deploy_hook();
     let served = Served::start(&shop, &["--lock-timeout", "0.2"]);
-    let mut deploy = std::process::Command::new(shop.bin())
-        .args(["--store", shop.store().to_str().unwrap(), "-q"])
-        .args(["deploy", "src", "--env", "staging"])
-        .current_dir(&shop.root)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut deploy = shop.spawn_slug(&["deploy", "src", "--env", "staging"]);
     // The deploy holds the store while its hook waits; the status is read all the same.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
@@ -386,7 +368,7 @@ fn the_page_reads_during_a_deploy_and_an_action_needing_the_store_gets_409() {
         "{}",
         r.body
     );
-    assert!(!target(&shop, "production").exists());
+    assert!(!shop.target("production").exists());
     std::fs::write(&gate, "").unwrap();
     assert!(deploy.wait().unwrap().success());
 }

@@ -4,8 +4,7 @@
 //!
 //! `SLUG_SCREENSHOT=PATH` keeps the screenshot taken mid-deploy (docs/img/serve.png is one).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -19,17 +18,11 @@ fn shop() -> Shop {
     Shop::new(Path::new(env!("CARGO_BIN_EXE_slug")))
 }
 
-fn target(shop: &Shop, env: &str) -> PathBuf {
-    shop.root.join("targets").join(env)
-}
-
 /// staging and production, staging deployed and promoted to production.
 fn promoted() -> Shop {
     let shop = shop();
-    for env in ["staging", "production"] {
-        let t = target(&shop, env);
-        shop.slug_ok(&["env", "add", env, "--target", t.to_str().unwrap()]);
-    }
+    shop.add_env("staging", &[]);
+    shop.add_env("production", &[]);
     shop.slug_ok(&["deploy", "src", "--env", "staging"]);
     shop.slug_ok(&["promote", "staging", "--to", "production"]);
     shop
@@ -49,20 +42,10 @@ fn newest_deploy(b: &Browser, env: &str) -> Value {
 #[test]
 fn a_deploy_started_while_the_page_is_open_shows_its_phases_live() {
     let shop = promoted();
-    let staging = target(&shop, "staging");
+    let staging = shop.target("staging");
     let before = current(&staging).unwrap();
     // The deploy hook waits for a gate file, so the page can be looked at mid-deploy.
-    let gate = shop.root.join("gate");
-    shop.edit_app(|s| {
-        s.replace(
-            "echo \"deploy hook in $PWD\"",
-            &format!(
-                "echo \"deploy hook in $PWD\"\n    echo \"waiting for the gate\"\n    \
-                 while [ ! -e '{}' ]; do sleep 0.05; done",
-                gate.display()
-            ),
-        )
-    });
+    let gate = shop.gate_deploy_hook();
     let served = Served::start(&shop, &[]);
     let b = Browser::start();
     b.goto(&served.url);
@@ -76,13 +59,7 @@ fn a_deploy_started_while_the_page_is_open_shows_its_phases_live() {
     // Marks this document: a reload would lose the mark.
     b.execute("window.__sameDocument = 'yes'; return null;", json!([]));
 
-    let mut deploy = Command::new(shop.bin())
-        .args(["--store", shop.store().to_str().unwrap(), "-q"])
-        .args(["deploy", "src", "--env", "staging"])
-        .current_dir(&shop.root)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut deploy = shop.spawn_slug(&["deploy", "src", "--env", "staging"]);
 
     // Every distinct picture of the new deploy the page shows, until its deploy hook runs.
     let mut seen: Vec<Value> = Vec::new();
@@ -166,7 +143,7 @@ fn a_deploy_started_while_the_page_is_open_shows_its_phases_live() {
 #[test]
 fn the_page_rolls_back_with_the_right_token_only() {
     let shop = promoted();
-    let staging = target(&shop, "staging");
+    let staging = shop.target("staging");
     let first = current(&staging).unwrap();
     shop.edit_app(|s| s.replace("echo \"post-deploy hook\"", "echo \"post-deploy hook v2\""));
     shop.slug_ok(&["deploy", "src", "--env", "staging"]);

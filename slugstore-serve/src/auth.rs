@@ -22,7 +22,7 @@ impl Token {
         Ok(Token(bytes.iter().map(|b| format!("{b:02x}")).collect()))
     }
 
-    /// A token chosen by the user: at least [`MIN_LEN`] characters, printable ASCII without spaces (it
+    /// A token chosen by the user: at least 16 characters, printable ASCII without spaces (it
     /// travels in an HTTP header and a URL fragment). `what` names where it came from, for the error.
     pub fn parse(text: &str, what: &str) -> Result<Token, String> {
         let text = text.trim_end_matches(['\n', '\r']);

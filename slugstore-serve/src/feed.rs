@@ -12,26 +12,19 @@ use std::time::Duration;
 
 use slugstore::environment::{overview, OverviewOptions};
 
-/// The status document: every environment, or why the registry could not be read.
-pub fn snapshot(store: &std::path::Path, deploys: usize, read_only: bool) -> String {
-    let opts = OverviewOptions {
-        deploys,
-        ..OverviewOptions::default()
-    };
-    let doc = match overview(store, &opts) {
-        Ok(o) => serde_json::json!({ "read_only": read_only, "environments": o.environments }),
-        Err(e) => serde_json::json!({ "read_only": read_only, "error": e.to_string() }),
-    };
-    doc.to_string()
-}
-
 /// The shared, versioned status document.
 pub struct Feed {
-    store: PathBuf,
     poll: Duration,
+    shared: Arc<Hub>,
+}
+
+/// What the poller and the watchers share.
+struct Hub {
+    store: PathBuf,
     deploys: usize,
     read_only: bool,
-    state: Arc<(Mutex<State>, Condvar)>,
+    state: Mutex<State>,
+    changed: Condvar,
 }
 
 struct State {
@@ -40,53 +33,71 @@ struct State {
     watchers: usize,
 }
 
+impl Hub {
+    /// The status document read afresh: every environment, or why the registry could not be read.
+    fn read(&self) -> String {
+        let opts = OverviewOptions {
+            deploys: self.deploys,
+            ..OverviewOptions::default()
+        };
+        let read_only = self.read_only;
+        let doc = match overview(&self.store, &opts) {
+            Ok(o) => serde_json::json!({ "read_only": read_only, "environments": o.environments }),
+            Err(e) => serde_json::json!({ "read_only": read_only, "error": e.to_string() }),
+        };
+        doc.to_string()
+    }
+
+    /// Makes `doc` the current document when it differs from it, waking the watchers.
+    fn publish(&self, state: &mut State, doc: String) {
+        if *state.doc != *doc {
+            state.doc = Arc::from(doc);
+            state.version += 1;
+            self.changed.notify_all();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl Feed {
     /// A feed of the store at `store`; nothing is read until [`Feed::start`] and a watcher.
     pub fn new(store: PathBuf, poll: Duration, deploys: usize, read_only: bool) -> Feed {
         Feed {
-            store,
             poll,
-            deploys,
-            read_only,
-            state: Arc::new((
-                Mutex::new(State {
+            shared: Arc::new(Hub {
+                store,
+                deploys,
+                read_only,
+                state: Mutex::new(State {
                     version: 0,
                     doc: Arc::from(""),
                     watchers: 0,
                 }),
-                Condvar::new(),
-            )),
+                changed: Condvar::new(),
+            }),
         }
     }
 
     /// The status document as it is now (read afresh, for a plain request).
     pub fn current(&self) -> String {
-        snapshot(&self.store, self.deploys, self.read_only)
+        self.shared.read()
     }
 
     /// Starts the polling thread.
     pub fn start(&self) {
-        let (store, poll, deploys, read_only) =
-            (self.store.clone(), self.poll, self.deploys, self.read_only);
-        let state = Arc::clone(&self.state);
+        let (shared, poll) = (Arc::clone(&self.shared), self.poll);
         std::thread::spawn(move || loop {
-            {
-                let (lock, cvar) = &*state;
-                let mut s = lock_state(lock);
-                while s.watchers == 0 {
-                    s = cvar.wait(s).unwrap_or_else(|e| e.into_inner());
-                }
-            }
-            let doc = snapshot(&store, deploys, read_only);
-            {
-                let (lock, cvar) = &*state;
-                let mut s = lock_state(lock);
-                if *s.doc != *doc {
-                    s.doc = Arc::from(doc);
-                    s.version += 1;
-                    cvar.notify_all();
-                }
-            }
+            drop(
+                shared
+                    .changed
+                    .wait_while(shared.lock(), |s| s.watchers == 0)
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+            let doc = shared.read();
+            shared.publish(&mut shared.lock(), doc);
             std::thread::sleep(poll);
         });
     }
@@ -94,17 +105,14 @@ impl Feed {
     /// Registers a watcher; the poller runs while any is registered. Dropping it unregisters.
     pub fn watch(&self) -> Watcher {
         // A first watcher after a quiet spell must not be sent a stale picture: start from the files.
-        let doc = self.current();
-        let (lock, cvar) = &*self.state;
-        let mut s = lock_state(lock);
+        let doc = self.shared.read();
+        let mut s = self.shared.lock();
         s.watchers += 1;
-        if *s.doc != *doc {
-            s.doc = Arc::from(doc);
-            s.version += 1;
-        }
-        cvar.notify_all();
+        self.shared.publish(&mut s, doc);
+        // Wakes the poller too, when it waited for a watcher.
+        self.shared.changed.notify_all();
         Watcher {
-            state: Arc::clone(&self.state),
+            shared: Arc::clone(&self.shared),
             seen: 0,
         }
     }
@@ -112,7 +120,7 @@ impl Feed {
 
 /// One stream's view of the feed.
 pub struct Watcher {
-    state: Arc<(Mutex<State>, Condvar)>,
+    shared: Arc<Hub>,
     seen: u64,
 }
 
@@ -120,10 +128,10 @@ impl Watcher {
     /// The document when it is newer than the last one returned, waiting at most `timeout` for a
     /// change; `None` when nothing changed in that time.
     pub fn next(&mut self, timeout: Duration) -> Option<Arc<str>> {
-        let (lock, cvar) = &*self.state;
-        let s = lock_state(lock);
-        let (s, _) = cvar
-            .wait_timeout_while(s, timeout, |s| s.version == self.seen)
+        let (s, _) = self
+            .shared
+            .changed
+            .wait_timeout_while(self.shared.lock(), timeout, |s| s.version == self.seen)
             .unwrap_or_else(|e| e.into_inner());
         if s.version == self.seen {
             return None;
@@ -135,12 +143,8 @@ impl Watcher {
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        lock_state(&self.state.0).watchers -= 1;
+        self.shared.lock().watchers -= 1;
     }
-}
-
-fn lock_state(lock: &Mutex<State>) -> MutexGuard<'_, State> {
-    lock.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -183,7 +187,7 @@ mod tests {
         let feed = Feed::new(dir.path().to_path_buf(), Duration::from_millis(10), 5, true);
         feed.start();
         drop(feed.watch());
-        assert_eq!(lock_state(&feed.state.0).watchers, 0);
+        assert_eq!(feed.shared.lock().watchers, 0);
         let mut w = feed.watch();
         assert!(w
             .next(Duration::from_secs(5))

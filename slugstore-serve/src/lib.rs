@@ -14,7 +14,7 @@
 //!   [`slugstore::environment::overview()`]), so it never waits on the lock and never blocks a deploy.
 //!   Only the actions open the store, and give up quickly (HTTP 409) when a deploy holds it.
 //! - **One poller, many watchers.** A single thread re-reads the files every `poll` interval while
-//!   someone watches, and wakes the streams only when the serialized picture changed ([`feed`]).
+//!   someone watches, and wakes the streams only when the serialized picture changed (module `feed`).
 //! - **Threads, not async.** A status page has a handful of clients; a thread per request over
 //!   `tiny_http` keeps the server small and its code plain.
 //! - **Safe by default.** It listens on 127.0.0.1; requests naming another host are refused (a web page
@@ -31,13 +31,13 @@
 //! server.run(); // until the process ends
 //! ```
 
-pub mod api;
-pub mod assets;
-pub mod auth;
-pub mod feed;
-pub mod reply;
-pub mod routes;
-pub mod sse;
+mod api;
+mod assets;
+mod auth;
+mod feed;
+mod reply;
+mod routes;
+mod sse;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -91,7 +91,7 @@ impl ServeOptions {
 }
 
 /// What every request handler needs.
-pub struct Shared {
+struct Shared {
     /// The store directory.
     pub store: PathBuf,
     /// The options served with.

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The example project, a store and room for deploy targets in one temporary directory.
 pub struct Shop {
@@ -83,6 +83,49 @@ impl Shop {
         let mut with_json = vec!["--json"];
         with_json.extend_from_slice(args);
         serde_json::from_slice(&self.slug_ok(&with_json).stdout).unwrap()
+    }
+
+    /// The deploy target the tests give environment `env`: `targets/ENV` in the temporary directory.
+    pub fn target(&self, env: &str) -> PathBuf {
+        self.root.join("targets").join(env)
+    }
+
+    /// `slug env add NAME --target TARGET EXTRA...` with [`Shop::target`], which must succeed.
+    pub fn add_env(&self, name: &str, extra: &[&str]) {
+        let t = self.target(name);
+        let mut args = vec!["env", "add", name, "--target", t.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.slug_ok(&args);
+    }
+
+    /// Makes the deploy hook print `waiting for the gate` and wait until the returned file exists, so
+    /// that a test can look at a deploy in its deploy phase (and the deploy holds the store meanwhile).
+    pub fn gate_deploy_hook(&self) -> PathBuf {
+        let gate = self.root.join("gate");
+        self.edit_app(|s| {
+            s.replace(
+                "echo \"deploy hook in $PWD\"",
+                &format!(
+                    "echo \"deploy hook in $PWD\"\n    echo \"waiting for the gate\"\n    \
+                     while [ ! -e '{}' ]; do sleep 0.05; done",
+                    gate.display()
+                ),
+            )
+        });
+        gate
+    }
+
+    /// Starts `slug --store STORE -q ARGS` in the background (stdout discarded).
+    pub fn spawn_slug(&self, args: &[&str]) -> Child {
+        Command::new(&self.bin)
+            .arg("--store")
+            .arg(self.store())
+            .arg("-q")
+            .args(args)
+            .current_dir(&self.root)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     /// How many times the build hook ran.
