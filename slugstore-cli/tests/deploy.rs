@@ -30,8 +30,10 @@ impl Env {
         self.root.join("target")
     }
 
-    fn shared(&self, rel: &str) -> PathBuf {
-        self.target().join("shared").join(rel)
+    /// `rel` as the application sees it: through `current`, the live release, whose mount paths are
+    /// links into their storage.
+    fn live(&self, rel: &str) -> PathBuf {
+        self.target().join("current").join(rel)
     }
 
     fn slug(&self, args: &[&str]) -> Output {
@@ -113,9 +115,9 @@ fn deploy_build_reuse_rollback_and_mounts() {
     let live1 = read_tree(&env.target().join("current"));
     let js1 = fs::read(env.src().join("web/js/catalog.js")).unwrap();
     // Static assets: moved to init/ by the build, gzipped, linked into the static mount.
-    let served = env.shared("pub/static").join(STATIC_JS);
+    let served = env.live("pub/static").join(STATIC_JS);
     assert_eq!(fs::read(&served).unwrap(), js1);
-    let gz = env.shared("pub/static").join(format!("{STATIC_JS}.gz"));
+    let gz = env.live("pub/static").join(format!("{STATIC_JS}.gz"));
     assert!(Command::new("gzip")
         .arg("-t")
         .arg(&gz)
@@ -136,19 +138,19 @@ fn deploy_build_reuse_rollback_and_mounts() {
     );
     // init/app/etc and init/pub/media were copied into their mounts; hooks ran and left markers; the
     // maintenance flag is gone; env.php and config.php have backups.
-    let env_php = env.shared("app/etc/env.php");
+    let env_php = env.live("app/etc/env.php");
     assert!(fs::read_to_string(&env_php).unwrap().contains("MAGE_MODE"));
-    assert!(env.shared("app/etc/config.php").is_file());
-    assert!(env.shared("pub/media/catalog/placeholder.txt").is_file());
+    assert!(env.live("app/etc/config.php").is_file());
+    assert!(env.live("pub/media/catalog/placeholder.txt").is_file());
     assert_eq!(
-        fs::read(env.shared("app/etc/env.php.bak")).unwrap(),
+        fs::read(env.live("app/etc/env.php.bak")).unwrap(),
         fs::read(&env_php).unwrap()
     );
-    assert!(env.shared("app/etc/config.php.bak").is_file());
-    let marker = env.shared("var/deploy-marker.log");
+    assert!(env.live("app/etc/config.php.bak").is_file());
+    let marker = env.live("var/deploy-marker.log");
     assert_eq!(fs::read_to_string(&marker).unwrap().lines().count(), 1);
-    assert!(env.shared("var/post-deploy-marker").is_file());
-    assert!(!env.shared("var/.maintenance.flag").exists());
+    assert!(env.live("var/post-deploy-marker").is_file());
+    assert!(!env.live("var/.maintenance.flag").exists());
     let log1 = env.log(v1["id"].as_str().unwrap());
     for name in [
         "validate",
@@ -166,11 +168,11 @@ fn deploy_build_reuse_rollback_and_mounts() {
     assert!(log1.contains("[build] building static assets (mode production)"));
 
     // Files written at runtime into mounts, and an operator's edit of a file the build also provides.
-    fs::create_dir_all(env.shared("var/log")).unwrap();
-    fs::write(env.shared("var/log/system.log"), "runtime log\n").unwrap();
-    fs::write(env.shared("pub/media/upload.jpg"), "uploaded").unwrap();
+    fs::create_dir_all(env.live("var/log")).unwrap();
+    fs::write(env.live("var/log/system.log"), "runtime log\n").unwrap();
+    fs::write(env.live("pub/media/upload.jpg"), "uploaded").unwrap();
     fs::write(&env_php, "<?php return ['edited' => 'by the operator'];\n").unwrap();
-    fs::remove_file(env.shared("pub/media/catalog/placeholder.txt")).unwrap();
+    fs::remove_file(env.live("pub/media/catalog/placeholder.txt")).unwrap();
 
     // v2: a source change; the build runs again.
     edit(&env.src().join("web/js/catalog.js"), |s| {
@@ -185,11 +187,11 @@ fn deploy_build_reuse_rollback_and_mounts() {
     assert_eq!(env.current(), slug2);
     assert_eq!(fs::read(&served).unwrap(), js2, "static follows the switch");
     assert_eq!(
-        fs::read_to_string(env.shared("var/log/system.log")).unwrap(),
+        fs::read_to_string(env.live("var/log/system.log")).unwrap(),
         "runtime log\n"
     );
     assert_eq!(
-        fs::read(env.shared("pub/media/upload.jpg")).unwrap(),
+        fs::read(env.live("pub/media/upload.jpg")).unwrap(),
         b"uploaded"
     );
     assert!(
@@ -199,7 +201,7 @@ fn deploy_build_reuse_rollback_and_mounts() {
         "init content must not clobber a file in the mount"
     );
     assert!(
-        env.shared("pub/media/catalog/placeholder.txt").is_file(),
+        env.live("pub/media/catalog/placeholder.txt").is_file(),
         "init content missing from the mount is restored"
     );
     assert_eq!(fs::read_to_string(&marker).unwrap().lines().count(), 2);
@@ -252,12 +254,12 @@ fn failed_deploy_hook_keeps_the_previous_release_live() {
     assert!(err.contains("failed in phase deploy"), "{err}");
     assert!(err.contains("hooks.deploy exited with status 7"), "{err}");
     assert_eq!(env.current(), slug1, "current moved despite the failure");
-    let failed = fs::read_to_string(env.shared("var/.deploy_is_failed")).unwrap();
+    let failed = fs::read_to_string(env.live("var/.deploy_is_failed")).unwrap();
     assert!(
         failed.contains("hooks.deploy exited with status 7"),
         "{failed}"
     );
-    assert!(!env.shared("var/.maintenance.flag").exists());
+    assert!(!env.live("var/.maintenance.flag").exists());
 
     let rec = env.last_deploy();
     assert_eq!(rec["state"], "failed");
@@ -274,7 +276,7 @@ fn failed_deploy_hook_keeps_the_previous_release_live() {
     // Fixed: the next deploy succeeds and clears the failure marker.
     env.edit_app(|s| s.replace("    exit 7\n", ""));
     env.deploy_ok();
-    assert!(!env.shared("var/.deploy_is_failed").exists());
+    assert!(!env.live("var/.deploy_is_failed").exists());
 }
 
 #[test]

@@ -89,14 +89,8 @@ fn push(r: &Repos, refspec: &str) -> String {
 #[test]
 fn git_push_deploys_the_branch_and_streams_the_phases_back() {
     let shop = shop();
-    let staging = shop.root.join("targets/staging");
-    shop.slug_ok(&[
-        "env",
-        "add",
-        "staging",
-        "--target",
-        staging.to_str().unwrap(),
-    ]);
+    let staging = shop.target("staging");
+    shop.add_env("staging", &[]);
     let r = repos(&shop);
 
     let seen = push(&r, "HEAD:refs/heads/staging");
@@ -124,8 +118,8 @@ fn git_push_deploys_the_branch_and_streams_the_phases_back() {
         );
     }
     assert!(live.join("pub/static").is_symlink(), "mount not wired");
-    assert!(staging
-        .join("shared/pub/static/frontend/Shop/default/bundle.js")
+    assert!(live
+        .join("pub/static/frontend/Shop/default/bundle.js")
         .is_file());
 
     // The record names the commit and the tree; the build key is the tree's.

@@ -186,6 +186,7 @@ proptest! {
             app: Some(&texts[0]),
             services: Some(&texts[1]),
             routes: Some(&texts[2]),
+            magento_env: None,
         };
         if let Err(diagnostics) = parse_project(sources) {
             prop_assert!(!diagnostics.is_empty());
@@ -213,6 +214,7 @@ fn seeds_are_valid() {
         app: Some(APP),
         services: Some(SERVICES),
         routes: Some(ROUTES),
+        magento_env: None,
     };
     assert!(parse_project(sources).is_ok());
 }

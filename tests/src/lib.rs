@@ -12,6 +12,7 @@ pub mod backend_conformance;
 pub mod browser;
 pub mod compare;
 pub mod diff_case;
+pub mod magento;
 pub mod project;
 pub mod s3;
 pub mod serve;

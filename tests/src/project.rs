@@ -90,10 +90,16 @@ impl Shop {
         self.root.join("targets").join(env)
     }
 
-    /// `slug env add NAME --target TARGET EXTRA...` with [`Shop::target`], which must succeed.
+    /// `slug env add NAME --target TARGET EXTRA...` with [`Shop::target`], which must succeed. The
+    /// example's relationships get endpoints ([`SHOP_SERVICES`]) unless `extra` names its own.
     pub fn add_env(&self, name: &str, extra: &[&str]) {
         let t = self.target(name);
         let mut args = vec!["env", "add", name, "--target", t.to_str().unwrap()];
+        if !extra.contains(&"--service") {
+            for s in SHOP_SERVICES {
+                args.extend(["--service", s]);
+            }
+        }
         args.extend_from_slice(extra);
         self.slug_ok(&args);
     }
@@ -140,6 +146,13 @@ impl Shop {
         edit(&self.src().join(".magento.app.yaml"), f);
     }
 }
+
+/// Endpoints for the example's relationships (`database`, `redis`): services slugstore never
+/// connects to, only hands to the hooks.
+pub const SHOP_SERVICES: &[&str] = &[
+    "database=mysql://shop:shop-secret@127.0.0.1:3306/shop",
+    "redis=redis://127.0.0.1:6379",
+];
 
 /// The slug id the `current` link of the target at `target` points at, `None` when there is none.
 pub fn current(target: &Path) -> Option<String> {

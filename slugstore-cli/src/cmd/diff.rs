@@ -4,13 +4,14 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 use slugstore::diff::{PathDiff, Status, Totals, What};
+use slugstore::environment::{resolve, Registry};
 use slugstore::slug::{display_bytes, EntryKind};
 use slugstore::DiffReport;
 
 use crate::cmd::{human_bytes, CmdResult, EXIT_DIFFERENT};
 use crate::context::Context;
 
-/// Show the paths that differ between two slugs (named by ref, id or id prefix).
+/// Show the paths that differ between two slugs (named by environment, ref, id or id prefix).
 ///
 /// Compares the two manifests, without reading a tree or a file: one line per path that differs,
 /// sorted by path. `A` added, `D` removed (a removed directory lists every path under it), `M`
@@ -18,7 +19,8 @@ use crate::context::Context;
 /// file, symlink). Directories end in `/`. A summary goes to stderr.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The old slug: ref name, slug id or id prefix (4+ hex digits).
+    /// The old slug: an environment (its live release), ref name, slug id or id prefix (4+ hex
+    /// digits). An environment's name wins over a ref of the same name.
     pub from: String,
     /// The new slug, named the same ways.
     pub to: String,
@@ -35,8 +37,9 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open_read_only()?;
-    let from = store.resolve(&a.from)?;
-    let to = store.resolve(&a.to)?;
+    let registry = Registry::load(store.root())?;
+    let (from, _) = resolve(&store, &registry, &a.from)?;
+    let (to, _) = resolve(&store, &registry, &a.to)?;
     let report = slugstore::diff(&store, &from, &to)?;
     drop(store);
     if ctx.global.json {

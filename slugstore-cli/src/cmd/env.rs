@@ -1,11 +1,10 @@
-//! `slug env add|ls|show|rm|log`.
+//! `slug env add|set|ls|show|rm|which|log`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use slugstore::environment::{
-    absolute_target, history, parse_assignment, Environment, HistoryKind, Registry,
+    absolute_target, history, Environment, HistoryKind, Registry, Settings,
 };
 
 use crate::cmd::CmdResult;
@@ -17,8 +16,10 @@ use crate::context::Context;
 /// the git branch whose pushes deploy to it (the repository's post-receive hook), and its variables.
 /// `--var` variables reach every hook, the build's included, so they are part of the build key: a slug
 /// built with other values is not promoted to the environment without --force. `--runtime-var`
-/// variables reach only the deploy and post-deploy hooks (credentials, hosts). Environments are kept in
-/// STORE/environments.json.
+/// variables reach only the deploy and post-deploy hooks (credentials, hosts). `--service` tells where
+/// the services of the relationships are (slugstore provisions none): the deploy hooks get them as
+/// PLATFORM_RELATIONSHIPS, and a deploy whose relationship has none fails before building. Passwords
+/// are shown as `***`. Environments are kept in STORE/environments.json, readable by its owner only.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -37,12 +38,21 @@ pub enum Action {
         /// The git branch whose pushes deploy here (default: the environment's name).
         #[arg(long, value_name = "BRANCH")]
         branch: Option<String>,
-        /// A variable of every hook, build included (part of the build key). Repeatable.
-        #[arg(long = "var", value_name = "NAME=VALUE")]
-        vars: Vec<String>,
-        /// A variable of the deploy and post-deploy hooks only. Repeatable.
-        #[arg(long = "runtime-var", value_name = "NAME=VALUE")]
-        runtime_vars: Vec<String>,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Change an environment: variables, service endpoints, domain.
+    Set {
+        /// The environment.
+        name: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// Remove a variable (either kind). Repeatable.
+        #[arg(long = "unset-var", value_name = "NAME")]
+        unset_vars: Vec<String>,
+        /// Remove a service endpoint. Repeatable.
+        #[arg(long = "unset-service", value_name = "NAME")]
+        unset_services: Vec<String>,
     },
     /// List the environments with their live release.
     Ls,
@@ -69,28 +79,58 @@ pub enum Action {
     },
 }
 
+/// What `add` and `set` may give an environment.
+#[derive(clap::Args)]
+pub struct SettingsArgs {
+    /// A variable of every hook, build included (part of the build key). Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// A variable of the deploy and post-deploy hooks only. Repeatable.
+    #[arg(long = "runtime-var", value_name = "NAME=VALUE")]
+    runtime_vars: Vec<String>,
+    /// Where a relationship's service is, e.g. `database=mysql://user:password@host:3306/main`
+    /// (NAME: a relationship, or a service for every relationship to it). Repeatable.
+    #[arg(long = "service", value_name = "NAME=URL")]
+    services: Vec<String>,
+    /// A file of NAME=URL lines (`#` comments): endpoints kept out of shell history. Repeatable.
+    #[arg(long = "services-file", value_name = "FILE")]
+    services_files: Vec<PathBuf>,
+    /// The domain `{default}` stands for in routes.yaml (default: NAME.localhost).
+    #[arg(long, value_name = "DOMAIN")]
+    domain: Option<String>,
+}
+
+impl SettingsArgs {
+    fn settings(self, unset_vars: Vec<String>, unset_services: Vec<String>) -> Settings {
+        Settings {
+            vars: self.vars,
+            runtime_vars: self.runtime_vars,
+            services: self.services,
+            services_files: self.services_files,
+            domain: self.domain,
+            unset_vars,
+            unset_services,
+        }
+    }
+}
+
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     match a.action {
         Action::Add {
             name,
             target,
             branch,
-            vars,
-            runtime_vars,
+            settings,
         } => {
             let store = ctx.open_or_init()?;
             let mut registry = Registry::load(store.root())?;
-            let env = Environment {
-                name,
-                target: absolute_target(&target)?,
-                branch,
-                variables: assignments(&vars)?,
-                runtime_variables: assignments(&runtime_vars)?,
-            };
+            let mut env = Environment::new(name, absolute_target(&target)?);
+            env.branch = branch;
+            settings.settings(Vec::new(), Vec::new()).apply(&mut env)?;
             registry.add(env.clone())?;
             registry.save(&store)?;
             if ctx.global.json {
-                ctx.print_json(&env);
+                ctx.print_json(&env.redacted());
             } else {
                 ctx.note(&format!(
                     "added environment {} (target {}, branch {})",
@@ -98,6 +138,24 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
                     env.target.display(),
                     env.branch()
                 ));
+            }
+        }
+        Action::Set {
+            name,
+            settings,
+            unset_vars,
+            unset_services,
+        } => {
+            let store = ctx.open()?;
+            let mut registry = Registry::load(store.root())?;
+            let env = registry.get_mut(&name)?;
+            settings.settings(unset_vars, unset_services).apply(env)?;
+            let shown = env.redacted();
+            registry.save(&store)?;
+            if ctx.global.json {
+                ctx.print_json(&shown);
+            } else {
+                ctx.note(&format!("updated environment {name}"));
             }
         }
         Action::Ls => {
@@ -110,7 +168,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             if ctx.global.json {
                 let json: Vec<_> = rows
                     .iter()
-                    .map(|(e, live)| serde_json::json!({ "environment": e, "live": live }))
+                    .map(|(e, live)| serde_json::json!({ "environment": e.redacted(), "live": live }))
                     .collect();
                 ctx.print_json(&json);
             } else {
@@ -130,7 +188,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             let e = registry.get(&name)?;
             let live = slugstore::targets::live(&e.target)?;
             if ctx.global.json {
-                ctx.print_json(&serde_json::json!({ "environment": e, "live": live }));
+                ctx.print_json(&serde_json::json!({ "environment": e.redacted(), "live": live }));
             } else {
                 out!("environment {}", e.name);
                 out!("target      {}", e.target.display());
@@ -145,6 +203,10 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
                 for (k, v) in &e.runtime_variables {
                     out!("runtime-var {k}={v}");
                 }
+                for (k, v) in &e.services {
+                    out!("service     {k}={v}");
+                }
+                out!("domain      {}", e.domain());
             }
         }
         Action::Rm { name } => {
@@ -153,7 +215,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             let e = registry.remove(&name)?;
             registry.save(&store)?;
             if ctx.global.json {
-                ctx.print_json(&e);
+                ctx.print_json(&e.redacted());
             } else {
                 ctx.note(&format!(
                     "removed environment {} ({} left as it is)",
@@ -168,7 +230,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
                 .for_branch(&branch)
                 .ok_or_else(|| no_branch(&branch))?;
             if ctx.global.json {
-                ctx.print_json(e);
+                ctx.print_json(&e.redacted());
             } else {
                 out!("{}", e.name);
             }
@@ -211,8 +273,4 @@ pub fn no_branch(branch: &str) -> slugstore::Error {
     slugstore::Error::Invalid(format!(
         "no environment deploys branch `{branch}` (see `slug env add --branch`)"
     ))
-}
-
-fn assignments(list: &[String]) -> slugstore::Result<BTreeMap<String, String>> {
-    list.iter().map(|s| parse_assignment(s)).collect()
 }

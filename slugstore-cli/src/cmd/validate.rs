@@ -22,10 +22,22 @@ pub struct Args {
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     match load_project(&a.dir) {
         Ok(project) => {
+            let warnings: Vec<Diagnostic> = project
+                .warnings()
+                .into_iter()
+                .map(|d| under(&a.dir, d))
+                .collect();
             if ctx.global.json {
-                ctx.print_json(&serde_json::json!({ "valid": true, "summary": summary(&project) }));
+                ctx.print_json(&serde_json::json!({
+                    "valid": true,
+                    "summary": summary(&project),
+                    "warnings": warnings,
+                }));
             } else {
                 out!("{}: valid: {}", a.dir.display(), summary(&project));
+                for w in &warnings {
+                    ctx.note(&format!("warning: {w}"));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -6,8 +6,12 @@
 //! the first time a release needs it and never deleted by slugstore.
 //!
 //! Storage is named as the platform names it, by the mount's `source_path` (the part after
-//! `shared:files/` in the legacy syntax): `local` mounts live in `shared/<source_path>`, so two mounts
-//! with one source path share their files. This single host has no network storage and nothing that
+//! `shared:files/` in the legacy syntax; the mount's own path when a mapping gives none): `local` mounts
+//! live in `shared/<source_path>`, so two mounts with one source path share their files. So
+//! `"app/etc": "shared:files/etc"` is stored in `shared/etc`, not `shared/app/etc`. [`Mounts::resolve`] is
+//! the one mapping from a path the application sees to the file slugstore writes: the init content, the
+//! static links, the `.bak` files and the maintenance and failure flags all go through it, so they land
+//! exactly where the release's links point. This single host has no network storage and nothing that
 //! wipes temporary storage, so `service` mounts live in `shared/@<service>/<source_path>` and `tmp`
 //! mounts in `shared/@tmp/<source_path>`, both kept like local ones.
 //!
@@ -42,37 +46,8 @@ impl Mounts {
     /// Normalizes `declared` and checks it against `manifest`: mounts must not overlap, and no parent of a
     /// mount may be a file or symlink in the slug (the mount link would be created through it).
     pub fn new(declared: &[Mount], manifest: &Manifest) -> Result<Mounts> {
-        let mut mounts: Vec<(Vec<u8>, PathBuf)> = Vec::new();
-        for m in declared {
-            let path = normalize_rel(&m.path)?;
-            let sub = normalize_rel(&m.source_path)?;
-            if path.is_empty() || sub.is_empty() {
-                return Err(Error::Invalid(format!(
-                    "mount `{}` ({m}) has no path",
-                    m.path
-                )));
-            }
-            let storage = match (m.source, &m.service) {
-                (MountSource::Local, _) => PathBuf::from(sub),
-                (MountSource::Service, Some(service)) => {
-                    PathBuf::from(format!("@{}", normalize_rel(service)?)).join(sub)
-                }
-                (MountSource::Service, None) => PathBuf::from("@service").join(sub),
-                (MountSource::Tmp, _) => PathBuf::from("@tmp").join(sub),
-            };
-            mounts.push((path.into_bytes(), storage));
-        }
-        mounts.sort();
-        mounts.dedup_by(|a, b| a.0 == b.0);
-        let (paths, storage): (Vec<_>, Vec<_>) = mounts.into_iter().unzip();
-        for (i, a) in paths.iter().enumerate() {
-            if let Some(b) = paths[i + 1..].iter().find(|b| under(b, a)) {
-                return Err(Error::Invalid(format!(
-                    "mounts `{}` and `{}` overlap",
-                    display_bytes(a),
-                    display_bytes(b)
-                )));
-            }
+        let mounts = Mounts::declared(declared)?;
+        for a in &mounts.paths {
             for (pos, _) in a.iter().enumerate().filter(|(_, &c)| c == b'/') {
                 let parent = &a[..pos];
                 if let Some(e) = manifest.get(parent) {
@@ -86,7 +61,73 @@ impl Mounts {
                 }
             }
         }
+        Ok(mounts)
+    }
+
+    /// The mounts the configuration of the tree or release at `dir` declares (the defaults without
+    /// `.magento.app.yaml`), normalized, without looking at any slug.
+    pub fn of_tree(dir: &Path) -> Result<Mounts> {
+        Mounts::declared(&crate::config::mounts(dir)?)
+    }
+
+    /// Normalizes `declared`: sorted, duplicates dropped, each with its storage; overlapping mounts
+    /// are refused.
+    pub fn declared(declared: &[Mount]) -> Result<Mounts> {
+        let mut mounts: Vec<(Vec<u8>, PathBuf)> = Vec::new();
+        for m in declared {
+            let path = normalize_rel(&m.path)?;
+            if path.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "mount `{}` ({m}) has no path",
+                    m.path
+                )));
+            }
+            mounts.push((path.into_bytes(), storage_of(m)?));
+        }
+        mounts.sort();
+        mounts.dedup_by(|a, b| a.0 == b.0);
+        let (paths, storage): (Vec<_>, Vec<_>) = mounts.into_iter().unzip();
+        for (i, a) in paths.iter().enumerate() {
+            if let Some(b) = paths[i + 1..].iter().find(|b| under(b, a)) {
+                return Err(Error::Invalid(format!(
+                    "mounts `{}` and `{}` overlap",
+                    display_bytes(a),
+                    display_bytes(b)
+                )));
+            }
+        }
         Ok(Mounts { paths, storage })
+    }
+
+    /// The storage of mount `path` (normalized, e.g. `app/etc`), relative to `TARGET/shared/`, when it
+    /// is one of these mounts.
+    pub fn storage(&self, path: &str) -> Option<&Path> {
+        let i = self.paths.iter().position(|m| m == path.as_bytes())?;
+        Some(&self.storage[i])
+    }
+
+    /// Where `rel` (a path inside a release, `/`-separated, e.g. `var/.maintenance.flag` or
+    /// `app/etc/env.php`) really lives: the file under `TARGET/shared/` behind the mount that covers it,
+    /// or `None` when no mount covers it (the path is part of the read-only release). This is the one
+    /// mapping from what the application sees to where slugstore writes; everything that writes into a
+    /// mount from outside the release (init content, static links, backups, flags) goes through it.
+    pub fn resolve(&self, target: &Target, rel: &str) -> Option<PathBuf> {
+        let rel = rel.trim_matches('/').as_bytes();
+        self.paths
+            .iter()
+            .zip(&self.storage)
+            .find(|(m, _)| rel == m.as_slice() || under(rel, m))
+            .map(|(m, storage)| {
+                let rest = &rel[m.len()..];
+                let rest = std::str::from_utf8(rest.strip_prefix(b"/").unwrap_or(rest))
+                    .expect("a &str split at a `/` boundary");
+                let dir = target.shared_dir().join(storage);
+                if rest.is_empty() {
+                    dir
+                } else {
+                    dir.join(rest)
+                }
+            })
     }
 
     /// The mount paths, sorted.
@@ -97,7 +138,6 @@ impl Mounts {
             .collect()
     }
 
-    /// True when `path` (relative, `/`-separated) is a mount or lies under one.
     /// The directories above the mount paths (`pub` for `pub/media`), which receive the mount links.
     pub fn parents(&self) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
@@ -111,6 +151,7 @@ impl Mounts {
         out
     }
 
+    /// True when `path` (relative, `/`-separated) is a mount or lies under one.
     pub fn covers(&self, path: &[u8]) -> bool {
         self.paths
             .iter()
@@ -126,6 +167,7 @@ impl Mounts {
             let rel = Path::new(std::ffi::OsStr::from_bytes(m));
             let storage = target.shared_dir().join(sub);
             fs::create_dir_all(&storage).at(&storage)?;
+            check_inside_shared(target, &storage)?;
             let link = release.join(rel);
             let mut missing = Vec::new();
             let mut p = link.parent();
@@ -144,6 +186,57 @@ impl Mounts {
             std::os::unix::fs::symlink(&dest, &link).at(&link)?;
         }
         Ok(created)
+    }
+}
+
+/// The storage of one declared mount, relative to `TARGET/shared/`: `local` mounts in
+/// `<source_path>`, `service` mounts in `@<service>/<source_path>`, `tmp` mounts in `@tmp/<source_path>`.
+/// A source path that is absolute or climbs out with `..` is refused (validation refuses it first, with
+/// its line).
+pub fn storage_of(m: &Mount) -> Result<PathBuf> {
+    if m.source_path.starts_with('/') {
+        return Err(Error::Invalid(format!(
+            "mount `{}`: source_path `{}` is absolute; it must be a path inside the mount storage",
+            m.path, m.source_path
+        )));
+    }
+    let sub = normalize_rel(&m.source_path).map_err(|_| {
+        Error::Invalid(format!(
+            "mount `{}`: source_path `{}` leaves the mount storage (`..`)",
+            m.path, m.source_path
+        ))
+    })?;
+    if sub.is_empty() {
+        return Err(Error::Invalid(format!(
+            "mount `{}` ({m}) has no source path",
+            m.path
+        )));
+    }
+    Ok(match (m.source, &m.service) {
+        (MountSource::Local, _) => PathBuf::from(sub),
+        (MountSource::Service, Some(service)) => {
+            PathBuf::from(format!("@{}", normalize_rel(service)?)).join(sub)
+        }
+        (MountSource::Service, None) => PathBuf::from("@service").join(sub),
+        (MountSource::Tmp, _) => PathBuf::from("@tmp").join(sub),
+    })
+}
+
+/// Refuses a storage directory that resolves outside `TARGET/shared/` (a symlink placed in `shared/`
+/// by hand, say): the release would link the application's writes to somewhere slugstore does not own.
+fn check_inside_shared(target: &Target, storage: &Path) -> Result<()> {
+    let shared = target.shared_dir();
+    let shared = shared.canonicalize().at(&shared)?;
+    let real = storage.canonicalize().at(storage)?;
+    if real.starts_with(&shared) {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "mount storage {} resolves to {}, outside {}",
+            storage.display(),
+            real.display(),
+            shared.display()
+        )))
     }
 }
 

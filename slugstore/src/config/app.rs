@@ -352,12 +352,12 @@ fn hooks(field: &Field<'_>, sink: &mut Sink<'_>) -> Hooks {
     }
 }
 
-/// `variables.env`, checked.
-#[derive(Default)]
-struct Env {
-    values: BTreeMap<String, String>,
-    compression_level: Option<u32>,
-    compression_timeout: Option<u64>,
+/// `variables.env` (or one stage of `.magento.env.yaml`), checked.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Env {
+    pub values: BTreeMap<String, String>,
+    pub compression_level: Option<u32>,
+    pub compression_timeout: Option<u64>,
 }
 
 /// Reads `variables.env`: every value must be a scalar, and the compression settings in range.
@@ -367,22 +367,29 @@ fn environment(field: &Field<'_>, sink: &mut Sink<'_>) -> Env {
         let Some(text) = f.scalar(sink, "a scalar (environment variables are strings)") else {
             continue;
         };
+        env.set(&f, text, sink);
+    }
+    env
+}
+
+impl Env {
+    /// Records variable `f` with value `text`, checking the compression settings slugstore honours.
+    pub(super) fn set(&mut self, f: &Field<'_>, text: String, sink: &mut Sink<'_>) {
         if f.key == SCD_COMPRESSION_LEVEL {
             match text.trim().parse::<u32>() {
-                Ok(level) if level <= 9 => env.compression_level = Some(level),
+                Ok(level) if level <= 9 => self.compression_level = Some(level),
                 Ok(_) => f.error(sink, format!("must be 0-9, found {text}")),
                 Err(_) => f.error(sink, format!("must be an integer 0-9, found `{text}`")),
             }
         } else if f.key == SCD_COMPRESSION_TIMEOUT {
             match text.trim().parse::<u64>() {
-                Ok(seconds) => env.compression_timeout = Some(seconds),
+                Ok(seconds) => self.compression_timeout = Some(seconds),
                 Err(_) => f.error(
                     sink,
                     format!("must be a whole number of seconds, found `{text}`"),
                 ),
             }
         }
-        env.values.insert(f.key.to_owned(), text);
+        self.values.insert(f.key.to_owned(), text);
     }
-    env
 }

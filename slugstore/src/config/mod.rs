@@ -9,19 +9,24 @@
 //! - `yaml` reads a file into a tree that keeps positions, under tight budgets (alias bombs are
 //!   refused), with duplicate keys refused; `recover` makes syntax errors point at the real defect;
 //! - `field` reads typed values out of that tree, recording a diagnostic for each mismatch;
-//! - `app`, `mounts`, `services`, `routes` hold the rules of each file, `project` the rules across files;
+//! - `app`, `mounts`, `services`, `routes`, `magento_env` hold the rules of each file, `project` the
+//!   rules across files; `variables` gives `PLATFORM_VARIABLES`, `warnings` what a valid configuration
+//!   makes impossible;
 //! - `topology` compares two configurations, `build_key` gives the bytes a build is keyed on.
 
 mod app;
 mod build_key;
 mod diagnostic;
 mod field;
+mod magento_env;
 mod mounts;
 mod project;
 mod recover;
 mod routes;
 mod services;
 mod topology;
+mod variables;
+mod warnings;
 mod yaml;
 
 use std::path::Path;
@@ -32,6 +37,7 @@ pub use app::{
 };
 pub use build_key::build_key_material;
 pub use diagnostic::{Diagnostic, KeyPath, Pos};
+pub use magento_env::{MagentoEnv, Stage, ENV_FILE};
 pub use mounts::{Mount, MountSource};
 pub use project::{
     load_project, load_project_from, parse_project, Project, Sources, APP_FILE, MAX_FILE_BYTES,

@@ -98,6 +98,31 @@ pub(crate) fn normalize(raw: &str) -> Result<String, String> {
     Ok(components.join("/"))
 }
 
+/// Checks a mount's storage sub-path: relative (the storage is the target's, not a place on the host),
+/// without `..` (it must stay inside that storage) and not empty. Returns it without trailing `/` and
+/// `.` components: the checkout names the storage directory from exactly this.
+fn check_source_path(raw: &str) -> Result<String, String> {
+    if raw.starts_with('/') {
+        return Err(format!(
+            "source_path `{raw}` is absolute: it must be a path inside the mount storage, e.g. `{}`",
+            raw.trim_matches('/')
+        ));
+    }
+    let parts: Vec<&str> = raw
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err(format!(
+            "source_path `{raw}` holds `..`: it would resolve outside the mount storage"
+        ));
+    }
+    if parts.is_empty() {
+        return Err(format!("source_path `{raw}` names no directory"));
+    }
+    Ok(parts.join("/"))
+}
+
 /// Reads the `mounts` section: every entry, then the overlap rule across entries.
 pub(crate) fn parse(field: &Field<'_>, sink: &mut Sink<'_>) -> Vec<Mount> {
     let mut mounts: Vec<Mount> = Vec::new();
@@ -162,7 +187,13 @@ fn from_legacy(field: &Field<'_>, path: String, at: Pos, sink: &mut Sink<'_>) ->
         field.error(sink, format!("must be `shared:files/<path>` or a mapping {{source, source_path}}, found `{text}`"));
         return None;
     };
-    let source_path = source_path.trim_matches('/').to_owned();
+    let source_path = match check_source_path(source_path) {
+        Ok(p) => p,
+        Err(message) => {
+            field.error(sink, message);
+            return None;
+        }
+    };
     Some(Mount {
         path,
         source: MountSource::Local,
@@ -203,7 +234,13 @@ fn from_map(field: &Field<'_>, path: String, at: Pos, sink: &mut Sink<'_>) -> Op
     let source_path = match field.get("source_path") {
         Some(sp) => sp
             .string(sink, "a string (a path in the storage)")
-            .map(|p| p.trim_matches('/').to_owned()),
+            .and_then(|p| match check_source_path(p) {
+                Ok(p) => Some(p),
+                Err(message) => {
+                    sp.error(sink, message);
+                    None
+                }
+            }),
         None => Some(path.clone()),
     };
     let service = field
@@ -240,5 +277,17 @@ mod tests {
             .unwrap_err()
             .contains("`var/../etc`"));
         assert!(normalize("var//cache").is_err());
+    }
+
+    #[test]
+    fn source_paths_stay_inside_the_storage() {
+        assert_eq!(check_source_path("etc").unwrap(), "etc");
+        assert_eq!(check_source_path("files/./etc/").unwrap(), "files/etc");
+        assert!(check_source_path("/etc").unwrap_err().contains("absolute"));
+        assert!(check_source_path("../etc").unwrap_err().contains("`..`"));
+        assert!(check_source_path("a/../../b").unwrap_err().contains("`..`"));
+        assert!(check_source_path("./")
+            .unwrap_err()
+            .contains("names no directory"));
     }
 }

@@ -11,6 +11,7 @@ use std::path::Path;
 use super::app::{self, App};
 use super::diagnostic::{Diagnostic, KeyPath, Pos};
 use super::field::Sink;
+use super::magento_env::{self, MagentoEnv, ENV_FILE};
 use super::mounts::MountSource;
 use super::routes::{self, Route, RouteAction};
 use super::services::{self, Service};
@@ -35,6 +36,8 @@ pub struct Project {
     pub services: BTreeMap<String, Service>,
     /// `.magento/routes.yaml`, in file order (empty when the file is absent).
     pub routes: Vec<Route>,
+    /// `.magento.env.yaml`, the stages' settings (empty when the file is absent).
+    pub magento_env: MagentoEnv,
 }
 
 /// The text of the three files, `None` for a file that does not exist.
@@ -46,6 +49,8 @@ pub struct Sources<'a> {
     pub services: Option<&'a str>,
     /// `.magento/routes.yaml`.
     pub routes: Option<&'a str>,
+    /// `.magento.env.yaml`.
+    pub magento_env: Option<&'a str>,
 }
 
 /// Reads and validates the configuration of the project in `dir`.
@@ -70,6 +75,7 @@ pub fn load_project_from(
         })
     };
     let (app, services, routes) = (read(APP_FILE), read(SERVICES_FILE), read(ROUTES_FILE));
+    let magento_env = read(ENV_FILE);
     if !diagnostics.is_empty() {
         // A file that exists but cannot be read is not "absent": validating without it would report
         // misleading consequences.
@@ -79,6 +85,7 @@ pub fn load_project_from(
         app: app.as_deref(),
         services: services.as_deref(),
         routes: routes.as_deref(),
+        magento_env: magento_env.as_deref(),
     })
 }
 
@@ -100,6 +107,10 @@ pub fn parse_project(sources: Sources<'_>) -> Result<Project, Vec<Diagnostic>> {
     let routes = sources
         .routes
         .map(|text| parse_file(ROUTES_FILE, text, &mut diagnostics, routes::parse));
+    let magento_env = sources
+        .magento_env
+        .and_then(|text| parse_file(ENV_FILE, text, &mut diagnostics, magento_env::parse))
+        .unwrap_or_default();
 
     if let Some(app) = &app {
         match &services {
@@ -112,11 +123,21 @@ pub fn parse_project(sources: Sources<'_>) -> Result<Project, Vec<Diagnostic>> {
         }
     }
     match (app, services, routes) {
-        (Some(app), services, routes) if diagnostics.is_empty() => Ok(Project {
-            app,
-            services: services.flatten().unwrap_or_default(),
-            routes: routes.flatten().unwrap_or_default(),
-        }),
+        (Some(mut app), services, routes) if diagnostics.is_empty() => {
+            // The build stage of .magento.env.yaml decides the static compression.
+            if let Some(level) = magento_env.compression_level() {
+                app.scd_compression_level = Some(level);
+            }
+            if let Some(timeout) = magento_env.compression_timeout() {
+                app.scd_compression_timeout = Some(timeout);
+            }
+            Ok(Project {
+                app,
+                services: services.flatten().unwrap_or_default(),
+                routes: routes.flatten().unwrap_or_default(),
+                magento_env,
+            })
+        }
         _ => {
             sort(&mut diagnostics);
             Err(diagnostics)

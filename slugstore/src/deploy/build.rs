@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use crate::checkout::retention::remove_tree;
 use crate::config::Project;
-use crate::deploy::shell::{self, Hook, Mode};
+use crate::deploy::platform::{Mode, Platform};
+use crate::deploy::shell::{self, Hook};
 use crate::deploy::status::{Phase, Recorder};
 use crate::error::{IoResultExt, Result};
 use crate::id::SlugId;
@@ -55,11 +56,17 @@ pub fn prepare(
 }
 
 /// Runs `hooks.build` (if any) in `dir`, its output recorded under the build phase.
-pub fn run_hook(project: &Project, tree_id: &str, dir: &Path, rec: &Recorder<'_>) -> Result<()> {
+pub fn run_hook(
+    project: &Project,
+    platform: &Platform,
+    tree_id: &str,
+    dir: &Path,
+    rec: &Recorder<'_>,
+) -> Result<()> {
     let Some(script) = project.app.hooks.build.as_deref() else {
         return rec.line(Phase::Build, "no build hook");
     };
-    let env = shell::hook_env(project, tree_id, dir, Mode::Build);
+    let env = platform.hook_env(tree_id, dir, Mode::Build);
     let hook = Hook {
         name: "hooks.build",
         script,

@@ -13,6 +13,7 @@
 use std::fs;
 use std::path::Path;
 
+use crate::checkout::mounts::Mounts;
 use crate::compress::{compress_static, CompressOptions, DirGzCache, Level, Report};
 use crate::config::Project;
 use crate::error::{IoResultExt, Result};
@@ -47,11 +48,19 @@ pub fn compress(
     compress_static(&static_dir, &opts, &cache, bars).map(Some)
 }
 
-/// Moves the content of each of [`INIT_PATHS`] under `dir` to `dir/init/<path>`, leaving the path an
-/// empty directory. Returns the paths that had content.
+/// Moves the content of each of [`INIT_PATHS`] under `dir` that the tree's configuration mounts to
+/// `dir/init/<path>`, leaving the path an empty directory. Returns the paths that had content.
+///
+/// A path that is not a mount keeps its content: nothing would hide it at deploy, and moving it would
+/// only make it invisible to the application (a configuration without `mounts:` deploys read-only, its
+/// `pub/static` served from the release itself).
 pub fn move_to_init(dir: &Path) -> Result<Vec<&'static str>> {
+    let mounts = Mounts::of_tree(dir)?;
     let mut moved = Vec::new();
-    for rel in INIT_PATHS {
+    for rel in INIT_PATHS
+        .iter()
+        .filter(|rel| mounts.covers(rel.as_bytes()))
+    {
         let from = dir.join(rel);
         // A symlink at the path is left alone: moving it would not move the content it points to.
         let is_dir = fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir());

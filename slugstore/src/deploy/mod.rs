@@ -28,7 +28,9 @@ pub mod build;
 pub mod git;
 pub mod hooks;
 pub mod init;
+pub mod platform;
 pub mod post;
+pub mod relayout;
 pub mod release;
 pub mod reuse;
 pub mod shell;
@@ -47,6 +49,7 @@ pub use status::{DeployRecord, Event, Observer, Phase, PhaseState, PhaseStatus, 
 
 use crate::checkout::{checkout, CheckoutOptions, SwitchOptions, Target};
 use crate::config::{load_project, topology_change, Project};
+use crate::deploy::platform::Platform;
 use crate::environment::Environment;
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::{ObjectId, SlugId};
@@ -182,15 +185,24 @@ struct Built {
 
 impl Run<'_> {
     fn phases(&self) -> Result<()> {
-        let project = self.phase(Phase::Validate, || self.validate())?;
-        let (build_project, project) = self.with_environment(project);
-        let built = self.phase(Phase::Build, || self.build(&build_project))?;
+        let (project, platform) = self.phase(Phase::Validate, || self.validate())?;
+        let built = self.phase(Phase::Build, || {
+            self.build(&self.build_project(&project), &platform)
+        })?;
         let tree_id = built.key.to_hex();
         let slug = self.phase(Phase::Slug, || self.slug(&built, &project))?;
         let release = self.phase(Phase::Release, || self.release(&slug))?;
         self.phase(Phase::Deploy, || {
             let id = self.rec.id();
-            hooks::run_deploy_hook(self.target, &project, &tree_id, &release, &id, self.rec)?;
+            hooks::run_deploy_hook(
+                self.target,
+                &project,
+                &platform,
+                &tree_id,
+                &release,
+                &id,
+                self.rec,
+            )?;
             Ok(((), None))
         })?;
         self.phase(Phase::PostDeploy, || {
@@ -199,6 +211,7 @@ impl Run<'_> {
                 &slug,
                 &self.opts.switch,
                 &project,
+                &platform,
                 &tree_id,
                 self.rec,
             )?;
@@ -230,9 +243,21 @@ impl Run<'_> {
         }
     }
 
-    /// Phase 1: the configuration, and how the topology changes against the live release.
-    fn validate(&self) -> Result<(Project, Option<String>)> {
+    /// Phase 1: the configuration, how the topology changes against the live release, and the
+    /// platform's variables (every relationship must have an endpoint in the environment).
+    fn validate(&self) -> Result<((Project, Platform), Option<String>)> {
         let project = self.source.project(self.store)?;
+        let (platform, unresolved) = Platform::new(&project, self.env)?;
+        if !unresolved.0.is_empty() {
+            self.rec.line(
+                Phase::Validate,
+                &format!(
+                    "warning: deploying outside an environment: relationships {} have no endpoint \
+                     (left out of PLATFORM_RELATIONSHIPS)",
+                    unresolved.0.join(", ")
+                ),
+            )?;
+        }
         let previous = self.target.current()?;
         self.rec.update(|r| r.previous = previous)?;
         if let Some(prev) = previous {
@@ -258,6 +283,9 @@ impl Run<'_> {
                 )?,
             }
         }
+        for w in project.warnings() {
+            self.rec.line(Phase::Validate, &format!("warning: {w}"))?;
+        }
         let app = &project.app;
         let detail = format!(
             "app {} ({}), {} services, {} mounts, {} routes",
@@ -267,28 +295,21 @@ impl Run<'_> {
             app.mounts.len(),
             project.routes.len()
         );
-        Ok((project, Some(detail)))
+        Ok(((project, platform), Some(detail)))
     }
 
-    /// The project as the build sees it (the environment's variables added to `variables.env`), and
-    /// as the deploy hooks see it (its runtime variables and name added too).
-    fn with_environment(&self, project: Project) -> (Project, Project) {
-        let Some(env) = self.env else {
-            return (project.clone(), project);
-        };
-        let mut build = project;
-        build.app.env.extend(env.variables.clone());
-        let mut runtime = build.clone();
-        runtime.app.env.extend(env.runtime_variables.clone());
-        runtime.app.env.extend([
-            ("PLATFORM_ENVIRONMENT".to_owned(), env.name.clone()),
-            ("PLATFORM_BRANCH".to_owned(), env.branch().to_owned()),
-        ]);
-        (build, runtime)
+    /// The project as the build key sees it: the environment's variables added to `variables.env`
+    /// (they reach the build hook, see [`platform`]).
+    fn build_project(&self, project: &Project) -> Project {
+        let mut build = project.clone();
+        if let Some(env) = self.env {
+            build.app.env.extend(env.variables.clone());
+        }
+        build
     }
 
     /// Phase 2: reuse an earlier build of this tree, or build it.
-    fn build(&self, project: &Project) -> Result<(Built, Option<String>)> {
+    fn build(&self, project: &Project, platform: &Platform) -> Result<(Built, Option<String>)> {
         let (identity, tree) = match self.source {
             source::Resolved::Slug { slug, from } => return self.promoted(slug, from),
             source::Resolved::Dir(dir) => {
@@ -330,7 +351,7 @@ impl Run<'_> {
         };
         let dir = build::build_dir(self.target.root());
         build::prepare(self.store, &tree, project, &dir, self.bars)?;
-        build::run_hook(project, &key.to_hex(), &dir, self.rec)?;
+        build::run_hook(project, platform, &key.to_hex(), &dir, self.rec)?;
         if let Some(r) = init::compress(self.store, project, &dir, self.bars)? {
             self.rec.line(
                 Phase::Build,
@@ -436,6 +457,25 @@ impl Run<'_> {
         } else {
             format!("materialized {}", c.release.display())
         };
+        let fixed = relayout::repair(self.target, &c.release)?;
+        if !fixed.is_empty() {
+            self.rec.line(
+                Phase::Release,
+                &format!(
+                    "repaired the mount layout: {} paths moved into their mount storage, {} old static links dropped",
+                    fixed.moved, fixed.dropped_links
+                ),
+            )?;
+            for aside in &fixed.kept_aside {
+                self.rec.line(
+                    Phase::Release,
+                    &format!(
+                        "warning: {} holds files the mount storage already has: kept, not merged",
+                        aside.display()
+                    ),
+                )?;
+            }
+        }
         let m = release::wire_mounts(self.target, &c.release)?;
         detail.push_str(&format!(
             "; mounts: {} init files copied, {} kept, {} static links",

@@ -3,15 +3,18 @@
 //! The switch is the checkout module's atomic rename of `current`; it runs the post-switch command
 //! (reload php-fpm, reset opcache: PHP keeps the old release's resolved paths otherwise). Then, as
 //! ece-tools does after a successful deploy, `app/etc/env.php` and `app/etc/config.php` of the mount
-//! are copied to `*.bak` beside themselves, and `hooks.post_deploy` runs in the new release. A failure
+//! are copied to `*.bak` beside themselves (in the mount's storage, through [`Mounts::resolve`]; nothing
+//! when `app/etc` is not a mount: the release is read-only), and `hooks.post_deploy` runs in the new release. A failure
 //! here does not undo the switch (the new release passed its deploy hook and is serving); it fails the
 //! phase so the operator sees it.
 
 use std::path::Path;
 
+use crate::checkout::mounts::Mounts;
 use crate::checkout::{activate, SwitchOptions, SwitchReport, Target};
 use crate::config::Project;
-use crate::deploy::shell::{self, Hook, Mode};
+use crate::deploy::platform::{Mode, Platform};
+use crate::deploy::shell::{self, Hook};
 use crate::deploy::status::{Phase, Recorder};
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -27,6 +30,7 @@ pub fn switch_and_finish(
     slug: &SlugId,
     switch: &SwitchOptions,
     project: &Project,
+    platform: &Platform,
     tree_id: &str,
     rec: &Recorder<'_>,
 ) -> Result<SwitchReport> {
@@ -52,15 +56,18 @@ pub fn switch_and_finish(
             )));
         }
     }
-    for rel in BACKED_UP {
-        let file = target.shared_dir().join(rel);
+    let release = target.release_dir(slug);
+    let mounts = Mounts::of_tree(&release)?;
+    for file in BACKED_UP
+        .iter()
+        .filter_map(|rel| mounts.resolve(target, rel))
+    {
         if backup(&file)? {
             rec.line(Phase::PostDeploy, &format!("backup {}.bak", file.display()))?;
         }
     }
     if let Some(script) = project.app.hooks.post_deploy.as_deref() {
-        let release = target.release_dir(slug);
-        let env = shell::hook_env(project, tree_id, &release, Mode::PostDeploy);
+        let env = platform.hook_env(tree_id, &release, Mode::PostDeploy);
         let hook = Hook {
             name: "hooks.post_deploy",
             script,

@@ -1,16 +1,21 @@
 //! Phase 4: materialize the release and give its mounts their build-time content.
 //!
 //! The release is checked out next to the live one (see [`crate::checkout`]); its mounts are symlinks
-//! into `TARGET/shared/`. Then, as ece-tools does at deploy:
+//! into their storage under `TARGET/shared/`, named by each mount's `source_path`
+//! ([`Mounts::resolve`]: `"app/etc": "shared:files/etc"` is `shared/etc`). Everything below writes
+//! through that one mapping, so it lands where the release's links point. Then, as ece-tools does at
+//! deploy:
 //!
 //! - `init/app/etc` and `init/pub/media` are copied into their mounts, without replacing any file that
 //!   is already there (the live configuration and uploaded media win over what the build produced).
 //!   Files are copied, never hardlinked: the mounts are writable, and a write through a hardlink would
 //!   change the read-only release (and every release sharing the inode).
 //! - each top-level entry of `init/pub/static` gets a symlink in the `pub/static` mount. The link goes
-//!   through `current` (`../../../current/init/pub/static/<entry>` from `shared/pub/static/`), so the
+//!   through `current` (`../../current/init/pub/static/<entry>` from `shared/static/`), so the
 //!   static files served are always the live release's: they change with the switch, not before, stay
-//!   right when a deploy hook fails, and follow a rollback without any copy.
+//!   right when a deploy hook fails, and follow a rollback without any copy. While the deploy hook
+//!   runs they lead straight to the new release ([`StaticVia::Release`]), so the hook reads the
+//!   `pub/static` it deploys, as on the platform; they go back through `current` when it ends.
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -18,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::checkout::target::{Target, CURRENT, SHARED};
-use crate::config::mount_paths;
+use crate::checkout::mounts::Mounts;
+use crate::checkout::target::{Target, CURRENT};
 use crate::deploy::init::{INIT_DIR, STATIC_DIR};
 use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil;
@@ -43,19 +48,60 @@ pub struct MountsReport {
 /// Copies `init/` content of the release at `release` into the target's mounts and links its static
 /// entries, for the mounts the release's configuration declares.
 pub fn wire_mounts(target: &Target, release: &Path) -> Result<MountsReport> {
-    let mounts = mount_paths(release)?;
+    let mounts = Mounts::of_tree(release)?;
     let mut report = MountsReport::default();
     for rel in COPIED_INIT_PATHS {
         let from = release.join(INIT_DIR).join(rel);
-        if mounts.iter().any(|m| m == rel) && from.is_dir() {
-            copy_missing(&from, &target.shared_dir().join(rel), &mut report)?;
+        if let Some(to) = mounts.resolve(target, rel).filter(|_| from.is_dir()) {
+            copy_missing(&from, &to, &mut report)?;
         }
     }
-    let init_static = release.join(INIT_DIR).join(STATIC_DIR);
-    if mounts.iter().any(|m| m == STATIC_DIR) && init_static.is_dir() {
-        link_static(target, &init_static, &mut report)?;
-    }
+    link_static_of(target, &mounts, release, StaticVia::Current, &mut report)?;
     Ok(report)
+}
+
+/// Where the static mount's links lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaticVia {
+    /// Through `current`: the live release's assets, whatever it is (the steady state).
+    Current,
+    /// Straight to the release being deployed, while its deploy hook runs: the hook, like ece-tools'
+    /// deploy on the platform, reads the new release's `pub/static` (the site is in maintenance).
+    Release,
+}
+
+/// Points the static mount's links at the release at `release` (its `init/pub/static` entries),
+/// through `current` or straight at it. Nothing when the release's configuration mounts no
+/// `pub/static` or it has no `init/pub/static`.
+pub fn point_static(target: &Target, release: &Path, via: StaticVia) -> Result<MountsReport> {
+    let mounts = Mounts::of_tree(release)?;
+    let mut report = MountsReport::default();
+    link_static_of(target, &mounts, release, via, &mut report)?;
+    Ok(report)
+}
+
+fn link_static_of(
+    target: &Target,
+    mounts: &Mounts,
+    release: &Path,
+    via: StaticVia,
+    report: &mut MountsReport,
+) -> Result<()> {
+    let init_static = release.join(INIT_DIR).join(STATIC_DIR);
+    let Some(mount) = mounts
+        .resolve(target, STATIC_DIR)
+        .filter(|_| init_static.is_dir())
+    else {
+        return Ok(());
+    };
+    let through = match via {
+        StaticVia::Current => PathBuf::from(CURRENT),
+        StaticVia::Release => release
+            .strip_prefix(target.root())
+            .expect("releases lie under the target")
+            .to_path_buf(),
+    };
+    link_static(target, &mount, &through, &init_static, report)
 }
 
 /// Copies every file and symlink of `from` missing in `to` (created as needed), recursively.
@@ -86,19 +132,29 @@ fn copy_missing(from: &Path, to: &Path, report: &mut MountsReport) -> Result<()>
     Ok(())
 }
 
-/// Links each top-level entry of the release's `init/pub/static` into the static mount, through
-/// `current`. Existing symlinks are replaced atomically; anything else there is left alone.
-fn link_static(target: &Target, init_static: &Path, report: &mut MountsReport) -> Result<()> {
-    let mount = target.shared_dir().join(STATIC_DIR);
-    fs::create_dir_all(&mount).at(&mount)?;
-    // From shared/pub/static up to the target root: one level per component, plus one for shared/.
-    let up = "../".repeat(STATIC_DIR.split('/').count() + 1);
-    debug_assert_eq!(mount, target.root().join(SHARED).join(STATIC_DIR));
+/// Links each top-level entry of the release's `init/pub/static` into the static mount's storage
+/// `mount`, through `through` (a release directory relative to the target: `current`, or
+/// `releases/<id>`). Existing symlinks are replaced atomically; anything else there is left alone.
+fn link_static(
+    target: &Target,
+    mount: &Path,
+    through: &Path,
+    init_static: &Path,
+    report: &mut MountsReport,
+) -> Result<()> {
+    fs::create_dir_all(mount).at(mount)?;
+    // From the storage (`shared/static`) up to the target root: one level per component.
+    let depth = mount
+        .strip_prefix(target.root())
+        .expect("mount storage lies under the target")
+        .components()
+        .count();
+    let up = "../".repeat(depth);
     for entry in fs::read_dir(init_static).at(init_static)? {
         let name = entry.at(init_static)?.file_name();
         let link = mount.join(&name);
         let dest = PathBuf::from(&up)
-            .join(CURRENT)
+            .join(through)
             .join(INIT_DIR)
             .join(STATIC_DIR)
             .join(&name);

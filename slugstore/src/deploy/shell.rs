@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+pub use crate::deploy::platform::Mode;
 use crate::deploy::status::{Phase, Recorder};
 use crate::error::{Error, Result};
 
@@ -79,52 +80,6 @@ fn forward(pipe: impl Read, phase: Phase, rec: &Recorder<'_>) -> Result<()> {
             Err(e) => return Err(Error::Invalid(format!("reading hook output: {e}"))),
         }
     }
-}
-
-/// Which hook an environment is for: `PLATFORM_MODE`.
-#[derive(Debug, Clone, Copy)]
-pub enum Mode {
-    /// `hooks.build`.
-    Build,
-    /// `hooks.deploy`.
-    Deploy,
-    /// `hooks.post_deploy`.
-    PostDeploy,
-}
-
-/// The variables a hook gets on top of the inherited environment: the app's `variables.env`, then the
-/// platform-style ones (`PLATFORM_APPLICATION_NAME`, `PLATFORM_TREE_ID`, `PLATFORM_APP_DIR`,
-/// `PLATFORM_MODE`), which win over the app's.
-pub fn hook_env(
-    project: &crate::config::Project,
-    tree_id: &str,
-    app_dir: &Path,
-    mode: Mode,
-) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = project
-        .app
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    env.extend([
-        (
-            "PLATFORM_APPLICATION_NAME".to_owned(),
-            project.app.name.clone(),
-        ),
-        ("PLATFORM_TREE_ID".to_owned(), tree_id.to_owned()),
-        ("PLATFORM_APP_DIR".to_owned(), app_dir.display().to_string()),
-        (
-            "PLATFORM_MODE".to_owned(),
-            match mode {
-                Mode::Build => "build",
-                Mode::Deploy => "deploy",
-                Mode::PostDeploy => "post_deploy",
-            }
-            .to_owned(),
-        ),
-    ]);
-    env
 }
 
 #[cfg(test)]

@@ -12,14 +12,19 @@
 //!   so they may differ between environments that promote to one another.
 //! - `branch`: the git branch whose pushes deploy here (see the `post-receive` hook of the
 //!   repository), the environment's name when not set.
+//! - `services`: where each relationship's service is ([`Endpoint`]), for `PLATFORM_RELATIONSHIPS`;
+//!   `domain`: what `{default}` of routes.yaml expands to in `PLATFORM_ROUTES`. Endpoints hold
+//!   credentials: the registry is written readable by its owner only, and they are shown redacted.
 //!
 //! The registry is one JSON file in the store directory, `environments.json`, replaced atomically. It is
 //! read without the store's lock (a status page reads it while a deploy holds the store) and changed
 //! only by commands holding the store open, so two changes never interleave.
 
+pub mod endpoint;
 pub mod history;
 pub mod overview;
 pub mod promote;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,9 +35,11 @@ use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil;
 use crate::store::Store;
 
+pub use endpoint::Endpoint;
 pub use history::{history, HistoryEntry, HistoryKind};
 pub use overview::{overview, EnvironmentView, Overview, OverviewOptions};
-pub use promote::{plan, promote, PromoteOptions, Promotion};
+pub use promote::{plan, promote, resolve, PromoteOptions, Promotion};
+pub use settings::Settings;
 
 /// The registry's file name in the store directory.
 pub const FILE: &str = "environments.json";
@@ -53,12 +60,49 @@ pub struct Environment {
     /// Variables of the deploy and post-deploy hooks only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub runtime_variables: BTreeMap<String, String>,
+    /// Where the services are, by relationship name (or service name, for every relationship to it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, Endpoint>,
+    /// The domain `{default}` stands for in routes.yaml (`<name>.localhost` when not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 impl Environment {
+    /// A new environment called `name` deploying to `target`, with nothing else set.
+    pub fn new(name: impl Into<String>, target: impl Into<PathBuf>) -> Environment {
+        Environment {
+            name: name.into(),
+            target: target.into(),
+            branch: None,
+            variables: BTreeMap::new(),
+            runtime_variables: BTreeMap::new(),
+            services: BTreeMap::new(),
+            domain: None,
+        }
+    }
+
     /// The branch whose pushes deploy to this environment.
     pub fn branch(&self) -> &str {
         self.branch.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The domain `{default}` expands to in its routes.
+    pub fn domain(&self) -> String {
+        self.domain
+            .clone()
+            .unwrap_or_else(|| format!("{}.localhost", self.name))
+    }
+
+    /// What may be shown of it: the services' passwords replaced by `***`, as text.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("an environment serializes");
+        if let Some(services) = v.get_mut("services").and_then(|s| s.as_object_mut()) {
+            for (name, url) in services.iter_mut() {
+                *url = serde_json::Value::String(self.services[name].redacted());
+            }
+        }
+        v
     }
 }
 
@@ -111,7 +155,8 @@ impl Registry {
     pub fn save(&self, store: &Store) -> Result<()> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("registry serializes");
         bytes.push(b'\n');
-        fsutil::write_atomic(&Registry::path(store.root()), &bytes)
+        // Owner-only: the services' endpoints hold credentials.
+        fsutil::write_atomic_private(&Registry::path(store.root()), &bytes)
     }
 
     /// The environment called `name`, or an error listing the known ones.
@@ -126,6 +171,12 @@ impl Registry {
                 format!("unknown environment `{name}` (known: {})", known.join(", "))
             })
         })
+    }
+
+    /// The environment called `name`, to change it (then [`Registry::save`]).
+    pub fn get_mut(&mut self, name: &str) -> Result<&mut Environment> {
+        self.get(name)?;
+        Ok(self.environments.get_mut(name).expect("checked above"))
     }
 
     /// The environment deployed by pushes to `branch`, if any.
@@ -250,13 +301,7 @@ mod tests {
     use super::*;
 
     fn env(name: &str, target: &str) -> Environment {
-        Environment {
-            name: name.into(),
-            target: target.into(),
-            branch: None,
-            variables: BTreeMap::new(),
-            runtime_variables: BTreeMap::new(),
-        }
+        Environment::new(name, target)
     }
 
     #[test]

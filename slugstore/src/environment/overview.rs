@@ -130,16 +130,8 @@ mod tests {
             ..Registry::default()
         };
         for (name, target) in envs {
-            r.environments.insert(
-                (*name).to_owned(),
-                Environment {
-                    name: (*name).to_owned(),
-                    target: target.to_path_buf(),
-                    branch: None,
-                    variables: Default::default(),
-                    runtime_variables: Default::default(),
-                },
-            );
+            r.environments
+                .insert((*name).to_owned(), Environment::new(*name, *target));
         }
         std::fs::write(Registry::path(store), serde_json::to_vec(&r).unwrap()).unwrap();
     }

@@ -61,23 +61,12 @@ pub fn plan(
     force: bool,
 ) -> Result<Promotion> {
     let dest = registry.get(to)?;
-    let (slug, from) = match registry.environments.get(what) {
-        Some(env) if env.name == dest.name => {
-            return Err(Error::Invalid(format!(
-                "cannot promote environment `{to}` to itself"
-            )))
-        }
-        Some(env) => {
-            let live = crate::targets::live(&env.target)?.ok_or_else(|| {
-                Error::Invalid(format!(
-                    "environment `{what}` has no live release to promote ({})",
-                    env.target.display()
-                ))
-            })?;
-            (live, format!("environment {what}"))
-        }
-        None => (resolve_slug(store, what)?, what.to_owned()),
-    };
+    if what == dest.name {
+        return Err(Error::Invalid(format!(
+            "cannot promote environment `{to}` to itself"
+        )));
+    }
+    let (slug, from) = resolve(store, registry, what)?;
     let record = store.index().slug(&slug)?.ok_or_else(|| {
         Error::Invalid(format!(
             "slug {slug} ({from}) is no longer in the store (pruned?): it cannot be promoted"
@@ -139,6 +128,23 @@ fn check_key(p: &Promotion) -> Result<()> {
             p.subject(),
             p.to
         ))),
+    }
+}
+
+/// Resolves `what`: the live release of the environment of that name, or a slug name (ref, id, id
+/// prefix). Returns the slug and how it was named (`environment staging`, or `what` itself).
+pub fn resolve(store: &Store, registry: &Registry, what: &str) -> Result<(SlugId, String)> {
+    match registry.environments.get(what) {
+        Some(env) => {
+            let live = crate::targets::live(&env.target)?.ok_or_else(|| {
+                Error::Invalid(format!(
+                    "environment `{what}` has no live release ({})",
+                    env.target.display()
+                ))
+            })?;
+            Ok((live, format!("environment {what}")))
+        }
+        None => Ok((resolve_slug(store, what)?, what.to_owned())),
     }
 }
 

@@ -34,9 +34,27 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o666)
+}
+
+/// [`write_atomic`] for a file only its owner may read (mode 0600 from its creation on: no moment
+/// where another user could open it).
+pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o600)
+}
+
+fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = temp_sibling(path);
+    // A leftover of a killed process with this pid would keep its own mode: start afresh.
+    let _ = fs::remove_file(&tmp);
     let result = (|| {
-        let mut f = File::create(&tmp).at(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+            .at(&tmp)?;
         f.write_all(bytes).at(&tmp)?;
         f.sync_all().at(&tmp)?;
         fs::rename(&tmp, path).at(path)?;
