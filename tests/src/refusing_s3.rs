@@ -3,7 +3,7 @@
 //! whose credentials cannot write, or a proxy in front of one, answering late under load.
 //!
 //! It understands just enough HTTP/1.1 for an S3 client (keep-alive, `Content-Length` and chunked
-//! bodies). Nothing in it waits for ever: connections time out after [`IDLE`] without a byte, and
+//! bodies). Nothing in it waits for ever: connections time out after 30 s without a byte, and
 //! dropping the [`RefusingS3`] stops the listener.
 
 use std::io::{BufRead, BufReader, Read, Write};
