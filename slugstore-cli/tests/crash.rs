@@ -12,7 +12,7 @@
 mod proc_support;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use proc_support::*;
@@ -344,22 +344,6 @@ fn check_target(
         broken += 1;
     }
     broken
-}
-
-/// Waits `delay`, then SIGKILLs the child if it still runs. Returns whether it was killed, and its output.
-fn run_until(mut child: Child, delay: Duration) -> (bool, std::process::Output) {
-    let end = Instant::now() + delay;
-    while Instant::now() < end {
-        if child.try_wait().unwrap().is_some() {
-            return (false, child.wait_with_output().unwrap());
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    }
-    let killed = child.try_wait().unwrap().is_none();
-    if killed {
-        child.kill().unwrap();
-    }
-    (killed, child.wait_with_output().unwrap())
 }
 
 /// Counts the completed slugs that are gone or no longer restore bit-exact. Slugs snapshotted onto

@@ -96,7 +96,7 @@ pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
         .filter(|r| !keep.contains(&r.id) && !protected.contains_key(&r.id))
         .map(|r| (*r).clone())
         .collect();
-    pruned.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+    pruned.sort_by_key(|r| r.creation_order());
     if !opts.dry_run && !pruned.is_empty() {
         let mut batch = store.index().batch();
         for r in &pruned {

@@ -11,9 +11,11 @@
 pub mod backend_conformance;
 pub mod browser;
 pub mod compare;
+pub mod deadline;
 pub mod diff_case;
 pub mod magento;
 pub mod project;
+pub mod refusing_s3;
 pub mod s3;
 pub mod serve;
 pub mod store;

@@ -10,18 +10,20 @@ use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use slugstore::remote::backend::{Backend, PutOutcome};
 use slugstore::remote::layout::{self, PackIdx};
 use slugstore::remote::url::RemoteUrl;
-use slugstore::remote::{pull, push, PullReport, PushOptions, PushReport};
+use slugstore::remote::{pull, push, PullReport, PushOptions, PushReport, TRANSFERS};
 use slugstore::slug::EntryKind;
 use slugstore::verify::RepairSource;
 use slugstore::{NoProgress, SlugId, SnapshotOptions, Store, VerifyOptions};
 
 use crate::backend_conformance::TestRemote;
 use crate::compare::assert_same_tree;
+use crate::deadline::watchdog;
 use crate::store;
 use crate::tree::{content, Tree};
 
@@ -35,6 +37,7 @@ macro_rules! sync_tests {
             corrupt_remote_object_fails_pull_and_keeps_store_valid,
             interrupted_push_resumes,
             interrupted_push_with_idx_but_no_pack_resumes,
+            slowly_refused_push_ends_with_the_first_error,
             concurrent_pushes_of_one_slug,
             verify_repair_refetches_damaged_objects,
             manifest_travels_as_a_patch,
@@ -467,6 +470,37 @@ pub fn interrupted_push_with_idx_but_no_pack_resumes(remote: &TestRemote) {
     resume_push(remote, &left);
 }
 
+/// A remote that refuses every upload, slowly (each refusal comes after a delay, like an S3 endpoint
+/// answering 403 after a few seconds), and a slug of many more packs than the uploaders and their
+/// queue hold: the push ends, with the refusal, once the uploads in flight have been refused; no
+/// other pack is sent after the first refusal; nothing names the slug on the remote. (Packs built
+/// while the uploads were failing used to wait for ever on a full queue that no uploader read any
+/// more.)
+pub fn slowly_refused_push_ends_with_the_first_error(remote: &TestRemote) {
+    let dir = remote.scratch.path();
+    // Each file its own pack (files larger than the pack size): ~100 packs.
+    let (st, slug) = snapshot_tree(dir, &sample_tree(100, 8 << 10));
+    let refusing = Failing::new(&*remote.backend, 0, 0, Duration::from_millis(300));
+    let err = {
+        let _deadline = watchdog(PUSH_DEADLINE, "a push to a remote refusing every upload");
+        push_with(&st, &slug, &refusing, 4 << 10).unwrap_err()
+    };
+    assert!(err.to_string().contains("injected"), "{err}");
+    let tried = refusing.pack_puts.load(Ordering::SeqCst);
+    assert!(
+        (1..=TRANSFERS).contains(&tried),
+        "{tried} pack uploads tried; at most {TRANSFERS} are in flight when the first is refused"
+    );
+    let b = &*remote.backend;
+    assert_eq!(b.get(&layout::ref_key(REF)).unwrap(), None);
+    assert_eq!(b.get(&layout::slug_key(&slug)).unwrap(), None);
+    assert_eq!(b.list(layout::PACKS_DIR).unwrap(), vec![]);
+    assert_verifies(&st);
+}
+
+/// Longest a push of these tests may take before the test process is aborted as hung.
+const PUSH_DEADLINE: Duration = Duration::from_secs(120);
+
 /// What a failed push left on a remote.
 struct Interrupted {
     st: Store,
@@ -481,12 +515,11 @@ fn interrupt_push(remote: &TestRemote, idx_left: usize, packs_left: usize) -> In
     let dir = remote.scratch.path();
     let tree = sample_tree(120, 20 << 10);
     let (st, slug) = snapshot_tree(dir, &tree);
-    let failing = Failing {
-        inner: &*remote.backend,
-        idx_left: AtomicUsize::new(idx_left),
-        packs_left: AtomicUsize::new(packs_left),
+    let failing = Failing::new(&*remote.backend, idx_left, packs_left, Duration::ZERO);
+    let err = {
+        let _deadline = watchdog(PUSH_DEADLINE, "a push failing after a few uploads");
+        push_with(&st, &slug, &failing, INTERRUPTED_PACK_SIZE).unwrap_err()
     };
-    let err = push_with(&st, &slug, &failing, INTERRUPTED_PACK_SIZE).unwrap_err();
     assert!(err.to_string().contains("injected"), "{err}");
     let b = &*remote.backend;
     assert_eq!(b.get(&layout::ref_key(REF)).unwrap(), None);
@@ -576,13 +609,36 @@ struct Failing<'a> {
     inner: &'a dyn Backend,
     idx_left: AtomicUsize,
     packs_left: AtomicUsize,
+    /// How long a refused upload takes to fail.
+    delay: Duration,
+    /// Pack uploads tried.
+    pack_puts: AtomicUsize,
 }
 
-/// Takes one from `left`; an error once none is left.
-fn take_one(left: &AtomicUsize, key: &str) -> slugstore::Result<()> {
-    left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .map(drop)
-        .map_err(|_| slugstore::Error::Invalid(format!("{key}: injected network failure")))
+impl<'a> Failing<'a> {
+    /// Lets `idx_left` idx uploads and `packs_left` pack uploads through to `inner`, then refuses
+    /// the others, each after `delay`.
+    fn new(inner: &'a dyn Backend, idx_left: usize, packs_left: usize, delay: Duration) -> Self {
+        Failing {
+            inner,
+            idx_left: AtomicUsize::new(idx_left),
+            packs_left: AtomicUsize::new(packs_left),
+            delay,
+            pack_puts: AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes one from `left`; an error, after the delay, once none is left.
+    fn take_one(&self, left: &AtomicUsize, key: &str) -> slugstore::Result<()> {
+        let taken = left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if taken.is_err() {
+            std::thread::sleep(self.delay);
+            return Err(slugstore::Error::Invalid(format!(
+                "{key}: injected network failure"
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Failing<'_> {
@@ -597,7 +653,7 @@ impl Backend for Failing<'_> {
     }
     fn put_if_absent(&self, key: &str, data: Bytes) -> slugstore::Result<PutOutcome> {
         if key.ends_with(".idx") {
-            take_one(&self.idx_left, key)?;
+            self.take_one(&self.idx_left, key)?;
         }
         self.inner.put_if_absent(key, data)
     }
@@ -606,7 +662,8 @@ impl Backend for Failing<'_> {
     }
     fn put_file_if_absent(&self, key: &str, path: &Path) -> slugstore::Result<PutOutcome> {
         if key.ends_with(".pack") {
-            take_one(&self.packs_left, key)?;
+            self.pack_puts.fetch_add(1, Ordering::SeqCst);
+            self.take_one(&self.packs_left, key)?;
         }
         self.inner.put_file_if_absent(key, path)
     }

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The `slug` binary of this build, pointed at `store`, quiet.
 pub fn slug(store: &Path) -> Command {
@@ -79,4 +80,35 @@ pub fn printed_id(out: &Output) -> Option<String> {
     let s = String::from_utf8_lossy(&out.stdout);
     let line = s.lines().next()?.trim().to_string();
     (out.status.success() && line.len() == 64).then_some(line)
+}
+
+/// Waits `delay`, then SIGKILLs the child if it still runs. Returns whether it was killed, and its
+/// output (the child's output must fit in the pipes' buffers: it is read once the child is gone).
+pub fn run_until(mut child: Child, delay: Duration) -> (bool, Output) {
+    let end = Instant::now() + delay;
+    while Instant::now() < end {
+        if child.try_wait().unwrap().is_some() {
+            return (false, child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    if killed {
+        child.kill().unwrap();
+    }
+    (killed, child.wait_with_output().unwrap())
+}
+
+/// Runs `cmd` for at most `limit`: its output, or a panic naming `what` if it had to be killed.
+pub fn run_within(cmd: &mut Command, limit: Duration, what: &str) -> Output {
+    let child = (cmd.stdout(Stdio::piped()).stderr(Stdio::piped()))
+        .spawn()
+        .expect("slug runs");
+    let (killed, out) = run_until(child, limit);
+    assert!(
+        !killed,
+        "{what} did not end within {limit:?} (killed); stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

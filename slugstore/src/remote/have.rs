@@ -102,7 +102,7 @@ fn candidates(store: &Store, record: &SlugRecord) -> Result<Vec<SlugId>> {
         (
             Some(r.id) != record.parent,
             r.source != record.source,
-            std::cmp::Reverse(r.created),
+            std::cmp::Reverse(r.creation_order()),
         )
     });
     Ok(all.iter().take(BASE_CANDIDATES).map(|r| r.id).collect())

@@ -11,6 +11,7 @@ pub(crate) mod fetch;
 mod have;
 pub mod layout;
 pub mod patch;
+mod pipeline;
 pub mod pull;
 pub mod push;
 pub mod url;

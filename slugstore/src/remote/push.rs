@@ -18,11 +18,14 @@
 //! counts those objects as present) and perhaps packs without an idx or idx files without a pack.
 //! Packs are planned deterministically (objects in local pack order, cut at the same sizes), so the
 //! rerun rebuilds such a pack byte for byte, finds one of its two keys taken, and uploads the other.
+//!
+//! A push that fails leaves the same, and ends with its first error once the uploads in flight have
+//! ended: the packs are built and sent by the private `pipeline` module, whose queue never holds a
+//! build waiting once the uploads have stopped.
 
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Instant;
 
@@ -30,13 +33,14 @@ use bytes::Bytes;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::error::{Error, IoResultExt, Result};
+use crate::error::{IoResultExt, Result};
 use crate::fsutil;
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::remote::backend::{Backend, PutOutcome};
 use crate::remote::catalog::{cache_idx, Catalog};
 use crate::remote::layout::{self, IdxEntry, PackIdx};
+use crate::remote::pipeline::build_and_upload;
 use crate::remote::{have, patch, TRANSFERS};
 use crate::snapshot::check_ref_name;
 use crate::store::pack::{Codec, FinishedPack, PackWriter, RECORD_HEADER_LEN};
@@ -296,73 +300,6 @@ fn plan_packs(
         groups.push(current);
     }
     groups
-}
-
-/// Builds the planned packs on the CPU threads (rayon's pool) and uploads each as soon as it is built,
-/// on [`TRANSFERS`] threads of their own: a thread blocked in a PUT never holds work a core could do,
-/// and a small push (a few packs) overlaps its builds with its uploads. At most [`TRANSFERS`] built
-/// packs wait for an upload. After a failed upload no new pack is built; the first upload error is the
-/// one reported.
-fn build_and_upload<G, P, B, U>(
-    groups: &[G],
-    build: B,
-    upload: U,
-) -> Result<Vec<(PackIdx, PutOutcome)>>
-where
-    G: Sync,
-    P: Send,
-    B: Fn(&G) -> Result<P> + Sync,
-    U: Fn(&P) -> Result<(PackIdx, PutOutcome)> + Sync,
-{
-    let (queue, packs) = mpsc::sync_channel::<P>(TRANSFERS);
-    let packs = Mutex::new(packs);
-    let failed = AtomicBool::new(false);
-    thread::scope(|scope| {
-        let uploaders: Vec<_> = (0..TRANSFERS.min(groups.len()))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        // The receiver is shared; a thread holds it only while waiting for a pack
-                        // (the guard is dropped at the end of this statement).
-                        let next = packs.lock().expect("upload queue").recv();
-                        let Ok(pack) = next else { break };
-                        match upload(&pack) {
-                            Ok(d) => done.push(d),
-                            Err(e) => {
-                                failed.store(true, Ordering::Relaxed);
-                                return Err(e);
-                            }
-                        }
-                    }
-                    Ok(done)
-                })
-            })
-            .collect();
-        let built = groups.par_iter().try_for_each_with(queue, |queue, group| {
-            if failed.load(Ordering::Relaxed) {
-                return Err(Error::Invalid("push stopped: an upload failed".into()));
-            }
-            let pack = build(group)?;
-            queue
-                .send(pack)
-                .map_err(|_| Error::Invalid("push stopped: an upload failed".into()))
-        });
-        let mut pushed = Vec::with_capacity(groups.len());
-        let mut upload_error = None;
-        for u in uploaders {
-            match u.join().expect("upload threads do not panic") {
-                Ok(done) => pushed.extend(done),
-                Err(e) => {
-                    upload_error.get_or_insert(e);
-                }
-            }
-        }
-        match (upload_error, built) {
-            (Some(e), _) | (None, Err(e)) => Err(e),
-            (None, Ok(())) => Ok(pushed),
-        }
-    })
 }
 
 /// Writes a pack of copies in `dir`, checking each object as it is copied. Objects are read and

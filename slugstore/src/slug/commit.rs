@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::id::SlugId;
-use crate::slug::{now_secs, Manifest, SlugRecord};
+use crate::slug::{now_created, Manifest, SlugRecord};
 use crate::store::{Batch, ObjectWriter, Staged, Store};
 
 /// What is recorded with a new slug besides its tree.
@@ -67,9 +67,11 @@ pub fn commit_manifest(
             Some(r) => store.index().get_ref(r)?.filter(|p| *p != slug),
             None => None,
         };
+        let (created, created_nanos) = now_created();
         batch.put_slug(&SlugRecord {
             id: slug,
-            created: now_secs(),
+            created,
+            created_nanos,
             message: meta.message.clone(),
             parent,
             labels: meta.labels.clone(),

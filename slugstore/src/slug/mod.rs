@@ -7,4 +7,4 @@ pub mod record;
 
 pub use commit::{check_ref_name, commit_manifest, Committed, SlugMeta};
 pub use manifest::{display_bytes, hex_bytes, Entry, EntryKind, Manifest, TreeStats};
-pub use record::{format_time, now_secs, SlugRecord};
+pub use record::{format_time, now_created, now_secs, SlugRecord};

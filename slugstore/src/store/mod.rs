@@ -237,10 +237,10 @@ impl Store {
             .ok_or_else(|| Error::UnknownSlug(id.to_hex()))
     }
 
-    /// Every slug, oldest first.
+    /// Every slug, oldest first (in [`SlugRecord::creation_order`]).
     pub fn slugs(&self) -> Result<Vec<SlugRecord>> {
         let mut v = self.index.slugs()?;
-        v.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        v.sort_by_key(SlugRecord::creation_order);
         Ok(v)
     }
 
