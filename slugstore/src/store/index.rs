@@ -142,7 +142,7 @@ pub struct Index {
     /// The store's `tmp/`, where table files are written before ingestion.
     tmp: PathBuf,
     /// The store's lock (see [`lock`]), held while the index is open.
-    _lock: File,
+    _lock: StoreLock,
 }
 
 /// How the index is opened.
@@ -206,7 +206,10 @@ impl Index {
                 .iter()
                 .map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
             // `None`: another process (or another open of this store) holds the lock.
-            let opened = lock(path)?.and_then(|lock| {
+            let opened = lock(path, mode)?.and_then(|lock| {
+                // Before RocksDB writes anything: on a full disk, a snapshot that failed left its
+                // partial pack there, and removing it is what lets the next command work.
+                super::empty_tmp(&path.with_file_name("tmp"));
                 let db = match mode {
                     Mode::ReadWrite => DB::open_cf_descriptors(&opts, path, cfs),
                     Mode::ReadOnly => DB::open_cf_descriptors_read_only(&opts, path, cfs, false),
@@ -583,6 +586,12 @@ impl Index {
     }
 }
 
+/// The store's lock while held: the locked file, or nothing on a read-only file system where the lock
+/// file does not exist (and cannot be created), since no process can write to that store.
+struct StoreLock {
+    _file: Option<File>,
+}
+
 /// Takes the store's lock without waiting: an exclusive `flock` on `lock` beside the index; `None`
 /// when another process, or another open store in this one, holds it.
 ///
@@ -591,17 +600,32 @@ impl Index {
 /// exclude a second open in the same process. A `flock` belongs to its open file description: it
 /// excludes every other open, in this process or another, and goes when its file is closed, also
 /// when the process dies.
-fn lock(path: &Path) -> Result<Option<File>> {
+///
+/// A command that only reads takes the same lock through a read-only descriptor when the file
+/// system is mounted read-only (a `flock` does not need write access), so a store on a read-only
+/// mount, or a copy made read-only on purpose, can still be listed, restored and verified.
+fn lock(path: &Path, mode: Mode) -> Result<Option<StoreLock>> {
     let file_path = path.with_file_name("lock");
-    let file = OpenOptions::new()
+    let opened = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(&file_path)
-        .map_err(|e| Error::io(&file_path, e))?;
+        .open(&file_path);
+    let file = match opened {
+        Err(e) if mode == Mode::ReadOnly && e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
+            match File::open(&file_path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(Some(StoreLock { _file: None }))
+                }
+                Err(e) => return Err(Error::io(&file_path, e)),
+            }
+        }
+        r => r.map_err(|e| Error::io(&file_path, e))?,
+    };
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Some(file)),
+        Ok(()) => Ok(Some(StoreLock { _file: Some(file) })),
         Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(None),
         Err(e) => Err(Error::io(&file_path, e.into())),
     }
