@@ -32,6 +32,18 @@ pub enum Error {
         #[source]
         source: rocksdb::Error,
     },
+    /// The index's own files (its write-ahead log, a table file) are damaged. The store refuses to
+    /// open rather than go on without what they hold; docs/operating.md, "Failure modes", says how to
+    /// recover.
+    #[error("store index {} is damaged: {detail} (in {}); keep a copy of the store and see \"Failure modes\" in the operating guide", path.display(), files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "))]
+    IndexDamaged {
+        /// The index directory.
+        path: PathBuf,
+        /// The damaged files, or the files that may be (RocksDB does not always say which log).
+        files: Vec<PathBuf>,
+        /// What RocksDB found.
+        detail: String,
+    },
     /// Another process holds the store and did not release it within the wait allowed.
     #[error("the store at {} is locked by another slug process (gave up after {waited:?})", path.display())]
     Locked {

@@ -39,7 +39,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             "refusing to write an archive to a terminal; redirect stdout or use -o FILE".into(),
         ));
     }
-    let store = ctx.open()?;
+    let store = ctx.open_read_only()?;
     let id = store.resolve(&a.slug)?;
     let r = export_to_path(&store, &id, &a.output, &a.opts, &ctx.bars)?;
     if ctx.global.json {

@@ -13,7 +13,7 @@ use crate::context::Context;
 pub struct Args {}
 
 pub fn run(ctx: &Context, _: Args) -> CmdResult {
-    let store = ctx.open()?;
+    let store = ctx.open_read_only()?;
     let slugs = store.slugs()?;
     let mut refs: BTreeMap<_, Vec<String>> = BTreeMap::new();
     for (name, id) in store.index().refs()? {

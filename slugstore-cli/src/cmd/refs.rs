@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let store = ctx.open()?;
+    let store = ctx.open_read_only()?;
     match a.name {
         None => {
             let refs = store.index().refs()?;

@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let store = ctx.open()?;
+    let store = ctx.open_read_only()?;
     let id = store.resolve(&a.slug)?;
     let r = slugstore::restore(&store, &id, &a.dir, &a.opts, &ctx.bars)?;
     if ctx.global.json {

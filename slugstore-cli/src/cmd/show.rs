@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let store = ctx.open()?;
+    let store = ctx.open_read_only()?;
     let id = store.resolve(&a.slug)?;
     let rec = store.slug(&id)?;
     let manifest = store.manifest(&id)?;

@@ -36,9 +36,18 @@ struct Output<'a> {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let store = ctx.open()?;
+    let opened = if a.repair {
+        ctx.open()
+    } else {
+        ctx.open_read_only()
+    };
+    let store = match opened {
+        Err(e @ slugstore::Error::IndexDamaged { .. }) => return Ok(index_unreadable(ctx, &e)),
+        other => other?,
+    };
     let r = slugstore::verify(&store, &a.opts, &ctx.bars)?;
-    let repaired = if a.repair && !r.ok() {
+    // Nothing is repaired from a damaged index: it is what says where the objects are.
+    let repaired = if a.repair && !r.ok() && r.bad_index.is_empty() {
         Some(repair(ctx, &store, &r, &a.from)?)
     } else {
         None
@@ -57,7 +66,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let ok = match &repaired {
         Some(x) => x.complete(),
         None => r.ok(),
-    };
+    } && r.bad_index.is_empty();
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
@@ -100,7 +109,25 @@ fn repair(
     slugstore::verify::repair(store, r, &sources, &ctx.bars)
 }
 
+/// A store whose index cannot even be opened is damaged, not merely unreadable: reported as damage
+/// (exit status 3), naming the files.
+fn index_unreadable(ctx: &Context, e: &slugstore::Error) -> ExitCode {
+    if ctx.global.json {
+        ctx.print_json(&serde_json::json!({ "bad_index": [e.to_string()] }));
+    } else {
+        out!("BAD index: {e}");
+    }
+    ExitCode::from(EXIT_DAMAGED)
+}
+
 fn print_verify(r: &VerifyReport) {
+    for line in &r.bad_index {
+        out!("BAD index: {line}");
+    }
+    if !r.bad_index.is_empty() {
+        out!("objects not checked: the index that locates them is damaged (see \"Failure modes\" in the operating guide)");
+        return;
+    }
     for b in &r.bad {
         out!("BAD {}: {}", b.id, b.problem);
         for (slug, path) in &b.used_by {

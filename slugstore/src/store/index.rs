@@ -16,6 +16,10 @@
 //! | `stat`    | tree key (16 bytes), path bytes  | [`StatEntry`] (fixed 72 bytes)         |
 //! | `meta`    | UTF-8 name                       | UTF-8 value (`format` = `1`, `target:…`) |
 //!
+//! A damaged index is never read past in silence: a write-ahead log with a damaged record makes the open
+//! fail with [`Error::IndexDamaged`] naming the file, every table block is checked against its checksum
+//! when read, and [`Index::check`] reads them all (`slug verify`).
+//!
 //! RocksDB also gives the store its lock: only one process can open the database at a time, the lock is an
 //! `fcntl` lock the kernel drops when its holder dies, so a killed `slug` never leaves the store locked.
 
@@ -24,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rocksdb::{
-    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, Direction, IngestExternalFileOptions,
-    IteratorMode, Options, SstFileWriter, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, DBRecoveryMode, Direction,
+    IngestExternalFileOptions, IteratorMode, Options, SstFileWriter, WriteBatch, WriteOptions, DB,
 };
 use serde::{Deserialize, Serialize};
 
@@ -138,7 +142,7 @@ pub struct Index {
     /// The store's `tmp/`, where table files are written before ingestion.
     tmp: PathBuf,
     /// The store's lock (see [`lock`]), held while the index is open.
-    _lock: File,
+    _lock: StoreLock,
 }
 
 /// How the index is opened.
@@ -182,7 +186,17 @@ impl Index {
         // The info log dumps every option of every column family at each open (~95 KB of formatted
         // text), and the statistics threads wake up for nothing in a process that lives for a second:
         // together a third of the cost of opening. Warnings and errors are still logged.
-        opts.set_log_level(rocksdb::LogLevel::Warn);
+        //
+        // Only fatal messages, though: RocksDB's info log aborts the process (a debug assertion, kept
+        // in the distribution's library) when it writes a message after a write of it failed, which is
+        // what a full disk does to every later open. The errors reach the caller as statuses anyway.
+        opts.set_log_level(rocksdb::LogLevel::Fatal);
+        // The write-ahead log is replayed at open. RocksDB's default (point in time) stops at the first
+        // damaged record and silently drops it and everything after it: a committed slug would vanish.
+        // This mode refuses to open instead (see `damaged_log_error`), and only forgives a record cut
+        // short at the very end of the last log, which is a write that never returned: a commit
+        // returns only after its record is synced, and then flushes it to table files.
+        opts.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
         opts.set_stats_dump_period_sec(0);
         opts.set_stats_persist_period_sec(0);
         let start = Instant::now();
@@ -192,7 +206,10 @@ impl Index {
                 .iter()
                 .map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
             // `None`: another process (or another open of this store) holds the lock.
-            let opened = lock(path)?.and_then(|lock| {
+            let opened = lock(path, mode)?.and_then(|lock| {
+                // Before RocksDB writes anything: on a full disk, a snapshot that failed left its
+                // partial pack there, and removing it is what lets the next command work.
+                super::empty_tmp(&path.with_file_name("tmp"));
                 let db = match mode {
                     Mode::ReadWrite => DB::open_cf_descriptors(&opts, path, cfs),
                     Mode::ReadOnly => DB::open_cf_descriptors_read_only(&opts, path, cfs, false),
@@ -225,20 +242,15 @@ impl Index {
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Some(Err(e)) => {
-                    return Err(Error::Index {
-                        path: path.to_path_buf(),
-                        source: e,
-                    })
-                }
+                Some(Err(e)) => return Err(open_error(path, e)),
             }
         }
     }
 
     /// Compacts each column family whose level-0 files reached [`L0_COMPACT_AT`], in this process.
     ///
-    /// Every command that wrote leaves its write-ahead log to be flushed into a level-0 table file of
-    /// each family it touched (by the next open). RocksDB would compact them in the background once
+    /// Every commit flushes what it wrote into a level-0 table file of each family it touched
+    /// ([`Index::flush_logged`]). RocksDB would compact them in the background once
     /// four pile up, but a command lives for a fraction of a second: a background compaction started
     /// at open is cancelled, its work lost, when the command closes the index. Level-0 files then pile
     /// up for good while every command pays for a compaction it never finishes, and reads slow down
@@ -255,6 +267,28 @@ impl Index {
                 .unwrap_or(0);
             if level0 >= L0_COMPACT_AT {
                 self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves what the write-ahead log holds into table files, family by family.
+    ///
+    /// A committed change must not rest in the log alone: a damaged log record looks like the torn
+    /// tail of a write that never returned when the damage is in its length, and RocksDB then drops
+    /// it without a word. Table files carry a checksum per block that every read checks. Flushing also
+    /// spares the next command replaying the log (which it would flush at open all the same: the
+    /// work moves, it is not added).
+    fn flush_logged(&self) -> Result<()> {
+        for name in CFS {
+            let cf = self.cf(name);
+            let logged = self
+                .db
+                .property_int_value_cf(cf, "rocksdb.num-entries-active-mem-table")
+                .map_err(|e| self.err(e))?
+                .unwrap_or(1);
+            if logged > 0 {
+                self.db.flush_cf(cf).map_err(|e| self.err(e))?;
             }
         }
         Ok(())
@@ -514,6 +548,29 @@ impl Index {
             })
     }
 
+    /// Reads every entry of every family through, each table block checked against its checksum, and
+    /// returns what is damaged: one line per damaged family, RocksDB's message naming the file. The
+    /// other reads check the blocks they touch, but a family nothing reads (the ref history, the stat
+    /// cache of another tree) could hold damage nobody notices.
+    pub fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for name in CFS {
+            let mut ro = rocksdb::ReadOptions::default();
+            ro.set_verify_checksums(true);
+            ro.fill_cache(false);
+            ro.set_readahead_size(2 << 20);
+            let mut it = self.db.raw_iterator_cf_opt(self.cf(name), ro);
+            it.seek_to_first();
+            while it.valid() {
+                it.next();
+            }
+            if let Err(e) = it.status() {
+                problems.push(format!("family `{name}`: {e}"));
+            }
+        }
+        problems
+    }
+
     /// Starts an atomic batch of changes.
     pub fn batch(&self) -> Batch<'_> {
         Batch {
@@ -529,6 +586,12 @@ impl Index {
     }
 }
 
+/// The store's lock while held: the locked file, or nothing on a read-only file system where the lock
+/// file does not exist (and cannot be created), since no process can write to that store.
+struct StoreLock {
+    _file: Option<File>,
+}
+
 /// Takes the store's lock without waiting: an exclusive `flock` on `lock` beside the index; `None`
 /// when another process, or another open store in this one, holds it.
 ///
@@ -537,19 +600,75 @@ impl Index {
 /// exclude a second open in the same process. A `flock` belongs to its open file description: it
 /// excludes every other open, in this process or another, and goes when its file is closed, also
 /// when the process dies.
-fn lock(path: &Path) -> Result<Option<File>> {
+///
+/// A command that only reads takes the same lock through a read-only descriptor when the file
+/// system is mounted read-only (a `flock` does not need write access), so a store on a read-only
+/// mount, or a copy made read-only on purpose, can still be listed, restored and verified.
+fn lock(path: &Path, mode: Mode) -> Result<Option<StoreLock>> {
     let file_path = path.with_file_name("lock");
-    let file = OpenOptions::new()
+    let opened = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(&file_path)
-        .map_err(|e| Error::io(&file_path, e))?;
+        .open(&file_path);
+    let file = match opened {
+        Err(e) if mode == Mode::ReadOnly && e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
+            match File::open(&file_path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(Some(StoreLock { _file: None }))
+                }
+                Err(e) => return Err(Error::io(&file_path, e)),
+            }
+        }
+        r => r.map_err(|e| Error::io(&file_path, e))?,
+    };
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Some(file)),
+        Ok(()) => Ok(Some(StoreLock { _file: Some(file) })),
         Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(None),
         Err(e) => Err(Error::io(&file_path, e.into())),
+    }
+}
+
+/// The error of a failed open: [`Error::IndexDamaged`] when RocksDB found damage, naming the damaged
+/// file. RocksDB names a damaged table file or manifest in its message, but not a damaged write-ahead
+/// log: then every log that holds records is named (a commit leaves none, so there is rarely more
+/// than one).
+fn open_error(path: &Path, e: rocksdb::Error) -> Error {
+    if e.kind() != rocksdb::ErrorKind::Corruption {
+        return Error::Index {
+            path: path.to_path_buf(),
+            source: e,
+        };
+    }
+    let detail = e.into_string();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    entries.sort();
+    let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let named: Vec<PathBuf> = entries
+        .iter()
+        .filter(|p| name(p).is_some_and(|n| detail.contains(&n)))
+        .cloned()
+        .collect();
+    let files = if named.is_empty() {
+        entries
+            .into_iter()
+            .filter(|p| name(p).is_some_and(|n| n.ends_with(".log")))
+            .filter(|p| p.metadata().is_ok_and(|m| m.len() > 0))
+            .collect()
+    } else {
+        named
+    };
+    Error::IndexDamaged {
+        path: path.to_path_buf(),
+        files,
+        detail,
     }
 }
 
@@ -742,7 +861,8 @@ impl Batch<'_> {
     }
 
     /// Applies the batch: the bulk runs first, each ingested atomically and durably, then the other
-    /// changes atomically, with the write-ahead log fsynced before returning.
+    /// changes atomically, with the write-ahead log fsynced, and last flushed into table files
+    /// ([`Index::flush_logged`]), so that what a returned commit wrote never rests in the log alone.
     pub fn commit(self) -> Result<()> {
         let mut ingest = IngestExternalFileOptions::default();
         ingest.set_move_files(true);
@@ -754,31 +874,17 @@ impl Batch<'_> {
         }
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
-        let large = self.inner.size_in_bytes() >= FLUSH_AFTER;
         self.index
             .db
             .write_opt(self.inner, &wo)
             .map_err(|e| self.index.err(e))?;
-        if large {
-            // A cold snapshot writes ~20 MB of index entries. Left in the write-ahead log, they would be
-            // replayed by every later open until RocksDB flushes on its own; flushing now makes the next
-            // command (typically the incremental snapshot) start at once.
-            for cf in CFS {
-                self.index
-                    .db
-                    .flush_cf(self.index.cf(cf))
-                    .map_err(|e| self.index.err(e))?;
-            }
-        }
+        self.index.flush_logged()?;
         self.index.compact_piled_up()
     }
 }
 
 /// A family with this many level-0 table files is compacted by the next commit.
 const L0_COMPACT_AT: u64 = 8;
-
-/// Batches at least this large are flushed from the write-ahead log to table files right away.
-const FLUSH_AFTER: usize = 4 << 20;
 
 /// The first key after every key that starts with `prefix`, if there is one.
 fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
@@ -872,19 +978,16 @@ mod tests {
         for n in 0..2 * L0_COMPACT_AT {
             let mut batch = index.batch();
             batch.put_meta(&format!("k{n:02}"), &n.to_string());
+            // Each commit flushes its changes into a level-0 file of the family.
             batch.commit().unwrap();
-            // What the next open does with the write-ahead log of a command that wrote.
-            index.db.flush_cf(index.cf("meta")).unwrap();
             most = most.max(level0());
         }
+        // Sixteen files were written; the one that made eight was compacted with the others.
         assert_eq!(
-            most, L0_COMPACT_AT,
-            "the files never piled up to the threshold"
+            most,
+            L0_COMPACT_AT - 1,
+            "the files never piled up to the threshold, or were not compacted there"
         );
-        let mut batch = index.batch();
-        batch.put_meta("last", "x");
-        batch.commit().unwrap();
-        assert!(level0() < L0_COMPACT_AT, "{} level-0 files left", level0());
         for n in 0..2 * L0_COMPACT_AT {
             assert_eq!(
                 index.meta(&format!("k{n:02}")).unwrap(),
@@ -958,6 +1061,102 @@ mod tests {
         assert!(index
             .stat_cache_empty(&tree_key(Path::new("/elsewhere")))
             .unwrap());
+    }
+
+    /// The index's write-ahead logs that hold records.
+    fn logs_with_records(index: &Path) -> Vec<PathBuf> {
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(index)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .filter(|p| p.metadata().unwrap().len() > 0)
+            .collect();
+        logs.sort();
+        logs
+    }
+
+    #[test]
+    fn a_commit_leaves_nothing_in_the_log_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("s");
+        let store = Store::init(&root, &OpenOptions::default()).unwrap();
+        for n in 0..3 {
+            let mut batch = store.index().batch();
+            batch.put_meta(&format!("k{n}"), "v");
+            batch.put_object(&id(n), &loc(n));
+            batch.commit().unwrap();
+            assert_eq!(
+                logs_with_records(&root.join("index")),
+                Vec::<PathBuf>::new()
+            );
+        }
+    }
+
+    #[test]
+    fn a_damaged_log_refuses_to_open_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("s");
+        let store = Store::init(&root, &OpenOptions::default()).unwrap();
+        let mut batch = store.index().batch();
+        batch.put_meta("committed", "flushed");
+        batch.commit().unwrap();
+        // A commit whose process died between the synced write and the flush: its records are in
+        // the log alone.
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        let index = store.index();
+        let value = vec![b'x'; 300];
+        index
+            .db
+            .put_cf_opt(index.cf("meta"), b"in-the-log", &value, &wo)
+            .unwrap();
+        drop(store);
+        let logs = logs_with_records(&root.join("index"));
+        assert_eq!(logs.len(), 1, "{logs:?}");
+        // Undamaged, the log is replayed whole.
+        let store = Store::open(&root, &OpenOptions::default()).unwrap();
+        assert_eq!(
+            store.index().meta("in-the-log").unwrap(),
+            Some("x".repeat(300))
+        );
+        drop(store);
+
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("s");
+        let store = Store::init(&root, &OpenOptions::default()).unwrap();
+        let index = store.index();
+        index
+            .db
+            .put_cf_opt(index.cf("meta"), b"in-the-log", &value, &wo)
+            .unwrap();
+        drop(store);
+        let log = logs_with_records(&root.join("index")).pop().unwrap();
+        let mut bytes = std::fs::read(&log).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x10;
+        std::fs::write(&log, bytes).unwrap();
+        for read_only in [true, false] {
+            let opts = OpenOptions {
+                read_only,
+                ..OpenOptions::default()
+            };
+            match Store::open(&root, &opts) {
+                Err(Error::IndexDamaged { files, detail, .. }) => {
+                    assert_eq!(files, vec![log.clone()], "{detail}");
+                    assert!(detail.contains("Corruption"), "{detail}");
+                }
+                Err(e) => panic!("read_only {read_only}: another error: {e}"),
+                Ok(s) => panic!(
+                    "read_only {read_only}: opened, the record {}",
+                    match s.index().meta("in-the-log").unwrap() {
+                        Some(_) => "still there",
+                        None => "silently dropped",
+                    }
+                ),
+            }
+        }
+        // Refusing changed nothing: the damaged log is still there for a person to look at.
+        assert!(log.exists());
     }
 
     fn fs_empty(dir: &Path) -> bool {

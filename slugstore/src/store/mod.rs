@@ -132,19 +132,11 @@ impl Store {
         } else {
             Index::open(&index_dir, &wait)?
         };
-        // We hold the lock: whatever is in tmp/ was left by a process that died mid-write.
+        // The index emptied tmp/ once it held the lock (see `empty_tmp`).
         let tmp = root.join("tmp");
-        if let Ok(rd) = fs::read_dir(&tmp) {
-            for e in rd.flatten() {
-                let p = e.path();
-                let _ = if p.is_dir() {
-                    fs::remove_dir_all(&p)
-                } else {
-                    fs::remove_file(&p)
-                };
-            }
+        if !opts.read_only {
+            fs::create_dir_all(&tmp).at(&tmp)?;
         }
-        fs::create_dir_all(&tmp).at(&tmp)?;
         Ok(Store {
             root: root.to_path_buf(),
             index,
@@ -268,6 +260,22 @@ impl Store {
                 prefix: name.to_string(),
                 candidates: many.iter().map(|id| id.short(12)).collect(),
             }),
+        }
+    }
+}
+
+/// Removes whatever is in the store's `tmp/`, once the store's lock is held: it was left by a process
+/// that died mid-write, or failed (a partial pack on a full disk). Best effort: on a read-only file
+/// system nothing can be removed, and nothing needs to be.
+fn empty_tmp(tmp: &Path) {
+    if let Ok(rd) = fs::read_dir(tmp) {
+        for e in rd.flatten() {
+            let p = e.path();
+            let _ = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
         }
     }
 }

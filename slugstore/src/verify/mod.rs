@@ -1,6 +1,7 @@
 //! Verify: re-hash stored objects and say which slugs and paths a damaged one breaks.
 //!
-//! Every object is decoded and hashed again; every slug's manifest is decoded and each object it names
+//! The index is read through first, every block of it checked ([`Index::check`](crate::store::Index::check)):
+//! every other check reads it. Every object is decoded and hashed again; every slug's manifest is decoded and each object it names
 //! must be indexed. A bad object is reported with every `(slug, path)` that needs it, which is what an
 //! operator needs to decide between re-pushing a build and restoring from a remote; [`repair()`] does the
 //! latter.
@@ -68,6 +69,9 @@ pub struct VerifyReport {
     pub packs_checked: u64,
     /// Damaged pack files, even where no object read is affected.
     pub bad_packs: Vec<BadPack>,
+    /// Damage in the index's own files, one line per damaged column family naming the file. When
+    /// the index is damaged nothing else is checked (every other check reads it).
+    pub bad_index: Vec<String>,
     /// False when a sample or time bound left objects unchecked.
     pub complete: bool,
 }
@@ -75,7 +79,7 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// True when nothing bad was found.
     pub fn ok(&self) -> bool {
-        self.bad.is_empty() && self.bad_packs.is_empty()
+        self.bad.is_empty() && self.bad_packs.is_empty() && self.bad_index.is_empty()
     }
 }
 
@@ -89,6 +93,19 @@ pub fn verify(
     let deadline = opts
         .max_duration
         .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+    let bad_index = store.index().check();
+    if !bad_index.is_empty() {
+        return Ok(VerifyReport {
+            objects_total: 0,
+            objects_checked: 0,
+            slugs_checked: 0,
+            bad: Vec::new(),
+            packs_checked: 0,
+            bad_packs: Vec::new(),
+            bad_index,
+            complete: false,
+        });
+    }
     let mut all: Vec<_> = store.index().objects().collect::<Result<_>>()?;
     let total = all.len() as u64;
     if let Some(p) = opts.sample {
@@ -176,6 +193,7 @@ pub fn verify(
         bad,
         packs_checked,
         bad_packs,
+        bad_index,
         complete: checked == total && packs_checked == packs_total,
     })
 }

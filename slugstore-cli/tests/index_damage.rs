@@ -1,0 +1,164 @@
+//! Damage to the index's own files, seen through `slug`: a damaged write-ahead log or table file is
+//! never read past in silence. Either every committed slug is still there, or the command fails naming
+//! the damaged file; `slug verify` reports damage in any family of the index, also one that nothing
+//! else reads.
+
+mod proc_support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use proc_support::{run, slug};
+use slugstore_tests::compare::assert_same_tree;
+use slugstore_tests::store::flip_byte;
+use slugstore_tests::tree::{age_files, content, Tree};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `slug --store STORE --lock-timeout 30 ARGS...`: no command of these tests waits forever for a lock.
+fn slug_run(store: &Path, args: &[&str]) -> Output {
+    run(slug(store).args(["--lock-timeout", "30"]).args(args))
+}
+
+fn index_files(store: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(store.join("index"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Four slugs, each of its own tree, the newest under ref `newest`. Returns the store and the trees.
+fn store_of_four(tmp: &Path) -> (PathBuf, Vec<PathBuf>) {
+    let store = tmp.join("store");
+    assert!(slug_run(&store, &["init"]).status.success());
+    let mut trees = Vec::new();
+    for n in 0..4u64 {
+        let tree = tmp.join(format!("tree{n}"));
+        Tree::new()
+            .file("shared.txt", "the same in every tree")
+            .file(format!("own-{n}.bin"), content(3000, n))
+            .build(&tree);
+        let name = if n == 3 {
+            "newest".to_string()
+        } else {
+            format!("r{n}")
+        };
+        let out = slug_run(
+            &store,
+            &["snapshot", tree.to_str().unwrap(), "--ref", &name],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        trees.push(tree);
+    }
+    (store, trees)
+}
+
+/// Fails unless `out` failed and named one of `files`.
+fn assert_fails_naming(out: &Output, files: &[PathBuf], what: &str) {
+    let err = text(&out.stderr) + &text(&out.stdout);
+    assert!(!out.status.success(), "{what} succeeded: {err}");
+    assert!(
+        files.iter().any(|f| err.contains(&*f.to_string_lossy())),
+        "{what} failed without naming a damaged file of {files:?}: {err}"
+    );
+}
+
+#[test]
+fn a_damaged_index_log_never_loses_a_slug_silently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, trees) = store_of_four(tmp.path());
+    // The logs as the last command left them. Whatever records one holds, a byte in its middle
+    // turns bad (a log damaged at rest, as a bad sector would).
+    let logs: Vec<PathBuf> = index_files(&store, "log")
+        .into_iter()
+        .filter(|l| fs::metadata(l).unwrap().len() > 0)
+        .collect();
+    for log in &logs {
+        flip_byte(log, fs::metadata(log).unwrap().len() / 2);
+    }
+
+    let ls = slug_run(&store, &["--json", "ls"]);
+    if ls.status.success() {
+        let listed: Vec<serde_json::Value> = serde_json::from_slice(&ls.stdout).unwrap();
+        assert_eq!(
+            listed.len(),
+            4,
+            "`slug ls` succeeded with a slug missing after damage to {logs:?}"
+        );
+    } else {
+        assert_fails_naming(&ls, &logs, "slug ls");
+    }
+
+    let verify = slug_run(&store, &["verify"]);
+    if verify.status.success() {
+        assert!(
+            text(&verify.stdout).contains(", 4 slugs: ok"),
+            "`slug verify` said ok without every slug: {}",
+            text(&verify.stdout)
+        );
+    } else {
+        assert_eq!(verify.status.code(), Some(3), "{}", text(&verify.stderr));
+        assert_fails_naming(&verify, &logs, "slug verify");
+    }
+
+    let out = tmp.path().join("out");
+    let restore = slug_run(&store, &["restore", "newest", out.to_str().unwrap()]);
+    if restore.status.success() {
+        assert_same_tree(&trees[3], &out);
+    } else {
+        assert_fails_naming(&restore, &logs, "slug restore");
+    }
+}
+
+#[test]
+fn verify_reports_damage_in_a_family_nothing_else_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    assert!(slug_run(&store, &["init"]).status.success());
+    let tree = tmp.path().join("tree");
+    let name = "a-name-found-only-in-the-stat-cache.php";
+    Tree::new().file(name, "<?php").build(&tree);
+    // Old enough for the stat cache to record it.
+    age_files(&tree, Duration::from_secs(3600));
+    let snap = slug_run(&store, &["snapshot", tree.to_str().unwrap()]);
+    assert!(snap.status.success(), "{}", text(&snap.stderr));
+    let verify = slug_run(&store, &["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+
+    // The stat cache's table file holds the path; a byte of it goes bad.
+    let tables: Vec<PathBuf> = index_files(&store, "sst")
+        .into_iter()
+        .filter(|t| {
+            let bytes = fs::read(t).unwrap();
+            bytes.windows(name.len()).any(|w| w == name.as_bytes())
+        })
+        .collect();
+    assert_eq!(tables.len(), 1, "the stat cache's table file: {tables:?}");
+    let bytes = fs::read(&tables[0]).unwrap();
+    let at = bytes.windows(name.len()).position(|w| w == name.as_bytes());
+    flip_byte(&tables[0], at.unwrap() as u64 + 4);
+
+    let verify = slug_run(&store, &["verify"]);
+    assert_eq!(
+        verify.status.code(),
+        Some(3),
+        "verify did not report the damage: {}{}",
+        text(&verify.stdout),
+        text(&verify.stderr)
+    );
+    let said = text(&verify.stdout);
+    assert!(said.contains("BAD index"), "{said}");
+    assert_fails_naming(&verify, &tables, "slug verify");
+    let json = slug_run(&store, &["--json", "verify"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let bad = report["bad_index"].as_array().unwrap();
+    assert_eq!(bad.len(), 1, "{report}");
+    assert!(bad[0].as_str().unwrap().contains("`stat`"), "{report}");
+}
