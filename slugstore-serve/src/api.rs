@@ -16,7 +16,7 @@ use slugstore::environment::{promote as promote_slug, Environment, PromoteOption
 use slugstore::store::OpenOptions;
 use slugstore::{NoProgress, Store};
 
-use crate::reply::{bytes, header, json, ApiError, Reply};
+use crate::reply::{bytes, json, ApiError, Reply};
 use crate::Shared;
 
 /// The most log bytes one request returns; the page asks again from where it stopped.
@@ -64,8 +64,8 @@ pub fn log(shared: &Shared, env: &str, id: &str, offset: Option<&str>) -> Result
     }
     let next = start + chunk.len() as u64;
     Ok(bytes(200, "text/plain; charset=utf-8", chunk)
-        .with_header(header("X-Log-Offset", &next.to_string()))
-        .with_header(header("X-Log-Size", &size.to_string())))
+        .with_header("X-Log-Offset", next.to_string())
+        .with_header("X-Log-Size", size.to_string()))
 }
 
 /// Refuses an action without the right token (401), or any action on a read-only server (403).

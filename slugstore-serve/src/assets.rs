@@ -4,7 +4,7 @@
 //! script and every other origin: whatever text a deploy log or a source name holds, the page only ever
 //! runs `app.js`.
 
-use crate::reply::{bytes, header, Reply};
+use crate::reply::{bytes, Reply};
 
 const INDEX: &str = include_str!("../assets/index.html");
 const SCRIPT: &str = include_str!("../assets/app.js");
@@ -23,7 +23,7 @@ pub fn get(path: &str) -> Option<Reply> {
     };
     Some(
         bytes(200, content_type, body.as_bytes().to_vec())
-            .with_header(header("Content-Security-Policy", CSP))
-            .with_header(header("Referrer-Policy", "no-referrer")),
+            .with_header("Content-Security-Policy", CSP)
+            .with_header("Referrer-Policy", "no-referrer"),
     )
 }

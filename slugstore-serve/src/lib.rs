@@ -15,8 +15,13 @@
 //!   Only the actions open the store, and give up quickly (HTTP 409) when a deploy holds it.
 //! - **One poller, many watchers.** A single thread re-reads the files every `poll` interval while
 //!   someone watches, and wakes the streams only when the serialized picture changed (module `feed`).
-//! - **Threads, not async.** A status page has a handful of clients; a thread per request over
-//!   `tiny_http` keeps the server small and its code plain.
+//! - **Threads, not async, within limits.** A status page has a handful of clients; a thread per
+//!   connection keeps the server small and its code plain, and bounded pools of connections and event
+//!   streams, a deadline per request and ceilings on every size keep a misbehaving or hostile client
+//!   from taking the threads the operators need (module `limits`): when full, the server says so (503).
+//! - **Its own small HTTP reader.** The API is a few GET paths and two small POSTs; reading exactly that
+//!   (module `request`) lets every limit be checked as the bytes arrive, and a request whose meaning
+//!   is ambiguous (two `Host` headers) be refused.
 //! - **Safe by default.** It listens on 127.0.0.1; requests naming another host are refused (a web page
 //!   elsewhere cannot reach it through DNS rebinding); actions need `Authorization: Bearer TOKEN`
 //!   (which a cross-site form cannot send), compared in constant time; a wrong token changes nothing
@@ -34,17 +39,22 @@
 mod api;
 mod assets;
 mod auth;
+mod conn;
 mod feed;
+mod limits;
 mod reply;
+mod request;
 mod routes;
+mod slots;
 mod sse;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use auth::Token;
+pub use limits::Limits;
 use slugstore::deploy::DeployOptions;
 
 use crate::feed::Feed;
@@ -69,6 +79,8 @@ pub struct ServeOptions {
     /// More `Host` values accepted on a loopback address (`localhost:8080` for an SSH tunnel from
     /// another port, a proxy's name when it passes the client's `Host` on).
     pub allowed_hosts: Vec<String>,
+    /// How many clients are served at once, and how long a request may take to arrive.
+    pub limits: Limits,
 }
 
 /// The default address: loopback only.
@@ -86,6 +98,7 @@ impl ServeOptions {
             lock_timeout: Duration::from_secs(2),
             deploy: DeployOptions::default(),
             allowed_hosts: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -104,7 +117,7 @@ struct Shared {
 
 /// A bound status-page server.
 pub struct Server {
-    http: tiny_http::Server,
+    listener: TcpListener,
     shared: Arc<Shared>,
 }
 
@@ -114,13 +127,11 @@ impl Server {
         if !store.join(slugstore::store::MARKER).is_file() {
             return Err(slugstore::Error::NoStore(store.to_path_buf()));
         }
-        let http = tiny_http::Server::http(opts.listen).map_err(|e| {
+        let cannot = |e: std::io::Error| {
             slugstore::Error::Invalid(format!("cannot listen on {}: {e}", opts.listen))
-        })?;
-        let addr = http
-            .server_addr()
-            .to_ip()
-            .expect("a TCP listener has an IP address");
+        };
+        let listener = TcpListener::bind(opts.listen).map_err(cannot)?;
+        let addr = listener.local_addr().map_err(cannot)?;
         let feed = Feed::new(store.to_path_buf(), opts.poll, opts.deploys, opts.read_only);
         let shared = Arc::new(Shared {
             store: store.to_path_buf(),
@@ -128,7 +139,7 @@ impl Server {
             addr,
             feed,
         });
-        Ok(Server { http, shared })
+        Ok(Server { listener, shared })
     }
 
     /// The address bound (with the port chosen when port 0 was asked for).
@@ -141,12 +152,10 @@ impl Server {
         format!("http://{}/", self.shared.addr)
     }
 
-    /// Serves until the process ends, each request on a thread of its own.
+    /// Serves until the process ends, each connection on a thread of its own, within
+    /// `opts.limits`.
     pub fn run(self) {
         self.shared.feed.start();
-        for request in self.http.incoming_requests() {
-            let shared = Arc::clone(&self.shared);
-            std::thread::spawn(move || routes::handle(&shared, request));
-        }
+        conn::serve(&self.listener, &self.shared);
     }
 }

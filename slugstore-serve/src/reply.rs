@@ -1,15 +1,71 @@
 //! Responses: JSON documents, errors with the status code that says what went wrong, static files.
 //!
 //! Every error answers `{"error": "..."}` with the library's message, which names the environment,
-//! slug or path at fault, as the command line would print it.
+//! slug or path at fault, as the command line would print it. Every answer closes its connection
+//! (`Connection: close`): a page's few requests do not need keep-alive, and a connection that ends
+//! with its answer frees its slot at once (see the `limits` module).
 
-use std::io::Cursor;
+use std::io::{self, Write};
 
 use serde::Serialize;
 use slugstore::Error;
 
-/// A response ready to send.
-pub type Reply = tiny_http::Response<Cursor<Vec<u8>>>;
+/// A response ready to send: status, headers and the whole body (bodies here are small).
+#[derive(Debug)]
+pub struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    /// The same reply with one more header; names and values here are ASCII without line breaks.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        let value = value.into();
+        debug_assert!(!value.contains(['\r', '\n']));
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Writes the reply to `out` (the head only when `head_only`: an answer to `HEAD`).
+    pub fn write_to(&self, out: &mut impl Write, head_only: bool) -> io::Result<()> {
+        let mut text = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
+        for (name, value) in &self.headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        text.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.body.len()
+        ));
+        let mut bytes = text.into_bytes();
+        if !head_only {
+            bytes.extend_from_slice(&self.body);
+        }
+        out.write_all(&bytes)?;
+        out.flush()
+    }
+}
+
+/// The reason phrase of the status codes this server sends.
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Internal Server Error",
+    }
+}
 
 /// A failed request: an HTTP status and a message.
 #[derive(Debug)]
@@ -41,11 +97,12 @@ impl ApiError {
 
     /// The response.
     pub fn reply(&self) -> Reply {
-        let mut r = json(self.status, &serde_json::json!({ "error": self.message }));
-        if self.status == 401 {
-            r.add_header(header("WWW-Authenticate", "Bearer realm=\"slug serve\""));
+        let r = json(self.status, &serde_json::json!({ "error": self.message }));
+        match self.status {
+            401 => r.with_header("WWW-Authenticate", "Bearer realm=\"slug serve\""),
+            503 => r.with_header("Retry-After", "1"),
+            _ => r,
         }
-        r
     }
 }
 
@@ -74,14 +131,12 @@ pub fn json(status: u16, value: &impl Serialize) -> Reply {
 
 /// A body of type `content_type` with `status`, marked not to be cached or sniffed.
 pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
-    tiny_http::Response::from_data(body)
-        .with_status_code(status)
-        .with_header(header("Content-Type", content_type))
-        .with_header(header("Cache-Control", "no-store"))
-        .with_header(header("X-Content-Type-Options", "nosniff"))
-}
-
-/// A header; names and values here are ASCII, so this cannot fail.
-pub fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("an ASCII header")
+    Reply {
+        status,
+        headers: Vec::new(),
+        body,
+    }
+    .with_header("Content-Type", content_type)
+    .with_header("Cache-Control", "no-store")
+    .with_header("X-Content-Type-Options", "nosniff")
 }

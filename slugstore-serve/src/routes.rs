@@ -10,65 +10,56 @@
 //! | POST | `/api/envs/ENV/rollback` | roll back (token) |
 //! | POST | `/api/envs/ENV/promote` | promote a slug or environment here (token) |
 
-use std::io::Read;
-
-use tiny_http::{Method, Request};
-
 use crate::reply::{ApiError, Reply};
-use crate::{api, assets, sse, Shared};
+use crate::request::Request;
+use crate::{api, assets, Shared};
 
-/// The largest request body read (actions take a few fields of JSON).
-const MAX_BODY: u64 = 64 * 1024;
-
-/// Answers `request`.
-pub fn handle(shared: &Shared, mut request: Request) {
-    if let Err(e) = check_host(shared, &request) {
-        let _ = request.respond(e.reply());
-        return;
-    }
-    let (path, query) = split_url(request.url());
-    if request.method() == &Method::Get && path == "/api/events" {
-        sse::stream(shared, request);
-        return;
-    }
-    let reply = route(shared, &mut request, &path, &query).unwrap_or_else(|e| e.reply());
-    // The client may be gone; there is no one to tell.
-    let _ = request.respond(reply);
+/// What to do with a request.
+pub enum Handled {
+    /// Send this answer.
+    Reply(Reply),
+    /// Stream events on the connection (`GET /api/events`).
+    Stream,
 }
 
-fn route(
-    shared: &Shared,
-    request: &mut Request,
-    path: &str,
-    query: &str,
-) -> Result<Reply, ApiError> {
-    let method = request.method().clone();
-    if method == Method::Get {
+/// Answers `request`, or says it opens the event stream.
+pub fn handle(shared: &Shared, request: &Request) -> Handled {
+    if let Err(e) = check_host(shared, request) {
+        return Handled::Reply(e.reply());
+    }
+    let (path, query) = split_url(&request.target);
+    if request.method == "GET" && path == "/api/events" {
+        return Handled::Stream;
+    }
+    Handled::Reply(route(shared, request, path, query).unwrap_or_else(|e| e.reply()))
+}
+
+fn route(shared: &Shared, request: &Request, path: &str, query: &str) -> Result<Reply, ApiError> {
+    let method = request.method.as_str();
+    if method == "GET" {
         if let Some(asset) = assets::get(path) {
             return Ok(asset);
         }
     }
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match (&method, segments.as_slice()) {
-        (Method::Get, ["api", "status"]) => Ok(api::status(shared)),
-        (Method::Get, ["api", "envs", env, "deploys", id]) => api::deploy(shared, env, id),
-        (Method::Get, ["api", "envs", env, "deploys", id, "log"]) => {
+    match (method, segments.as_slice()) {
+        ("GET", ["api", "status"]) => Ok(api::status(shared)),
+        ("GET", ["api", "envs", env, "deploys", id]) => api::deploy(shared, env, id),
+        ("GET", ["api", "envs", env, "deploys", id, "log"]) => {
             api::log(shared, env, id, query_param(query, "offset"))
         }
-        (Method::Post, ["api", "envs", env, action @ ("rollback" | "promote")]) => {
-            let auth = header_value(request, "Authorization");
-            api::authorize(shared, auth.as_deref())?;
-            let body = read_body(request)?;
+        ("POST", ["api", "envs", env, action @ ("rollback" | "promote")]) => {
+            api::authorize(shared, request.header("Authorization"))?;
             match *action {
-                "rollback" => api::rollback(shared, env, &body),
-                _ => api::promote(shared, env, &body),
+                "rollback" => api::rollback(shared, env, &request.body),
+                _ => api::promote(shared, env, &request.body),
             }
         }
         (_, ["api", "envs", _, "rollback" | "promote"]) => Err(ApiError::new(
             405,
             format!("{path} takes POST, not {method}"),
         )),
-        (Method::Get, _) => Err(ApiError::not_found(format!("no page at {path}"))),
+        ("GET", _) => Err(ApiError::not_found(format!("no page at {path}"))),
         _ => Err(ApiError::new(405, format!("{method} {path} is not served"))),
     }
 }
@@ -76,19 +67,20 @@ fn route(
 /// Refuses a request whose `Host` is not the address served, when serving on loopback: a page on
 /// another site whose name is made to resolve to 127.0.0.1 (DNS rebinding) would otherwise read the
 /// status through the operator's browser.
+/// The request reader has refused a second `Host` header, so the one checked is the only one.
 fn check_host(shared: &Shared, request: &Request) -> Result<(), ApiError> {
     if !shared.addr.ip().is_loopback() {
         return Ok(());
     }
     let port = shared.addr.port();
-    let host = header_value(request, "Host").unwrap_or_default();
+    let host = request.header("Host").unwrap_or_default();
     let mut allowed = vec![
         format!("127.0.0.1:{port}"),
         format!("localhost:{port}"),
         format!("[::1]:{port}"),
     ];
     allowed.extend(shared.opts.allowed_hosts.iter().cloned());
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(&host)) {
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(host)) {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -101,36 +93,9 @@ fn check_host(shared: &Shared, request: &Request) -> Result<(), ApiError> {
     }
 }
 
-fn header_value(request: &Request, name: &'static str) -> Option<String> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str().to_owned())
-}
-
-fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
-    if body.len() as u64 > MAX_BODY {
-        return Err(ApiError::new(
-            413,
-            format!("request body over {MAX_BODY} bytes"),
-        ));
-    }
-    Ok(body)
-}
-
 /// `/a/b?x=1` → (`/a/b`, `x=1`).
-fn split_url(url: &str) -> (String, String) {
-    match url.split_once('?') {
-        Some((p, q)) => (p.to_owned(), q.to_owned()),
-        None => (url.to_owned(), String::new()),
-    }
+fn split_url(url: &str) -> (&str, &str) {
+    url.split_once('?').unwrap_or((url, ""))
 }
 
 /// The value of `name` in a query string (no percent-decoding: the values used are numbers).
@@ -150,9 +115,9 @@ mod tests {
     fn urls_split_into_path_and_parameters() {
         assert_eq!(
             split_url("/api/x/log?offset=12&y=2"),
-            ("/api/x/log".into(), "offset=12&y=2".into())
+            ("/api/x/log", "offset=12&y=2")
         );
-        assert_eq!(split_url("/"), ("/".into(), "".into()));
+        assert_eq!(split_url("/"), ("/", ""));
         assert_eq!(query_param("offset=12&y=2", "offset"), Some("12"));
         assert_eq!(query_param("y=2", "offset"), None);
     }
