@@ -50,6 +50,7 @@ pub mod deploy;
 pub mod diff;
 pub mod environment;
 pub mod error;
+pub mod escape;
 pub mod fsutil;
 pub mod gc;
 pub mod id;

@@ -5,10 +5,22 @@
 //! like a compiler error (`.magento.app.yaml:22:7: disk: must be at least 128 (MB), found 64`), so editors
 //! and terminals can jump straight to it. Validation collects all of them before refusing, so one run shows
 //! every defect instead of one per attempt.
+//!
+//! A diagnostic quotes the file (`found `...``), and the file may be hostile: what it quotes is made
+//! printable (control characters escaped, so nothing reaches a terminal as an escape sequence) and
+//! short (a quoted value is cut after [`MAX_QUOTED_CHARS`] characters), so an error never replays
+//! more of a file than the value at fault.
 
 use std::fmt;
 
 use serde::Serialize;
+
+use crate::escape;
+
+/// The most characters of one value a message quotes (between backticks) from a file.
+pub const MAX_QUOTED_CHARS: usize = 80;
+/// The most characters of a key path or a whole message, whatever it holds.
+const MAX_TEXT_CHARS: usize = 400;
 
 /// A line and column in a file, both counted from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -34,7 +46,8 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A diagnostic on `file` at `pos` (if known) for the value at `path`.
+    /// A diagnostic on `file` at `pos` (if known) for the value at `path`; the path and the message
+    /// are made printable and bounded (see the module's documentation).
     pub fn new(
         file: impl Into<String>,
         pos: Option<Pos>,
@@ -44,8 +57,8 @@ impl Diagnostic {
         Diagnostic {
             file: file.into(),
             pos,
-            path: path.to_string(),
-            message: message.into(),
+            path: escape::excerpt(&path.to_string(), MAX_TEXT_CHARS),
+            message: printable(&message.into()),
         }
     }
 
@@ -67,6 +80,23 @@ impl fmt::Display for Diagnostic {
         }
         write!(f, ": {}", self.message)
     }
+}
+
+/// `message` with control characters escaped, each quoted (backticked) value cut after
+/// [`MAX_QUOTED_CHARS`] and the whole after [`MAX_TEXT_CHARS`].
+fn printable(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        if i % 2 == 1 {
+            out.push_str(&escape::excerpt(part, MAX_QUOTED_CHARS));
+        } else {
+            out.push_str(&escape::text(part));
+        }
+    }
+    escape::excerpt(&out, MAX_TEXT_CHARS)
 }
 
 /// The path of keys leading to a value, displayed the way a user would type it: `hooks.deploy`,
@@ -157,5 +187,26 @@ mod tests {
             missing.to_string(),
             ".magento/services.yaml: the file is missing"
         );
+    }
+
+    #[test]
+    fn quoted_values_are_escaped_and_cut() {
+        let long = "x".repeat(500);
+        let d = Diagnostic::new(
+            "f",
+            None,
+            &KeyPath::root().child("na\x1bme"),
+            format!("must be a word, found `\x1b]0;owned\x07{long}` after `\x1b[2J`"),
+        );
+        let shown = d.to_string();
+        assert!(
+            !shown.contains('\x1b') && !shown.contains('\x07'),
+            "{shown:?}"
+        );
+        let cut = format!(
+            "found `\\x1b]0;owned\\x07{}…` after `\\x1b[2J`",
+            &long[..70]
+        );
+        assert!(shown.ends_with(&cut), "{shown}");
     }
 }

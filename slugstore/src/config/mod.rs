@@ -6,7 +6,9 @@
 //! file, line, column and key path, and all of them are reported at once.
 //!
 //! The parts:
-//! - `yaml` reads a file into a tree that keeps positions, under tight budgets (alias bombs are
+//! - `read` reads a file from a project directory, only when it is a regular file inside it and
+//!   small;
+//! - `yaml` parses a file into a tree that keeps positions, under tight budgets (alias bombs are
 //!   refused), with duplicate keys refused; `recover` makes syntax errors point at the real defect;
 //! - `field` reads typed values out of that tree, recording a diagnostic for each mismatch;
 //! - `app`, `mounts`, `services`, `routes`, `magento_env` hold the rules of each file, `project` the
@@ -21,6 +23,7 @@ mod field;
 mod magento_env;
 mod mounts;
 mod project;
+mod read;
 mod recover;
 mod routes;
 mod services;
@@ -40,9 +43,10 @@ pub use diagnostic::{Diagnostic, KeyPath, Pos};
 pub use magento_env::{MagentoEnv, Stage, ENV_FILE};
 pub use mounts::{Mount, MountSource};
 pub use project::{
-    load_project, load_project_from, parse_project, Project, Sources, APP_FILE, MAX_FILE_BYTES,
-    ROUTES_FILE, SERVICES_FILE,
+    load_project, load_project_from, parse_project, Project, Sources, APP_FILE, ROUTES_FILE,
+    SERVICES_FILE,
 };
+pub use read::{too_large, MAX_FILE_BYTES};
 pub use routes::{Route, RouteAction};
 pub use services::{Service, ServiceType};
 pub use topology::{topology_change, TopologyChange};
@@ -66,9 +70,8 @@ pub fn mount_paths(tree: &Path) -> Result<Vec<String>> {
 /// [`DEFAULT_MOUNTS`] as local mounts stored under their own path when the file is absent. Errors as
 /// [`mount_paths`].
 pub fn mounts(tree: &Path) -> Result<Vec<Mount>> {
-    let path = tree.join(APP_FILE);
-    let name = path.display().to_string();
-    let text = match project::read_config(&path, &name) {
+    let name = tree.join(APP_FILE).display().to_string();
+    let text = match project::read_config(tree, APP_FILE, &name) {
         Ok(Some(text)) => text,
         Ok(None) => return Ok(DEFAULT_MOUNTS.iter().map(|m| Mount::local(m)).collect()),
         Err(diagnostic) => return Err(Error::Config(vec![diagnostic])),

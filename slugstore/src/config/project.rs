@@ -13,6 +13,7 @@ use super::diagnostic::{Diagnostic, KeyPath, Pos};
 use super::field::Sink;
 use super::magento_env::{self, MagentoEnv, ENV_FILE};
 use super::mounts::MountSource;
+use super::read::{project_file, too_large, MAX_FILE_BYTES};
 use super::routes::{self, Route, RouteAction};
 use super::services::{self, Service};
 use super::yaml::{self, Node};
@@ -23,9 +24,6 @@ pub const APP_FILE: &str = ".magento.app.yaml";
 pub const SERVICES_FILE: &str = ".magento/services.yaml";
 /// The routes file.
 pub const ROUTES_FILE: &str = ".magento/routes.yaml";
-/// The largest configuration file read, in bytes: these files are a few KiB, and a bound keeps a
-/// mistaken or hostile file from being read into memory whole.
-pub const MAX_FILE_BYTES: u64 = 4 << 20;
 
 /// A validated project configuration: the three files, typed.
 #[derive(Debug, Clone)]
@@ -56,14 +54,15 @@ pub struct Sources<'a> {
 /// Reads and validates the configuration of the project in `dir`.
 ///
 /// Returns every defect found, sorted by file, line and column; file names in diagnostics are relative
-/// to `dir`.
+/// to `dir`. Each file is read only if it is a regular file inside `dir`, of at most
+/// [`MAX_FILE_BYTES`] (see `read.rs`).
 pub fn load_project(dir: &Path) -> Result<Project, Vec<Diagnostic>> {
-    load_project_from(|name| read_bounded(&dir.join(name)))
+    load_project_from(|name| project_file(dir, name))
 }
 
 /// Reads and validates a configuration whose files come from `fetch` rather than a directory (a
 /// stored slug, a git commit): `fetch(name)` returns the file's bytes, `None` when it does not exist,
-/// or why it cannot be read. The bytes are held to the same rules as [`load_project`]'s (size, UTF-8).
+/// or why it cannot be read (a phrase that follows the file's name in the diagnostic). The bytes are held to the same rules as [`load_project`]'s (size, UTF-8).
 pub fn load_project_from(
     mut fetch: impl FnMut(&str) -> Result<Option<Vec<u8>>, String>,
 ) -> Result<Project, Vec<Diagnostic>> {
@@ -145,10 +144,14 @@ pub fn parse_project(sources: Sources<'_>) -> Result<Project, Vec<Diagnostic>> {
     }
 }
 
-/// Reads one configuration file: `Ok(None)` when it does not exist, a diagnostic naming `name` when it
-/// cannot be read, is too large or is not UTF-8.
-pub(crate) fn read_config(path: &Path, name: &str) -> Result<Option<String>, Diagnostic> {
-    fetched_text(name, read_bounded(path))
+/// Reads configuration file `name` of the project in `root`: `Ok(None)` when it does not exist, a
+/// diagnostic naming `shown` when it is refused, is too large or is not UTF-8.
+pub(crate) fn read_config(
+    root: &Path,
+    name: &str,
+    shown: &str,
+) -> Result<Option<String>, Diagnostic> {
+    fetched_text(shown, project_file(root, name))
 }
 
 /// What a fetch of configuration file `name` gave, as text or as a diagnostic naming the file.
@@ -156,37 +159,15 @@ fn fetched_text(
     name: &str,
     fetched: Result<Option<Vec<u8>>, String>,
 ) -> Result<Option<String>, Diagnostic> {
-    let bytes = fetched
-        .map_err(|e| Diagnostic::new(name, None, &KeyPath::root(), format!("cannot read: {e}")))?;
+    let bytes = fetched.map_err(|why| Diagnostic::new(name, None, &KeyPath::root(), why))?;
     bytes.map(|b| config_text(name, b)).transpose()
-}
-
-/// The bytes of the file at `path`, `None` when it does not exist; refuses a file of more than
-/// [`MAX_FILE_BYTES`] before reading it.
-fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>, String> {
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.to_string()),
-        Ok(meta) if meta.len() > MAX_FILE_BYTES => Err(format!(
-            "is {} bytes; a configuration file must be under {MAX_FILE_BYTES}",
-            meta.len()
-        )),
-        Ok(_) => std::fs::read(path).map(Some).map_err(|e| e.to_string()),
-    }
 }
 
 /// A configuration file's bytes as text: bounded in size, valid UTF-8 (the error names the line).
 fn config_text(name: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(Diagnostic::new(
-            name,
-            None,
-            &KeyPath::root(),
-            format!(
-                "is {} bytes; a configuration file must be under {MAX_FILE_BYTES}",
-                bytes.len()
-            ),
-        ));
+        let why = too_large(bytes.len() as u64);
+        return Err(Diagnostic::new(name, None, &KeyPath::root(), why));
     }
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];

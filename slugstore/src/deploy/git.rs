@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 
 use crate::archive::{import, ImportOptions};
-use crate::config::MAX_FILE_BYTES;
+use crate::config::{too_large, MAX_FILE_BYTES};
 use crate::error::{Error, Result};
 use crate::id::SlugId;
 use crate::progress::ProgressBars;
@@ -126,20 +126,19 @@ impl GitCommit {
             Ok(other) => return Err(format!("is a {other} in commit {}", self.commit)),
             Err(_) => return Ok(None),
         }
+        let cannot = |e: Error| format!("cannot read: {e}");
         let size: u64 = git(&self.repo, &["cat-file", "-s", &spec])
             .output_text()
-            .map_err(|e| e.to_string())?
+            .map_err(cannot)?
             .parse()
-            .map_err(|e| format!("git cat-file -s: {e}"))?;
+            .map_err(|e| format!("cannot read: git cat-file -s: {e}"))?;
         if size > MAX_FILE_BYTES {
-            return Err(format!(
-                "is {size} bytes; a configuration file must be under {MAX_FILE_BYTES}"
-            ));
+            return Err(too_large(size));
         }
         git(&self.repo, &["cat-file", "blob", &spec])
             .output()
             .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(cannot)
     }
 
     /// Streams the commit's tree into `store` as a slug (`git archive` into the archive import) and

@@ -87,7 +87,7 @@ pub fn slug_project(store: &Store, id: &SlugId) -> Result<Project> {
         }) => store
             .read_object(object)
             .map(Some)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| format!("cannot read: {e}")),
         Some(_) => Err("is not a regular file".to_owned()),
     })
     .map_err(|d| under(&format!("slug {}:", id.short(12)), d))
