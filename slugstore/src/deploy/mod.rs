@@ -273,18 +273,10 @@ impl Run<'_> {
     /// The project as the build sees it (the environment's variables added to `variables.env`), and
     /// as the deploy hooks see it (its runtime variables and name added too).
     fn with_environment(&self, project: Project) -> (Project, Project) {
-        let Some(env) = self.env else {
-            return (project.clone(), project);
-        };
-        let mut build = project;
-        build.app.env.extend(env.variables.clone());
-        let mut runtime = build.clone();
-        runtime.app.env.extend(env.runtime_variables.clone());
-        runtime.app.env.extend([
-            ("PLATFORM_ENVIRONMENT".to_owned(), env.name.clone()),
-            ("PLATFORM_BRANCH".to_owned(), env.branch().to_owned()),
-        ]);
-        (build, runtime)
+        (
+            build_project(project.clone(), self.env),
+            runtime_project(project, self.env),
+        )
     }
 
     /// Phase 2: reuse an earlier build of this tree, or build it.
@@ -451,11 +443,38 @@ impl Run<'_> {
     }
 }
 
+/// The project as the build hook sees it: the environment's variables added to `variables.env`.
+fn build_project(mut project: Project, env: Option<&Environment>) -> Project {
+    if let Some(env) = env {
+        project.app.env.extend(env.variables.clone());
+    }
+    project
+}
+
+/// The project as the deploy and post-deploy hooks (and the crons) see it: the build's variables, the
+/// environment's runtime variables, `PLATFORM_ENVIRONMENT` and `PLATFORM_BRANCH`.
+pub fn runtime_project(project: Project, env: Option<&Environment>) -> Project {
+    let mut runtime = build_project(project, env);
+    if let Some(env) = env {
+        runtime.app.env.extend(env.runtime_variables.clone());
+        runtime.app.env.extend([
+            ("PLATFORM_ENVIRONMENT".to_owned(), env.name.clone()),
+            ("PLATFORM_BRANCH".to_owned(), env.branch().to_owned()),
+        ]);
+    }
+    runtime
+}
+
+/// The target's deploy lock (`deploys/.lock`), held by a deploy from start to end.
+pub fn deploy_lock_path(target_root: &Path) -> PathBuf {
+    target_root.join(status::DEPLOYS).join(".lock")
+}
+
 /// Takes the exclusive deploy lock of the target (`deploys/.lock`), waiting for a running deploy.
 fn lock_deploys(target_root: &Path) -> Result<File> {
-    let dir = target_root.join(status::DEPLOYS);
-    std::fs::create_dir_all(&dir).at(&dir)?;
-    let path = dir.join(".lock");
+    let path = deploy_lock_path(target_root);
+    let dir = path.parent().expect("the lock is in deploys/");
+    std::fs::create_dir_all(dir).at(dir)?;
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
