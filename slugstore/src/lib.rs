@@ -46,6 +46,7 @@ pub mod archive;
 pub mod checkout;
 pub mod compress;
 pub mod config;
+pub mod cron;
 pub mod deploy;
 pub mod diff;
 pub mod environment;

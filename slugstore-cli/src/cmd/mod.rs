@@ -5,6 +5,7 @@ use std::process::ExitCode;
 pub mod activate;
 pub mod checkout;
 pub mod compress_static;
+pub mod cron;
 pub mod deploy;
 pub mod diff;
 pub mod env;

@@ -85,6 +85,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             no_reuse: false,
         },
         allowed_hosts: a.allow_host,
+        limits: slugstore_serve::Limits::default(),
     };
     let server = Server::bind(&ctx.store_path().0, opts)?;
     let url = server.url();

@@ -1,6 +1,6 @@
 //! `.magento.app.yaml`: the application's name, runtime, build, storage and hooks.
 //!
-//! Only the fields the pipeline acts on are typed; everything else (`web`, `crons`, `runtime`, keys a
+//! Only the fields the pipeline acts on are typed; everything else (`web`, `runtime`, keys a
 //! newer platform adds) is accepted and left alone, so a valid platform config is never refused for
 //! carrying more than slugstore reads. Each rule records its own diagnostic and parsing carries on, so a
 //! file with three defects yields three diagnostics.
@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::crons::{self, Cron};
 use super::diagnostic::{KeyPath, Pos};
 use super::field::{required, Field, Sink};
 use super::mounts::{self, Mount, MountSource};
@@ -45,6 +46,8 @@ pub struct App {
     pub scd_compression_level: Option<u32>,
     /// `variables.env.SCD_COMPRESSION_TIMEOUT`, in seconds.
     pub scd_compression_timeout: Option<u64>,
+    /// `crons`, in file order.
+    pub crons: Vec<Cron>,
     /// The whole `variables` section as written, for the build key.
     pub(crate) variables: Option<Node>,
 }
@@ -161,6 +164,10 @@ pub(crate) fn parse(root: &Node, sink: &mut Sink<'_>) -> Option<App> {
         scd_compression_level: env.compression_level,
         scd_compression_timeout: env.compression_timeout,
         env: env.values,
+        crons: root
+            .get("crons")
+            .map(|c| crons::parse(&c, sink))
+            .unwrap_or_default(),
         variables: variables.map(|v| v.node.clone()),
     })
 }

@@ -11,13 +11,14 @@
 //! - `yaml` parses a file into a tree that keeps positions, under tight budgets (alias bombs are
 //!   refused), with duplicate keys refused; `recover` makes syntax errors point at the real defect;
 //! - `field` reads typed values out of that tree, recording a diagnostic for each mismatch;
-//! - `app`, `mounts`, `services`, `routes`, `magento_env` hold the rules of each file, `project` the
+//! - `app`, `mounts`, `crons`, `services`, `routes`, `magento_env` hold the rules of each file, `project` the
 //!   rules across files; `variables` gives `PLATFORM_VARIABLES`, `warnings` what a valid configuration
 //!   makes impossible;
 //! - `topology` compares two configurations, `build_key` gives the bytes a build is keyed on.
 
 mod app;
 mod build_key;
+mod crons;
 mod diagnostic;
 mod field;
 mod magento_env;
@@ -39,6 +40,7 @@ pub use app::{
     SCD_COMPRESSION_TIMEOUT,
 };
 pub use build_key::build_key_material;
+pub use crons::{Cron, DEFAULT_SHUTDOWN_TIMEOUT, MAX_CRON_TIMEOUT};
 pub use diagnostic::{Diagnostic, KeyPath, Pos};
 pub use magento_env::{MagentoEnv, Stage, ENV_FILE};
 pub use mounts::{Mount, MountSource};

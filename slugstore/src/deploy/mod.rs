@@ -491,11 +491,16 @@ impl Run<'_> {
     }
 }
 
+/// The target's deploy lock (`deploys/.lock`), held by a deploy from start to end.
+pub fn deploy_lock_path(target_root: &Path) -> PathBuf {
+    target_root.join(status::DEPLOYS).join(".lock")
+}
+
 /// Takes the exclusive deploy lock of the target (`deploys/.lock`), waiting for a running deploy.
 fn lock_deploys(target_root: &Path) -> Result<File> {
-    let dir = target_root.join(status::DEPLOYS);
-    std::fs::create_dir_all(&dir).at(&dir)?;
-    let path = dir.join(".lock");
+    let path = deploy_lock_path(target_root);
+    let dir = path.parent().expect("the lock is in deploys/");
+    std::fs::create_dir_all(dir).at(dir)?;
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

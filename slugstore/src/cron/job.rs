@@ -1,0 +1,211 @@
+//! Running one job's command with a deadline.
+//!
+//! A cron job must never run forever, and must get out of the way of a deploy. The command runs as
+//! `sh -c COMMAND` in a process group of its own, its output appended to the run's log. The runner
+//! polls it: once the job passes its `timeout`, or when `interrupt` says so (a deploy put the target in
+//! maintenance), the whole group gets SIGTERM, and SIGKILL `shutdown_timeout` later, as the platform
+//! does when it cancels a cron. Output goes straight to the log file, not through pipes, so no reader
+//! can block on a descendant that keeps them open.
+
+use std::fs::File;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// How often a running job is looked at.
+const POLL: Duration = Duration::from_millis(50);
+
+/// What to run, and its limits.
+pub struct Job<'a> {
+    /// Its name in messages.
+    pub name: &'a str,
+    /// The shell command.
+    pub command: &'a str,
+    /// Working directory.
+    pub cwd: &'a Path,
+    /// Variables added to the inherited environment.
+    pub env: &'a [(String, String)],
+    /// Longest run before the stop signal.
+    pub timeout: Duration,
+    /// From the stop signal to the kill.
+    pub shutdown_timeout: Duration,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    /// The exit code, when it exited.
+    pub code: Option<i32>,
+    /// Why it was stopped, when it was.
+    pub stopped: Option<String>,
+    /// `None` on success, else what went wrong, for the record.
+    pub error: Option<String>,
+}
+
+/// Runs `job` with its output appended to `log`; `interrupt` is asked while it runs and returns the
+/// reason to stop it early, if any.
+pub fn run(job: &Job<'_>, log: &File, interrupt: &dyn Fn() -> Option<String>) -> Result<Ended> {
+    let stream = |what: &str| {
+        log.try_clone().map_err(|e| {
+            Error::Invalid(format!(
+                "cron {}: cannot share its log for {what}: {e}",
+                job.name
+            ))
+        })
+    };
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(job.command)
+        .current_dir(job.cwd)
+        .envs(job.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(stream("stdout")?)
+        .stderr(stream("stderr")?)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            Error::Invalid(format!(
+                "cannot run cron {} in {}: {e}",
+                job.name,
+                job.cwd.display()
+            ))
+        })?;
+    let started = Instant::now();
+    let mut stopping: Option<(Instant, String)> = None;
+    let status = loop {
+        if let Some(status) = try_wait(&mut child, job.name)? {
+            break status;
+        }
+        match &stopping {
+            None => {
+                let reason = if started.elapsed() >= job.timeout {
+                    Some(format!(
+                        "stopped at its timeout of {}s",
+                        job.timeout.as_secs()
+                    ))
+                } else {
+                    interrupt()
+                };
+                if let Some(reason) = reason {
+                    signal_group(&child, libc::SIGTERM);
+                    stopping = Some((Instant::now(), reason));
+                }
+            }
+            Some((since, _)) if since.elapsed() >= job.shutdown_timeout => {
+                signal_group(&child, libc::SIGKILL);
+                let status = child
+                    .wait()
+                    .map_err(|e| Error::Invalid(format!("waiting for cron {}: {e}", job.name)))?;
+                let reason = stopping.take().map(|(_, r)| r).unwrap_or_default();
+                return Ok(Ended {
+                    code: status.code(),
+                    error: Some(format!(
+                        "{reason}; killed {}s after SIGTERM (shutdown_timeout)",
+                        job.shutdown_timeout.as_secs()
+                    )),
+                    stopped: Some(reason),
+                });
+            }
+            Some(_) => {}
+        }
+        std::thread::sleep(POLL);
+    };
+    let stopped = stopping.map(|(_, reason)| reason);
+    Ok(Ended {
+        code: status.code(),
+        error: describe_failure(&status, stopped.as_deref()),
+        stopped,
+    })
+}
+
+fn try_wait(child: &mut Child, name: &str) -> Result<Option<ExitStatus>> {
+    child
+        .try_wait()
+        .map_err(|e| Error::Invalid(format!("waiting for cron {name}: {e}")))
+}
+
+/// Sends `signal` to the job's process group (its shell and everything it started).
+fn signal_group(child: &Child, signal: libc::c_int) {
+    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
+        return;
+    };
+    // SAFETY: kill(2) on the process group we created; a group already gone gives ESRCH, ignored.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+/// `None` for a successful exit, else what the record says.
+fn describe_failure(status: &ExitStatus, stopped: Option<&str>) -> Option<String> {
+    if status.success() && stopped.is_none() {
+        return None;
+    }
+    let how = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        (None, None) => "ended abnormally".to_owned(),
+    };
+    Some(match stopped {
+        Some(reason) => format!("{reason}; {how}"),
+        None => how,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_with(command: &str, timeout_ms: u64, shutdown_ms: u64) -> (Ended, String, Duration) {
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("log");
+        let log = File::create(&log_path).unwrap();
+        let env = [("CRON_VAR".to_owned(), "set".to_owned())];
+        let job = Job {
+            name: "test",
+            command,
+            cwd: dir.path(),
+            env: &env,
+            timeout: Duration::from_millis(timeout_ms),
+            shutdown_timeout: Duration::from_millis(shutdown_ms),
+        };
+        let t = Instant::now();
+        let ended = run(&job, &log, &|| None).unwrap();
+        (
+            ended,
+            std::fs::read_to_string(log_path).unwrap(),
+            t.elapsed(),
+        )
+    }
+
+    #[test]
+    fn output_and_status_are_recorded() {
+        let (ok, log, _) = run_with("echo out $CRON_VAR; echo err >&2", 10_000, 1000);
+        assert!(ok.error.is_none(), "{ok:?}");
+        assert_eq!(ok.code, Some(0));
+        assert!(log.contains("out set\n") && log.contains("err\n"), "{log}");
+        let (bad, _, _) = run_with("exit 3", 10_000, 1000);
+        assert_eq!(bad.error.as_deref(), Some("exited with status 3"));
+    }
+
+    #[test]
+    fn a_job_past_its_timeout_is_stopped_then_killed() {
+        // Stops on SIGTERM.
+        let (ended, _, took) = run_with("sleep 30", 200, 5_000);
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+        let error = ended.error.unwrap();
+        assert!(error.contains("stopped at its timeout"), "{error}");
+        assert!(error.contains("killed by signal 15"), "{error}");
+        // Ignores SIGTERM (the disposition is inherited by sleep): killed after shutdown_timeout.
+        let (ended, _, took) = run_with("trap '' TERM; sleep 30", 200, 300);
+        assert!(took >= Duration::from_millis(500), "took {took:?}");
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+        let error = ended.error.unwrap();
+        assert!(
+            error.contains("killed 0s after SIGTERM (shutdown_timeout)"),
+            "{error}"
+        );
+    }
+}
