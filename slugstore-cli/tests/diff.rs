@@ -195,7 +195,9 @@ fn unknown_or_pruned_slugs_are_named_in_the_error() {
     expect(&out, 1);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("no slug or ref named `{third}`")),
+        err.contains(&format!(
+            "slug {third} is not in the store (pruned, or never stored here)"
+        )),
         "{err}"
     );
 }

@@ -388,7 +388,9 @@ fn unknown_keys_are_accepted() {
 
 #[test]
 fn both_mount_syntaxes_are_read_and_normalized() {
-    let mounts = "mounts:\n  \"/var/\": \"shared:files/var\"\n  \"pub/media\": { source: local, source_path: /media/ }\n  \
+    // A mount path's leading `/` is optional; a source_path is a path inside the storage (a trailing `/`
+    // is normalized away, a leading one is refused as absolute: see mount_source_paths_*).
+    let mounts = "mounts:\n  \"/var/\": \"shared:files/var\"\n  \"pub/media\": { source: local, source_path: media/ }\n  \
                   tmp: { source: tmp }\n  \".ssh\": \"shared:files/ssh\"\n  files: { source: service, service: nfs, source_path: f }\n";
     let app = valid(APP_FILE).replace(
         &valid(APP_FILE)
