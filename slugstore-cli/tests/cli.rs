@@ -1,6 +1,7 @@
 //! The `slug` command end to end: the binary cargo built for this package, run on real trees and stores
 //! in temporary directories, checked by its exit status, its output and the files it leaves.
 
+use slugstore_tests::deadline::Deadline;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -21,8 +22,7 @@ fn slug(dir: &Path, store: &Path, args: &[&str]) -> Output {
         .arg("--store")
         .arg(store)
         .args(args)
-        .output()
-        .expect("run slug")
+        .output_deadline()
 }
 
 fn text(b: &[u8]) -> String {
@@ -301,8 +301,7 @@ fn restore_sets_recorded_modes_under_a_narrow_umask() {
             SLUG,
             &id,
         ])
-        .output()
-        .unwrap();
+        .output_deadline();
     expect(&out, 0);
     let mut src = read_tree(&env.path("src"));
     src = slugstore_tests::compare::without(src, b"var");
@@ -325,8 +324,7 @@ fn unreadable_file_fails_the_snapshot_and_commits_nothing() {
         c.current_dir(env.tmp.path())
             .args(["--store", "store"])
             .args(args)
-            .output()
-            .expect("run")
+            .output_deadline()
     };
     if is_root() {
         if Command::new("setpriv").arg("--version").output().is_err() {

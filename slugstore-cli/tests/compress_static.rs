@@ -1,5 +1,6 @@
 //! `slug compress-static` as a user runs it: real files, the built binary, JSON reports, exit codes.
 
+use slugstore_tests::deadline::Deadline;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -8,8 +9,7 @@ fn slug(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_slug"))
         .args(args)
         .current_dir(cwd)
-        .output()
-        .unwrap()
+        .output_deadline()
 }
 
 fn report(out: &Output) -> serde_json::Value {
@@ -48,8 +48,7 @@ fn compresses_once_then_finds_everything_up_to_date() {
     let t = Command::new("gzip")
         .arg("-t")
         .arg(st.join("app.js.gz"))
-        .status()
-        .unwrap();
+        .status_deadline();
     assert!(t.success());
     assert!(
         dir.path().join(".slugstore/gz").is_dir(),

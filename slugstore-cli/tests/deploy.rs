@@ -1,6 +1,7 @@
 //! `slug deploy` end to end on the example project (examples/shop): the built binary, real files, a
 //! real store and target in a temporary directory.
 
+use slugstore_tests::deadline::Deadline;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -121,8 +122,7 @@ fn deploy_build_reuse_rollback_and_mounts() {
     assert!(Command::new("gzip")
         .arg("-t")
         .arg(&gz)
-        .status()
-        .unwrap()
+        .status_deadline()
         .success());
     assert!(env
         .target()

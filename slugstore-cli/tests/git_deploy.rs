@@ -1,6 +1,7 @@
 //! Deploys from git: `slug deploy --git`, and a real `git push` to a bare repository whose
 //! `post-receive` hook is the project's `scripts/post-receive`.
 
+use slugstore_tests::deadline::Deadline;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -31,8 +32,7 @@ fn git(dir: &Path, args: &[&str]) -> Output {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", dir)
         .env_remove("GIT_DIR")
-        .output()
-        .expect("git runs (install git)");
+        .output_deadline();
     assert!(
         out.status.success(),
         "git {args:?} failed: {}",

@@ -1,6 +1,7 @@
 //! A Magento-Cloud-shaped project deployed end to end and checked as the application sees it: through
 //! `current/` and from inside its hooks, never by reading slugstore's own directories.
 
+use slugstore_tests::deadline::Deadline;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
@@ -69,8 +70,7 @@ fn a_magento_project_deploys_as_the_platform_would() {
     assert!(std::process::Command::new("gzip")
         .arg("-t")
         .arg(&gz)
-        .status()
-        .unwrap()
+        .status_deadline()
         .success());
 
     // PLATFORM_RELATIONSHIPS, decoded by the deploy hook, holds the endpoints given.

@@ -1,5 +1,6 @@
 //! `slug validate` on the configuration fixtures of the slugstore crate.
 
+use slugstore_tests::deadline::Deadline;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -13,8 +14,7 @@ fn slug(args: &[&str], dir: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_slug"))
         .args(args)
         .arg(fixture(dir))
-        .output()
-        .unwrap()
+        .output_deadline()
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `slug watch` end to end: a watcher process, snapshots that use its journal, `--status` and `--stop`.
 
+use slugstore_tests::deadline::Deadline;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -13,8 +14,7 @@ fn slug(args: &[&str], store: &Path) -> Output {
         .arg("--store")
         .arg(store)
         .args(args)
-        .output()
-        .expect("run slug")
+        .output_deadline()
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -69,8 +69,7 @@ fn snapshots_take_the_changes_from_a_running_watcher() {
 
     let second = Command::new(SLUG)
         .args(["watch", tree_arg])
-        .output()
-        .unwrap();
+        .output_deadline();
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("already runs"));
 
@@ -90,7 +89,7 @@ fn snapshots_take_the_changes_from_a_running_watcher() {
     );
     let stop = slug(&["watch", "--stop", tree_arg], &store);
     assert!(stop.status.success());
-    let exit = watcher.0.take().unwrap().wait().unwrap();
+    let exit = slugstore_tests::deadline::wait_deadline(&mut watcher.0.take().unwrap());
     assert!(exit.success());
     let stopped: serde_json::Value =
         serde_json::from_str(&lines.next().expect("stopped line").unwrap()).unwrap();

@@ -3,6 +3,7 @@
 //! ece-tools' deploy reads (`app/etc/env.php`, `app/etc/config.php`, `pub/static/deployed_version.txt`,
 //! `PLATFORM_RELATIONSHIPS`). Driven through the real `slug` binary like [`crate::project::Shop`].
 
+use crate::deadline::Deadline;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -170,8 +171,7 @@ impl Magento {
             .arg(self.root.join("store"))
             .args(args)
             .current_dir(&self.root)
-            .output()
-            .unwrap()
+            .output_deadline()
     }
 
     /// As [`Magento::slug`], failing the test when the command fails.

@@ -4,6 +4,7 @@
 //! The build hook of the copy also appends a line to `build-runs` (outside the tree) at each run, so a
 //! test can tell a build that ran from one that was reused or skipped.
 
+use crate::deadline::Deadline;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -63,8 +64,7 @@ impl Shop {
             .arg(self.store())
             .args(args)
             .current_dir(&self.root)
-            .output()
-            .unwrap()
+            .output_deadline()
     }
 
     /// As [`Shop::slug`], failing the test when the command fails.

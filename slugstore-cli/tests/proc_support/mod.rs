@@ -16,9 +16,11 @@ pub fn slug(store: &Path) -> Command {
     c
 }
 
-/// Runs `cmd` and returns its output, panicking with stderr if it could not start.
+/// Runs `cmd` and returns its output, panicking if it could not start or outlives the tests' deadline
+/// ([`slugstore_tests::deadline`]).
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("slug runs")
+    use slugstore_tests::deadline::Deadline;
+    cmd.output_deadline()
 }
 
 /// Deterministic bytes for `(seed, len)`: text-like for even seeds, random-looking for odd ones.
