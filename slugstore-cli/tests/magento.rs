@@ -28,11 +28,7 @@ fn json(path: &Path) -> serde_json::Value {
 }
 
 fn production(m: &Magento) {
-    let mut args = vec!["--domain", "shop.example.com"];
-    for s in SERVICES {
-        args.extend(["--service", s]);
-    }
-    m.add_env("production", &args);
+    m.add_env_with_services("production", "shop.example.com");
 }
 
 #[test]
@@ -408,11 +404,7 @@ fn a_target_deployed_with_the_old_mount_layout_is_repaired_without_losing_data()
 fn diff_takes_environment_names() {
     let m = magento();
     production(&m);
-    let mut args = vec!["--domain", "staging.example.com"];
-    for s in SERVICES {
-        args.extend(["--service", s]);
-    }
-    m.add_env("staging", &args);
+    m.add_env_with_services("staging", "staging.example.com");
     assert!(m.deploy("production").status.success());
     m.write("app/code/Vendor/Module/Model.php", "<?php // new\n");
     assert!(m.deploy("staging").status.success());

@@ -3,12 +3,11 @@
 //! ece-tools' deploy reads (`app/etc/env.php`, `app/etc/config.php`, `pub/static/deployed_version.txt`,
 //! `PLATFORM_RELATIONSHIPS`). Driven through the real `slug` binary like [`crate::project::Shop`].
 
-use crate::deadline::Deadline;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::project::stderr;
+use crate::project::{run_slug, succeeded};
 
 /// `.magento.app.yaml`: the mounts in all three spellings (legacy `shared:files/X`, a mapping with
 /// `source_path`, a mapping without it, a leading `/`), two relationships, and hooks that fail unless
@@ -166,23 +165,12 @@ impl Magento {
 
     /// Runs `slug --store STORE ARGS` in the temporary directory.
     pub fn slug(&self, args: &[&str]) -> Output {
-        Command::new(&self.bin)
-            .arg("--store")
-            .arg(self.root.join("store"))
-            .args(args)
-            .current_dir(&self.root)
-            .output_deadline()
+        run_slug(&self.bin, &self.root.join("store"), &self.root, args)
     }
 
     /// As [`Magento::slug`], failing the test when the command fails.
     pub fn slug_ok(&self, args: &[&str]) -> Output {
-        let out = self.slug(args);
-        assert!(
-            out.status.success(),
-            "slug {args:?} failed: {}",
-            stderr(&out)
-        );
-        out
+        succeeded(self.slug(args), args)
     }
 
     /// `slug env add NAME --target targets/NAME EXTRA...`.
@@ -191,6 +179,15 @@ impl Magento {
         let mut args = vec!["env", "add", name, "--target", t.to_str().unwrap()];
         args.extend_from_slice(extra);
         self.slug_ok(&args);
+    }
+
+    /// Adds environment `name` with the endpoints of [`SERVICES`] and `domain`.
+    pub fn add_env_with_services(&self, name: &str, domain: &str) {
+        let mut args = vec!["--domain", domain];
+        for s in SERVICES {
+            args.extend(["--service", s]);
+        }
+        self.add_env(name, &args);
     }
 
     /// `slug deploy src --env NAME`.

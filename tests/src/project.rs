@@ -59,23 +59,12 @@ impl Shop {
 
     /// Runs `slug --store STORE ARGS` in the temporary directory.
     pub fn slug(&self, args: &[&str]) -> Output {
-        Command::new(&self.bin)
-            .arg("--store")
-            .arg(self.store())
-            .args(args)
-            .current_dir(&self.root)
-            .output_deadline()
+        run_slug(&self.bin, &self.store(), &self.root, args)
     }
 
     /// As [`Shop::slug`], failing the test when the command fails.
     pub fn slug_ok(&self, args: &[&str]) -> Output {
-        let out = self.slug(args);
-        assert!(
-            out.status.success(),
-            "slug {args:?} failed: {}",
-            stderr(&out)
-        );
-        out
+        succeeded(self.slug(args), args)
     }
 
     /// Runs `slug --json ARGS`, which must succeed, and parses its output.
@@ -145,6 +134,26 @@ impl Shop {
     pub fn edit_app(&self, f: impl FnOnce(&str) -> String) {
         edit(&self.src().join(".magento.app.yaml"), f);
     }
+}
+
+/// Runs `slug --store STORE ARGS` in `cwd`, under the tests' deadline.
+pub fn run_slug(bin: &Path, store: &Path, cwd: &Path, args: &[&str]) -> Output {
+    Command::new(bin)
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .current_dir(cwd)
+        .output_deadline()
+}
+
+/// `out` of `slug ARGS`, failing the test with its stderr when the command failed.
+pub fn succeeded(out: Output, args: &[&str]) -> Output {
+    assert!(
+        out.status.success(),
+        "slug {args:?} failed: {}",
+        stderr(&out)
+    );
+    out
 }
 
 /// Endpoints for the example's relationships (`database`, `redis`): services slugstore never
