@@ -1,8 +1,12 @@
-//! Crash harness: run `slug snapshot`, `restore`, `checkout`, `push`, `prune` and `gc` as child
-//! processes, SIGKILL them at seeded random moments, and check after every step that the store opens and
-//! verifies, that every slug reported complete (its id printed) still restores bit-exact, that the
-//! deploy target holds only whole releases, and that every slug whose push completed (or was killed
-//! and then rerun to completion) pulls from the remote into an empty store and restores bit-exact.
+//! Crash harness: run `slug snapshot`, `restore`, `checkout --activate`, `rollback`, `push`, `prune` and
+//! `gc` as child processes, SIGKILL them at seeded random moments, and check after every step that the
+//! store opens and verifies, that every slug reported complete (its id printed) still restores
+//! bit-exact, that the deploy target holds only whole releases, and that every slug whose push
+//! completed (or was killed and then rerun to completion) pulls from the remote into an empty store and
+//! restores bit-exact. A prune (`--keep-last` 0, 1 or 2) is all or nothing: after it, killed or not,
+//! the store lists either every slug it listed before or exactly those the same prune's `--dry-run`
+//! kept; one that ended kept the newest; and `slug ls` always lists the slugs in the order they were
+//! made.
 //!
 //! `SLUGSTORE_CRASH_ITERATIONS` sets the number of steps (default 40, for CI; `scripts/crash-soak.sh`
 //! runs hundreds), `SLUGSTORE_CRASH_SEED` the seed. The kill moment is drawn between 0 and a little more
@@ -29,6 +33,7 @@ enum Op {
     Push,
     Prune,
     Gc,
+    Rollback,
 }
 
 struct Completed {
@@ -47,6 +52,11 @@ struct Counts {
     broken_releases: u64,
     /// Pushes killed and then rerun to completion.
     pushes_resumed: u64,
+    /// Prunes that left neither the slugs before nor those their dry run kept, or an ended prune that
+    /// did not keep the newest slugs.
+    torn_prunes: u64,
+    /// `slug ls` listings out of the order the slugs were made in.
+    disordered: u64,
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -90,14 +100,15 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
     let mut counts = Counts::default();
     let mut next_version = 0u64;
     for step in 0..iterations {
-        let op = match rng.below(13) {
+        let op = match rng.below(14) {
             0..=3 => Op::SnapshotKeep,
             4..=5 => Op::SnapshotScratch,
             6 => Op::Restore,
             7 => Op::Prune,
             8..=9 => Op::Checkout,
             10..=11 => Op::Push,
-            _ => Op::Gc,
+            12 => Op::Gc,
+            _ => Op::Rollback,
         };
         let kept: Vec<&String> = completed
             .iter()
@@ -109,6 +120,8 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
             .map(|id| id.to_string());
         let version = next_version;
         let mut cmd = slug(&store);
+        let (mut keep_last, mut listed_before, mut would_keep) =
+            (String::new(), Vec::new(), Vec::new());
         match op {
             Op::SnapshotKeep | Op::SnapshotScratch => {
                 next_version += 1;
@@ -144,7 +157,26 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
                 }
             }
             Op::Prune => {
-                cmd.args(["prune", "--keep-last", "0"]);
+                keep_last = rng.below(3).to_string();
+                cmd.args(["prune", "--keep-last", &keep_last]);
+                listed_before = listed(&store);
+                let pruned = ids_of(
+                    run(slug(&store).args([
+                        "prune",
+                        "--keep-last",
+                        &keep_last,
+                        "--dry-run",
+                        "--json",
+                    ])),
+                    "pruned",
+                );
+                would_keep = (listed_before.iter())
+                    .filter(|id| !pruned.contains(id))
+                    .cloned()
+                    .collect();
+            }
+            Op::Rollback => {
+                cmd.args(["rollback", "--target"]).arg(&target);
             }
             Op::Gc => {
                 cmd.args(["gc", "--repack-below", "100"]);
@@ -183,7 +215,7 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
             // the window (and the share of runs that finish unkilled) too wide for long.
             longest.insert(op, (window + started.elapsed() * 3) / 4);
             assert!(
-                out.status.success() || op == Op::Restore,
+                out.status.success() || op == Op::Restore || nothing_to_roll_back(op, &out),
                 "{op:?} failed without a kill: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -221,8 +253,23 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
             counts.lost += check_completed(&store, &check, dir.path());
             counts.lost += check_pushed(&remote_url, &pushed, dir.path(), last);
         }
-        if op == Op::Checkout {
+        if op == Op::Checkout || op == Op::Rollback {
             counts.broken_releases += check_target(&target, &completed, dir.path());
+        }
+        if op == Op::Prune {
+            let now = listed(&store);
+            let keep: usize = keep_last.parse().unwrap();
+            let newest = &listed_before[listed_before.len().saturating_sub(keep)..];
+            let whole = now == listed_before || now == would_keep;
+            if !whole
+                || (!killed && (now != would_keep || !newest.iter().all(|id| now.contains(id))))
+            {
+                eprintln!(
+                    "step {step} (prune --keep-last {keep}, killed: {killed}): listed {now:?}, before {listed_before:?}, its dry run kept {would_keep:?}"
+                );
+                counts.torn_prunes += 1;
+            }
+            counts.disordered += check_order(step, &now, &completed);
         }
     }
     // Releases are read-only; let the temporary directory go.
@@ -233,7 +280,7 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
 
     let kills: u64 = counts.kills.values().sum();
     eprintln!(
-        "crash harness (seed {seed:#x}): {iterations} steps, runs {:?}, kills {:?} ({kills} in all), {} completed slugs, {} pushed ({} after a killed push), {} corrupt stores, {} lost slugs, {} broken releases",
+        "crash harness (seed {seed:#x}): {iterations} steps, runs {:?}, kills {:?} ({kills} in all), {} completed slugs, {} pushed ({} after a killed push), {} corrupt stores, {} lost slugs, {} broken releases, {} torn prunes, {} listings out of order",
         counts.runs,
         counts.kills,
         completed.len(),
@@ -241,11 +288,15 @@ fn killed_commands_never_corrupt_the_store_or_lose_a_completed_slug() {
         counts.pushes_resumed,
         counts.corrupt,
         counts.lost,
-        counts.broken_releases
+        counts.broken_releases,
+        counts.torn_prunes,
+        counts.disordered
     );
     assert_eq!(counts.corrupt, 0, "corrupt stores");
     assert_eq!(counts.lost, 0, "lost completed slugs");
     assert_eq!(counts.broken_releases, 0, "broken releases");
+    assert_eq!(counts.torn_prunes, 0, "torn prunes");
+    assert_eq!(counts.disordered, 0, "listings out of order");
     assert!(
         kills * 3 >= iterations,
         "too few kills landed ({kills}) for the harness to mean anything"
@@ -376,4 +427,55 @@ fn check_completed(
         }
     }
     lost
+}
+
+/// The ids `slug ls` lists, in its order.
+fn listed(store: &std::path::Path) -> Vec<String> {
+    ids_of(
+        run(slug(store).args(["--lock-timeout", "30", "ls", "--json"])),
+        "",
+    )
+}
+
+/// The `id`s of the JSON array a successful command printed (under `key`, or the whole output).
+fn ids_of(out: std::process::Output, key: &str) -> Vec<String> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = if key.is_empty() { &json } else { &json[key] };
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// 1 (and a message) if the completed slugs among `listed` are not in the order they were made.
+fn check_order(step: u64, listed: &[String], completed: &BTreeMap<String, Completed>) -> u64 {
+    let versions: Vec<u64> = listed
+        .iter()
+        .filter_map(|id| completed.get(id).map(|c| c.version))
+        .collect();
+    if versions.windows(2).all(|w| w[0] < w[1]) {
+        return 0;
+    }
+    eprintln!("step {step}: slug ls lists versions {versions:?}, not in the order they were made");
+    1
+}
+
+/// Whether `out` is a rollback refused because the target has no earlier deploy to go back to.
+fn nothing_to_roll_back(op: Op, out: &std::process::Output) -> bool {
+    let err = String::from_utf8_lossy(&out.stderr);
+    op == Op::Rollback
+        && [
+            "nothing to roll back",
+            "cannot go back",
+            "not in the deploy history",
+            "is not a deploy target",
+        ]
+        .iter()
+        .any(|m| err.contains(m))
 }

@@ -37,7 +37,7 @@ fn push_to_a_remote_refusing_uploads_slowly_fails_with_the_refusal() {
         .env("AWS_REGION", "us-east-1")
         .env_remove("AWS_ENDPOINT_URL_S3")
         .env_remove("AWS_SESSION_TOKEN");
-    let out = run_within(&mut push, Duration::from_secs(120), "slug push");
+    let out = run_within(&mut push, Duration::from_secs(120));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("403") || err.contains("Forbidden"), "{err}");

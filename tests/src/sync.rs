@@ -38,6 +38,7 @@ macro_rules! sync_tests {
             interrupted_push_resumes,
             interrupted_push_with_idx_but_no_pack_resumes,
             slowly_refused_push_ends_with_the_first_error,
+            slowly_failing_pull_ends_with_the_first_error,
             concurrent_pushes_of_one_slug,
             verify_repair_refetches_damaged_objects,
             manifest_travels_as_a_patch,
@@ -498,6 +499,36 @@ pub fn slowly_refused_push_ends_with_the_first_error(remote: &TestRemote) {
     assert_verifies(&st);
 }
 
+/// The same for a pull (checked by reading; no queue there): a remote whose ranged reads all fail
+/// slowly, after the manifest, fails the pull with that error after at most one read per transfer
+/// thread, and the local store gains nothing.
+pub fn slowly_failing_pull_ends_with_the_first_error(remote: &TestRemote) {
+    let dir = remote.scratch.path();
+    let (st, slug) = snapshot_tree(dir, &sample_tree(100, 8 << 10));
+    push_with(&st, &slug, &*remote.backend, 4 << 10).expect("push");
+    let failing = Failing::new(
+        &*remote.backend,
+        usize::MAX,
+        usize::MAX,
+        Duration::from_millis(300),
+    );
+    failing.ranges_left.store(1, Ordering::SeqCst);
+    let fresh = store::init(&dir.join("fresh"));
+    let err = {
+        let _deadline = watchdog(PUSH_DEADLINE, "a pull from a remote failing every read");
+        pull_into(&fresh, &failing, REF).unwrap_err()
+    };
+    assert!(err.to_string().contains("injected"), "{err}");
+    let tried = failing.range_gets.load(Ordering::SeqCst);
+    assert!(
+        (2..=1 + TRANSFERS).contains(&tried),
+        "{tried} ranged reads; the manifest's, then at most one per transfer thread"
+    );
+    assert!(fresh.slugs().unwrap().is_empty());
+    assert_eq!(fresh.index().get_ref(REF).unwrap(), None);
+    assert_verifies(&fresh);
+}
+
 /// Longest a push of these tests may take before the test process is aborted as hung.
 const PUSH_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -604,7 +635,7 @@ pub fn remote_packs(b: &dyn Backend) -> Vec<PackIdx> {
 
 /// A backend whose idx uploads start failing after `idx_left` of them, and pack uploads after
 /// `packs_left`: a connection lost midway, after some packs arrived, some without their idx or idx
-/// files without their pack.
+/// files without their pack. Ranged reads fail after `ranges_left` (a remote gone during a pull).
 struct Failing<'a> {
     inner: &'a dyn Backend,
     idx_left: AtomicUsize,
@@ -613,6 +644,10 @@ struct Failing<'a> {
     delay: Duration,
     /// Pack uploads tried.
     pack_puts: AtomicUsize,
+    /// Ranged reads let through before the others fail (all, unless a test lowers it).
+    ranges_left: AtomicUsize,
+    /// Ranged reads tried.
+    range_gets: AtomicUsize,
 }
 
 impl<'a> Failing<'a> {
@@ -625,6 +660,8 @@ impl<'a> Failing<'a> {
             packs_left: AtomicUsize::new(packs_left),
             delay,
             pack_puts: AtomicUsize::new(0),
+            ranges_left: AtomicUsize::new(usize::MAX),
+            range_gets: AtomicUsize::new(0),
         }
     }
 
@@ -674,6 +711,8 @@ impl Backend for Failing<'_> {
         self.inner.get_to_file(key, path)
     }
     fn get_range(&self, key: &str, range: Range<u64>) -> slugstore::Result<Option<Bytes>> {
+        self.range_gets.fetch_add(1, Ordering::SeqCst);
+        self.take_one(&self.ranges_left, key)?;
         self.inner.get_range(key, range)
     }
     fn size(&self, key: &str) -> slugstore::Result<Option<u64>> {

@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The `slug` binary of this build, pointed at `store`, quiet.
@@ -85,32 +87,45 @@ pub fn printed_id(out: &Output) -> Option<String> {
 }
 
 /// Waits `delay`, then SIGKILLs the child if it still runs. Returns whether it was killed, and its
-/// output (the child's output must fit in the pipes' buffers: it is read once the child is gone).
+/// output (its pipes are read while it runs, so a talkative child never blocks on a full pipe).
 pub fn run_until(mut child: Child, delay: Duration) -> (bool, Output) {
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
     let end = Instant::now() + delay;
-    while Instant::now() < end {
-        if child.try_wait().unwrap().is_some() {
-            return (false, child.wait_with_output().unwrap());
+    let (killed, status) = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break (false, status);
+        }
+        if Instant::now() >= end {
+            child.kill().unwrap();
+            break (true, child.wait().unwrap());
         }
         std::thread::sleep(Duration::from_micros(500));
-    }
-    let killed = child.try_wait().unwrap().is_none();
-    if killed {
-        child.kill().unwrap();
-    }
-    (killed, child.wait_with_output().unwrap())
+    };
+    let read = |h: Option<JoinHandle<Vec<u8>>>| h.map(|h| h.join().unwrap()).unwrap_or_default();
+    let (stdout, stderr) = (read(stdout), read(stderr));
+    (
+        killed,
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+    )
 }
 
-/// Runs `cmd` for at most `limit`: its output, or a panic naming `what` if it had to be killed.
-pub fn run_within(cmd: &mut Command, limit: Duration, what: &str) -> Output {
-    let child = (cmd.stdout(Stdio::piped()).stderr(Stdio::piped()))
-        .spawn()
-        .expect("slug runs");
-    let (killed, out) = run_until(child, limit);
-    assert!(
-        !killed,
-        "{what} did not end within {limit:?} (killed); stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+/// Reads `from` to its end on a thread of its own.
+fn drain(mut from: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = from.read_to_end(&mut out);
+        out
+    })
+}
+
+/// Runs `cmd` for at most `limit`: its output, or a panic naming the command if it had to be killed
+/// ([`slugstore_tests::deadline`]).
+pub fn run_within(cmd: &mut Command, limit: Duration) -> Output {
+    use slugstore_tests::deadline::Deadline;
+    cmd.output_within(limit)
 }

@@ -60,7 +60,7 @@ impl FirstError {
 }
 
 fn stopped() -> Error {
-    Error::Invalid("push stopped: an upload failed".into())
+    Error::Invalid("push stopped after an earlier error".into())
 }
 
 /// Builds one pack per group on rayon's pool and uploads each as soon as it is built, on
