@@ -277,22 +277,18 @@ impl Reader<'_, '_> {
             ));
         }
         let mut rest = archive.into_inner();
-        let at_end = |detail: &str| match &last {
-            Some(p) => entry_error(
-                source,
-                p,
-                format!("the archive ends after this member {detail}"),
-            ),
-            None => Error::format(
-                source,
-                format!("empty or truncated archive: it ends {detail}"),
-            ),
+        // What is wrong after the last member, said of that member (or of the archive when it has none).
+        let after_last = |detail: &str| match &last {
+            Some(p) => entry_error(source, p, format!("after this member, {detail}")),
+            None => Error::format(source, format!("empty or truncated archive: {detail}")),
         };
         // The tar crate stops at the first zero block or at end of input; only the former can be a
         // complete archive. Without this, an archive cut at a member boundary would import as a smaller
         // tree.
         if rest.n < end_of_last + BLOCK {
-            return Err(at_end("without its end-of-archive blocks (truncated?)"));
+            return Err(after_last(
+                "the archive ends without its end-of-archive blocks (truncated?)",
+            ));
         }
         // The end is two zero blocks. GNU tar takes a lone one as the end too, with a warning, and
         // ignores what follows; a lone zero block followed by more members would lose them silently.
@@ -300,13 +296,13 @@ impl Reader<'_, '_> {
         let got = read_up_to(&mut rest, &mut second)
             .map_err(|e| Error::format(source, format!("after the end of the tar stream: {e}")))?;
         if got < second.len() {
-            return Err(at_end(
-                "with a single zero block instead of the two that end an archive (truncated?)",
+            return Err(after_last(
+                "the archive ends with a single zero block instead of the two that end an archive (truncated?)",
             ));
         }
         if second.iter().any(|&b| b != 0) {
-            return Err(at_end(
-                "with a single zero block, followed by more data (members after it would be lost)",
+            return Err(after_last(
+                "a single zero block is followed by more data: members after it would be lost",
             ));
         }
         // Read to the end, so the decompressor checks its trailer (gzip CRC, zstd checksum) and a pipe
