@@ -195,16 +195,18 @@ fn terminal_escapes_on_the_bad_line_are_escaped_and_nothing_beyond_it_is_printed
     let valid = fs::read_to_string(fixture().join(".magento.app.yaml")).unwrap();
     // `name` must be a lowercase word and `disk` a number: the errors quote the values. One carries
     // escape sequences (written as YAML escapes: raw control characters are a syntax error, whose
-    // message shows them escaped); the other continues over the following lines (a plain scalar), the last of
-    // them holding the secret.
+    // message shows them escaped); the other continues over the following lines (a plain scalar), the
+    // last of them holding the secret.
     let mut bad = String::from(r#"name: "\e]0;pwned\a\e[2J""#);
     bad.push('\n');
     let kept = valid
         .lines()
-        .filter(|l| !l.starts_with("name:") && !l.starts_with("disk:"));
+        .filter(|l| !l.starts_with("name:") && !l.starts_with("disk:") && !l.starts_with("type:"));
     bad.extend(kept.map(|l| format!("{l}\n")));
     bad.push_str("disk: 2048 and then more words\n  that go on for a while, well past any\n");
     bad.push_str("  sensible length for a quote, over\n  many lines until\n  TOPSECRET\n");
+    // A block scalar keeps its line breaks: only its first line is quoted.
+    bad.push_str("type: |\n  php:8.3\n  TOPSECRET\n");
     fs::write(p.join(".magento.app.yaml"), bad).unwrap();
     refused_by_both(dir.path(), &p, "\\x1b]0;pwned\\x07\\x1b[2J", "TOPSECRET");
 }
