@@ -235,3 +235,21 @@ fn a_commit_the_archive_import_refuses_fails_the_build_by_name() {
     assert_eq!(current(&shop.root.join("t")), None);
     assert_eq!(shop.build_runs(), 0);
 }
+
+#[test]
+fn a_configuration_file_committed_as_a_symlink_is_refused_by_name() {
+    let shop = shop();
+    let r = repos(&shop);
+    fs::remove_file(r.work.join(".magento.app.yaml")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", r.work.join(".magento.app.yaml")).unwrap();
+    git(&r.work, &["add", "-A"]);
+    git(&r.work, &["commit", "-q", "-m", "config as a link"]);
+    let work = r.work.to_str().unwrap();
+    let out = shop.slug(&["deploy", "--git", work, "--target", "t"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(".magento.app.yaml: is a symlink in commit"),
+        "{err}"
+    );
+}

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// How long one command may take: the refusals are immediate, and the old behaviour (reading
-/// `/dev/zero` into memory, waiting on a FIFO) never ends.
+/// How long one command may run before it is killed and the test fails: the refusals take
+/// milliseconds, and the old behaviour (reading `/dev/zero` into memory, waiting on a FIFO) never
+/// ended. Generous, so a loaded machine does not fail the test.
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn fixture() -> PathBuf {
@@ -31,7 +32,7 @@ fn project(dir: &Path) -> PathBuf {
 
 /// Runs `slug ARGS` with its address space capped (so reading a device into memory fails fast
 /// instead of filling the machine) and killed after [`DEADLINE`]; panics if it had to be killed.
-fn slug_within(args: &[&str]) -> (Output, Duration) {
+fn slug_within(args: &[&str]) -> Output {
     let script = r#"ulimit -v 4000000; exec "$0" "$@""#;
     let mut child = Command::new("sh")
         .arg("-c")
@@ -56,29 +57,24 @@ fn slug_within(args: &[&str]) -> (Output, Duration) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let took = started.elapsed();
-    (child.wait_with_output().unwrap(), took)
+    child.wait_with_output().unwrap()
 }
 
-/// Both commands on `project` fail with status 1, quickly, and print `expect` on a line naming the
-/// application file; no control character reaches the output, and `secret` never does.
+/// Both commands on `project` fail with status 1 (within [`DEADLINE`]) and print `expect` on a line
+/// naming the application file; no control character reaches the output, and `secret` never does.
 fn refused_by_both(dir: &Path, project: &Path, expect: &str, secret: &str) {
     let store = dir.join("store");
-    let (init, _) = slug_within(&["--store", store.to_str().unwrap(), "init"]);
+    let init = slug_within(&["--store", store.to_str().unwrap(), "init"]);
     assert!(init.status.success());
     let p = project.to_str().unwrap();
     for args in [
         vec!["validate", p],
         vec!["--store", store.to_str().unwrap(), "snapshot", p],
     ] {
-        let (out, took) = slug_within(&args);
+        let out = slug_within(&args);
         let all = [&out.stdout[..], &out.stderr[..]].concat();
         let text = String::from_utf8_lossy(&all);
         assert_eq!(out.status.code(), Some(1), "slug {args:?}: {text}");
-        assert!(
-            took < Duration::from_secs(10),
-            "slug {args:?} took {took:?}"
-        );
         let line = text
             .lines()
             .find(|l| l.contains(".magento.app.yaml") && l.contains(expect));
@@ -95,7 +91,7 @@ fn refused_by_both(dir: &Path, project: &Path, expect: &str, secret: &str) {
             "slug {args:?} printed the secret: {text}"
         );
     }
-    let (ls, _) = slug_within(&["--store", store.to_str().unwrap(), "--json", "ls"]);
+    let ls = slug_within(&["--store", store.to_str().unwrap(), "--json", "ls"]);
     assert!(
         !String::from_utf8_lossy(&ls.stdout).contains("\"slug\""),
         "a slug was committed"
@@ -165,7 +161,7 @@ fn a_symlink_inside_the_project_is_followed() {
     )
     .unwrap();
     std::os::unix::fs::symlink("config/app.yaml", p.join(".magento.app.yaml")).unwrap();
-    let (out, _) = slug_within(&["validate", p.to_str().unwrap()]);
+    let out = slug_within(&["validate", p.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
@@ -195,16 +191,18 @@ fn terminal_escapes_on_the_bad_line_are_escaped_and_nothing_beyond_it_is_printed
     let valid = fs::read_to_string(fixture().join(".magento.app.yaml")).unwrap();
     // `name` must be a lowercase word and `disk` a number: the errors quote the values. One carries
     // escape sequences (written as YAML escapes: raw control characters are a syntax error, whose
-    // message shows them escaped); the other continues over the following lines (a plain scalar), the last of
-    // them holding the secret.
+    // message shows them escaped); the other continues over the following lines (a plain scalar), the
+    // last of them holding the secret.
     let mut bad = String::from(r#"name: "\e]0;pwned\a\e[2J""#);
     bad.push('\n');
     let kept = valid
         .lines()
-        .filter(|l| !l.starts_with("name:") && !l.starts_with("disk:"));
+        .filter(|l| !l.starts_with("name:") && !l.starts_with("disk:") && !l.starts_with("type:"));
     bad.extend(kept.map(|l| format!("{l}\n")));
     bad.push_str("disk: 2048 and then more words\n  that go on for a while, well past any\n");
     bad.push_str("  sensible length for a quote, over\n  many lines until\n  TOPSECRET\n");
+    // A block scalar keeps its line breaks: only its first line is quoted.
+    bad.push_str("type: |\n  php:8.3\n  TOPSECRET\n");
     fs::write(p.join(".magento.app.yaml"), bad).unwrap();
     refused_by_both(dir.path(), &p, "\\x1b]0;pwned\\x07\\x1b[2J", "TOPSECRET");
 }

@@ -122,11 +122,13 @@ impl Error {
         }
     }
 
-    /// A format error.
+    /// A format error. Both parts usually quote untrusted data (a member name of an archive, a
+    /// path in a manifest from a remote), so their control characters are escaped
+    /// ([`crate::escape`]): the message is safe to print on a terminal.
     pub fn format(what: impl Into<String>, detail: impl Into<String>) -> Self {
         Error::Format {
-            what: what.into(),
-            detail: detail.into(),
+            what: crate::escape::text(&what.into()).into_owned(),
+            detail: crate::escape::text(&detail.into()).into_owned(),
         }
     }
 }

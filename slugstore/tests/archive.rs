@@ -453,6 +453,123 @@ fn lying_sizes_and_truncation_are_refused() {
     refused(&zst[..zst.len() - 6]);
 }
 
+/// Sets header `index`'s (the `index`-th 512-byte block of `bytes`) field at `range` to `value` and
+/// recomputes its checksum.
+fn patch_header(bytes: &mut [u8], index: usize, range: std::ops::Range<usize>, value: &[u8]) {
+    let block = &mut bytes[index * 512..(index + 1) * 512];
+    block[range].copy_from_slice(value);
+    block[148..156].fill(b' ');
+    let sum: u32 = block.iter().map(|&b| u32::from(b)).sum();
+    block[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+}
+
+#[test]
+fn control_characters_in_names_and_fields_are_escaped_in_errors() {
+    let clean = |err: &str| {
+        assert!(
+            !err.chars().any(char::is_control),
+            "raw control character in {err:?}"
+        );
+    };
+    let evil = "a\x1b]0;owned\x07\x1b[2J/../x";
+    let err = refused(&TarBuilder::default().file(evil, b"x").end());
+    clean(&err);
+    assert_names(&err, "a\\x1b]0;owned\\x07\\x1b[2J/../x", "`..`");
+    let err = refused(
+        &TarBuilder::default()
+            .symlink("l\x1b[31m", "/\u{9b}2J")
+            .end(),
+    );
+    clean(&err);
+    assert_names(&err, "l\\x1b[31m", "absolute path");
+    // The tar crate quotes a malformed numeric field in its own error.
+    let mut bytes = TarBuilder::default().file("m", b"x").end();
+    patch_header(&mut bytes, 0, 100..108, b"\x1b[2J\x1b]\x07\0");
+    let err = refused(&bytes);
+    clean(&err);
+    assert_names(&err, "m", "\\x1b[2J");
+}
+
+#[test]
+fn base_256_sizes_that_are_negative_or_over_64_bits_are_refused() {
+    let with_size = |field: [u8; 12]| {
+        let mut bytes = TarBuilder::default().file("a.txt", b"hello").end();
+        patch_header(&mut bytes, 0, 124..136, &field);
+        bytes
+    };
+    let mut field = [0u8; 12];
+    field[0] = 0x80;
+    field[11] = 5;
+    // A base-256 size that fits is read as any other.
+    let t = tempfile::tempdir().unwrap();
+    let store = init_store(&t.path().join("store"));
+    let fits = with_size(field);
+    let r = import(
+        &store,
+        &mut &fits[..],
+        "fits.tar",
+        None,
+        &ImportOptions::default(),
+        &NoProgress,
+    );
+    assert_eq!(r.unwrap().tree.bytes, 5);
+    // 2^64 + 5 would read as 5 if the high bytes were ignored.
+    field[3] = 1;
+    assert_names(&refused(&with_size(field)), "a.txt", "over 64 bits");
+    // -5: the tar crate reads it as 2^64 - 5 and fails on its own (naming no member).
+    let mut negative = [0xffu8; 12];
+    negative[11] = 0xfb;
+    assert!(refused(&with_size(negative)).contains("size"));
+}
+
+#[test]
+fn an_archive_must_end_with_two_zero_blocks() {
+    let member = |name: &str| TarBuilder::default().file(name, b"data").0;
+    // One zero block, then the end of input.
+    let one = [member("a.txt"), vec![0; 512]].concat();
+    assert_names(
+        &refused(&one),
+        "a.txt",
+        "single zero block instead of the two",
+    );
+    // A lone zero block between members: what follows it would be dropped.
+    let lone = [
+        member("a.txt"),
+        vec![0; 512],
+        member("b.txt"),
+        vec![0; 1024],
+    ]
+    .concat();
+    assert_names(&refused(&lone), "a.txt", "members after it would be lost");
+    // Two zero blocks, then the record padding GNU tar writes: accepted.
+    let t = tempfile::tempdir().unwrap();
+    let store = init_store(&t.path().join("store"));
+    let padded = [member("a.txt"), vec![0; 10240 - 1024]].concat();
+    let r = import(
+        &store,
+        &mut &padded[..],
+        "ok.tar",
+        None,
+        &ImportOptions::default(),
+        &NoProgress,
+    );
+    assert_eq!(r.unwrap().tree.files, 1);
+}
+
+#[test]
+fn names_with_newlines_round_trip_through_pax_headers() {
+    let t = tempfile::tempdir().unwrap();
+    let tree = t.path().join("tree");
+    write(&tree.join("new\nline.txt"), b"a name with a newline", 0o644);
+    symlink("new\nline.txt", tree.join("link\n")).unwrap();
+    let store = init_store(&t.path().join("store"));
+    let id = snap(&store, &tree);
+    let archive = t.path().join("newlines.tar");
+    export(&store, &id, &archive);
+    let r = import_path(&store, &archive, &ImportOptions::default(), &NoProgress).unwrap();
+    assert_eq!(r.slug, id);
+}
+
 #[test]
 fn limits_stop_bombs() {
     let many = (0..20)

@@ -665,3 +665,40 @@ fn the_build_key_follows_meaning_not_formatting() {
         "{text}"
     );
 }
+
+#[test]
+fn a_slugs_configuration_over_the_size_limit_is_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = slugstore::Store::init(
+        &dir.path().join("store"),
+        &slugstore::store::OpenOptions::default(),
+    )
+    .unwrap();
+    // A tree whose application file is 1 MiB + 1 byte cannot be snapshotted (the scan refuses it),
+    // but an archive can carry one into a slug.
+    let mut app = valid(APP_FILE).into_bytes();
+    app.resize((1 << 20) + 1, b'\n');
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(app.len() as u64);
+    header.set_mode(0o644);
+    tar.append_data(&mut header, APP_FILE, &app[..]).unwrap();
+    let archive = tar.into_inner().unwrap();
+    let opts = slugstore::archive::ImportOptions::default();
+    let imported = slugstore::archive::import(
+        &store,
+        &mut &archive[..],
+        "big.tar",
+        None,
+        &opts,
+        &slugstore::NoProgress,
+    )
+    .unwrap();
+    let err = slugstore::deploy::source::slug_project(&store, &imported.slug)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(".magento.app.yaml: is 1048577 bytes, over the limit of 1 MiB"),
+        "{err}"
+    );
+}

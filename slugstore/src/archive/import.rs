@@ -15,8 +15,14 @@
 //! - character and block devices, FIFOs, sparse files and unknown member types;
 //! - a path that appears twice, and members inside a symlink or a file;
 //! - data shorter than the header says (a truncated archive), a pax `size` that disagrees with the
-//!   header, an archive that ends without its end-of-archive blocks, corrupt compression;
+//!   header, a base-256 size that is negative or over 64 bits (see `header`), an archive that ends
+//!   without its two end-of-archive zero blocks (a lone zero block, which GNU tar takes as the end
+//!   with a warning, is refused whether input ends after it or more members follow), corrupt
+//!   compression;
 //! - more members, longer paths or more bytes than [`ImportLimits`] allow.
+//!
+//! Errors quote member names and link targets with their control characters escaped (see
+//! [`Error::format`]): a hostile name cannot send escape sequences to the terminal.
 //!
 //! Parents that the archive implies but does not list (`a/b/c` without `a/`) become directories. Modes
 //! are reduced to what a slug records: executable or not. Owners, times and pax attributes other than
@@ -29,8 +35,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::archive::header;
 use crate::archive::limits::{ImportLimits, MAX_EXTENSION_BYTES};
-use crate::archive::pax::{padding, BLOCK};
+use crate::archive::pax::{self, padding, BLOCK};
 use crate::archive::tree::Tree;
 use crate::archive::{paths, Compression};
 use crate::error::{Error, IoResultExt, Result};
@@ -227,6 +234,8 @@ impl Reader<'_, '_> {
             let mut m = item.map_err(|e| broken(&last, e))?;
             members += 1;
             self.limits.check_entries(members)?;
+            header::size_field(&m.header().as_old().size)
+                .map_err(|why| entry_error(source, &m.path_bytes(), why))?;
             let size = m.size();
             end_of_last = m.raw_file_position() + size + padding(size);
             let kind = m.header().entry_type();
@@ -268,17 +277,33 @@ impl Reader<'_, '_> {
             ));
         }
         let mut rest = archive.into_inner();
-        // The tar crate stops at the first zero block or at end of input; only the former is a complete
-        // archive. Without this, an archive cut at a member boundary would import as a smaller tree.
+        // What is wrong after the last member, said of that member (or of the archive when it has none).
+        let after_last = |detail: &str| match &last {
+            Some(p) => entry_error(source, p, format!("after this member, {detail}")),
+            None => Error::format(source, format!("empty or truncated archive: {detail}")),
+        };
+        // The tar crate stops at the first zero block or at end of input; only the former can be a
+        // complete archive. Without this, an archive cut at a member boundary would import as a smaller
+        // tree.
         if rest.n < end_of_last + BLOCK {
-            return Err(match &last {
-                Some(p) => entry_error(
-                    source,
-                    p,
-                    "the archive ends after this member without its end-of-archive blocks (truncated?)",
-                ),
-                None => Error::format(source, "empty or truncated archive"),
-            });
+            return Err(after_last(
+                "the archive ends without its end-of-archive blocks (truncated?)",
+            ));
+        }
+        // The end is two zero blocks. GNU tar takes a lone one as the end too, with a warning, and
+        // ignores what follows; a lone zero block followed by more members would lose them silently.
+        let mut second = [0u8; BLOCK as usize];
+        let got = read_up_to(&mut rest, &mut second)
+            .map_err(|e| Error::format(source, format!("after the end of the tar stream: {e}")))?;
+        if got < second.len() {
+            return Err(after_last(
+                "the archive ends with a single zero block instead of the two that end an archive (truncated?)",
+            ));
+        }
+        if second.iter().any(|&b| b != 0) {
+            return Err(after_last(
+                "a single zero block is followed by more data: members after it would be lost",
+            ));
         }
         // Read to the end, so the decompressor checks its trailer (gzip CRC, zstd checksum) and a pipe
         // is not left half-read.
@@ -323,13 +348,13 @@ impl Reader<'_, '_> {
             }
             return Ok(());
         }
-        for rec in tar::PaxExtensions::new(&data) {
-            let rec = rec.map_err(|e| format!("malformed pax header: {e}"))?;
-            match rec.key_bytes() {
-                b"path" => pending.path = Some(rec.value_bytes().to_vec()),
-                b"linkpath" => pending.link = Some(rec.value_bytes().to_vec()),
+        for rec in pax::records(&data) {
+            let (key, value) = rec.map_err(|e| format!("malformed pax header: {e}"))?;
+            match key {
+                b"path" => pending.path = Some(value.to_vec()),
+                b"linkpath" => pending.link = Some(value.to_vec()),
                 b"size" => {
-                    let s = std::str::from_utf8(rec.value_bytes())
+                    let s = std::str::from_utf8(value)
                         .ok()
                         .and_then(|v| v.parse().ok())
                         .ok_or("malformed pax size")?;

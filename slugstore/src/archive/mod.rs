@@ -15,6 +15,7 @@
 //! Compression is chosen from the file name when writing and from the magic bytes when reading.
 
 pub mod export;
+mod header;
 pub mod import;
 pub mod limits;
 mod paths;

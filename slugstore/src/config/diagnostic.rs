@@ -8,8 +8,8 @@
 //!
 //! A diagnostic quotes the file (`found `...``), and the file may be hostile: what it quotes is made
 //! printable (control characters escaped, so nothing reaches a terminal as an escape sequence) and
-//! short (a quoted value is cut after [`MAX_QUOTED_CHARS`] characters), so an error never replays
-//! more of a file than the value at fault.
+//! short (a quoted value is cut at its first line break and after [`MAX_QUOTED_CHARS`] characters),
+//! so an error never replays more of a file than the start of the value at fault.
 
 use std::fmt;
 
@@ -82,8 +82,8 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// `message` with control characters escaped, each quoted (backticked) value cut after
-/// [`MAX_QUOTED_CHARS`] and the whole after [`MAX_TEXT_CHARS`].
+/// `message` with control characters escaped, each quoted (backticked) value cut to its first line and
+/// [`MAX_QUOTED_CHARS`], and the whole after [`MAX_TEXT_CHARS`].
 fn printable(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     for (i, part) in message.split('`').enumerate() {
@@ -91,12 +91,26 @@ fn printable(message: &str) -> String {
             out.push('`');
         }
         if i % 2 == 1 {
-            out.push_str(&escape::excerpt(part, MAX_QUOTED_CHARS));
+            out.push_str(&quoted(part));
         } else {
             out.push_str(&escape::text(part));
         }
     }
     escape::excerpt(&out, MAX_TEXT_CHARS)
+}
+
+/// A value quoted from a file: its first line (a block scalar holds several), at most
+/// [`MAX_QUOTED_CHARS`] of it, escaped; `…` says something was left out.
+fn quoted(value: &str) -> String {
+    let (first, more) = match value.split_once('\n') {
+        Some((first, _)) => (first, true),
+        None => (value, false),
+    };
+    let mut shown = escape::excerpt(first, MAX_QUOTED_CHARS);
+    if more && !shown.ends_with('…') {
+        shown.push('…');
+    }
+    shown
 }
 
 /// The path of keys leading to a value, displayed the way a user would type it: `hooks.deploy`,
@@ -208,5 +222,7 @@ mod tests {
             &long[..70]
         );
         assert!(shown.ends_with(&cut), "{shown}");
+        let block = Diagnostic::new("f", None, &KeyPath::root(), "found `first\nSECRET`");
+        assert_eq!(block.message, "found `first…`");
     }
 }

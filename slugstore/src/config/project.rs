@@ -62,7 +62,8 @@ pub fn load_project(dir: &Path) -> Result<Project, Vec<Diagnostic>> {
 
 /// Reads and validates a configuration whose files come from `fetch` rather than a directory (a
 /// stored slug, a git commit): `fetch(name)` returns the file's bytes, `None` when it does not exist,
-/// or why it cannot be read (a phrase that follows the file's name in the diagnostic). The bytes are held to the same rules as [`load_project`]'s (size, UTF-8).
+/// or why it cannot be read (a phrase that follows the file's name in the diagnostic). The bytes are
+/// held to the same rules as [`load_project`]'s (size, UTF-8).
 pub fn load_project_from(
     mut fetch: impl FnMut(&str) -> Result<Option<Vec<u8>>, String>,
 ) -> Result<Project, Vec<Diagnostic>> {

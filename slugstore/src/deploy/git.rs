@@ -4,10 +4,10 @@
 //! the commit's *tree* id: two commits with the same tree (a revert, a merge that changes nothing, the
 //! same code on another branch) are the same build ("Reusing existing build for this tree ID"). So a git
 //! deploy resolves the revision to its commit and tree with `git rev-parse`, reads the configuration
-//! straight from the commit (`git cat-file`), keys the build by the tree id, and only when no build of
-//! that key is stored streams the tree out with `git archive` into the store's archive import, which
-//! treats it as any untrusted tar (nothing is extracted; the build directory is then restored from the
-//! resulting slug like any other source).
+//! straight from the commit (`git ls-tree`, `git cat-file`), keys the build by the tree id, and only
+//! when no build of that key is stored streams the tree out with `git archive` into the store's
+//! archive import, which treats it as any untrusted tar (nothing is extracted; the build directory is
+//! then restored from the resulting slug like any other source).
 //!
 //! Git runs as a child process with the repository given explicitly: a `post-receive` hook runs with
 //! `GIT_DIR` and friends set for its own repository, and they must not leak into ours.
@@ -116,26 +116,43 @@ impl GitCommit {
         format!("{}@{}", self.repo.display(), self.rev)
     }
 
-    /// The bytes of the file at `path` in the commit, `None` when the commit has no such file; refuses
-    /// a file over the configuration size limit before reading it.
+    /// The bytes of the file at `path` in the commit, `None` when the commit has no such file. Like a
+    /// file of a slug, it must be a regular file (a symlink, a directory or a submodule is refused by
+    /// name) within the configuration size limit, both checked before its bytes are read.
     pub fn read_file(&self, path: &str) -> std::result::Result<Option<Vec<u8>>, String> {
-        let spec = format!("{}:{path}", self.commit);
-        let kind = git(&self.repo, &["cat-file", "-t", &spec]).output_text();
-        match kind.as_deref() {
-            Ok("blob") => {}
-            Ok(other) => return Err(format!("is a {other} in commit {}", self.commit)),
-            Err(_) => return Ok(None),
-        }
         let cannot = |e: Error| format!("cannot read: {e}");
-        let size: u64 = git(&self.repo, &["cat-file", "-s", &spec])
-            .output_text()
-            .map_err(cannot)?
-            .parse()
-            .map_err(|e| format!("cannot read: git cat-file -s: {e}"))?;
+        // `<mode> <type> <id> <size>\t<path>`, or nothing when the commit has no such path.
+        let listing = git(
+            &self.repo,
+            &["ls-tree", "-l", "--full-tree", &self.commit, "--", path],
+        )
+        .output_text()
+        .map_err(cannot)?;
+        let Some((fields, _)) = listing.split_once('\t') else {
+            return Ok(None);
+        };
+        let unexpected = || format!("cannot read: unexpected `git ls-tree` output `{listing}`");
+        let [mode, _, id, size] = fields.split_whitespace().collect::<Vec<_>>()[..] else {
+            return Err(unexpected());
+        };
+        let what = match mode {
+            "100644" | "100755" => None,
+            "120000" => Some("a symlink"),
+            "040000" => Some("a directory"),
+            "160000" => Some("a submodule"),
+            _ => Some("an unknown kind of entry"),
+        };
+        if let Some(what) = what {
+            return Err(format!(
+                "is {what} in commit {}; a configuration file must be a regular file",
+                self.commit
+            ));
+        }
+        let size: u64 = size.parse().map_err(|_| unexpected())?;
         if size > MAX_FILE_BYTES {
             return Err(too_large(size));
         }
-        git(&self.repo, &["cat-file", "blob", &spec])
+        git(&self.repo, &["cat-file", "blob", id])
             .output()
             .map(Some)
             .map_err(cannot)

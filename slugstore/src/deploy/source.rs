@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{load_project, load_project_from, Diagnostic, Project};
+use crate::config::{
+    load_project, load_project_from, too_large, Diagnostic, Project, MAX_FILE_BYTES,
+};
 use crate::deploy::git::{GitCommit, GitSource};
 use crate::error::{Error, Result};
 use crate::id::SlugId;
@@ -76,11 +78,16 @@ impl Resolved {
     }
 }
 
-/// The configuration stored in slug `id` (its three files read from the store).
+/// The configuration stored in slug `id` (its three files read from the store; a file over the size
+/// limit is refused from its manifest entry, before its object is read).
 pub fn slug_project(store: &Store, id: &SlugId) -> Result<Project> {
     let manifest = store.manifest(id)?;
     load_project_from(|name| match manifest.get(name.as_bytes()) {
         None => Ok(None),
+        Some(Entry {
+            kind: EntryKind::File { size, .. },
+            ..
+        }) if *size > MAX_FILE_BYTES => Err(too_large(*size)),
         Some(Entry {
             kind: EntryKind::File { id: object, .. },
             ..
