@@ -1,0 +1,119 @@
+//! Retention of builds: which `builds/<key>` refs a prune lets go.
+//!
+//! Every deploy that builds records its slug under the ref `builds/<key>`, so that the same tree and
+//! configuration are never built twice. Refs protect their slugs from [`prune`](mod@crate::prune), so
+//! without this every build ever made would stay in the store. A build ref is still worth keeping while
+//! its slug may be deployed again without a build: when it is live on a deploy target, materialized as
+//! a release on one (a rollback needs no store, but a re-checkout does), among the newest deploys of an
+//! environment's history that the prune's policy keeps (`--keep-last N` deploys, those within
+//! `--keep-within`), or protected by name. Every other build ref is dropped by the prune, in the same
+//! index batch as the slugs it frees; its slug then goes by the ordinary policy.
+//!
+//! The targets looked at are those registered in the store ([`crate::targets`]) and those of the
+//! environments (`environments.json`); a target that is gone protects nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::checkout::Target;
+use crate::deploy::reuse::BUILD_REF_PREFIX;
+use crate::deploy::PhaseState;
+use crate::environment::{history, Registry};
+use crate::error::Result;
+use crate::id::SlugId;
+use crate::prune::PruneOptions;
+use crate::slug::now_secs;
+use crate::store::Store;
+
+/// A ref dropped (or to drop) by a prune.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DroppedRef {
+    /// The ref's name (`builds/<key>`).
+    pub name: String,
+    /// The slug it pointed at.
+    pub slug: SlugId,
+}
+
+/// The build refs `opts` lets go: none when the prune is limited to one ref's history (`--ref`).
+pub fn droppable_refs(store: &Store, opts: &PruneOptions) -> Result<Vec<DroppedRef>> {
+    if opts.ref_name.is_some() {
+        return Ok(Vec::new());
+    }
+    let needed = needed(store, opts)?;
+    let refs = store.index().refs()?;
+    // A slug another ref also names stays anyway: keep its build ref, so its build is still reused.
+    let named: BTreeSet<SlugId> = refs
+        .iter()
+        .filter(|(name, _)| !name.starts_with(BUILD_REF_PREFIX))
+        .map(|(_, id)| *id)
+        .collect();
+    Ok(refs
+        .into_iter()
+        .filter(|(name, id)| {
+            name.starts_with(BUILD_REF_PREFIX) && !needed.contains_key(id) && !named.contains(id)
+        })
+        .map(|(name, slug)| DroppedRef { name, slug })
+        .collect())
+}
+
+/// Every slug a deploy may still need without a build, with why.
+pub fn needed(store: &Store, opts: &PruneOptions) -> Result<BTreeMap<SlugId, Vec<String>>> {
+    let mut out: BTreeMap<SlugId, Vec<String>> = BTreeMap::new();
+    let registry = Registry::load(store.root())?;
+    let mut targets: BTreeSet<PathBuf> = crate::targets::list(store)?
+        .into_iter()
+        .map(|(path, _)| PathBuf::from(path))
+        .collect();
+    targets.extend(registry.environments.values().map(|e| e.target.clone()));
+    for dir in &targets {
+        let Ok(target) = Target::existing(dir) else {
+            continue;
+        };
+        if let Some(live) = target.current()? {
+            out.entry(live)
+                .or_default()
+                .push(format!("live on {}", dir.display()));
+        }
+        for id in target.releases()? {
+            out.entry(id)
+                .or_default()
+                .push(format!("release on disk in {}", dir.display()));
+        }
+    }
+    let since = opts
+        .keep_within
+        .map(|d| now_secs().saturating_sub(d.as_secs()));
+    for env in registry.environments.values() {
+        let mut seen = BTreeSet::new();
+        let deployed = history(env)?
+            .into_iter()
+            .rev()
+            .filter(|h| h.state == PhaseState::Success)
+            .filter_map(|h| Some((h.slug?, h.time)));
+        for (slug, time) in deployed {
+            let newest = seen.insert(slug) && seen.len() <= opts.keep_last.unwrap_or(0);
+            let recent = since.is_some_and(|since| unix(&time) >= since);
+            if newest || recent {
+                out.entry(slug)
+                    .or_default()
+                    .push(format!("kept in the history of environment {}", env.name));
+            }
+        }
+    }
+    for name in &opts.protect {
+        out.entry(store.resolve(name)?)
+            .or_default()
+            .push("--protect".into());
+    }
+    Ok(out)
+}
+
+/// Unix seconds of an RFC 3339 time of a history entry (0 when unreadable: never "recent").
+fn unix(time: &str) -> u64 {
+    humantime::parse_rfc3339_weak(time)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
