@@ -7,6 +7,7 @@ use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use slugstore_tests::project::{current, stderr, Shop};
+use slugstore_tests::serve::Served;
 
 /// The example project with `crons` appended to its application file, and an environment `production`.
 fn shop_with_crons(crons: &str) -> Shop {
@@ -149,6 +150,13 @@ fn a_due_job_runs_once_per_minute_in_the_live_release() {
             ("stamp", "2026-12-07T10:00:00Z")
         ]
     );
+    // The status page's document carries the same newest runs.
+    let served = Served::start(&shop, &["--read-only"]);
+    let status = served.get("api/status").json();
+    let crons = &status["environments"][0]["crons"];
+    assert_eq!(crons[0]["job"], "legacy", "{status}");
+    assert_eq!(crons[1]["state"], "success", "{status}");
+    drop(served);
 
     // A failing job is recorded as failed, with its output, and fails the command.
     shop.edit_app(|s| {
