@@ -181,6 +181,24 @@ fn a_due_job_runs_once_per_minute_in_the_live_release() {
     assert_eq!(job(&r, "legacy")["run"]["error"], "exited with status 7");
     let log = fs::read_to_string(target.join("crons/legacy/20261208T1000Z.log")).unwrap();
     assert_eq!(log, "broken\n");
+    // Under --quiet (as installed), only the failure is said: what cron mails.
+    let out = shop.slug(&[
+        "-q",
+        "cron",
+        "run",
+        "--env",
+        "production",
+        "--now",
+        "2026-12-09T10:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = stderr(&out);
+    assert!(
+        said.contains("ran legacy (0 10 * * *): failed in"),
+        "{said}"
+    );
+    assert!(!said.contains("stamp"), "{said}");
+    assert!(out.stdout.is_empty());
 }
 
 #[test]
