@@ -62,10 +62,14 @@ pub fn droppable_refs(store: &Store, opts: &PruneOptions) -> Result<Vec<DroppedR
 pub fn needed(store: &Store, opts: &PruneOptions) -> Result<BTreeMap<SlugId, Vec<String>>> {
     let mut out: BTreeMap<SlugId, Vec<String>> = BTreeMap::new();
     let registry = Registry::load(store.root())?;
-    let mut targets: BTreeSet<PathBuf> = crate::targets::list(store)?
-        .into_iter()
-        .map(|(path, _)| PathBuf::from(path))
-        .collect();
+    let mut targets: BTreeSet<PathBuf> = BTreeSet::new();
+    for (path, id) in crate::targets::list(store)? {
+        // What the target last switched to, as recorded, even if the target cannot be read now.
+        out.entry(id)
+            .or_default()
+            .push(format!("registered on {path}"));
+        targets.insert(PathBuf::from(path));
+    }
     targets.extend(registry.environments.values().map(|e| e.target.clone()));
     for dir in &targets {
         let Ok(target) = Target::existing(dir) else {
