@@ -136,7 +136,7 @@ fn a_due_job_runs_once_per_minute_in_the_live_release() {
     let record: serde_json::Value = serde_json::from_slice(&fs::read(record).unwrap()).unwrap();
     assert_eq!(record["state"], "success");
     assert_eq!(record["due"], "2026-12-06T10:10:00Z");
-    let log = shop.slug_json(&["cron", "log", "--env", "production"]);
+    let log = shop.slug_json(&["cron", "log", "--target", target.to_str().unwrap()]);
     let newest: Vec<(&str, &str)> = log
         .as_array()
         .unwrap()
