@@ -121,3 +121,73 @@ fn unix(time: &str) -> u64 {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environment::Environment;
+    use crate::id::ObjectId;
+    use crate::store::OpenOptions;
+
+    fn slug(n: u8) -> SlugId {
+        SlugId(ObjectId::hash(&[n]))
+    }
+
+    /// A deploy record of `slug` started at Unix time `at`, ended in `state`.
+    fn deployed(target: &std::path::Path, id: &str, slug: SlugId, at: u64, state: &str) {
+        let dir = target.join(crate::deploy::status::DEPLOYS);
+        std::fs::create_dir_all(&dir).unwrap();
+        let record = serde_json::json!({
+            "id": id, "source": "src", "started": crate::slug::format_time(at),
+            "state": state, "slug": slug, "phases": [],
+        });
+        std::fs::write(dir.join(format!("{id}.json")), record.to_string()).unwrap();
+    }
+
+    #[test]
+    fn an_environment_keeps_its_newest_and_its_recent_successful_deploys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(&dir.path().join("store"), &OpenOptions::default()).unwrap();
+        let target = dir.path().join("prod");
+        let now = now_secs();
+        let day = 86_400;
+        deployed(&target, "1", slug(1), now - 30 * day, "success");
+        deployed(&target, "2", slug(2), now - 20 * day, "success");
+        deployed(&target, "3", slug(3), now - 3 * day, "success");
+        deployed(&target, "4", slug(4), now - 2 * day, "failed");
+        deployed(&target, "5", slug(5), now - day, "success");
+        deployed(&target, "6", slug(3), now - 60, "success");
+        let mut registry = Registry::load(store.root()).unwrap();
+        registry
+            .add(Environment {
+                name: "prod".into(),
+                target: target.clone(),
+                branch: None,
+                variables: Default::default(),
+                runtime_variables: Default::default(),
+            })
+            .unwrap();
+        registry.save(&store).unwrap();
+        let kept = |keep_last: Option<usize>, days: Option<u64>| -> Vec<SlugId> {
+            let opts = PruneOptions {
+                keep_last,
+                keep_within: days.map(|d| std::time::Duration::from_secs(d * day)),
+                ..PruneOptions::default()
+            };
+            needed(&store, &opts).unwrap().into_keys().collect()
+        };
+        let sorted = |mut v: Vec<SlugId>| {
+            v.sort();
+            v
+        };
+        // The newest distinct successful deploys: 3 (again, a minute ago) and 5; failed 4 never counts.
+        assert_eq!(kept(Some(2), None), sorted(vec![slug(3), slug(5)]));
+        assert_eq!(kept(Some(3), None), sorted(vec![slug(2), slug(3), slug(5)]));
+        // Within 25 days: 2, 3, 5.
+        assert_eq!(
+            kept(None, Some(25)),
+            sorted(vec![slug(2), slug(3), slug(5)])
+        );
+        assert_eq!(kept(Some(0), None), Vec::<SlugId>::new());
+    }
+}
