@@ -30,16 +30,10 @@ pub enum Action {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let store = ctx.open()?;
     if let Some(Action::Rm { name }) = a.action {
-        let slug = slugstore::refs::remove_ref(&store, &name)?;
-        if ctx.global.json {
-            ctx.print_json(&serde_json::json!({ "removed": name, "slug": slug }));
-        } else {
-            out!("removed ref {name} (was {})", slug.short(12));
-        }
-        return Ok(ExitCode::SUCCESS);
+        return remove(ctx, &name);
     }
+    let store = ctx.open()?;
     match a.name {
         None => {
             let refs = store.index().refs()?;
@@ -74,6 +68,18 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
                 }
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `slug refs rm NAME`: the one subcommand that writes, so the only one opening the store for writing.
+fn remove(ctx: &Context, name: &str) -> CmdResult {
+    let store = ctx.open()?;
+    let slug = slugstore::refs::remove_ref(&store, name)?;
+    if ctx.global.json {
+        ctx.print_json(&serde_json::json!({ "removed": name, "slug": slug }));
+    } else {
+        out!("removed ref {name} (was {})", slug.short(12));
     }
     Ok(ExitCode::SUCCESS)
 }
