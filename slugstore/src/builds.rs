@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::id::SlugId;
 use crate::prune::PruneOptions;
 use crate::slug::now_secs;
-use crate::store::Store;
+use crate::store::{Batch, Store};
 
 /// A ref dropped (or to drop) by a prune.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,6 +56,23 @@ pub fn droppable_refs(store: &Store, opts: &PruneOptions) -> Result<Vec<DroppedR
         })
         .map(|(name, slug)| DroppedRef { name, slug })
         .collect())
+}
+
+/// Adds the deletion of the `dropped` refs to `batch` (their history stays).
+pub fn stage_drops(batch: &mut Batch<'_>, dropped: &[DroppedRef]) {
+    for d in dropped {
+        batch.delete_ref(&d.name);
+    }
+}
+
+/// Deletes the `dropped` refs in one batch (nothing when there are none).
+pub fn drop_refs(store: &Store, dropped: &[DroppedRef]) -> Result<()> {
+    if dropped.is_empty() {
+        return Ok(());
+    }
+    let mut batch = store.index().batch();
+    stage_drops(&mut batch, dropped);
+    batch.commit()
 }
 
 /// Every slug a deploy may still need without a build, with why.

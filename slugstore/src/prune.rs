@@ -102,16 +102,15 @@ pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
         .map(|r| (*r).clone())
         .collect();
     pruned.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
-    let changes = !pruned.is_empty() || !dropped.is_empty();
-    if !opts.dry_run && changes {
+    if !opts.dry_run && !pruned.is_empty() {
         let mut batch = store.index().batch();
-        for r in &dropped {
-            batch.delete_ref(&r.name);
-        }
+        crate::builds::stage_drops(&mut batch, &dropped);
         for r in &pruned {
             batch.delete_slug(&r.id);
         }
         batch.commit()?;
+    } else if !opts.dry_run {
+        crate::builds::drop_refs(store, &dropped)?;
     }
     Ok(PruneReport {
         kept: (slugs.len() - pruned.len()) as u64,
