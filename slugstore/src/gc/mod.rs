@@ -91,7 +91,8 @@ pub struct GcReport {
     pub stat_entries_dropped: u64,
     /// Objects that failed verification while being moved (their packs were kept).
     pub problems: Vec<String>,
-    /// The static-compression cache's compaction, when the store has one.
+    /// The static-compression cache's compaction, when the store has one and no other process was
+    /// using it (a build compressing, `slug compress-static`): then it is left for the next gc.
     pub gz_cache: Option<Compacted>,
     /// True when nothing was changed on purpose.
     pub dry_run: bool,
@@ -213,10 +214,13 @@ fn compact_gz_cache(
     if !dir.join(PACK_NAME).exists() {
         return Ok(None);
     }
-    let cache = DirGzCache::open(dir)?;
-    cache
-        .retain(|asset| live.contains(asset), dry_run)
-        .map(Some)
+    // Never wait for a compression run: the cache is derived data, and the next gc compacts it.
+    match DirGzCache::try_open(dir)? {
+        Some(cache) => cache
+            .retain(|asset| live.contains(asset), dry_run)
+            .map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Stat-cache entries whose recorded content is one of `dead`.

@@ -159,4 +159,13 @@ mod tests {
         );
         assert_eq!(cache.get(&c, six).unwrap().as_deref(), Some(&b"c"[..]));
     }
+
+    #[test]
+    fn a_compaction_never_waits_for_a_cache_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let in_use = DirGzCache::open(dir.path()).unwrap();
+        assert!(DirGzCache::try_open(dir.path()).unwrap().is_none());
+        drop(in_use);
+        assert!(DirGzCache::try_open(dir.path()).unwrap().is_some());
+    }
 }
