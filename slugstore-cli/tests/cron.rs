@@ -7,6 +7,7 @@ use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use slugstore_tests::project::{current, stderr, Shop};
+use slugstore_tests::serve::Served;
 
 /// The example project with `crons` appended to its application file, and an environment `production`.
 fn shop_with_crons(crons: &str) -> Shop {
@@ -135,7 +136,7 @@ fn a_due_job_runs_once_per_minute_in_the_live_release() {
     let record: serde_json::Value = serde_json::from_slice(&fs::read(record).unwrap()).unwrap();
     assert_eq!(record["state"], "success");
     assert_eq!(record["due"], "2026-12-06T10:10:00Z");
-    let log = shop.slug_json(&["cron", "log", "--env", "production"]);
+    let log = shop.slug_json(&["cron", "log", "--target", target.to_str().unwrap()]);
     let newest: Vec<(&str, &str)> = log
         .as_array()
         .unwrap()
@@ -149,6 +150,13 @@ fn a_due_job_runs_once_per_minute_in_the_live_release() {
             ("stamp", "2026-12-07T10:00:00Z")
         ]
     );
+    // The status page's document carries the same newest runs.
+    let served = Served::start(&shop, &["--read-only"]);
+    let status = served.get("api/status").json();
+    let crons = &status["environments"][0]["crons"];
+    assert_eq!(crons[0]["job"], "legacy", "{status}");
+    assert_eq!(crons[1]["state"], "success", "{status}");
+    drop(served);
 
     // A failing job is recorded as failed, with its output, and fails the command.
     shop.edit_app(|s| {
@@ -173,6 +181,24 @@ fn a_due_job_runs_once_per_minute_in_the_live_release() {
     assert_eq!(job(&r, "legacy")["run"]["error"], "exited with status 7");
     let log = fs::read_to_string(target.join("crons/legacy/20261208T1000Z.log")).unwrap();
     assert_eq!(log, "broken\n");
+    // Under --quiet (as installed), only the failure is said: what cron mails.
+    let out = shop.slug(&[
+        "-q",
+        "cron",
+        "run",
+        "--env",
+        "production",
+        "--now",
+        "2026-12-09T10:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = stderr(&out);
+    assert!(
+        said.contains("ran legacy (0 10 * * *): failed in"),
+        "{said}"
+    );
+    assert!(!said.contains("stamp"), "{said}");
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

@@ -181,6 +181,10 @@ function renderEnv(env, all) {
   const switches = env.activations.slice(0, 5).map((a) => `<li data-kind="${esc(a.kind)}">
       <span class="meta">${esc(unixWhen(a.time))}</span> ${a.kind === "rollback" ? "rollback to" : "deploy of"}
       <code>${esc(short(a.slug))}</code>${a.previous ? ` <span class="meta">(was ${esc(short(a.previous))})</span>` : ""}</li>`).join("");
+  const crons = (env.crons || []).map((c) => `<li data-job="${esc(c.job)}" data-state="${esc(c.state)}">
+      <span class="badge" data-state="${esc(c.state)}">${esc(c.state.replace("_", " "))}</span> <code>${esc(c.job)}</code>
+      <span class="meta">due ${esc(c.due)}${c.seconds != null ? ` · ${secs(c.seconds)}` : ""}</span>
+      ${c.error ? `<span class="error">${esc(c.error)}</span>` : ""}</li>`).join("");
   const promote = readOnly || others.length === 0 ? "" : `<div class="promote">
       Promote <select class="promote-from" data-env="${esc(env.name)}">${others.map((o) =>
         `<option value="${esc(o.name)}"${o.name === from ? " selected" : ""}>${esc(o.name)} (${esc(short(o.live))})</option>`).join("")}</select>
@@ -198,6 +202,7 @@ function renderEnv(env, all) {
     <h3>Releases on disk</h3>
     ${releases ? `<ul class="releases">${releases}</ul>` : '<p class="empty">None.</p>'}
     ${switches ? `<h3>Switches of current</h3><ol class="switches">${switches}</ol>` : ""}
+    ${crons ? `<h3>Crons <span class="meta">last run of each job</span></h3><ul class="crons">${crons}</ul>` : ""}
   </section>`;
 }
 

@@ -43,6 +43,7 @@
 //! The `slug` command-line tool is a thin shell over them.
 
 pub mod archive;
+pub mod builds;
 pub mod checkout;
 pub mod compress;
 pub mod config;
@@ -57,6 +58,7 @@ pub mod gc;
 pub mod id;
 pub mod progress;
 pub mod prune;
+pub mod refs;
 pub mod remote;
 pub mod restore;
 pub mod scan;

@@ -6,7 +6,8 @@
 //!
 //! Whatever the policy says, a slug is never pruned while
 //! - a ref points at it (refs are how people name releases; moving or deleting the ref is the explicit
-//!   act that lets it go),
+//!   act that lets it go), except the build refs `builds/<key>` that [`crate::builds`] finds no
+//!   deploy needs any more: those are dropped in the same batch,
 //! - a deploy target runs it (see [`targets`](crate::targets)),
 //! - it is listed in [`PruneOptions::protect`].
 //!
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::builds::DroppedRef;
 use crate::error::{Error, Result};
 use crate::id::SlugId;
 use crate::slug::{now_secs, SlugRecord};
@@ -64,6 +66,8 @@ pub struct PruneReport {
     pub kept: u64,
     /// Slugs kept whatever the policy says, with why.
     pub protected: BTreeMap<SlugId, Vec<String>>,
+    /// Build refs dropped (or to drop) because no deploy needs their build (see [`crate::builds`]).
+    pub build_refs_dropped: Vec<DroppedRef>,
     /// True when nothing was changed on purpose.
     pub dry_run: bool,
 }
@@ -75,7 +79,8 @@ pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
             "prune needs a policy: --keep-last N and/or --keep-within DURATION".into(),
         ));
     }
-    let protected = protected_slugs(store, &opts.protect)?;
+    let dropped = crate::builds::droppable_refs(store, opts)?;
+    let protected = protected_slugs(store, &opts.protect, &dropped)?;
     let slugs = store.slugs()?;
     let candidates = candidates(store, &slugs, opts.ref_name.as_deref())?;
     let mut keep: HashSet<SlugId> = HashSet::new();
@@ -99,15 +104,19 @@ pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
     pruned.sort_by_key(|r| r.creation_order());
     if !opts.dry_run && !pruned.is_empty() {
         let mut batch = store.index().batch();
+        crate::builds::stage_drops(&mut batch, &dropped);
         for r in &pruned {
             batch.delete_slug(&r.id);
         }
         batch.commit()?;
+    } else if !opts.dry_run {
+        crate::builds::drop_refs(store, &dropped)?;
     }
     Ok(PruneReport {
         kept: (slugs.len() - pruned.len()) as u64,
         pruned,
         protected,
+        build_refs_dropped: dropped,
         dry_run: opts.dry_run,
     })
 }
@@ -138,9 +147,16 @@ fn candidates<'a>(
 }
 
 /// Every slug that must survive, with the reasons.
-fn protected_slugs(store: &Store, explicit: &[String]) -> Result<BTreeMap<SlugId, Vec<String>>> {
+fn protected_slugs(
+    store: &Store,
+    explicit: &[String],
+    dropped: &[DroppedRef],
+) -> Result<BTreeMap<SlugId, Vec<String>>> {
     let mut out: BTreeMap<SlugId, Vec<String>> = BTreeMap::new();
     for (name, id) in store.index().refs()? {
+        if dropped.iter().any(|d| d.name == name) {
+            continue;
+        }
         out.entry(id).or_default().push(format!("ref {name}"));
     }
     for (target, id) in crate::targets::list(store)? {

@@ -232,6 +232,13 @@ const CASES: &[Case] = &[
         says: &["must be a string (a shell script), found a sequence"],
     },
     Case {
+        dir: "cron-spec-range",
+        file: APP_FILE,
+        line: Some(61),
+        path: "crons.magento.spec",
+        says: &["invalid cron spec: hour: 24 is out of range 0-23"],
+    },
+    Case {
         dir: "compression-level-range",
         file: APP_FILE,
         line: Some(68),

@@ -92,28 +92,35 @@ fn run_due(ctx: &Context, target: &TargetArg, now: Option<u64>) -> CmdResult {
             ));
         }
         for j in &r.jobs {
-            let text = match (j.outcome, &j.run, &j.reason) {
-                (Outcome::Ran, Some(run), _) => format!(
-                    "ran {} ({}): {} in {:.3}s{}; log {}",
-                    j.job,
-                    j.spec,
-                    run.state.as_str(),
-                    run.seconds.unwrap_or(0.0),
-                    run.error
-                        .as_ref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default(),
-                    record::log_path(&r.target, &j.job, &run.id).display()
-                ),
-                (Outcome::Skipped, _, reason) => format!(
+            match (j.outcome, &j.run) {
+                (Outcome::Ran, Some(run)) => {
+                    let text = format!(
+                        "ran {} ({}): {} in {:.3}s{}; log {}",
+                        j.job,
+                        j.spec,
+                        run.state.as_str(),
+                        run.seconds.unwrap_or(0.0),
+                        run.error
+                            .as_ref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default(),
+                        record::log_path(&r.target, &j.job, &run.id).display()
+                    );
+                    // A failure is always said (cron mails it); the rest only without --quiet.
+                    if run.state == PhaseState::Failed {
+                        eprintln!("slug: {text}");
+                    } else {
+                        ctx.note(&text);
+                    }
+                }
+                (Outcome::Skipped, _) => ctx.note(&format!(
                     "skipped {} ({}): {}",
                     j.job,
                     j.spec,
-                    reason.as_deref().unwrap_or("")
-                ),
-                _ => continue,
-            };
-            out!("{text}");
+                    j.reason.as_deref().unwrap_or("")
+                )),
+                _ => {}
+            }
         }
     }
     Ok(if failed {

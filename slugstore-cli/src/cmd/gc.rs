@@ -40,6 +40,16 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             human_bytes(r.bytes_before),
             human_bytes(r.bytes_after),
         );
+        if let Some(gz) = &r.gz_cache {
+            out!(
+                "static-compression cache: {} {} entries, {} kept ({} -> {})",
+                if r.dry_run { "would drop" } else { "dropped" },
+                gz.dropped,
+                gz.kept,
+                human_bytes(gz.bytes_before),
+                human_bytes(gz.bytes_after),
+            );
+        }
     }
     Ok(if r.problems.is_empty() {
         ExitCode::SUCCESS

@@ -11,7 +11,10 @@ use crate::context::Context;
 /// Forget slugs outside a keep policy (their objects are freed by `slug gc`).
 ///
 /// Never drops a slug a ref points at, a slug live on (or registered by a checkout to) a deploy target, or
-/// one given with --protect. With --ref, only slugs that ref has pointed at are considered.
+/// one given with --protect. With --ref, only slugs that ref has pointed at are considered. Without
+/// --ref, the build refs (`builds/<key>`) whose slug is neither live, nor a release on disk on a deploy
+/// target, nor among the kept deploys of an environment's history (the newest N with --keep-last, those
+/// within --keep-within) are dropped first, so old builds go too.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -26,6 +29,14 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let verb = if r.dry_run { "would prune" } else { "pruned" };
+    for d in &r.build_refs_dropped {
+        out!(
+            "{} ref {}  {}",
+            if r.dry_run { "would drop" } else { "dropped" },
+            d.name,
+            d.slug.short(12)
+        );
+    }
     for s in &r.pruned {
         out!(
             "{verb} {}  {}  {}",
@@ -35,8 +46,9 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         );
     }
     ctx.note(&format!(
-        "{verb} {} slugs, {} kept ({} protected); run `slug gc` to free their objects",
+        "{verb} {} slugs and {} build refs, {} kept ({} protected); run `slug gc` to free their objects",
         r.pruned.len(),
+        r.build_refs_dropped.len(),
         r.kept,
         r.protected.len()
     ));

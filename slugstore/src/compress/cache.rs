@@ -16,13 +16,14 @@
 //! record; the scan stops at the first header that does not check out and the file is cut there. Entries
 //! are not trusted blindly either: the caller checks an entry's gzip trailer against the asset before
 //! using it (see [`super::gzip::is_member_of`]) and stores a fresh entry, which supersedes the bad one.
-//! The pack is `flock(2)`ed while a cache is open, so two processes never append at once.
+//! The pack is `flock(2)`ed while a cache is open, so two processes never append at once. It only grows
+//! while in use; [`DirGzCache::retain`] (run by `slug gc`) rewrites it with the entries still wanted.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, ErrorKind, Read, Seek};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
@@ -32,6 +33,9 @@ use super::read::read_regular;
 use super::seen::Seen;
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::ObjectId;
+
+mod compact;
+pub use compact::Compacted;
 
 /// A map from (asset id, level) to the asset's gzip bytes, shared by the worker threads.
 pub trait GzCache: Sync {
@@ -91,31 +95,31 @@ impl DirGzCache {
     /// Holds the pack's lock until dropped: an open elsewhere (another process, or a second open in
     /// this one) waits until then.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
-        let root = root.into();
+        Self::open_with(root.into(), true).map(|c| c.expect("a waiting open always locks"))
+    }
+
+    /// As [`DirGzCache::open`], but `None` at once when another open holds the pack.
+    pub fn try_open(root: impl Into<PathBuf>) -> Result<Option<Self>> {
+        Self::open_with(root.into(), false)
+    }
+
+    fn open_with(root: PathBuf, wait: bool) -> Result<Option<Self>> {
         fs::create_dir_all(&root).at(&root)?;
         let pack_path = root.join(PACK_NAME);
-        let pack = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&pack_path)
-            .at(&pack_path)?;
-        // SAFETY: flock on a file descriptor we own; the lock is released when `pack` is closed.
-        if unsafe { libc::flock(pack.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(Error::io(&pack_path, std::io::Error::last_os_error()));
-        }
+        let Some(pack) = open_locked(&pack_path, wait)? else {
+            return Ok(None);
+        };
         let (index, end) = scan(&pack).at(&pack_path)?;
         if pack.metadata().at(&pack_path)?.len() != end {
             pack.set_len(end).at(&pack_path)?;
         }
-        Ok(Self {
+        Ok(Some(Self {
             root,
             pack_path,
             pack,
             index: RwLock::new(index),
             end: Mutex::new(end),
-        })
+        }))
     }
 
     /// The cache directory.
@@ -205,6 +209,43 @@ impl DirGzCache {
         let canonical = fs::canonicalize(dir).at(dir)?;
         let hash = blake3::hash(canonical.as_os_str().as_encoded_bytes());
         Ok(self.root.join(SEEN_DIR).join(&hash.to_hex()[..32]))
+    }
+}
+
+/// Opens and locks the pack at `path`, waiting for the lock or (`wait` false) giving `None` when it is
+/// held. A compaction may have renamed a new pack over the path while this waited for the lock: then
+/// the locked file is the old one, and the new one is opened instead.
+fn open_locked(path: &Path, wait: bool) -> Result<Option<File>> {
+    let how = if wait {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
+    loop {
+        let pack = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .at(path)?;
+        // SAFETY: flock on a file descriptor we own; the lock is released when `pack` is closed.
+        if unsafe { libc::flock(pack.as_raw_fd(), how) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if !wait && e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Ok(None);
+            }
+            return Err(Error::io(path, e));
+        }
+        let locked = pack.metadata().at(path)?;
+        match fs::metadata(path) {
+            Ok(now) if now.ino() == locked.ino() && now.dev() == locked.dev() => {
+                return Ok(Some(pack))
+            }
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        }
     }
 }
 

@@ -23,7 +23,7 @@ pub mod run;
 pub mod seen;
 pub mod select;
 
-pub use cache::{DirGzCache, GzCache};
+pub use cache::{Compacted, DirGzCache, GzCache};
 pub use gzip::Level;
 pub use run::{compress_static, parse_seconds, CompressOptions, Report};
 pub use select::{select, Asset};

@@ -149,3 +149,54 @@ fn names(dir: &Path) -> Result<Vec<String>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(job: &str, id: &str) -> CronRun {
+        CronRun {
+            job: job.to_owned(),
+            id: id.to_owned(),
+            due: String::new(),
+            started: String::new(),
+            state: PhaseState::Success,
+            seconds: None,
+            exit_code: Some(0),
+            error: None,
+            release: SlugId(crate::id::ObjectId::hash(b"release")),
+            command: "true".to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_the_newest_runs_are_kept_and_the_newest_of_each_job_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let ids: Vec<String> = (0..RUNS_KEPT + 3)
+            .map(|m| format!("20261206T{:02}{:02}Z", m / 60, m % 60))
+            .collect();
+        for id in &ids {
+            save(root, &run("a", id)).unwrap();
+            fs::write(log_path(root, "a", id), "output").unwrap();
+        }
+        save(root, &run("b", "20261201T0000Z")).unwrap();
+        trim(root, "a").unwrap();
+        assert_eq!(list(root, "a").unwrap(), ids[3..]);
+        assert!(!log_path(root, "a", &ids[2]).exists());
+        assert!(log_path(root, "a", &ids[3]).exists());
+        assert!(exists(root, "a", &ids[3]) && !exists(root, "a", &ids[0]));
+        let last: Vec<(String, String)> = last_runs(root)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.job, r.id))
+            .collect();
+        assert_eq!(
+            last,
+            [
+                ("a".to_owned(), ids.last().unwrap().clone()),
+                ("b".to_owned(), "20261201T0000Z".to_owned())
+            ]
+        );
+    }
+}

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::checkout::{self, Activation, ReleaseStatus};
+use crate::cron::CronRun;
 use crate::deploy::status::{list, load};
 use crate::deploy::DeployRecord;
 use crate::environment::{Environment, Registry};
@@ -64,6 +65,8 @@ pub struct EnvironmentView {
     pub deploys: Vec<DeployRecord>,
     /// How many deploys the target has recorded in all.
     pub deploy_count: usize,
+    /// The newest run of each cron job, by job name (see [`crate::cron::record`]).
+    pub crons: Vec<CronRun>,
     /// Why the target could not be read, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -91,6 +94,7 @@ fn view(env: &Environment, opts: &OverviewOptions) -> EnvironmentView {
         activations: Vec::new(),
         deploys: Vec::new(),
         deploy_count: 0,
+        crons: Vec::new(),
         error: None,
     };
     if let Err(e) = fill(&mut v, opts) {
@@ -117,6 +121,7 @@ fn fill(v: &mut EnvironmentView, opts: &OverviewOptions) -> Result<()> {
         v.activations = status.activations;
         v.activations.truncate(opts.activations);
     }
+    v.crons = crate::cron::record::last_runs(&v.target)?;
     Ok(())
 }
 

@@ -9,6 +9,9 @@
 //!    content the store no longer has).
 //! 5. Only then unlink the old packs, and fsync the directory.
 //!
+//! The static-compression cache (`gz/gz.pack`, [`crate::compress::cache`]) is compacted too, keeping the
+//! entries whose asset is live: it is derived data, rewritten on its own (temporary file, rename).
+//!
 //! A kill between any two steps leaves a store that opens and verifies: before step 4 the new packs are
 //! unreferenced and the old ones still hold everything the index names; after it the old packs are
 //! unreferenced. Either way the leftovers are orphans, which the next gc deletes.
@@ -26,6 +29,9 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
+use crate::compress::cache::PACK_NAME;
+use crate::compress::{Compacted, DirGzCache};
+use crate::deploy::init::GZ_CACHE;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::id::ObjectId;
@@ -85,6 +91,9 @@ pub struct GcReport {
     pub stat_entries_dropped: u64,
     /// Objects that failed verification while being moved (their packs were kept).
     pub problems: Vec<String>,
+    /// The static-compression cache's compaction, when the store has one and no other process was
+    /// using it (a build compressing, `slug compress-static`): then it is left for the next gc.
+    pub gz_cache: Option<Compacted>,
     /// True when nothing was changed on purpose.
     pub dry_run: bool,
 }
@@ -109,6 +118,7 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
     let mut r = GcReport {
         live_objects: live.len() as u64,
         dry_run: opts.dry_run,
+        gz_cache: compact_gz_cache(store, &live, opts.dry_run)?,
         ..GcReport::default()
     };
     let dead: Vec<ObjectId> = plan
@@ -192,6 +202,25 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
         .map(|(_, size)| size)
         .sum();
     Ok(r)
+}
+
+/// Keeps the entries of the store's static-compression cache whose asset is `live` (see the module docs).
+fn compact_gz_cache(
+    store: &Store,
+    live: &HashSet<ObjectId>,
+    dry_run: bool,
+) -> Result<Option<Compacted>> {
+    let dir = store.root().join(GZ_CACHE);
+    if !dir.join(PACK_NAME).exists() {
+        return Ok(None);
+    }
+    // Never wait for a compression run: the cache is derived data, and the next gc compacts it.
+    match DirGzCache::try_open(dir)? {
+        Some(cache) => cache
+            .retain(|asset| live.contains(asset), dry_run)
+            .map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Stat-cache entries whose recorded content is one of `dead`.
