@@ -530,6 +530,19 @@ impl Index {
             .collect()
     }
 
+    /// The objects `slug verify` marked damaged ([`Batch::mark_damaged`]): the next write of their
+    /// content stores it anew instead of deduplicating against the damaged copy.
+    pub fn damaged_objects(&self) -> Result<foldhash::HashSet<ObjectId>> {
+        self.meta_with_prefix(DAMAGED)?
+            .into_iter()
+            .map(|(k, _)| {
+                let hex = &k[DAMAGED.len()..];
+                hex.parse::<ObjectId>()
+                    .map_err(|_| Error::format("index", format!("bad damage mark `{k}`")))
+            })
+            .collect()
+    }
+
     /// Every stat-cache entry of every tree, as `(tree, path, entry)`.
     pub fn all_stat_entries(
         &self,
@@ -855,6 +868,17 @@ impl Batch<'_> {
         self.inner.delete_cf(self.index.cf("meta"), key.as_bytes());
     }
 
+    /// Marks object `id` damaged (`problem` says how), so that the next write of its content replaces
+    /// the stored copy; see [`Index::damaged_objects`].
+    pub fn mark_damaged(&mut self, id: &ObjectId, problem: &str) {
+        self.put_meta(&damage_key(id), problem);
+    }
+
+    /// Removes the damage mark of object `id`: a good copy replaced it, or it verified.
+    pub fn unmark_damaged(&mut self, id: &ObjectId) {
+        self.delete_meta(&damage_key(id));
+    }
+
     /// True when the batch holds no change.
     pub fn is_empty(&self) -> bool {
         self.inner.is_empty() && self.tables.is_empty()
@@ -885,6 +909,13 @@ impl Batch<'_> {
 
 /// A family with this many level-0 table files is compacted by the next commit.
 const L0_COMPACT_AT: u64 = 8;
+
+/// The `meta` names of damage marks: this prefix, then the object id in hex.
+const DAMAGED: &str = "damaged/";
+
+fn damage_key(id: &ObjectId) -> String {
+    format!("{DAMAGED}{}", id.to_hex())
+}
 
 /// The first key after every key that starts with `prefix`, if there is one.
 fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
