@@ -885,8 +885,9 @@ impl Batch<'_> {
     }
 
     /// Applies the batch: the bulk runs first, each ingested atomically and durably, then the other
-    /// changes atomically, with the write-ahead log fsynced, and last flushed into table files
-    /// ([`Index::flush_logged`]), so that what a returned commit wrote never rests in the log alone.
+    /// changes atomically, with the write-ahead log fsynced, and last flushed into table files, so
+    /// that what a returned commit wrote never rests in the log alone (a damaged log record can look
+    /// like the torn tail of a write that never returned; table blocks carry checksums).
     pub fn commit(self) -> Result<()> {
         let mut ingest = IngestExternalFileOptions::default();
         ingest.set_move_files(true);
