@@ -5,34 +5,13 @@
 mod proc_support;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
-use proc_support::{run, slug};
+use proc_support::{expect_exit, slug_bounded};
 use slugstore::ObjectId;
 use slugstore_tests::compare::assert_same_tree;
 use slugstore_tests::store::{self as store_helpers, flip_byte, Record};
 use slugstore_tests::tree::{age_files, content, Tree};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// `slug --store STORE --lock-timeout 30 ARGS...`: no command of these tests waits forever for a lock.
-fn slug_run(store: &Path, args: &[&str]) -> Output {
-    run(slug(store).args(["--lock-timeout", "30"]).args(args))
-}
-
-fn expect(out: &Output, code: i32, what: &str) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}\nstdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 /// Incompressible, so stored raw: a flipped data byte is a flipped content byte.
 fn precious() -> Vec<u8> {
@@ -49,28 +28,38 @@ struct Damaged {
 }
 
 /// A store with slug `one` of a tree whose `a/precious.bin` object has a flipped byte, found by
-/// `slug verify`. The tree's files are old enough for the stat cache to trust them.
-fn damaged() -> Damaged {
+/// `slug verify`. The tree's files are old enough for the stat cache to trust them. With `pushed`,
+/// slug `one` was pushed to a `file://` remote `origin` before the damage.
+fn damaged(pushed: bool) -> Damaged {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
-    expect(&slug_run(&store, &["init"]), 0, "init");
+    expect_exit(&slug_bounded(&store, &["init"]), 0, "init");
     let tree = tmp.path().join("one");
     Tree::new()
         .file("a/precious.bin", precious())
         .file("b/other.txt", content(5000, 2))
         .build(&tree);
     age_files(&tree, Duration::from_secs(3600));
-    let snap = slug_run(
+    let snap = slug_bounded(
         &store,
         &["snapshot", tree.to_str().unwrap(), "--ref", "one"],
     );
-    expect(&snap, 0, "snapshot one");
+    expect_exit(&snap, 0, "snapshot one");
+    if pushed {
+        let url = format!("file://{}", tmp.path().join("remote").display());
+        expect_exit(
+            &slug_bounded(&store, &["remote", "add", "origin", &url]),
+            0,
+            "remote add",
+        );
+        expect_exit(&slug_bounded(&store, &["push", "one", "origin"]), 0, "push");
+    }
 
     let id = ObjectId::hash(&precious());
     let record = Record::of(&store_helpers::open(&store), &id);
     flip_byte(&record.pack, record.data_byte(100));
-    let verify = slug_run(&store, &["verify"]);
-    let said = expect(&verify, 3, "verify finds the damage");
+    let verify = slug_bounded(&store, &["verify"]);
+    let said = expect_exit(&verify, 3, "verify finds the damage");
     assert!(said.contains(&format!("BAD {id}")), "{said}");
     Damaged {
         root: tmp.path().to_path_buf(),
@@ -85,10 +74,10 @@ fn damaged() -> Damaged {
 /// bytes still damaged, may be reported until `verify --repair` copies its good objects out).
 fn assert_healed(d: &Damaged, name: &str, tree: &Path) {
     let out = d.root.join(format!("restored-{name}"));
-    let restore = slug_run(&d.store, &["restore", name, out.to_str().unwrap()]);
-    expect(&restore, 0, "restore of the new slug");
+    let restore = slug_bounded(&d.store, &["restore", name, out.to_str().unwrap()]);
+    expect_exit(&restore, 0, "restore of the new slug");
     assert_same_tree(tree, &out);
-    let json = slug_run(&d.store, &["--json", "verify"]);
+    let json = slug_bounded(&d.store, &["--json", "verify"]);
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(report["bad"], serde_json::json!([]), "{report}");
     assert_eq!(report["bad_index"], serde_json::json!([]), "{report}");
@@ -99,18 +88,18 @@ fn assert_healed(d: &Damaged, name: &str, tree: &Path) {
 
 #[test]
 fn a_snapshot_that_reads_the_file_replaces_the_damaged_object() {
-    let d = damaged();
+    let d = damaged(false);
     // Another tree with the same content: the stat cache knows nothing of it, every file is read.
     let tree = d.root.join("two");
     Tree::new()
         .file("copy/precious.bin", precious())
         .file("new.txt", "new")
         .build(&tree);
-    let snap = slug_run(
+    let snap = slug_bounded(
         &d.store,
         &["snapshot", tree.to_str().unwrap(), "--ref", "two"],
     );
-    expect(&snap, 0, "snapshot two");
+    expect_exit(&snap, 0, "snapshot two");
     assert_healed(&d, "two", &tree);
     // Slug `one` needed the same object: healed too.
     assert_healed(&d, "one", &d.tree.clone());
@@ -118,12 +107,23 @@ fn a_snapshot_that_reads_the_file_replaces_the_damaged_object() {
 
 #[test]
 fn a_snapshot_reads_a_file_whose_cached_hash_was_marked_damaged() {
-    let d = damaged();
+    let d = damaged(false);
     // The same tree, unchanged: its stat cache would vouch for every file without reading it.
-    let snap = slug_run(
+    let snap = slug_bounded(
         &d.store,
         &["snapshot", d.tree.to_str().unwrap(), "--ref", "again"],
     );
-    expect(&snap, 0, "snapshot of the same tree");
+    expect_exit(&snap, 0, "snapshot of the same tree");
     assert_healed(&d, "again", &d.tree.clone());
+}
+
+#[test]
+fn a_pull_fetches_an_object_marked_damaged_again() {
+    let d = damaged(true);
+    // The store has slug `one` and every object it needs, one of them damaged and marked.
+    let pull = slug_bounded(&d.store, &["--json", "pull", "origin", "one"]);
+    let said = expect_exit(&pull, 0, "pull");
+    let report: serde_json::Value = serde_json::from_str(&said).unwrap();
+    assert_eq!(report["objects_fetched"], 1, "{report}");
+    assert_healed(&d, "one", &d.tree.clone());
 }

@@ -108,5 +108,16 @@ mod tests {
         assert!(store.index().damaged_objects().unwrap().is_empty());
         store.forget_packs();
         store.verify_object(&b).unwrap();
+
+        // A marked object that gc deletes (no slug needs these) takes its mark along.
+        let mut batch = store.index().batch();
+        batch.mark_damaged(&a, "damaged");
+        batch.commit().unwrap();
+        drop(store);
+        let store = Store::open(&root, &OpenOptions::default()).unwrap();
+        assert!(store.is_damaged(&a));
+        crate::gc::gc(&store, &crate::gc::GcOptions::default()).unwrap();
+        assert_eq!(store.index().object(&a).unwrap(), None);
+        assert!(store.index().damaged_objects().unwrap().is_empty());
     }
 }
