@@ -153,3 +153,63 @@ fn verify_reports_damage_in_a_family_nothing_else_reads() {
     assert_eq!(bad.len(), 1, "{report}");
     assert!(bad[0].as_str().unwrap().contains("`stat`"), "{report}");
 }
+
+/// Puts ref `name` -> `slug` into the store's index through its write-ahead log only, synced and never
+/// flushed: what a `slug` killed between its commit's write and flush leaves behind.
+fn ref_in_the_log_only(store: &Path, name: &str, slug: &str) {
+    let families = ["objects", "slugs", "refs", "reflog", "stat", "meta"];
+    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), store.join("index"), families)
+        .expect("open the index");
+    let id: Vec<u8> = (0..64)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&slug[i..i + 2], 16).unwrap())
+        .collect();
+    let mut wo = rocksdb::WriteOptions::default();
+    wo.set_sync(true);
+    let refs = db.cf_handle("refs").unwrap();
+    db.put_cf_opt(refs, name.as_bytes(), id, &wo).unwrap();
+    // Dropped without a flush: the record stays in the log.
+}
+
+#[test]
+fn a_log_holding_a_commit_that_goes_bad_fails_every_command_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _trees) = store_of_four(tmp.path());
+    let newest = slug_bounded(&store, &["--json", "refs"]);
+    let refs: serde_json::Value = serde_json::from_slice(&newest.stdout).unwrap();
+    let slug = refs["newest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ref `newest` in {refs}"));
+    ref_in_the_log_only(&store, "from-the-log", slug);
+    let logs: Vec<PathBuf> = index_files(&store, "log")
+        .into_iter()
+        .filter(|l| fs::metadata(l).unwrap().len() > 0)
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    // Undamaged, the record is there.
+    let out = tmp.path().join("out");
+    let restore = slug_bounded(&store, &["restore", "from-the-log", out.to_str().unwrap()]);
+    assert!(restore.status.success(), "{}", text(&restore.stderr));
+
+    // A byte of the record goes bad. (The restore opened the index read-only: the log is as it was.)
+    flip_byte(&logs[0], fs::metadata(&logs[0]).unwrap().len() / 2);
+    assert_fails_naming(&slug_bounded(&store, &["ls"]), &logs, "slug ls");
+    let out = tmp.path().join("out2");
+    let restore = slug_bounded(&store, &["restore", "from-the-log", out.to_str().unwrap()]);
+    assert_fails_naming(&restore, &logs, "slug restore");
+    let verify = slug_bounded(&store, &["verify"]);
+    assert_eq!(verify.status.code(), Some(3), "{}", text(&verify.stderr));
+    assert!(
+        text(&verify.stdout).starts_with("BAD index"),
+        "{}",
+        text(&verify.stdout)
+    );
+    assert_fails_naming(&verify, &logs, "slug verify");
+    // A command that writes refuses too, and leaves the log for a person to look at.
+    let snap = slug_bounded(
+        &store,
+        &["snapshot", tmp.path().join("tree0").to_str().unwrap()],
+    );
+    assert_fails_naming(&snap, &logs, "slug snapshot");
+    assert!(logs[0].exists());
+}
