@@ -903,7 +903,12 @@ impl Batch<'_> {
             .db
             .write_opt(self.inner, &wo)
             .map_err(|e| self.index.err(e))?;
-        self.index.flush_logged()?;
+        // From here the batch is committed: durable in the synced log. A flush that fails (a full
+        // disk) leaves it there for the next open to replay and flush, so the commit still stands
+        // and is reported as done; what would fail is tidying, which waits for the next commit.
+        if self.index.flush_logged().is_err() {
+            return Ok(());
+        }
         self.index.compact_piled_up()
     }
 }
