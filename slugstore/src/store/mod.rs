@@ -15,6 +15,7 @@
 
 mod check;
 pub mod index;
+mod lock;
 pub mod pack;
 mod read;
 mod write;
