@@ -11,32 +11,11 @@ mod proc_support;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use proc_support::{run, slug};
+use proc_support::{expect_exit, slug_bounded, text};
 use slugstore_tests::compare::assert_same_tree;
 use slugstore_tests::tree::{content, Tree};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// `slug --store STORE --lock-timeout 30 ARGS...`: no command of these tests waits forever for a lock.
-fn slug_run(store: &Path, args: &[&str]) -> Output {
-    run(slug(store).args(["--lock-timeout", "30"]).args(args))
-}
-
-/// Fails unless `out` exited with `code` (a process killed by a signal, an abort, has none).
-fn assert_exit(out: &Output, code: i32, what: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
 
 /// A mount, undone when dropped.
 struct Mount(PathBuf);
@@ -110,11 +89,11 @@ fn reading_commands_work(store: &Path, tree: &Path, out: &Path) {
         vec!["verify"],
         vec!["export", "a", "-o", out.join("a.tar").to_str().unwrap()],
     ] {
-        assert_exit(&slug_run(store, &args), 0, &args.join(" "));
+        expect_exit(&slug_bounded(store, &args), 0, &args.join(" "));
     }
     let dest = out.join("restored");
-    assert_exit(
-        &slug_run(store, &["restore", "a", dest.to_str().unwrap()]),
+    expect_exit(
+        &slug_bounded(store, &["restore", "a", dest.to_str().unwrap()]),
         0,
         "restore",
     );
@@ -130,14 +109,14 @@ fn a_full_disk_lets_reading_commands_work_and_nothing_aborts() {
         return;
     };
     let store = disk.join("store");
-    assert_exit(&slug_run(&store, &["init"]), 0, "init");
+    expect_exit(&slug_bounded(&store, &["init"]), 0, "init");
     let small = tmp.path().join("small");
     Tree::new()
         .file("index.php", "<?php")
         .file("lib/a.txt", content(5000, 2))
         .build(&small);
-    assert_exit(
-        &slug_run(&store, &["snapshot", small.to_str().unwrap(), "--ref", "a"]),
+    expect_exit(
+        &slug_bounded(&store, &["snapshot", small.to_str().unwrap(), "--ref", "a"]),
         0,
         "snapshot",
     );
@@ -146,8 +125,8 @@ fn a_full_disk_lets_reading_commands_work_and_nothing_aborts() {
     Tree::new()
         .file("blob.bin", content(6 << 20, 1))
         .build(&big);
-    let failed = slug_run(&store, &["snapshot", big.to_str().unwrap()]);
-    assert_exit(&failed, 1, "snapshot larger than the disk");
+    let failed = slug_bounded(&store, &["snapshot", big.to_str().unwrap()]);
+    expect_exit(&failed, 1, "snapshot larger than the disk");
     assert!(
         text(&failed.stderr).contains("No space left"),
         "{}",
@@ -155,8 +134,8 @@ fn a_full_disk_lets_reading_commands_work_and_nothing_aborts() {
     );
 
     // A command frees what the failed snapshot left; then the disk is filled for good.
-    assert_exit(
-        &slug_run(&store, &["ls"]),
+    expect_exit(
+        &slug_bounded(&store, &["ls"]),
         0,
         "ls after the failed snapshot",
     );
@@ -166,15 +145,15 @@ fn a_full_disk_lets_reading_commands_work_and_nothing_aborts() {
     reading_commands_work(&store, &small, &out);
     // Writing fails with an error, never an abort.
     for args in [vec!["snapshot", big.to_str().unwrap()], vec!["gc"]] {
-        let o = slug_run(&store, &args);
-        assert_exit(&o, 1, &args.join(" "));
+        let o = slug_bounded(&store, &args);
+        expect_exit(&o, 1, &args.join(" "));
         assert!(
             text(&o.stderr).contains("No space left"),
             "{}",
             text(&o.stderr)
         );
     }
-    assert_exit(&slug_run(&store, &["ls"]), 0, "ls after failed writes");
+    expect_exit(&slug_bounded(&store, &["ls"]), 0, "ls after failed writes");
 
     // Space back: the store works as before.
     for e in fs::read_dir(&disk).unwrap() {
@@ -187,13 +166,13 @@ fn a_full_disk_lets_reading_commands_work_and_nothing_aborts() {
             fs::remove_file(p).unwrap();
         }
     }
-    let o = slug_run(
+    let o = slug_bounded(
         &store,
         &["snapshot", small.to_str().unwrap(), "-m", "again"],
     );
-    assert_exit(&o, 0, "snapshot with space back");
-    let o = slug_run(&store, &["verify"]);
-    assert_exit(&o, 0, "verify with space back");
+    expect_exit(&o, 0, "snapshot with space back");
+    let o = slug_bounded(&store, &["verify"]);
+    expect_exit(&o, 0, "verify with space back");
     assert!(
         text(&o.stdout).contains("1 slugs: ok"),
         "{}",
@@ -205,15 +184,15 @@ fn a_full_disk_lets_reading_commands_work_and_nothing_aborts() {
 fn a_read_only_mount_lets_reading_commands_work() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("rw").join("store");
-    assert_exit(&slug_run(&store, &["init"]), 0, "init");
+    expect_exit(&slug_bounded(&store, &["init"]), 0, "init");
     let tree = tmp.path().join("tree");
     Tree::new()
         .file("index.php", "<?php")
         .exec("bin/run", "#!/bin/sh\n")
         .file("lib/a.txt", content(20_000, 2))
         .build(&tree);
-    let snap = slug_run(&store, &["snapshot", tree.to_str().unwrap(), "--ref", "a"]);
-    assert_exit(&snap, 0, "snapshot");
+    let snap = slug_bounded(&store, &["snapshot", tree.to_str().unwrap(), "--ref", "a"]);
+    expect_exit(&snap, 0, "snapshot");
 
     let ro = tmp.path().join("ro");
     let test = "a_read_only_mount_lets_reading_commands_work";
@@ -226,8 +205,8 @@ fn a_read_only_mount_lets_reading_commands_work() {
     let out = tmp.path().join("out");
     fs::create_dir_all(&out).unwrap();
     reading_commands_work(&ro_store, &tree, &out);
-    let o = slug_run(&ro_store, &["snapshot", tree.to_str().unwrap(), "-m", "x"]);
-    assert_exit(&o, 1, "snapshot into a read-only store");
+    let o = slug_bounded(&ro_store, &["snapshot", tree.to_str().unwrap(), "-m", "x"]);
+    expect_exit(&o, 1, "snapshot into a read-only store");
     assert!(
         text(&o.stderr).contains("Read-only file system"),
         "{}",

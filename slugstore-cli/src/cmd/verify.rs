@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use slugstore::remote::{backend, config};
 use slugstore::verify::{RepairReport, RepairSource};
-use slugstore::{VerifyOptions, VerifyReport};
+use slugstore::{ObjectId, VerifyOptions, VerifyReport};
 
 use crate::cmd::{human_bytes, CmdResult, EXIT_DAMAGED};
 use crate::context::Context;
@@ -63,6 +63,9 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             print_repair(x);
         }
     }
+    if r.bad_index.is_empty() {
+        remember_damage(ctx, store, a.repair, &r, repaired.as_ref());
+    }
     let ok = match &repaired {
         Some(x) => x.complete(),
         None => r.ok(),
@@ -72,6 +75,42 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     } else {
         ExitCode::from(EXIT_DAMAGED)
     })
+}
+
+/// Marks in the index what is still damaged, so the next snapshot holding that content replaces it
+/// (see `slugstore::verify::marks`), and drops the marks of what verified. A verify without
+/// `--repair` read the store read-only: it is opened again for writing, and on a store that cannot
+/// be written (a full disk, a read-only mount) the marks are left as they were, said on stderr.
+fn remember_damage(
+    ctx: &Context,
+    store: slugstore::Store,
+    writable: bool,
+    r: &VerifyReport,
+    repaired: Option<&RepairReport>,
+) {
+    let still_bad: Vec<(ObjectId, String)> = r
+        .bad
+        .iter()
+        .filter(|b| repaired.is_none_or(|x| x.unrepaired.contains(&b.id)))
+        .map(|b| (b.id, b.problem.clone()))
+        .collect();
+    if still_bad.is_empty() && !(r.complete && store.has_damaged()) {
+        return;
+    }
+    let recorded = if writable {
+        slugstore::verify::record_damage(&store, &still_bad, r.complete)
+    } else {
+        drop(store);
+        ctx.open()
+            .and_then(|s| slugstore::verify::record_damage(&s, &still_bad, r.complete))
+    };
+    match recorded {
+        Ok(n) if n > 0 => ctx.note(&format!(
+            "{n} damaged objects marked: the next snapshot holding their content stores it anew"
+        )),
+        Ok(_) => {}
+        Err(e) => eprintln!("slug: warning: the damaged objects could not be marked: {e}"),
+    }
 }
 
 fn repair(

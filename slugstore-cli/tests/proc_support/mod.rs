@@ -25,6 +25,31 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output_deadline()
 }
 
+/// `slug --store STORE --quiet --lock-timeout 30 ARGS...`, run to its end: no such command waits
+/// forever for another's lock.
+pub fn slug_bounded(store: &Path, args: &[&str]) -> Output {
+    run(slug(store).args(["--lock-timeout", "30"]).args(args))
+}
+
+/// Output bytes as text, for messages.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Fails unless `out` exited with `code` (a process killed by a signal, an abort, has none); returns
+/// its stdout.
+pub fn expect_exit(out: &Output, code: i32, what: &str) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
 /// Deterministic bytes for `(seed, len)`: text-like for even seeds, random-looking for odd ones.
 pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -162,6 +162,10 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
     copied.staged.stage(&mut batch)?;
     for id in &dead {
         batch.delete_object(id);
+        // A deleted object is no longer damaged: its mark would only make snapshots walk.
+        if store.is_damaged(id) {
+            batch.unmark_damaged(id);
+        }
     }
     for (tree, path) in &stale {
         batch.delete_stat(tree, path);

@@ -69,7 +69,7 @@ pub fn pull(
     let catalog = Catalog::load(backend, cache_dir)?;
     let writer = store.writer();
     let fetch = Fetcher::new(backend, &catalog, &writer, store);
-    let manifest = if store.index().has_object(&slug.object())? {
+    let manifest = if store.has_sound_object(&slug.object())? {
         store.manifest(&slug)?
     } else {
         let (pack, entry) = find(&catalog, backend, &slug.object(), "the slug's manifest")?;
@@ -93,7 +93,7 @@ pub fn pull(
             continue;
         }
         objects += 1;
-        if store.index().has_object(id)? {
+        if store.has_sound_object(id)? {
             continue;
         }
         let what = format!("{} of slug {}", e.display_path(), slug.short(12));

@@ -3,6 +3,8 @@
 //! 1. Walk the tree in parallel, leaving out the mounts and `--exclude` paths.
 //! 2. Merge the walk with the stat cache (both sorted by path): a file whose size, times and inode are
 //!    unchanged keeps its recorded hash and is not read.
+//!    A file whose cached hash names an object `slug verify` marked damaged is read all the same: its
+//!    bytes replace the damaged copy.
 //! 3. Read, hash and store the other files in parallel (rayon across files; large files are mapped for
 //!    hashing and streamed into the store). When the stat cache knows nothing of the tree (its first
 //!    snapshot), steps 1-3 are one: each file is read as the walk finds it, opened relative to its
@@ -137,6 +139,13 @@ pub fn snapshot(
         false => watched::ask(store, &root, &tkey, &excludes, &mut warnings)?,
     };
 
+    if store.has_damaged() {
+        // The journal names changed paths only; an unchanged file holding damaged content must be
+        // read again (see `read_changed`), so the tree is walked.
+        if watch.as_mut().and_then(|w| w.base.take()).is_some() {
+            warnings.push("walked the tree: objects marked damaged are to be replaced".into());
+        }
+    }
     let writer = store.writer();
     let bar = bars.bytes("hashing");
     let mut from_journal = None;
@@ -378,14 +387,16 @@ fn walk_and_read(
         );
         let mut walked = walked?;
         let cache = CachedStats::new(cached?, &walked.entries);
-        let read = read_changed(writer, root, &mut walked.entries, &cache, opts, bar)?;
+        let read = read_changed(store, writer, root, &mut walked.entries, &cache, opts, bar)?;
         Ok((walked, cache, read))
     }
 }
 
 /// Fills in the hash of each walked file: from the stat cache when its stat is unchanged (unless
-/// `--no-cache`), else by reading the file (in parallel). Returns how many files were read.
+/// `--no-cache`, or the cached hash names an object marked damaged, whose good bytes are in the
+/// file), else by reading the file (in parallel). Returns how many files were read.
 fn read_changed(
+    store: &Store,
     writer: &ObjectWriter<'_>,
     root: &Path,
     entries: &mut [Walked],
@@ -395,7 +406,11 @@ fn read_changed(
 ) -> Result<u64> {
     let mut todo = Vec::new();
     for (i, w) in entries.iter_mut().enumerate() {
-        let known = if opts.no_cache { None } else { cache.id(i, w) };
+        let known = if opts.no_cache {
+            None
+        } else {
+            cache.id(i, w).filter(|id| !store.is_damaged(id))
+        };
         if let Found::File(m) = &mut w.found {
             m.id = known;
             if known.is_none() {

@@ -14,7 +14,7 @@
 //! | `refs`    | ref name (UTF-8)                 | slug id (32 bytes)                     |
 //! | `reflog`  | ref name, `0x00`, seq (u64 BE)   | [`RefLogEntry`] as JSON                |
 //! | `stat`    | tree key (16 bytes), path bytes  | [`StatEntry`] (fixed 72 bytes)         |
-//! | `meta`    | UTF-8 name                       | UTF-8 value (`format` = `1`, `target:…`) |
+//! | `meta`    | UTF-8 name                       | UTF-8 value (`format` = `1`, `target:…`, `damaged/<id>`) |
 //!
 //! A damaged index is never read past in silence: a write-ahead log with a damaged record makes the open
 //! fail with [`Error::IndexDamaged`] naming the file, every table block is checked against its checksum
@@ -23,7 +23,6 @@
 //! RocksDB also gives the store its lock: only one process can open the database at a time, the lock is an
 //! `fcntl` lock the kernel drops when its holder dies, so a killed `slug` never leaves the store locked.
 
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -36,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::id::{ObjectId, SlugId};
 use crate::slug::SlugRecord;
+use crate::store::lock::{is_lock_error, lock, StoreLock};
 use crate::store::pack::Location;
 
 const CFS: &[&str] = &["objects", "slugs", "refs", "reflog", "stat", "meta"];
@@ -141,7 +141,7 @@ pub struct Index {
     path: PathBuf,
     /// The store's `tmp/`, where table files are written before ingestion.
     tmp: PathBuf,
-    /// The store's lock (see [`lock`]), held while the index is open.
+    /// The store's lock (see `store::lock`), held while the index is open.
     _lock: StoreLock,
 }
 
@@ -185,15 +185,15 @@ impl Index {
         opts.set_skip_checking_sst_file_sizes_on_db_open(true);
         // The info log dumps every option of every column family at each open (~95 KB of formatted
         // text), and the statistics threads wake up for nothing in a process that lives for a second:
-        // together a third of the cost of opening. Warnings and errors are still logged.
+        // together a third of the cost of opening.
         //
-        // Only fatal messages, though: RocksDB's info log aborts the process (a debug assertion, kept
+        // Fatal messages only: RocksDB's info log aborts the process (a debug assertion, kept
         // in the distribution's library) when it writes a message after a write of it failed, which is
         // what a full disk does to every later open. The errors reach the caller as statuses anyway.
         opts.set_log_level(rocksdb::LogLevel::Fatal);
         // The write-ahead log is replayed at open. RocksDB's default (point in time) stops at the first
         // damaged record and silently drops it and everything after it: a committed slug would vanish.
-        // This mode refuses to open instead (see `damaged_log_error`), and only forgives a record cut
+        // This mode refuses to open instead (see `open_error`), and only forgives a record cut
         // short at the very end of the last log, which is a write that never returned: a commit
         // returns only after its record is synced, and then flushes it to table files.
         opts.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
@@ -206,7 +206,7 @@ impl Index {
                 .iter()
                 .map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
             // `None`: another process (or another open of this store) holds the lock.
-            let opened = lock(path, mode)?.and_then(|lock| {
+            let opened = lock(path, mode == Mode::ReadOnly)?.and_then(|lock| {
                 // Before RocksDB writes anything: on a full disk, a snapshot that failed left its
                 // partial pack there, and removing it is what lets the next command work.
                 super::empty_tmp(&path.with_file_name("tmp"));
@@ -277,8 +277,8 @@ impl Index {
     /// A committed change must not rest in the log alone: a damaged log record looks like the torn
     /// tail of a write that never returned when the damage is in its length, and RocksDB then drops
     /// it without a word. Table files carry a checksum per block that every read checks. Flushing also
-    /// spares the next command replaying the log (which it would flush at open all the same: the
-    /// work moves, it is not added).
+    /// spares the next command replaying the log, which it would flush at open all the same: the work
+    /// mostly moves (each family is flushed on its own here, a few more fsyncs than one recovery).
     fn flush_logged(&self) -> Result<()> {
         for name in CFS {
             let cf = self.cf(name);
@@ -530,6 +530,19 @@ impl Index {
             .collect()
     }
 
+    /// The objects `slug verify` marked damaged ([`Batch::mark_damaged`]): the next write of their
+    /// content stores it anew instead of deduplicating against the damaged copy.
+    pub fn damaged_objects(&self) -> Result<foldhash::HashSet<ObjectId>> {
+        self.meta_with_prefix(DAMAGED)?
+            .into_iter()
+            .map(|(k, _)| {
+                let hex = &k[DAMAGED.len()..];
+                hex.parse::<ObjectId>()
+                    .map_err(|_| Error::format("index", format!("bad damage mark `{k}`")))
+            })
+            .collect()
+    }
+
     /// Every stat-cache entry of every tree, as `(tree, path, entry)`.
     pub fn all_stat_entries(
         &self,
@@ -586,51 +599,6 @@ impl Index {
     }
 }
 
-/// The store's lock while held: the locked file, or nothing on a read-only file system where the lock
-/// file does not exist (and cannot be created), since no process can write to that store.
-struct StoreLock {
-    _file: Option<File>,
-}
-
-/// Takes the store's lock without waiting: an exclusive `flock` on `lock` beside the index; `None`
-/// when another process, or another open store in this one, holds it.
-///
-/// RocksDB locks its own `LOCK` file too, but only when opened for writing, and with a POSIX record
-/// lock, which the process loses when it closes any descriptor of that file and which does not
-/// exclude a second open in the same process. A `flock` belongs to its open file description: it
-/// excludes every other open, in this process or another, and goes when its file is closed, also
-/// when the process dies.
-///
-/// A command that only reads takes the same lock through a read-only descriptor when the file
-/// system is mounted read-only (a `flock` does not need write access), so a store on a read-only
-/// mount, or a copy made read-only on purpose, can still be listed, restored and verified.
-fn lock(path: &Path, mode: Mode) -> Result<Option<StoreLock>> {
-    let file_path = path.with_file_name("lock");
-    let opened = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&file_path);
-    let file = match opened {
-        Err(e) if mode == Mode::ReadOnly && e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
-            match File::open(&file_path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Ok(Some(StoreLock { _file: None }))
-                }
-                Err(e) => return Err(Error::io(&file_path, e)),
-            }
-        }
-        r => r.map_err(|e| Error::io(&file_path, e))?,
-    };
-    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Some(StoreLock { _file: Some(file) })),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(None),
-        Err(e) => Err(Error::io(&file_path, e.into())),
-    }
-}
-
 /// The error of a failed open: [`Error::IndexDamaged`] when RocksDB found damage, naming the damaged
 /// file. RocksDB names a damaged table file or manifest in its message, but not a damaged write-ahead
 /// log: then every log that holds records is named (a commit leaves none, so there is rarely more
@@ -670,12 +638,6 @@ fn open_error(path: &Path, e: rocksdb::Error) -> Error {
         files,
         detail,
     }
-}
-
-fn is_lock_error(e: &rocksdb::Error) -> bool {
-    let s = e.to_string();
-    s.contains("lock")
-        && (s.contains("Resource temporarily unavailable") || s.contains("No locks available"))
 }
 
 fn reflog_prefix(name: &str) -> Vec<u8> {
@@ -855,14 +817,26 @@ impl Batch<'_> {
         self.inner.delete_cf(self.index.cf("meta"), key.as_bytes());
     }
 
+    /// Marks object `id` damaged (`problem` says how), so that the next write of its content replaces
+    /// the stored copy; see [`Index::damaged_objects`].
+    pub fn mark_damaged(&mut self, id: &ObjectId, problem: &str) {
+        self.put_meta(&damage_key(id), problem);
+    }
+
+    /// Removes the damage mark of object `id`: a good copy replaced it, or it verified.
+    pub fn unmark_damaged(&mut self, id: &ObjectId) {
+        self.delete_meta(&damage_key(id));
+    }
+
     /// True when the batch holds no change.
     pub fn is_empty(&self) -> bool {
         self.inner.is_empty() && self.tables.is_empty()
     }
 
     /// Applies the batch: the bulk runs first, each ingested atomically and durably, then the other
-    /// changes atomically, with the write-ahead log fsynced, and last flushed into table files
-    /// ([`Index::flush_logged`]), so that what a returned commit wrote never rests in the log alone.
+    /// changes atomically, with the write-ahead log fsynced, and last flushed into table files, so
+    /// that what a returned commit wrote never rests in the log alone (a damaged log record can look
+    /// like the torn tail of a write that never returned; table blocks carry checksums).
     pub fn commit(self) -> Result<()> {
         let mut ingest = IngestExternalFileOptions::default();
         ingest.set_move_files(true);
@@ -878,13 +852,25 @@ impl Batch<'_> {
             .db
             .write_opt(self.inner, &wo)
             .map_err(|e| self.index.err(e))?;
-        self.index.flush_logged()?;
+        // From here the batch is committed: durable in the synced log. A flush that fails (a full
+        // disk) leaves it there for the next open to replay and flush, so the commit still stands
+        // and is reported as done; what would fail is tidying, which waits for the next commit.
+        if self.index.flush_logged().is_err() {
+            return Ok(());
+        }
         self.index.compact_piled_up()
     }
 }
 
 /// A family with this many level-0 table files is compacted by the next commit.
 const L0_COMPACT_AT: u64 = 8;
+
+/// The `meta` names of damage marks: this prefix, then the object id in hex.
+const DAMAGED: &str = "damaged/";
+
+fn damage_key(id: &ObjectId) -> String {
+    format!("{DAMAGED}{}", id.to_hex())
+}
 
 /// The first key after every key that starts with `prefix`, if there is one.
 fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {

@@ -15,6 +15,7 @@
 
 mod check;
 pub mod index;
+mod lock;
 pub mod pack;
 mod read;
 mod write;
@@ -74,6 +75,8 @@ pub struct Store {
     index: Index,
     packs: RwLock<HashMap<ObjectId, Arc<PackFile>>>,
     zstd_level: i32,
+    /// The objects marked damaged when the store was opened (see [`Store::is_damaged`]).
+    damaged: foldhash::HashSet<ObjectId>,
 }
 
 impl Store {
@@ -139,6 +142,7 @@ impl Store {
         }
         Ok(Store {
             root: root.to_path_buf(),
+            damaged: index.damaged_objects()?,
             index,
             packs: RwLock::new(HashMap::new()),
             zstd_level: opts.zstd_level,
@@ -153,6 +157,23 @@ impl Store {
     /// The index.
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    /// True when `slug verify` marked object `id` damaged (as the store was when opened): a writer
+    /// then stores its content anew instead of deduplicating against the damaged copy, and a snapshot
+    /// reads a file with that content even when its stat is unchanged.
+    pub fn is_damaged(&self, id: &ObjectId) -> bool {
+        self.damaged.contains(id)
+    }
+
+    /// True when object `id` is indexed and not marked damaged: a copy that need not be stored again.
+    pub fn has_sound_object(&self, id: &ObjectId) -> Result<bool> {
+        Ok(!self.is_damaged(id) && self.index.has_object(id)?)
+    }
+
+    /// True when some object is marked damaged.
+    pub fn has_damaged(&self) -> bool {
+        !self.damaged.is_empty()
     }
 
     /// The directory holding pack files.

@@ -1,5 +1,10 @@
 //! Writing objects: dedupe, compress, append to packs — from many threads at once.
 //!
+//! An object already in the store is not stored again, unless `slug verify` marked it damaged
+//! ([`Store::is_damaged`]): then the good bytes at hand are stored anew, and committing the writer's
+//! [`Staged`] points the index at the new copy and drops the mark. Otherwise a snapshot of the same
+//! content would deduplicate against the damaged copy, and its slug would be born broken.
+//!
 //! Workers call [`ObjectWriter::add`] in parallel. Compression runs on the calling thread (that is where
 //! the CPU time goes), and so does the append: a worker takes an open pack nobody is writing to (or
 //! starts one), appends without holding any lock, and puts it back, so workers never wait for each
@@ -64,6 +69,8 @@ pub struct ObjectWriter<'s> {
 pub struct Staged {
     /// Each new object and where it is.
     pub objects: Vec<(ObjectId, Location)>,
+    /// The objects among them that were marked damaged: their new copy replaces the damaged one.
+    pub healed: Vec<ObjectId>,
     /// The packs written.
     pub packs: Vec<ObjectId>,
     /// Counts.
@@ -71,8 +78,12 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Adds the index entries of the staged objects to `batch`.
+    /// Adds the index entries of the staged objects to `batch`, and drops the damage marks of those
+    /// that replace a damaged copy.
     pub fn stage(&self, batch: &mut Batch<'_>) -> Result<()> {
+        for id in &self.healed {
+            batch.unmark_damaged(id);
+        }
         batch.put_objects(&self.objects)
     }
 }
@@ -100,14 +111,15 @@ impl<'s> ObjectWriter<'s> {
         self
     }
 
-    /// True when `id` is in the store or already added by this writer.
+    /// True when `id` is in the store (and not marked damaged) or already added by this writer.
     pub fn has(&self, id: &ObjectId) -> Result<bool> {
-        Ok(self.pending.lock().expect("lock").contains(id) || self.store.index().has_object(id)?)
+        Ok(self.pending.lock().expect("lock").contains(id) || self.store.has_sound_object(id)?)
     }
 
-    /// Claims `id` for this writer: false when it is stored or claimed already.
+    /// Claims `id` for this writer: false when it is stored (and not marked damaged) or claimed
+    /// already.
     fn claim(&self, id: &ObjectId) -> Result<bool> {
-        if !self.replace && self.store.index().has_object(id)? {
+        if !self.replace && self.store.has_sound_object(id)? {
             return Ok(false);
         }
         Ok(self.pending.lock().expect("lock").insert(*id))
@@ -283,8 +295,14 @@ impl<'s> ObjectWriter<'s> {
         // In key order: a long run is written as a sorted table ([`Batch::put_objects`]), a short one
         // goes into the memtable, each entry next to the previous one.
         objects.sort_unstable_by_key(|(id, _)| *id);
+        let healed = objects
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| self.store.is_damaged(id))
+            .collect();
         Ok(Staged {
             objects,
+            healed,
             packs,
             stats,
         })

@@ -6,8 +6,10 @@
 //! operator needs to decide between re-pushing a build and restoring from a remote; [`repair()`] does the
 //! latter.
 
+pub mod marks;
 pub mod repair;
 
+pub use marks::record_damage;
 pub use repair::{repair, RepairReport, RepairSource};
 
 use std::collections::{BTreeMap, BTreeSet};
