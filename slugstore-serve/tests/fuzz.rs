@@ -136,6 +136,8 @@ fn any_request_gets_a_well_formed_answer_or_a_closed_connection_promptly() {
     let config = ProptestConfig {
         cases: 300,
         failure_persistence: None,
+        // Each step of shrinking is an exchange that may take the whole deadline.
+        max_shrink_iters: 64,
         ..ProptestConfig::default()
     };
     proptest!(config, |((bytes, sent) in request(host))| {
