@@ -13,17 +13,18 @@
 //! the reset may throw away the answer it had not read yet: a refused request would look like a
 //! dropped one.
 
-use std::io::{self, BufReader, ErrorKind, Read};
+use std::io::{self, BufReader, Read};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::limits::{LINGER, MAX_LINGER_BYTES, REFUSALS, WRITE_TIMEOUT};
 use crate::reply::{ApiError, Reply};
 use crate::request::{self, Failure};
 use crate::routes::{self, Handled};
 use crate::slots::{Slot, Slots};
+use crate::timed::Timed;
 use crate::{sse, Shared};
 
 /// How long the accept loop rests after a failed accept (out of file descriptors, say), so that it
@@ -76,14 +77,10 @@ fn refuse(conn: TcpStream, refusals: &Arc<Slots>, message: String) {
 /// Reads the request on `conn` and answers it, or streams events.
 fn handle(shared: &Shared, conn: TcpStream, slot: Slot, streams: &Arc<Slots>) {
     let _ = conn.set_nodelay(true);
-    let _ = conn.set_write_timeout(Some(WRITE_TIMEOUT));
-    let deadline = Instant::now() + shared.opts.limits.request_timeout;
+    let within = shared.opts.limits.request_timeout;
     let read = request::read(
-        &mut BufReader::new(Timed {
-            conn: &conn,
-            deadline,
-        }),
-        &mut &conn,
+        &mut BufReader::new(Timed::new(&conn, within)),
+        &mut Timed::new(&conn, WRITE_TIMEOUT),
     );
     let request = match read {
         Ok(request) => request,
@@ -109,35 +106,16 @@ fn handle(shared: &Shared, conn: TcpStream, slot: Slot, streams: &Arc<Slots>) {
     }
 }
 
-/// Sends `reply` and closes `conn`, lingering (see the module doc). The client may be gone: there
-/// is no one to tell.
+/// Sends `reply` (within [`WRITE_TIMEOUT`]) and closes `conn`, lingering (see the module doc). The
+/// client may be gone: there is no one to tell.
 fn answer(conn: &TcpStream, reply: &Reply, head_only: bool) {
-    let _ = conn.set_write_timeout(Some(WRITE_TIMEOUT));
-    if reply.write_to(&mut &*conn, head_only).is_err() {
+    if reply
+        .write_to(&mut Timed::new(conn, WRITE_TIMEOUT), head_only)
+        .is_err()
+    {
         return;
     }
     let _ = conn.shutdown(Shutdown::Write);
-    let mut rest = Timed {
-        conn,
-        deadline: Instant::now() + LINGER,
-    }
-    .take(MAX_LINGER_BYTES);
+    let mut rest = Timed::new(conn, LINGER).take(MAX_LINGER_BYTES);
     let _ = io::copy(&mut rest, &mut io::sink());
-}
-
-/// Reads from a connection until a deadline: each read waits at most for the time left.
-struct Timed<'a> {
-    conn: &'a TcpStream,
-    deadline: Instant,
-}
-
-impl Read for Timed<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ErrorKind::TimedOut.into());
-        }
-        self.conn.set_read_timeout(Some(left))?;
-        (&mut &*self.conn).read(buf)
-    }
 }
