@@ -7,8 +7,8 @@
 //!
 //! A stream holds one of the few stream slots (see [`crate::limits`]), so a closed browser tab must
 //! give it back soon: every second without news the stream checks whether the client closed its side,
-//! and a comment line goes out when nothing changed for a while, so a client gone without a word is
-//! noticed too (the write fails). Each event must be written within [`WRITE_TIMEOUT`]: a client that
+//! and a comment line goes out when nothing changed for a while, so a client whose connection was
+//! reset is noticed too (the write fails). Each event must be written within [`WRITE_TIMEOUT`]: a client that
 //! stopped reading loses its stream.
 
 use std::io::{self, ErrorKind, Read, Write};
