@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use slugstore_tests::project::{current, stderr, Shop};
 use slugstore_tests::serve::{Served, TOKEN};
@@ -279,24 +280,42 @@ fn the_event_stream_pushes_each_change_of_a_deploy() {
     assert_eq!(seen.last().unwrap(), "success");
 }
 
+/// How long a raw exchange with the server may take.
+const RAW_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A connection to 127.0.0.1:`port` on which every read and write gives up after [`RAW_DEADLINE`].
+fn connect(port: &str) -> TcpStream {
+    let s = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    s.set_read_timeout(Some(RAW_DEADLINE)).unwrap();
+    s.set_write_timeout(Some(RAW_DEADLINE)).unwrap();
+    s
+}
+
+/// `GET path` on 127.0.0.1:`port` with `Host: host`: the whole answer, head included.
+fn get_raw(port: &str, path: &str, host: &str) -> String {
+    let mut s = connect(port);
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)
+        .unwrap_or_else(|e| panic!("GET {path}: {e} after `{answer}`"));
+    answer
+}
+
 /// `GET /api/status` on 127.0.0.1:`port` with `Host: host`: the whole answer, head included.
 fn get_with_host(port: &str, host: &str) -> String {
-    let mut s = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-    write!(
-        s,
-        "GET /api/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    answer
+    get_raw(port, "/api/status", host)
+}
+
+/// The port of a served URL.
+fn port_of(served: &Served) -> &str {
+    served.url.trim_end_matches('/').rsplit(':').next().unwrap()
 }
 
 #[test]
 fn requests_for_another_host_and_bad_starts_are_refused() {
     let shop = staged();
     let served = Served::start(&shop, &[]);
-    let port = served.url.trim_end_matches('/').rsplit(':').next().unwrap();
+    let port = port_of(&served);
     // DNS rebinding: a page at evil.example whose name resolves to 127.0.0.1.
     let answer = get_with_host(port, &format!("evil.example:{port}"));
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
@@ -304,7 +323,7 @@ fn requests_for_another_host_and_bad_starts_are_refused() {
     assert!(!answer.contains("staging"), "{answer}");
     // A name allowed by --allow-host is served.
     let tunnel = Served::start(&shop, &["--allow-host", "localhost:8080"]);
-    let tport = tunnel.url.trim_end_matches('/').rsplit(':').next().unwrap();
+    let tport = port_of(&tunnel);
     let answer = get_with_host(tport, "localhost:8080");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"staging\""), "{answer}");
@@ -371,4 +390,52 @@ fn the_page_reads_during_a_deploy_and_an_action_needing_the_store_gets_409() {
     assert!(!shop.target("production").exists());
     std::fs::write(&gate, "").unwrap();
     assert!(deploy.wait().unwrap().success());
+}
+
+#[test]
+fn over_its_limits_the_server_answers_503_and_serves_again_when_clients_leave() {
+    let shop = staged();
+    let served = Served::start(&shop, &["--max-streams", "2", "--max-connections", "3"]);
+    let port = port_of(&served);
+    let host = format!("127.0.0.1:{port}");
+
+    // Two pages watching; a third is told to come back.
+    let streams = [served.events(), served.events()];
+    let third = get_raw(port, "/api/events", &host);
+    assert!(third.starts_with("HTTP/1.1 503"), "{third}");
+    assert!(third.contains("Retry-After: 1"), "{third}");
+    assert!(third.contains("limit of 2 event streams"), "{third}");
+    // The streams hold no request slot: the status is served beside them.
+    assert!(get_with_host(port, &host).starts_with("HTTP/1.1 200"));
+
+    // Three clients holding half a request each take every request slot: the next request is
+    // answered 503 at once, not dropped and not left waiting.
+    let slow: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = connect(port);
+            write!(s, "GET /api/status HTTP/1.1\r\nHost: ").unwrap();
+            s
+        })
+        .collect();
+    // The server takes the slow connections in its own time: ask until it is full.
+    let deadline = Instant::now() + RAW_DEADLINE;
+    let full = loop {
+        let answer = get_with_host(port, &host);
+        if answer.starts_with("HTTP/1.1 503") {
+            break answer;
+        }
+        assert!(Instant::now() < deadline, "never full: {answer}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(full.contains("limit of 3 connections"), "{full}");
+    drop(slow);
+    let deadline = Instant::now() + RAW_DEADLINE;
+    while !get_with_host(port, &host).starts_with("HTTP/1.1 200") {
+        assert!(
+            Instant::now() < deadline,
+            "the slots of closed clients were never freed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(streams);
 }

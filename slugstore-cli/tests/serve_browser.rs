@@ -4,6 +4,8 @@
 //!
 //! `SLUG_SCREENSHOT=PATH` keeps the screenshot taken mid-deploy (docs/img/serve.png is one).
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -219,5 +221,37 @@ fn the_page_rolls_back_with_the_right_token_only() {
         b.execute("return window.__sameDocument || null;", json!([])),
         "yes",
         "the page was reloaded"
+    );
+}
+
+#[test]
+fn a_page_refused_a_stream_goes_live_when_a_slot_frees() {
+    let shop = shop();
+    let served = Served::start(&shop, &["--max-streams", "1"]);
+    // Another client holds the only stream slot.
+    let addr = served
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let mut holder = TcpStream::connect(addr).unwrap();
+    holder.set_read_timeout(Some(WAIT)).unwrap();
+    write!(holder, "GET /api/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut head = [0u8; 15];
+    holder.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200 OK");
+
+    let b = Browser::start();
+    b.goto(&served.url);
+    // Refused (503): the page says it is reconnecting, and keeps trying.
+    b.wait_for(
+        "the page to wait for a stream",
+        WAIT,
+        "return document.querySelector('#conn').dataset.state === 'connecting' || null;",
+    );
+    drop(holder);
+    b.wait_for(
+        "the page to go live once the slot is free",
+        WAIT,
+        "return document.querySelector('#conn').dataset.state === 'live' || null;",
     );
 }

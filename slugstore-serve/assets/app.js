@@ -303,9 +303,12 @@ function connect() {
   });
   es.addEventListener("status", (e) => render(JSON.parse(e.data)));
   es.addEventListener("error", () => {
-    // EventSource reconnects by itself; say so meanwhile.
+    // EventSource reconnects by itself after a dropped connection; say so meanwhile.
     conn.dataset.state = "connecting";
     conn.textContent = "reconnecting…";
+    // It gives up for good on an answer other than a stream, such as the 503 of a server serving its
+    // limit of streams: open a new one a little later.
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
   });
 }
 

@@ -7,23 +7,25 @@
 //! request is read against a deadline for the whole of it (see [`crate::limits`]). An event stream
 //! swaps its connection slot for a stream slot, so streams and requests never compete.
 //!
-//! A connection is closed by *lingering*: after the answer the server shuts its sending side and reads
-//! what the client still sends (the rest of a refused request, say) until the client closes, for a
-//! second at most. Closing a socket with unread input resets the connection, and a client receiving
-//! the reset may throw away the answer it had not read yet: a refused request would look like a
-//! dropped one.
+//! A connection answered before its request was read whole (refused at the door, or for its size,
+//! shape or slowness) is closed by *lingering*: after the answer the server shuts its sending side and
+//! reads what the client still sends until the client closes, for a second at most. Closing a socket
+//! with unread input resets the connection, and a client receiving the reset may throw away the answer
+//! it had not read yet: a refused request would look like a dropped one. A request read whole needs
+//! none of that, and its connection is closed at once, so its slot is free at once.
 
-use std::io::{self, BufReader, ErrorKind, Read};
+use std::io::{self, BufReader, Read};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::limits::{LINGER, MAX_LINGER_BYTES, REFUSALS, WRITE_TIMEOUT};
 use crate::reply::{ApiError, Reply};
 use crate::request::{self, Failure};
 use crate::routes::{self, Handled};
 use crate::slots::{Slot, Slots};
+use crate::timed::Timed;
 use crate::{sse, Shared};
 
 /// How long the accept loop rests after a failed accept (out of file descriptors, say), so that it
@@ -69,29 +71,26 @@ fn refuse(conn: TcpStream, refusals: &Arc<Slots>, message: String) {
         .name("slug-serve-refusal".into())
         .spawn(move || {
             let _slot = slot;
-            answer(&conn, &ApiError::new(503, message).reply(), false);
+            answer(&conn, &ApiError::new(503, message).reply(), Close::Linger);
         });
 }
 
 /// Reads the request on `conn` and answers it, or streams events.
 fn handle(shared: &Shared, conn: TcpStream, slot: Slot, streams: &Arc<Slots>) {
     let _ = conn.set_nodelay(true);
-    let _ = conn.set_write_timeout(Some(WRITE_TIMEOUT));
-    let deadline = Instant::now() + shared.opts.limits.request_timeout;
+    let within = shared.opts.limits.request_timeout;
     let read = request::read(
-        &mut BufReader::new(Timed {
-            conn: &conn,
-            deadline,
-        }),
-        &mut &conn,
+        &mut BufReader::new(Timed::new(&conn, within)),
+        &mut Timed::new(&conn, WRITE_TIMEOUT),
     );
     let request = match read {
         Ok(request) => request,
-        Err(Failure::Refused(e)) => return answer(&conn, &e.reply(), false),
+        Err(Failure::Refused(e)) => return answer(&conn, &e.reply(), Close::Linger),
         Err(Failure::Gone) => return,
     };
     match routes::handle(shared, &request) {
-        Handled::Reply(reply) => answer(&conn, &reply, request.method == "HEAD"),
+        Handled::Reply(reply) if request.method == "HEAD" => answer(&conn, &reply, Close::HeadOnly),
+        Handled::Reply(reply) => answer(&conn, &reply, Close::Now),
         Handled::Stream => match streams.take() {
             Some(stream_slot) => {
                 drop(slot);
@@ -103,41 +102,33 @@ fn handle(shared: &Shared, conn: TcpStream, slot: Slot, streams: &Arc<Slots>) {
                     "the server is serving its limit of {} event streams; the page retries by itself",
                     streams.max()
                 );
-                answer(&conn, &ApiError::new(503, message).reply(), false);
+                answer(&conn, &ApiError::new(503, message).reply(), Close::Now);
             }
         },
     }
 }
 
-/// Sends `reply` and closes `conn`, lingering (see the module doc). The client may be gone: there
-/// is no one to tell.
-fn answer(conn: &TcpStream, reply: &Reply, head_only: bool) {
-    let _ = conn.set_write_timeout(Some(WRITE_TIMEOUT));
-    if reply.write_to(&mut &*conn, head_only).is_err() {
+/// How a connection ends after its answer.
+#[derive(Clone, Copy, PartialEq)]
+enum Close {
+    /// The request was read whole: close at once.
+    Now,
+    /// The same, the answer without its body (to `HEAD`).
+    HeadOnly,
+    /// The client may still be sending: linger (see the module doc).
+    Linger,
+}
+
+/// Sends `reply` (within [`WRITE_TIMEOUT`]) and closes `conn` as `close` says. The client may be
+/// gone: there is no one to tell.
+fn answer(conn: &TcpStream, reply: &Reply, close: Close) {
+    let mut out = Timed::new(conn, WRITE_TIMEOUT);
+    if reply.write_to(&mut out, close == Close::HeadOnly).is_err() {
         return;
     }
     let _ = conn.shutdown(Shutdown::Write);
-    let mut rest = Timed {
-        conn,
-        deadline: Instant::now() + LINGER,
-    }
-    .take(MAX_LINGER_BYTES);
-    let _ = io::copy(&mut rest, &mut io::sink());
-}
-
-/// Reads from a connection until a deadline: each read waits at most for the time left.
-struct Timed<'a> {
-    conn: &'a TcpStream,
-    deadline: Instant,
-}
-
-impl Read for Timed<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ErrorKind::TimedOut.into());
-        }
-        self.conn.set_read_timeout(Some(left))?;
-        (&mut &*self.conn).read(buf)
+    if close == Close::Linger {
+        let mut rest = Timed::new(conn, LINGER).take(MAX_LINGER_BYTES);
+        let _ = io::copy(&mut rest, &mut io::sink());
     }
 }

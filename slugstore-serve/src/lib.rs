@@ -47,6 +47,7 @@ mod request;
 mod routes;
 mod slots;
 mod sse;
+mod timed;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};

@@ -28,7 +28,8 @@ pub const MAX_HEAD: usize = 32 * 1024;
 pub const MAX_HEADERS: usize = 64;
 /// The largest request body (actions take a few fields of JSON).
 pub const MAX_BODY: u64 = 64 * 1024;
-/// How long a write may wait for a client that does not read (an answer, an event).
+/// How long an answer, or one event of a stream, may take to be written whole: a client that stops
+/// reading (or reads a byte at a time) is cut off then.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing connection is drained of what the client still sends, so that closing does
 /// not reset the connection before the client has read the answer.

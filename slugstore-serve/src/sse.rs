@@ -7,13 +7,16 @@
 //!
 //! A stream holds one of the few stream slots (see [`crate::limits`]), so a closed browser tab must
 //! give it back soon: every second without news the stream checks whether the client closed its side,
-//! and a comment line goes out when nothing changed for a while, so a client gone without a word is
-//! noticed too (the write fails, or times out when the client stopped reading).
+//! and a comment line goes out when nothing changed for a while, so a client whose connection was
+//! reset is noticed too (the write fails). Each event must be written within [`WRITE_TIMEOUT`]: a client that
+//! stopped reading loses its stream.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use crate::limits::WRITE_TIMEOUT;
+use crate::timed::Timed;
 use crate::Shared;
 
 /// How long the stream stays silent before a keep-alive comment.
@@ -33,8 +36,7 @@ const HEAD: &str = "HTTP/1.1 200 OK\r\n\
 /// Streams status events on `conn` until the client goes away.
 pub fn stream(shared: &Shared, conn: &TcpStream) {
     let mut watcher = shared.feed.watch();
-    let mut out = conn;
-    if send(&mut out, HEAD.as_bytes()).is_err() {
+    if send(conn, HEAD.as_bytes()).is_err() {
         return;
     }
     let mut quiet = Duration::ZERO;
@@ -42,7 +44,7 @@ pub fn stream(shared: &Shared, conn: &TcpStream) {
         let sent = match watcher.next(CHECK) {
             Some(doc) => {
                 quiet = Duration::ZERO;
-                send(&mut out, event("status", &doc).as_bytes())
+                send(conn, event("status", &doc).as_bytes())
             }
             None if closed(conn) => return,
             None => {
@@ -51,7 +53,7 @@ pub fn stream(shared: &Shared, conn: &TcpStream) {
                     continue;
                 }
                 quiet = Duration::ZERO;
-                send(&mut out, b": keep-alive\n\n")
+                send(conn, b": keep-alive\n\n")
             }
         };
         if sent.is_err() {
@@ -81,7 +83,7 @@ fn event(name: &str, data: &str) -> String {
     format!("event: {name}\ndata: {data}\n\n")
 }
 
-fn send(out: &mut dyn Write, bytes: &[u8]) -> io::Result<()> {
-    out.write_all(bytes)?;
-    out.flush()
+/// Writes `bytes` whole within [`WRITE_TIMEOUT`]: a client that stops reading loses its stream.
+fn send(conn: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+    Timed::new(conn, WRITE_TIMEOUT).write_all(bytes)
 }

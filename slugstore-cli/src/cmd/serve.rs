@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use slugstore::checkout::{CheckoutOptions, SwitchOptions};
 use slugstore::deploy::DeployOptions;
 use slugstore::Error;
-use slugstore_serve::{ServeOptions, Server, Token, DEFAULT_LISTEN};
+use slugstore_serve::{Limits, ServeOptions, Server, Token, DEFAULT_LISTEN};
 
 use crate::cmd::CmdResult;
 use crate::context::Context;
@@ -54,6 +55,14 @@ pub struct Args {
     /// How often the page's data is re-read while someone watches, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(20..))]
     pub poll_ms: u64,
+    /// Requests read or answered at once (open pages' event streams not counted); more get 503.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().connections,
+          value_parser = clap::value_parser!(u64).range(1..=4096).map(|n| n as usize))]
+    pub max_connections: usize,
+    /// Event streams (open pages) at once; more get 503 and their pages retry every second.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().streams,
+          value_parser = clap::value_parser!(u64).range(1..=4096).map(|n| n as usize))]
+    pub max_streams: usize,
     /// How rollbacks and promotions from the page check out releases.
     #[command(flatten)]
     pub checkout: CheckoutOptions,
@@ -85,7 +94,11 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             no_reuse: false,
         },
         allowed_hosts: a.allow_host,
-        limits: slugstore_serve::Limits::default(),
+        limits: Limits {
+            connections: a.max_connections,
+            streams: a.max_streams,
+            ..Limits::default()
+        },
     };
     let server = Server::bind(&ctx.store_path().0, opts)?;
     let url = server.url();

@@ -92,7 +92,7 @@ impl Answer {
         let text = String::from_utf8_lossy(&self.bytes);
         let line = text.lines().next()?;
         let mut words = line.split(' ');
-        (words.next()? == "HTTP/1.1").then_some(())?;
+        matches!(words.next()?, "HTTP/1.1" | "HTTP/1.0").then_some(())?;
         words.next()?.parse().ok()
     }
 
