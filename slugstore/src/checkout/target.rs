@@ -22,7 +22,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -182,24 +181,9 @@ impl Target {
 
     /// Takes the target's exclusive lock, waiting for another process to release it.
     pub fn lock(&self) -> Result<TargetLock> {
-        let path = self.root.join(".lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .at(&path)?;
-        loop {
-            // SAFETY: flock on a file descriptor we own; the lock is released when `file` is closed.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-            if rc == 0 {
-                return Ok(TargetLock { _file: file });
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(Error::io(&path, e));
-            }
-        }
+        let file = fsutil::flock::exclusive(&self.root.join(".lock"), fsutil::flock::Wait::Yes)?
+            .expect("a lock waited for is taken");
+        Ok(TargetLock { _file: file })
     }
 
     /// The live release, read from the `current` symlink.

@@ -262,23 +262,7 @@ fn maintenance(target: &Target, flag: Option<&Path>) -> Result<Option<String>> {
 /// Takes `dir/.lock` without waiting: `None` when another process holds it.
 fn try_lock(dir: &Path) -> Result<Option<File>> {
     std::fs::create_dir_all(dir).at(dir)?;
-    let path = dir.join(".lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .at(&path)?;
-    // SAFETY: flock on a descriptor we own; the lock goes with the file.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(Some(file));
-    }
-    let e = std::io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(None)
-    } else {
-        Err(Error::io(&path, e))
-    }
+    crate::fsutil::flock::exclusive(&dir.join(".lock"), crate::fsutil::flock::Wait::No)
 }
 
 /// `PLATFORM_TREE_ID` of the live release: the build key its newest deploy recorded, else its slug id.

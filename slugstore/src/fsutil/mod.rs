@@ -6,6 +6,7 @@
 //! ([`walk`] walks whole trees that way).
 
 pub mod dir;
+pub mod flock;
 pub mod walk;
 
 use std::fs::{self, File};
