@@ -178,7 +178,12 @@ start_daemon() {
     shift
     daemon_pid "$name" >/dev/null && return 0
     # The daemons fork into the background; what they print before that goes to the log dir.
-    "$@" 2>>"$RGW_DIR/log/$name.stderr"
+    local rc=0
+    "$@" 2>>"$RGW_DIR/log/$name.stderr" || rc=$?
+    if ((rc != 0)); then
+        tail -n 5 "$RGW_DIR/log/$name.stderr" >&2 || true
+        die "$name exited with status $rc (a full disk makes ceph-mon exit with 28)"
+    fi
 }
 
 wait_for() {
