@@ -94,6 +94,12 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// No remote of the store has this name.
+    #[error("no remote named `{0}`")]
+    UnknownRemote(String),
+    /// Something needs a remote and the store has none configured.
+    #[error("no remote configured")]
+    NoRemote,
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Invalid(String),
