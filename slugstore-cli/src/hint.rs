@@ -11,6 +11,7 @@ pub fn for_error(e: &Error) -> Option<String> {
     match e {
         Error::UnknownRemote(_) => Some(" (see `slug remote ls`)".into()),
         Error::NoRemote => Some(" (add one with `slug remote add NAME URL`)".into()),
+        Error::UnknownBranch(_) => Some(" (see `slug env add --branch`)".into()),
         Error::Deploy { source, .. } => for_error(source),
         _ => None,
     }

@@ -100,6 +100,9 @@ pub enum Error {
     /// Something needs a remote and the store has none configured.
     #[error("no remote configured")]
     NoRemote,
+    /// No environment deploys this git branch.
+    #[error("no environment deploys branch `{0}`")]
+    UnknownBranch(String),
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Invalid(String),

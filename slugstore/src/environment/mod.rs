@@ -18,10 +18,12 @@
 //!
 //! The registry is one JSON file in the store directory, `environments.json`, replaced atomically. It is
 //! read without the store's lock (a status page reads it while a deploy holds the store) and changed
-//! only by commands holding the store open, so two changes never interleave.
+//! only by commands holding the store open, so two changes never interleave. [`manage`] holds the
+//! operations on it as whole steps (load, change, save) and the deploy destinations it names.
 
 pub mod endpoint;
 pub mod history;
+pub mod manage;
 pub mod overview;
 pub mod promote;
 pub mod settings;
@@ -37,6 +39,7 @@ use crate::store::Store;
 
 pub use endpoint::Endpoint;
 pub use history::{history, HistoryEntry, HistoryKind};
+pub use manage::{destination, destination_for_branch, for_branch};
 pub use overview::{overview, EnvironmentView, Overview, OverviewOptions};
 pub use promote::{plan, promote, resolve, PromoteOptions, Promotion};
 pub use settings::Settings;
