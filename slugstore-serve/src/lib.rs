@@ -54,7 +54,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use auth::Token;
+pub use auth::{Token, TOKEN_VAR};
 pub use limits::Limits;
 use slugstore::deploy::DeployOptions;
 

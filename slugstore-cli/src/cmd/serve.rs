@@ -14,9 +14,6 @@ use slugstore_serve::{Limits, ServeOptions, Server, Token, DEFAULT_LISTEN};
 use crate::cmd::CmdResult;
 use crate::context::Context;
 
-/// The environment variable holding the token, when not generated.
-const TOKEN_VAR: &str = "SLUG_SERVE_TOKEN";
-
 /// Serve a live status page of the environments: deploys phase by phase, logs, rollback and promote.
 ///
 /// The page (http://127.0.0.1:7878/ by default) shows each environment's live release, the releases on
@@ -76,7 +73,7 @@ pub struct Args {
 const ACTION_LOCK_WAIT: Duration = Duration::from_secs(2);
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let (token, generated) = token(&a)?;
+    let (token, generated) = Token::load(a.token_file.as_deref())?;
     let opts = ServeOptions {
         listen: a.listen,
         token: token.clone(),
@@ -121,23 +118,4 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     }
     server.run();
     Ok(ExitCode::SUCCESS)
-}
-
-/// The token from --token-file or SLUG_SERVE_TOKEN, else a new one (and whether it was generated).
-fn token(a: &Args) -> slugstore::Result<(Token, bool)> {
-    if let Some(path) = &a.token_file {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let first = text.lines().next().unwrap_or_default();
-        return Token::parse(first, &path.display().to_string())
-            .map(|t| (t, false))
-            .map_err(Error::Invalid);
-    }
-    match std::env::var(TOKEN_VAR) {
-        Ok(v) if !v.is_empty() => Token::parse(&v, TOKEN_VAR)
-            .map(|t| (t, false))
-            .map_err(Error::Invalid),
-        _ => Token::generate()
-            .map(|t| (t, true))
-            .map_err(|e| Error::Invalid(format!("cannot generate a token: {e}"))),
-    }
 }
