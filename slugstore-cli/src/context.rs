@@ -124,10 +124,10 @@ impl Context {
 
     /// Prints an error with its causes.
     pub fn report_error(&self, e: &Error) {
-        let mut msg = format!("slug: error: {e}{}", hint::for_error(e).unwrap_or_default());
+        let mut msg = format!("slug: error: {}", hint::message(e));
         let mut src = std::error::Error::source(e);
         while let Some(s) = src {
-            let s_text = s.to_string();
+            let s_text = hint::cause(s);
             if !msg.contains(&s_text) {
                 msg.push_str(&format!(": {s_text}"));
             }

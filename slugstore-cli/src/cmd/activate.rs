@@ -8,6 +8,7 @@ use slugstore::checkout::{SwitchOptions, SwitchReport};
 use crate::cmd::target_arg::TargetArg;
 use crate::cmd::{CmdResult, EXIT_ERROR};
 use crate::context::Context;
+use crate::hint;
 
 /// Make a checked-out release live.
 ///
@@ -47,8 +48,9 @@ pub fn finish(
     let code = report(ctx, r);
     if let Err(e) = registered {
         eprintln!(
-            "slug: error: the switch is done, but the store could not record the live release: {e} \
+            "slug: error: the switch is done, but the store could not record the live release: {} \
              (run `slug activate {} --target {}` again)",
+            hint::message(&e),
             r.slug.short(12),
             target.display()
         );

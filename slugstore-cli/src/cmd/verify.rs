@@ -8,6 +8,7 @@ use slugstore::{VerifyOptions, VerifyReport};
 
 use crate::cmd::{human_bytes, CmdResult, EXIT_DAMAGED};
 use crate::context::Context;
+use crate::hint;
 
 /// Re-hash stored objects and check every slug's manifest.
 ///
@@ -102,7 +103,10 @@ fn remember_damage(
             "{n} damaged objects marked: the next snapshot holding their content stores it anew"
         )),
         Ok(_) => {}
-        Err(e) => eprintln!("slug: warning: the damaged objects could not be marked: {e}"),
+        Err(e) => eprintln!(
+            "slug: warning: the damaged objects could not be marked: {}",
+            hint::message(&e)
+        ),
     }
 }
 

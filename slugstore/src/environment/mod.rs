@@ -164,16 +164,12 @@ impl Registry {
 
     /// The environment called `name`, or an error listing the known ones.
     pub fn get(&self, name: &str) -> Result<&Environment> {
-        self.environments.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
-            Error::Invalid(if known.is_empty() {
-                format!(
-                    "unknown environment `{name}`: no environment is defined (see `slug env add`)"
-                )
-            } else {
-                format!("unknown environment `{name}` (known: {})", known.join(", "))
+        self.environments
+            .get(name)
+            .ok_or_else(|| Error::UnknownEnvironment {
+                name: name.to_owned(),
+                known: self.environments.keys().cloned().collect(),
             })
-        })
     }
 
     /// The environment called `name`, to change it (then [`Registry::save`]).
@@ -197,10 +193,7 @@ impl Registry {
             check_variable(k)?;
         }
         if self.environments.contains_key(&env.name) {
-            return Err(Error::Invalid(format!(
-                "environment `{}` exists already (remove it first with `slug env rm {}`)",
-                env.name, env.name
-            )));
+            return Err(Error::EnvironmentExists(env.name.clone()));
         }
         if let Some(other) = self.environments.values().find(|e| e.target == env.target) {
             return Err(Error::Invalid(format!(
