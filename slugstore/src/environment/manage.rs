@@ -7,11 +7,12 @@
 use std::path::Path;
 
 use crate::deploy::Destination;
+use crate::diff::DiffReport;
 use crate::error::{Error, Result};
 use crate::id::SlugId;
 use crate::store::Store;
 
-use super::{absolute_target, history, Environment, HistoryEntry, Registry, Settings};
+use super::{absolute_target, history, resolve, Environment, HistoryEntry, Registry, Settings};
 
 /// Adds environment `name` deploying to `target` (made absolute), with `branch` (the name when
 /// `None`) and `settings`, to the registry of `store`. Returns it.
@@ -92,4 +93,13 @@ pub fn destination(store_root: &Path, name: &str) -> Result<Destination> {
 /// The deploy destination of the environment git branch `branch` deploys to (see [`for_branch`]).
 pub fn destination_for_branch(store_root: &Path, branch: &str) -> Result<Destination> {
     Ok(Destination::env(for_branch(store_root, branch)?))
+}
+
+/// The paths that differ between two slugs of `store`, each named by environment (its live
+/// release; an environment's name wins over a ref of the same name), ref, id or id prefix.
+pub fn diff_named(store: &Store, from: &str, to: &str) -> Result<DiffReport> {
+    let registry = Registry::load(store.root())?;
+    let (from, _) = resolve(store, &registry, from)?;
+    let (to, _) = resolve(store, &registry, to)?;
+    crate::diff::diff(store, &from, &to)
 }
