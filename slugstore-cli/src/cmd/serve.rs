@@ -9,7 +9,7 @@ use clap::builder::TypedValueParser as _;
 use slugstore::checkout::{CheckoutOptions, SwitchOptions};
 use slugstore::deploy::DeployOptions;
 use slugstore::Error;
-use slugstore_serve::{Limits, ServeOptions, Server, Token, DEFAULT_LISTEN};
+use slugstore_serve::{Limits, ServeOptions, Server, Token, ACTION_LOCK_WAIT, DEFAULT_LISTEN};
 
 use crate::cmd::CmdResult;
 use crate::context::Context;
@@ -67,10 +67,6 @@ pub struct Args {
     #[command(flatten)]
     pub switch: SwitchOptions,
 }
-
-/// How long an action waits for the store when --lock-timeout is not given: a page's button should
-/// answer, not hang behind a deploy of several minutes.
-const ACTION_LOCK_WAIT: Duration = Duration::from_secs(2);
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let (token, generated) = Token::load(a.token_file.as_deref())?;
