@@ -8,6 +8,7 @@ use std::time::Duration;
 use slugstore::store::{OpenOptions, DEFAULT_DIR};
 use slugstore::{Error, Store};
 
+use crate::hint;
 use crate::progress::Bars;
 
 /// Options accepted by every command.
@@ -99,14 +100,14 @@ impl Context {
 
     fn open_or_init_with(&self, opts: &OpenOptions<'_>) -> slugstore::Result<Store> {
         let (path, chosen) = self.store_path();
-        match Store::open(&path, opts) {
-            Err(Error::NoStore(_)) if !chosen => {
-                let s = Store::init(&path, opts)?;
-                self.note(&format!("initialized a new store in {}", path.display()));
-                Ok(s)
-            }
-            other => other,
+        if chosen {
+            return Store::open(&path, opts);
         }
+        let (store, created) = Store::open_or_init(&path, opts)?;
+        if created {
+            self.note(&format!("initialized a new store in {}", path.display()));
+        }
+        Ok(store)
     }
 
     /// Creates a store.
@@ -123,10 +124,10 @@ impl Context {
 
     /// Prints an error with its causes.
     pub fn report_error(&self, e: &Error) {
-        let mut msg = format!("slug: error: {e}");
+        let mut msg = format!("slug: error: {}", hint::message(e));
         let mut src = std::error::Error::source(e);
         while let Some(s) = src {
-            let s_text = s.to_string();
+            let s_text = hint::cause(s);
             if !msg.contains(&s_text) {
                 msg.push_str(&format!(": {s_text}"));
             }

@@ -7,6 +7,7 @@
 mod output;
 mod cmd;
 mod context;
+mod hint;
 mod progress;
 
 use std::process::ExitCode;

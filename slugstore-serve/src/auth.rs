@@ -6,6 +6,12 @@
 //! takes the same time wherever the first wrong byte is, so the token cannot be guessed byte by byte.
 
 use std::fmt;
+use std::path::Path;
+
+use slugstore::Error;
+
+/// The environment variable [`Token::load`] reads a token from.
+pub const TOKEN_VAR: &str = "SLUG_SERVE_TOKEN";
 
 /// The shortest token accepted from the user (a generated one has 32 hex digits).
 pub const MIN_LEN: usize = 16;
@@ -38,6 +44,27 @@ impl Token {
             ));
         }
         Ok(Token(text.to_owned()))
+    }
+
+    /// A server's token: the first line of `file` when given, else `SLUG_SERVE_TOKEN` ([`TOKEN_VAR`])
+    /// when set and not empty, else a new one ([`Token::generate`]). Says whether it was generated:
+    /// then only this process knows it, and the operator must be shown it once.
+    pub fn load(file: Option<&Path>) -> slugstore::Result<(Token, bool)> {
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let first = text.lines().next().unwrap_or_default();
+            return Token::parse(first, &path.display().to_string())
+                .map(|t| (t, false))
+                .map_err(Error::Invalid);
+        }
+        match std::env::var(TOKEN_VAR) {
+            Ok(v) if !v.is_empty() => Token::parse(&v, TOKEN_VAR)
+                .map(|t| (t, false))
+                .map_err(Error::Invalid),
+            _ => Token::generate()
+                .map(|t| (t, true))
+                .map_err(|e| Error::Invalid(format!("cannot generate a token: {e}"))),
+        }
     }
 
     /// The secret itself (to show the operator once).

@@ -54,7 +54,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use auth::Token;
+pub use auth::{Token, TOKEN_VAR};
 pub use limits::Limits;
 use slugstore::deploy::DeployOptions;
 
@@ -87,6 +87,10 @@ pub struct ServeOptions {
 /// The default address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 
+/// How long an action waits for the store by default: a page's button should answer, not hang
+/// behind a deploy of several minutes.
+pub const ACTION_LOCK_WAIT: Duration = Duration::from_secs(2);
+
 impl ServeOptions {
     /// The defaults, with actions behind `token`.
     pub fn new(token: Token) -> ServeOptions {
@@ -96,7 +100,7 @@ impl ServeOptions {
             read_only: false,
             poll: Duration::from_millis(250),
             deploys: 10,
-            lock_timeout: Duration::from_secs(2),
+            lock_timeout: ACTION_LOCK_WAIT,
             deploy: DeployOptions::default(),
             allowed_hosts: Vec::new(),
             limits: Limits::default(),

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::id::ObjectId;
+use crate::id::{ObjectId, SlugId};
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -53,7 +53,7 @@ pub enum Error {
         waited: std::time::Duration,
     },
     /// No store exists at the path.
-    #[error("no slugstore at {} (run `slug init` or pass --store)", .0.display())]
+    #[error("no slugstore at {}", .0.display())]
     NoStore(PathBuf),
     /// Stored bytes do not hash to their id: the store is damaged.
     #[error("object {id} is corrupt: {detail}")]
@@ -94,6 +94,47 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// No remote of the store has this name.
+    #[error("no remote named `{0}`")]
+    UnknownRemote(String),
+    /// Something needs a remote and the store has none configured.
+    #[error("no remote configured")]
+    NoRemote,
+    /// No environment deploys this git branch.
+    #[error("no environment deploys branch `{0}`")]
+    UnknownBranch(String),
+    /// No environment has this name.
+    #[error("unknown environment `{name}`{}", if known.is_empty() {
+        ": no environment is defined".to_owned()
+    } else {
+        format!(" (known: {})", known.join(", "))
+    })]
+    UnknownEnvironment {
+        /// The name asked for.
+        name: String,
+        /// The names of the environments there are.
+        known: Vec<String>,
+    },
+    /// An environment of this name exists already.
+    #[error("environment `{0}` exists already")]
+    EnvironmentExists(String),
+    /// A directory is not a deploy target: it has no releases directory.
+    #[error("{} is not a deploy target (no {}/ directory)", .0.display(), crate::checkout::target::RELEASES)]
+    NotATarget(PathBuf),
+    /// A deploy target has no complete release of a slug (it was never checked out there, or
+    /// retention removed it).
+    #[error("{} has no complete release of slug {}", releases.display(), slug.short(12))]
+    NoRelease {
+        /// The target.
+        target: PathBuf,
+        /// Its releases directory.
+        releases: PathBuf,
+        /// The slug.
+        slug: SlugId,
+    },
+    /// A watcher already runs for this tree.
+    #[error("a watcher already runs for {}", .0.display())]
+    WatcherRunning(PathBuf),
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Invalid(String),

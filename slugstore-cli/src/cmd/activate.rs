@@ -4,11 +4,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use slugstore::checkout::{SwitchOptions, SwitchReport};
-use slugstore::Store;
 
 use crate::cmd::target_arg::TargetArg;
 use crate::cmd::{CmdResult, EXIT_ERROR};
 use crate::context::Context;
+use crate::hint;
 
 /// Make a checked-out release live.
 ///
@@ -32,22 +32,25 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     if ctx.global.json {
         ctx.print_json(&r);
     }
-    Ok(finish(ctx, &r, root, None))
+    Ok(finish(ctx, &r, root, Ok(())))
 }
 
-/// After a switch: records the live slug in the store when one is open (a checkout registered the
-/// target already, and `slug prune` follows its `current` link, so a bare switch never opens the store),
-/// prints the switch for humans, and turns a failed hook or registration into a failing exit code.
-pub fn finish(ctx: &Context, r: &SwitchReport, target: &Path, store: Option<Store>) -> ExitCode {
-    let registered = match store {
-        Some(s) => slugstore::checkout::register_live(&s, target).map(drop),
-        None => Ok(()),
-    };
+/// After a switch: prints it for humans, and turns a failed hook or a failure to record the live
+/// slug in the store into a failing exit code. Only a checkout that activates records it
+/// (`registered`); a bare switch never opens the store (a checkout registered the target already, and
+/// `slug prune` follows its `current` link).
+pub fn finish(
+    ctx: &Context,
+    r: &SwitchReport,
+    target: &Path,
+    registered: slugstore::Result<()>,
+) -> ExitCode {
     let code = report(ctx, r);
     if let Err(e) = registered {
         eprintln!(
-            "slug: error: the switch is done, but the store could not record the live release: {e} \
+            "slug: error: the switch is done, but the store could not record the live release: {} \
              (run `slug activate {} --target {}` again)",
+            hint::message(&e),
             r.slug.short(12),
             target.display()
         );

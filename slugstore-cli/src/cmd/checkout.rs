@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use slugstore::checkout::{CheckoutOptions, CheckoutReport, SwitchOptions};
+use slugstore::checkout::{activate_and_register, CheckoutOptions, CheckoutReport, SwitchOptions};
 
 use crate::cmd::target_arg::TargetArg;
 use crate::cmd::{activate, human_bytes, CmdResult};
@@ -36,17 +36,18 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let root = a.target.dir(ctx)?;
     let r = slugstore::checkout::checkout(&store, &root, &id, &a.opts, &ctx.bars)?;
     let switched = if a.activate {
-        Some(slugstore::checkout::activate(&root, &id, &a.switch)?)
+        Some(activate_and_register(&store, &root, &id, &a.switch)?)
     } else {
         None
     };
+    let switch = switched.as_ref().map(|(s, _)| s);
     if ctx.global.json {
-        ctx.print_json(&serde_json::json!({ "checkout": r, "activate": switched }));
+        ctx.print_json(&serde_json::json!({ "checkout": r, "activate": switch }));
     } else {
         print_checkout(ctx, &r);
     }
-    Ok(match &switched {
-        Some(s) => activate::finish(ctx, s, &root, Some(store)),
+    Ok(match switched {
+        Some((s, registered)) => activate::finish(ctx, &s, &root, registered),
         None => ExitCode::SUCCESS,
     })
 }

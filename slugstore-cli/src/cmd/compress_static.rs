@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use slugstore::compress::{compress_static, CompressOptions, DirGzCache};
+use slugstore::compress::{cache_dir, compress_static, CompressOptions, DirGzCache};
 
 use crate::cmd::{human_bytes, CmdResult};
 use crate::context::Context;
@@ -26,7 +26,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let cache_dir = a.gz_cache.unwrap_or_else(|| ctx.store_path().0.join("gz"));
+    let cache_dir = a.gz_cache.unwrap_or_else(|| cache_dir(&ctx.store_path().0));
     let cache = DirGzCache::open(cache_dir)?;
     let r = compress_static(&a.dir, &a.opts, &cache, &ctx.bars)?;
     if r.timed_out {

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use slugstore::cron::install::{self, Scope};
 use slugstore::cron::{record, CronOptions, Outcome};
 use slugstore::deploy::PhaseState;
-use slugstore::error::IoResultExt;
 use slugstore::Error;
 
 use crate::cmd::target_arg::TargetArg;
@@ -136,19 +135,15 @@ fn install_units(
     format: Format,
     write: Option<PathBuf>,
 ) -> CmdResult {
+    let store = ctx.store_path().0;
     let scope = match (&target.env, &target.target) {
-        (Some(name), _) => {
-            target.destination(ctx)?;
-            Scope::Env(name.clone())
-        }
-        (None, Some(dir)) => Scope::Target(dir.canonicalize().at(dir)?),
+        (Some(name), _) => Scope::env(&store, name)?,
+        (None, Some(dir)) => Scope::target(dir)?,
         (None, None) => return target.destination(ctx).map(|_| ExitCode::SUCCESS),
     };
     let bin = std::env::current_exe()
         .map_err(|e| Error::Invalid(format!("cannot find the slug binary: {e}")))?;
-    let store = ctx.store_path().0;
-    let store = store.canonicalize().at(&store)?;
-    let units = install::units(&bin, &store, &scope);
+    let units = install::units_in(&bin, &store, &scope)?;
     if let Some(dir) = write {
         if !matches!(format, Format::Systemd) {
             return Err(Error::Invalid(

@@ -3,13 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use slugstore::deploy::{
-    deploy, DeployOptions, DeployRecord, Destination, Event, GitSource, Source,
-};
-use slugstore::environment::Registry;
+use slugstore::deploy::{deploy, DeployOptions, DeployRecord, Event, GitSource, Source};
+use slugstore::environment::destination_for_branch;
 
 use crate::cmd::target_arg::TargetArg;
-use crate::cmd::{env, CmdResult};
+use crate::cmd::CmdResult;
 use crate::context::Context;
 
 /// Deploy a project's source tree to a target, phase by phase.
@@ -50,24 +48,11 @@ pub struct Args {
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open_or_init()?;
     let dest = match &a.branch {
-        Some(branch) => {
-            let registry = Registry::load(store.root())?;
-            let env = registry
-                .for_branch(branch)
-                .ok_or_else(|| env::no_branch(branch))?;
-            Destination::env(env.clone())
-        }
+        Some(branch) => destination_for_branch(store.root(), branch)?,
         None => a.target.destination(ctx)?,
     };
     let source = match (&a.source, &a.git) {
-        (_, Some(repo)) => Source::Git(GitSource {
-            repo: repo.clone(),
-            rev: a
-                .rev
-                .clone()
-                .or_else(|| a.branch.as_ref().map(|b| format!("refs/heads/{b}")))
-                .unwrap_or_else(|| "HEAD".to_owned()),
-        }),
+        (_, Some(repo)) => Source::Git(GitSource::new(repo, a.rev.clone(), a.branch.as_deref())),
         (Some(dir), None) => Source::Dir(dir.clone()),
         (None, None) => unreachable!("clap requires SRC or --git"),
     };

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 use slugstore::diff::{PathDiff, Status, Totals, What};
-use slugstore::environment::{resolve, Registry};
+use slugstore::environment::manage::diff_named;
 use slugstore::slug::{display_bytes, EntryKind};
 use slugstore::DiffReport;
 
@@ -37,10 +37,7 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open_read_only()?;
-    let registry = Registry::load(store.root())?;
-    let (from, _) = resolve(&store, &registry, &a.from)?;
-    let (to, _) = resolve(&store, &registry, &a.to)?;
-    let report = slugstore::diff(&store, &from, &to)?;
+    let report = diff_named(&store, &a.from, &a.to)?;
     drop(store);
     if ctx.global.json {
         if a.stat {

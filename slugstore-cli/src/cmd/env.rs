@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use slugstore::environment::{
-    absolute_target, history, Environment, HistoryKind, Registry, Settings,
-};
+use slugstore::environment::{manage, HistoryKind, Settings};
 
 use crate::cmd::CmdResult;
 use crate::context::Context;
@@ -123,12 +121,8 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             settings,
         } => {
             let store = ctx.open_or_init()?;
-            let mut registry = Registry::load(store.root())?;
-            let mut env = Environment::new(name, absolute_target(&target)?);
-            env.branch = branch;
-            settings.settings(Vec::new(), Vec::new()).apply(&mut env)?;
-            registry.add(env.clone())?;
-            registry.save(&store)?;
+            let settings = settings.settings(Vec::new(), Vec::new());
+            let env = manage::add(&store, &name, &target, branch, &settings)?;
             if ctx.global.json {
                 ctx.print_json(&env.redacted());
             } else {
@@ -147,24 +141,16 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             unset_services,
         } => {
             let store = ctx.open()?;
-            let mut registry = Registry::load(store.root())?;
-            let env = registry.get_mut(&name)?;
-            settings.settings(unset_vars, unset_services).apply(env)?;
-            let shown = env.redacted();
-            registry.save(&store)?;
+            let settings = settings.settings(unset_vars, unset_services);
+            let env = manage::update(&store, &name, &settings)?;
             if ctx.global.json {
-                ctx.print_json(&shown);
+                ctx.print_json(&env.redacted());
             } else {
                 ctx.note(&format!("updated environment {name}"));
             }
         }
         Action::Ls => {
-            let registry = Registry::load(&ctx.store_path().0)?;
-            let rows: Vec<_> = registry
-                .environments
-                .values()
-                .map(|e| Ok((e, slugstore::targets::live(&e.target)?)))
-                .collect::<slugstore::Result<_>>()?;
+            let rows = manage::list_live(&ctx.store_path().0)?;
             if ctx.global.json {
                 let json: Vec<_> = rows
                     .iter()
@@ -184,9 +170,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             }
         }
         Action::Show { name } => {
-            let registry = Registry::load(&ctx.store_path().0)?;
-            let e = registry.get(&name)?;
-            let live = slugstore::targets::live(&e.target)?;
+            let (e, live) = manage::get_live(&ctx.store_path().0, &name)?;
             if ctx.global.json {
                 ctx.print_json(&serde_json::json!({ "environment": e.redacted(), "live": live }));
             } else {
@@ -210,10 +194,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             }
         }
         Action::Rm { name } => {
-            let store = ctx.open()?;
-            let mut registry = Registry::load(store.root())?;
-            let e = registry.remove(&name)?;
-            registry.save(&store)?;
+            let e = manage::remove(&ctx.open()?, &name)?;
             if ctx.global.json {
                 ctx.print_json(&e.redacted());
             } else {
@@ -225,10 +206,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             }
         }
         Action::Which { branch } => {
-            let registry = Registry::load(&ctx.store_path().0)?;
-            let e = registry
-                .for_branch(&branch)
-                .ok_or_else(|| no_branch(&branch))?;
+            let e = manage::for_branch(&ctx.store_path().0, &branch)?;
             if ctx.global.json {
                 ctx.print_json(&e.redacted());
             } else {
@@ -236,8 +214,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             }
         }
         Action::Log { name } => {
-            let registry = Registry::load(&ctx.store_path().0)?;
-            let entries = history(registry.get(&name)?)?;
+            let entries = manage::history_of(&ctx.store_path().0, &name)?;
             if ctx.global.json {
                 ctx.print_json(&entries);
             } else if entries.is_empty() {
@@ -266,11 +243,4 @@ fn kind_name(k: HistoryKind) -> &'static str {
         HistoryKind::Promote => "promote",
         HistoryKind::Rollback => "rollback",
     }
-}
-
-/// The error for a branch that no environment takes.
-pub fn no_branch(branch: &str) -> slugstore::Error {
-    slugstore::Error::Invalid(format!(
-        "no environment deploys branch `{branch}` (see `slug env add --branch`)"
-    ))
 }

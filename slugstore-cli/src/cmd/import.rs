@@ -1,11 +1,9 @@
 //! `slug import`.
 
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use slugstore::archive::{import, import_path, ImportOptions, ImportReport};
-use slugstore::Error;
+use slugstore::archive::{import_path, import_when_free, ImportOptions, ImportReport, Spool};
 
 use crate::cmd::{human_bytes, CmdResult};
 use crate::context::Context;
@@ -56,42 +54,25 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Imports an archive from stdin.
-///
-/// `slug export X -o - | slug import -` on one store must not deadlock: both commands need the store,
-/// and the export cannot finish, nor let go of the store, until its output is read. So the import takes
-/// the store only once the archive's first bytes have arrived (the export writes only once it holds the
-/// store), and if the store is then locked it reads the rest of stdin into an anonymous temporary file
-/// beside the store while it waits, and imports from there.
+/// Imports an archive from stdin, spooling it beside the store while another slug process holds the
+/// store (see `slugstore::archive::spool`).
 fn import_stdin(ctx: &Context, opts: &ImportOptions) -> slugstore::Result<ImportReport> {
-    let mut stdin = std::io::stdin().lock();
-    let mut head = vec![0u8; 64 << 10];
-    let n = loop {
-        match stdin.read(&mut head) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            other => break other.map_err(|e| Error::io("stdin", e))?,
-        }
+    let spool = Spool {
+        dir: &ctx.store_path().0,
+        try_open: &|| ctx.try_open_or_init(),
+        open: &|| ctx.open_or_init(),
+        on_spool: &|dir| {
+            ctx.note(&format!(
+                "the store is locked by another slug process: reading the archive from stdin into a temporary file in {} meanwhile",
+                dir.display()
+            ))
+        },
     };
-    head.truncate(n);
-    match ctx.try_open_or_init() {
-        Ok(store) => {
-            let mut input = std::io::Cursor::new(head).chain(stdin);
-            return import(&store, &mut input, "stdin", None, opts, &ctx.bars);
-        }
-        Err(Error::Locked { .. }) => {}
-        Err(e) => return Err(e),
-    }
-    let dir = ctx.store_path().0;
-    ctx.note(&format!(
-        "the store is locked by another slug process: reading the archive from stdin into a temporary file in {} meanwhile",
-        dir.display()
-    ));
-    let io_err = |e| Error::io(&dir, e);
-    let mut file = tempfile::tempfile_in(&dir).map_err(io_err)?;
-    file.write_all(&head).map_err(io_err)?;
-    let rest = std::io::copy(&mut stdin, &mut file).map_err(|e| Error::io("stdin", e))?;
-    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-    let store = ctx.open_or_init()?;
-    let len = head.len() as u64 + rest;
-    import(&store, &mut file, "stdin", Some(len), opts, &ctx.bars)
+    import_when_free(
+        &mut std::io::stdin().lock(),
+        "stdin",
+        &spool,
+        opts,
+        &ctx.bars,
+    )
 }

@@ -1,6 +1,5 @@
 //! `slug ls`.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use slugstore::slug::format_time;
@@ -15,10 +14,7 @@ pub struct Args {}
 pub fn run(ctx: &Context, _: Args) -> CmdResult {
     let store = ctx.open_read_only()?;
     let slugs = store.slugs()?;
-    let mut refs: BTreeMap<_, Vec<String>> = BTreeMap::new();
-    for (name, id) in store.index().refs()? {
-        refs.entry(id).or_default().push(name);
-    }
+    let refs = slugstore::refs::by_slug(&store)?;
     if ctx.global.json {
         let v: Vec<_> = slugs
             .iter()

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use slugstore::remote::{backend, config};
+use slugstore::remote::pull_named;
 
 use crate::cmd::{human_bytes, CmdResult};
 use crate::context::Context;
@@ -25,12 +25,7 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open_or_init()?;
-    let remote = config::get(&store, &a.remote)?;
-    let is_id = a.slug.len() >= 4 && a.slug.bytes().all(|c| c.is_ascii_hexdigit());
-    let local_ref = a.r#ref.as_deref().or((!is_id).then_some(a.slug.as_str()));
-    let be = backend::open(&remote.url)?;
-    let cache = config::cache_dir(&store, &remote.name);
-    let r = slugstore::remote::pull(&store, be.as_ref(), &cache, &a.slug, local_ref, &ctx.bars)?;
+    let (remote, r) = pull_named(&store, &a.remote, &a.slug, a.r#ref.as_deref(), &ctx.bars)?;
     if ctx.global.json {
         ctx.print_json(&r);
     } else {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use slugstore::remote::{backend, config, PushOptions};
+use slugstore::remote::push_named;
 
 use crate::cmd::{human_bytes, CmdResult};
 use crate::context::Context;
@@ -23,15 +23,7 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open_read_only()?;
-    let remote = config::get_or_default(&store, a.remote.as_deref())?;
-    let id = store.resolve(&a.slug)?;
-    let opts = PushOptions {
-        ref_name: store.index().get_ref(&a.slug)?.map(|_| a.slug.clone()),
-        ..PushOptions::default()
-    };
-    let be = backend::open(&remote.url)?;
-    let cache = config::cache_dir(&store, &remote.name);
-    let r = slugstore::remote::push(&store, &id, be.as_ref(), &cache, &opts, &ctx.bars)?;
+    let (remote, r) = push_named(&store, &a.slug, a.remote.as_deref(), &ctx.bars)?;
     if ctx.global.json {
         ctx.print_json(&r);
     } else {

@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open_read_only()?;
     match a.name {
         None => {
-            let refs = store.index().refs()?;
+            let refs = slugstore::refs::list(&store)?;
             if ctx.global.json {
                 let m: serde_json::Map<_, _> = refs
                     .iter()
@@ -50,11 +50,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             }
         }
         Some(name) => {
-            let mut log = store.index().ref_log(&name)?;
-            if log.is_empty() {
-                return Err(slugstore::Error::UnknownSlug(name));
-            }
-            log.reverse();
+            let log = slugstore::refs::history(&store, &name)?;
             if ctx.global.json {
                 ctx.print_json(&log);
             } else {

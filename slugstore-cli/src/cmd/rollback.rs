@@ -28,5 +28,5 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     } else if let Some(c) = &r.rematerialized {
         print_checkout(ctx, c);
     }
-    Ok(activate::finish(ctx, &r.switch, &root, None))
+    Ok(activate::finish(ctx, &r.switch, &root, Ok(())))
 }

@@ -9,13 +9,10 @@ use clap::builder::TypedValueParser as _;
 use slugstore::checkout::{CheckoutOptions, SwitchOptions};
 use slugstore::deploy::DeployOptions;
 use slugstore::Error;
-use slugstore_serve::{Limits, ServeOptions, Server, Token, DEFAULT_LISTEN};
+use slugstore_serve::{Limits, ServeOptions, Server, Token, ACTION_LOCK_WAIT, DEFAULT_LISTEN};
 
 use crate::cmd::CmdResult;
 use crate::context::Context;
-
-/// The environment variable holding the token, when not generated.
-const TOKEN_VAR: &str = "SLUG_SERVE_TOKEN";
 
 /// Serve a live status page of the environments: deploys phase by phase, logs, rollback and promote.
 ///
@@ -71,12 +68,8 @@ pub struct Args {
     pub switch: SwitchOptions,
 }
 
-/// How long an action waits for the store when --lock-timeout is not given: a page's button should
-/// answer, not hang behind a deploy of several minutes.
-const ACTION_LOCK_WAIT: Duration = Duration::from_secs(2);
-
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
-    let (token, generated) = token(&a)?;
+    let (token, generated) = Token::load(a.token_file.as_deref())?;
     let opts = ServeOptions {
         listen: a.listen,
         token: token.clone(),
@@ -121,23 +114,4 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     }
     server.run();
     Ok(ExitCode::SUCCESS)
-}
-
-/// The token from --token-file or SLUG_SERVE_TOKEN, else a new one (and whether it was generated).
-fn token(a: &Args) -> slugstore::Result<(Token, bool)> {
-    if let Some(path) = &a.token_file {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let first = text.lines().next().unwrap_or_default();
-        return Token::parse(first, &path.display().to_string())
-            .map(|t| (t, false))
-            .map_err(Error::Invalid);
-    }
-    match std::env::var(TOKEN_VAR) {
-        Ok(v) if !v.is_empty() => Token::parse(&v, TOKEN_VAR)
-            .map(|t| (t, false))
-            .map_err(Error::Invalid),
-        _ => Token::generate()
-            .map(|t| (t, true))
-            .map_err(|e| Error::Invalid(format!("cannot generate a token: {e}"))),
-    }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use slugstore::deploy::Destination;
-use slugstore::environment::Registry;
+use slugstore::environment::destination;
 use slugstore::Error;
 
 use crate::context::Context;
@@ -23,10 +23,7 @@ impl TargetArg {
     /// Where the command acts: the environment's target when `--env` is given, else `--target`.
     pub fn destination(&self, ctx: &Context) -> slugstore::Result<Destination> {
         match (&self.env, &self.target) {
-            (Some(name), _) => {
-                let registry = Registry::load(&ctx.store_path().0)?;
-                Ok(Destination::env(registry.get(name)?.clone()))
-            }
+            (Some(name), _) => destination(&ctx.store_path().0, name),
             (None, Some(dir)) => Ok(Destination::dir(dir.clone())),
             (None, None) => Err(Error::Invalid(
                 "no deploy target: pass --target DIR or --env NAME (or set SLUG_TARGET)".into(),

@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 
 use serde::Serialize;
-use slugstore::remote::{backend, config};
-use slugstore::verify::{RepairReport, RepairSource};
-use slugstore::{ObjectId, VerifyOptions, VerifyReport};
+use slugstore::verify::{damage_to_record, record_damage, repair_from, RepairReport};
+use slugstore::{VerifyOptions, VerifyReport};
 
 use crate::cmd::{human_bytes, CmdResult, EXIT_DAMAGED};
 use crate::context::Context;
+use crate::hint;
 
 /// Re-hash stored objects and check every slug's manifest.
 ///
@@ -88,64 +88,42 @@ fn remember_damage(
     r: &VerifyReport,
     repaired: Option<&RepairReport>,
 ) {
-    let still_bad: Vec<(ObjectId, String)> = r
-        .bad
-        .iter()
-        .filter(|b| repaired.is_none_or(|x| x.unrepaired.contains(&b.id)))
-        .map(|b| (b.id, b.problem.clone()))
-        .collect();
-    if still_bad.is_empty() && !(r.complete && store.has_damaged()) {
+    let Some(still_bad) = damage_to_record(&store, r, repaired) else {
         return;
-    }
+    };
     let recorded = if writable {
-        slugstore::verify::record_damage(&store, &still_bad, r.complete)
+        record_damage(&store, &still_bad, r.complete)
     } else {
         drop(store);
         ctx.open()
-            .and_then(|s| slugstore::verify::record_damage(&s, &still_bad, r.complete))
+            .and_then(|s| record_damage(&s, &still_bad, r.complete))
     };
     match recorded {
         Ok(n) if n > 0 => ctx.note(&format!(
             "{n} damaged objects marked: the next snapshot holding their content stores it anew"
         )),
         Ok(_) => {}
-        Err(e) => eprintln!("slug: warning: the damaged objects could not be marked: {e}"),
+        Err(e) => eprintln!(
+            "slug: warning: the damaged objects could not be marked: {}",
+            hint::message(&e)
+        ),
     }
 }
 
+/// Repairs from the remotes of `--from`; no remote configured is said in the terms of `--repair`.
 fn repair(
     ctx: &Context,
     store: &slugstore::Store,
     r: &VerifyReport,
     from: &[String],
 ) -> slugstore::Result<RepairReport> {
-    let remotes = if from.is_empty() {
-        config::list(store)?
-    } else {
-        from.iter()
-            .map(|name| config::get(store, name))
-            .collect::<slugstore::Result<_>>()?
-    };
-    if remotes.is_empty() {
-        return Err(slugstore::Error::Invalid(
+    repair_from(store, r, from, &ctx.bars).map_err(|e| match e {
+        slugstore::Error::NoRemote => slugstore::Error::Invalid(
             "--repair needs a remote to fetch good copies from; add one with `slug remote add`"
                 .into(),
-        ));
-    }
-    let backends = remotes
-        .iter()
-        .map(|remote| backend::open(&remote.url))
-        .collect::<slugstore::Result<Vec<_>>>()?;
-    let sources: Vec<RepairSource<'_>> = remotes
-        .iter()
-        .zip(&backends)
-        .map(|(remote, be)| RepairSource {
-            name: remote.name.clone(),
-            backend: be.as_ref(),
-            cache_dir: config::cache_dir(store, &remote.name),
-        })
-        .collect();
-    slugstore::verify::repair(store, r, &sources, &ctx.bars)
+        ),
+        e => e,
+    })
 }
 
 /// A store whose index cannot even be opened is damaged, not merely unreadable: reported as damage

@@ -12,6 +12,9 @@
 //!   whole archive has been read and checked (see [`mod@import`] for the rules). A refused archive leaves at
 //!   most unreferenced packs, like an interrupted snapshot.
 //!
+//! [`spool::import_when_free`] imports a stream that may have to wait for the store (a pipe from an
+//! export of the same store).
+//!
 //! Compression is chosen from the file name when writing and from the magic bytes when reading.
 
 pub mod export;
@@ -20,6 +23,7 @@ pub mod import;
 pub mod limits;
 mod paths;
 mod pax;
+pub mod spool;
 mod tree;
 
 use std::path::Path;
@@ -31,6 +35,7 @@ use crate::error::{Error, Result};
 pub use export::{export, export_to_path, ExportOptions, ExportReport};
 pub use import::{import, import_path, ImportOptions, ImportReport};
 pub use limits::ImportLimits;
+pub use spool::{import_when_free, Spool};
 
 /// The compression around the tar stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -203,6 +203,21 @@ pub fn register_live(store: &Store, target_root: &Path) -> Result<Option<SlugId>
     Ok(Some(live))
 }
 
+/// Activates release `id` on the target at `target_root` ([`activate`]), then records the live slug
+/// in `store` ([`register_live`]), for a caller that holds the store open anyway (a checkout that
+/// activates). Once this returns `Ok` the switch is done; the second member says whether the store
+/// recorded it (if not, activating again records it).
+pub fn activate_and_register(
+    store: &Store,
+    target_root: &Path,
+    id: &SlugId,
+    opts: &SwitchOptions,
+) -> Result<(SwitchReport, Result<()>)> {
+    let switched = activate(target_root, id, opts)?;
+    let registered = register_live(store, target_root).map(drop);
+    Ok((switched, registered))
+}
+
 /// Resolves a slug name for the target at `target_root`: a release or past activation of the target when
 /// it matches one (no store needed), else through the store `open_store` opens.
 pub fn resolve_name(

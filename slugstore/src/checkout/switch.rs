@@ -77,13 +77,11 @@ pub fn switch_to(
     opts: &SwitchOptions,
 ) -> Result<SwitchReport> {
     if !target.has_release(id) {
-        return Err(Error::Invalid(format!(
-            "{} has no complete release of slug {} (run `slug checkout {} --target {}`)",
-            target.releases_dir().display(),
-            id.short(12),
-            id.short(12),
-            target.root().display()
-        )));
+        return Err(Error::NoRelease {
+            target: target.root().to_path_buf(),
+            releases: target.releases_dir(),
+            slug: *id,
+        });
     }
     let previous = target.current().ok().flatten();
     let mut state = target.state()?;

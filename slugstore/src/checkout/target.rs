@@ -139,10 +139,7 @@ impl Target {
     pub fn existing(root: &Path) -> Result<Target> {
         let rel = root.join(RELEASES);
         if !rel.is_dir() {
-            return Err(Error::Invalid(format!(
-                "{} is not a deploy target (no {RELEASES}/ directory; run `slug checkout` first)",
-                root.display()
-            )));
+            return Err(Error::NotATarget(root.to_path_buf()));
         }
         Ok(Target {
             root: root.canonicalize().at(root)?,

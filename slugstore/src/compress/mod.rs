@@ -27,3 +27,14 @@ pub use cache::{Compacted, DirGzCache, GzCache};
 pub use gzip::Level;
 pub use run::{compress_static, parse_seconds, CompressOptions, Report};
 pub use select::{select, Asset};
+
+use std::path::{Path, PathBuf};
+
+/// The directory of a store that holds its static-compression cache: shared by builds,
+/// `compress-static` and gc, which compacts it to the assets still live.
+pub const CACHE_DIR: &str = "gz";
+
+/// The static-compression cache directory of the store at `store_root`.
+pub fn cache_dir(store_root: &Path) -> PathBuf {
+    store_root.join(CACHE_DIR)
+}

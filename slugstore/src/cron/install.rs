@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{IoResultExt, Result};
 use crate::fsutil;
 
 /// Where `slug cron run` finds the crons: an environment by name, or a target directory.
@@ -21,6 +21,19 @@ pub enum Scope {
     Env(String),
     /// `--target DIR` (absolute).
     Target(PathBuf),
+}
+
+impl Scope {
+    /// Environment `name` of the store at `store`, which must define it.
+    pub fn env(store: &Path, name: &str) -> Result<Scope> {
+        crate::environment::destination(store, name)?;
+        Ok(Scope::Env(name.to_owned()))
+    }
+
+    /// The target directory `dir`, which must exist (made absolute).
+    pub fn target(dir: &Path) -> Result<Scope> {
+        Ok(Scope::Target(dir.canonicalize().at(dir)?))
+    }
 }
 
 /// The scheduler's files for one environment or target.
@@ -36,6 +49,12 @@ pub struct Units {
     pub service: String,
     /// `NAME.timer`.
     pub timer: String,
+}
+
+/// [`units`] for the store at `store`, which must exist (made absolute).
+pub fn units_in(bin: &Path, store: &Path, scope: &Scope) -> Result<Units> {
+    let store = store.canonicalize().at(store)?;
+    Ok(units(bin, &store, scope))
 }
 
 /// The units that run `slug` (the binary at `bin`) on the store at `store` for `scope` every minute.

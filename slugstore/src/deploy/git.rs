@@ -59,6 +59,16 @@ pub struct GitCommit {
 }
 
 impl GitSource {
+    /// Revision `rev` of `repo`; without one, the head of `branch` when given, else `HEAD`.
+    pub fn new(repo: impl Into<PathBuf>, rev: Option<String>, branch: Option<&str>) -> GitSource {
+        GitSource {
+            repo: repo.into(),
+            rev: rev
+                .or_else(|| branch.map(|b| format!("refs/heads/{b}")))
+                .unwrap_or_else(|| "HEAD".to_owned()),
+        }
+    }
+
     /// Resolves the revision to its commit and tree, with an error naming the repository and the
     /// revision when either does not exist.
     pub fn resolve(&self) -> Result<GitCommit> {

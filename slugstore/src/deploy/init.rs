@@ -29,9 +29,6 @@ pub const INIT_DIR: &str = "init";
 /// The static assets' directory, relative to the tree.
 pub const STATIC_DIR: &str = "pub/static";
 
-/// Where the gzip cache lives in a store.
-pub const GZ_CACHE: &str = "gz";
-
 /// Gzips the assets under `dir/pub/static` (when it exists) as the app's configuration asks.
 pub fn compress(
     store: &Store,
@@ -44,7 +41,7 @@ pub fn compress(
         return Ok(None);
     }
     let opts = CompressOptions::from_app(&project.app, Level::BUILD_DEFAULT)?;
-    let cache = DirGzCache::open(store.root().join(GZ_CACHE))?;
+    let cache = DirGzCache::open(crate::compress::cache_dir(store.root()))?;
     compress_static(&static_dir, &opts, &cache, bars).map(Some)
 }
 

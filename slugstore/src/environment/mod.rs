@@ -18,10 +18,12 @@
 //!
 //! The registry is one JSON file in the store directory, `environments.json`, replaced atomically. It is
 //! read without the store's lock (a status page reads it while a deploy holds the store) and changed
-//! only by commands holding the store open, so two changes never interleave.
+//! only by commands holding the store open, so two changes never interleave. [`manage`] holds the
+//! operations on it as whole steps (load, change, save) and the deploy destinations it names.
 
 pub mod endpoint;
 pub mod history;
+pub mod manage;
 pub mod overview;
 pub mod promote;
 pub mod settings;
@@ -37,6 +39,7 @@ use crate::store::Store;
 
 pub use endpoint::Endpoint;
 pub use history::{history, HistoryEntry, HistoryKind};
+pub use manage::{destination, destination_for_branch, for_branch};
 pub use overview::{overview, EnvironmentView, Overview, OverviewOptions};
 pub use promote::{plan, promote, resolve, PromoteOptions, Promotion};
 pub use settings::Settings;
@@ -161,16 +164,12 @@ impl Registry {
 
     /// The environment called `name`, or an error listing the known ones.
     pub fn get(&self, name: &str) -> Result<&Environment> {
-        self.environments.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
-            Error::Invalid(if known.is_empty() {
-                format!(
-                    "unknown environment `{name}`: no environment is defined (see `slug env add`)"
-                )
-            } else {
-                format!("unknown environment `{name}` (known: {})", known.join(", "))
+        self.environments
+            .get(name)
+            .ok_or_else(|| Error::UnknownEnvironment {
+                name: name.to_owned(),
+                known: self.environments.keys().cloned().collect(),
             })
-        })
     }
 
     /// The environment called `name`, to change it (then [`Registry::save`]).
@@ -194,10 +193,7 @@ impl Registry {
             check_variable(k)?;
         }
         if self.environments.contains_key(&env.name) {
-            return Err(Error::Invalid(format!(
-                "environment `{}` exists already (remove it first with `slug env rm {}`)",
-                env.name, env.name
-            )));
+            return Err(Error::EnvironmentExists(env.name.clone()));
         }
         if let Some(other) = self.environments.values().find(|e| e.target == env.target) {
             return Err(Error::Invalid(format!(

@@ -31,7 +31,6 @@ use serde::Serialize;
 
 use crate::compress::cache::PACK_NAME;
 use crate::compress::{Compacted, DirGzCache};
-use crate::deploy::init::GZ_CACHE;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::id::ObjectId;
@@ -214,7 +213,7 @@ fn compact_gz_cache(
     live: &HashSet<ObjectId>,
     dry_run: bool,
 ) -> Result<Option<Compacted>> {
-    let dir = store.root().join(GZ_CACHE);
+    let dir = crate::compress::cache_dir(store.root());
     if !dir.join(PACK_NAME).exists() {
         return Ok(None);
     }

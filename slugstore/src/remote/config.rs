@@ -99,7 +99,7 @@ pub fn get(store: &Store, name: &str) -> Result<NamedRemote> {
     list(store)?
         .into_iter()
         .find(|r| r.name == name)
-        .ok_or_else(|| Error::Invalid(format!("no remote named `{name}` (see `slug remote ls`)")))
+        .ok_or_else(|| Error::UnknownRemote(name.to_owned()))
 }
 
 /// The remote called `name`, or the only remote when `name` is `None`.
@@ -110,9 +110,7 @@ pub fn get_or_default(store: &Store, name: Option<&str>) -> Result<NamedRemote> 
     let mut all = list(store)?;
     match all.len() {
         1 => Ok(all.remove(0)),
-        0 => Err(Error::Invalid(
-            "no remote configured (add one with `slug remote add NAME URL`)".into(),
-        )),
+        0 => Err(Error::NoRemote),
         _ => Err(Error::Invalid(format!(
             "several remotes are configured ({}); name one",
             all.iter()

@@ -2,7 +2,8 @@
 //!
 //! [`url`] parses remote locations (`file:///path`, `s3://bucket/prefix`); [`backend`] stores and
 //! fetches objects there; [`config`] names remotes in the store. [`mod@push`] and [`mod@pull`] move slugs,
-//! in the layout of [`layout`], learning what a remote holds from its [`catalog`].
+//! in the layout of [`layout`], learning what a remote holds from its [`catalog`]. [`mod@open`] opens a
+//! configured remote (configuration, backend, cache) for each of them.
 
 pub mod backend;
 pub mod catalog;
@@ -10,12 +11,14 @@ pub mod config;
 pub(crate) mod fetch;
 mod have;
 pub mod layout;
+pub mod open;
 pub mod patch;
 mod pipeline;
 pub mod pull;
 pub mod push;
 pub mod url;
 
+pub use open::{open, open_all, pull_named, push_named, OpenRemote};
 pub use pull::{pull, PullReport};
 pub use push::{push, PushOptions, PushReport};
 

@@ -103,6 +103,15 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the store at `root`, creating it first when there is none ([`Error::NoStore`]); says
+    /// whether it was created.
+    pub fn open_or_init(root: &Path, opts: &OpenOptions<'_>) -> Result<(Store, bool)> {
+        match Store::open(root, opts) {
+            Err(Error::NoStore(_)) => Ok((Store::init(root, opts)?, true)),
+            other => other.map(|s| (s, false)),
+        }
+    }
+
     /// Opens the store at `root`, waiting for its lock as `opts` says.
     pub fn open(root: &Path, opts: &OpenOptions<'_>) -> Result<Store> {
         let marker = root.join(MARKER);

@@ -17,6 +17,28 @@ use crate::error::Result;
 use crate::id::ObjectId;
 use crate::store::Store;
 
+use super::{RepairReport, VerifyReport};
+
+/// What a verify (and the repair after it, if any) leaves for [`record_damage`]: the objects still
+/// damaged, with their problems, or `None` when the marks `store` holds need no change (nothing is
+/// damaged, and the verify was partial or no mark is there to drop).
+pub fn damage_to_record(
+    store: &Store,
+    r: &VerifyReport,
+    repaired: Option<&RepairReport>,
+) -> Option<Vec<(ObjectId, String)>> {
+    let still_bad: Vec<(ObjectId, String)> = r
+        .bad
+        .iter()
+        .filter(|b| repaired.is_none_or(|x| x.unrepaired.contains(&b.id)))
+        .map(|b| (b.id, b.problem.clone()))
+        .collect();
+    if still_bad.is_empty() && !(r.complete && store.has_damaged()) {
+        return None;
+    }
+    Some(still_bad)
+}
+
 /// Marks each of `bad` that the index holds damaged (with the problem found), and, when `complete`
 /// (a full verify, nothing sampled or cut short), drops every other mark: those objects verified.
 /// Returns how many objects are marked now.

@@ -9,8 +9,8 @@
 pub mod marks;
 pub mod repair;
 
-pub use marks::record_damage;
-pub use repair::{repair, RepairReport, RepairSource};
+pub use marks::{damage_to_record, record_damage};
+pub use repair::{repair, repair_from, RepairReport, RepairSource};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

@@ -29,6 +29,27 @@ use crate::store::Store;
 
 use super::VerifyReport;
 
+/// Repairs from the remotes called `from`, tried in that order (every configured remote, in name
+/// order, when `from` is empty): [`repair`] with each remote opened by
+/// [`remote::open_all`](crate::remote::open_all).
+pub fn repair_from(
+    store: &Store,
+    report: &VerifyReport,
+    from: &[String],
+    bars: &dyn ProgressBars,
+) -> Result<RepairReport> {
+    let remotes = crate::remote::open_all(store, from)?;
+    let sources: Vec<RepairSource<'_>> = remotes
+        .iter()
+        .map(|r| RepairSource {
+            name: r.remote.name.clone(),
+            backend: r.backend.as_ref(),
+            cache_dir: r.cache_dir.clone(),
+        })
+        .collect();
+    repair(store, report, &sources, bars)
+}
+
 /// A remote to fetch good copies from.
 pub struct RepairSource<'a> {
     /// The remote's name, for the report.

@@ -64,11 +64,7 @@ pub fn serve(
     let listener = match UnixListener::bind_addr(&socket_addr(&root)?) {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            return Err(Error::Invalid(format!(
-                "a watcher already runs for {} (stop it with `slug watch --stop {}`)",
-                root.display(),
-                root.display()
-            )))
+            return Err(Error::WatcherRunning(root))
         }
         Err(e) => return Err(Error::io(&root, e)),
     };
