@@ -151,6 +151,14 @@ impl Drop for Watcher {
 mod tests {
     use super::*;
 
+    /// Replaces `environments.json` whole, as the registry is always written: a plain `fs::write`
+    /// truncates first, and a poll between the truncation and the write sees a damaged registry.
+    fn write_registry(dir: &std::path::Path, text: &str) {
+        let tmp = dir.join(".environments.json.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, dir.join("environments.json")).unwrap();
+    }
+
     #[test]
     fn a_watcher_is_sent_the_document_once_then_each_change() {
         let dir = tempfile::tempdir().unwrap();
@@ -169,13 +177,13 @@ mod tests {
 
         let registry =
             r#"{"version":1,"environments":{"qa":{"name":"qa","target":"/nonexistent/qa"}}}"#;
-        std::fs::write(dir.path().join("environments.json"), registry).unwrap();
+        write_registry(dir.path(), registry);
         let next = w.next(Duration::from_secs(5)).expect("the change");
         let doc: serde_json::Value = serde_json::from_str(&next).unwrap();
         assert_eq!(doc["environments"][0]["name"], "qa");
         assert_eq!(doc["environments"][0]["deploy_count"], 0);
 
-        std::fs::write(dir.path().join("environments.json"), "{").unwrap();
+        write_registry(dir.path(), "{");
         let broken = w.next(Duration::from_secs(5)).expect("the damage");
         assert!(broken.contains("environments.json"), "{broken}");
         assert!(!broken.contains("\"qa\""), "{broken}");
