@@ -8,7 +8,7 @@
 //! | `PLATFORM_VARIABLES` | base64 JSON of every `variables` entry as `prefix:name` | same |
 //! | `PLATFORM_ENVIRONMENT`, `PLATFORM_BRANCH` | not set | the environment's name and branch |
 //! | `PLATFORM_ROUTES` | not set | base64 JSON of routes.yaml, `{default}` expanded |
-//! | `PLATFORM_RELATIONSHIPS` | not set | base64 JSON: relationship -> [endpoint] |
+//! | `PLATFORM_RELATIONSHIPS` | not set | base64 JSON: relationship -> \[endpoint\] |
 //!
 //! Below them, each hook gets the app's `variables.env`, the settings of its stage in
 //! `.magento.env.yaml` (`global`, then `build` / `deploy` / `post-deploy`), the environment's
