@@ -22,13 +22,12 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoResultExt, Result};
-use crate::fsutil;
+use crate::fsutil::{self, Lock};
 use crate::id::SlugId;
 
 /// Name of the live-release symlink.
@@ -183,23 +182,10 @@ impl Target {
     /// Takes the target's exclusive lock, waiting for another process to release it.
     pub fn lock(&self) -> Result<TargetLock> {
         let path = self.root.join(".lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .at(&path)?;
-        loop {
-            // SAFETY: flock on a file descriptor we own; the lock is released when `file` is closed.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-            if rc == 0 {
-                return Ok(TargetLock { _file: file });
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(Error::io(&path, e));
-            }
-        }
+        let file = fsutil::lock_file(&path, Lock::Exclusive)?;
+        Ok(TargetLock {
+            _file: file.expect("an exclusive lock is waited for"),
+        })
     }
 
     /// The live release, read from the `current` symlink.

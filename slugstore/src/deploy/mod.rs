@@ -37,8 +37,7 @@ pub mod shell;
 pub mod source;
 pub mod status;
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::io::AsRawFd;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -52,6 +51,7 @@ use crate::config::{load_project, topology_change, Project};
 use crate::deploy::platform::Platform;
 use crate::environment::Environment;
 use crate::error::{Error, IoResultExt, Result};
+use crate::fsutil::{self, Lock};
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::snapshot::{snapshot, SnapshotOptions};
@@ -501,15 +501,5 @@ fn lock_deploys(target_root: &Path) -> Result<File> {
     let path = deploy_lock_path(target_root);
     let dir = path.parent().expect("the lock is in deploys/");
     std::fs::create_dir_all(dir).at(dir)?;
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .at(&path)?;
-    // SAFETY: flock on a file descriptor we own; the lock is released when `file` is closed.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(Error::io(&path, std::io::Error::last_os_error()));
-    }
-    Ok(file)
+    Ok(fsutil::lock_file(&path, Lock::Exclusive)?.expect("an exclusive lock is waited for"))
 }

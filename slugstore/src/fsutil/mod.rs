@@ -7,6 +7,7 @@
 //! ([`walk`] walks whole trees that way).
 
 pub mod dir;
+mod flock;
 mod temp;
 pub mod walk;
 
@@ -15,6 +16,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub(crate) use flock::{flock, lock_file, Lock};
 pub(crate) use temp::{parent_dir, Durability, TempFile};
 
 use crate::error::{Error, IoResultExt, Result};
