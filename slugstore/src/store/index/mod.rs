@@ -141,6 +141,14 @@ impl Index {
 mod test_util {
     use crate::id::ObjectId;
     use crate::store::pack::{Codec, Location};
+    use crate::store::{OpenOptions, Store};
+
+    /// A new store in a temporary directory (kept while the directory lives).
+    pub(super) fn new_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(&dir.path().join("s"), &OpenOptions::default()).unwrap();
+        (dir, store)
+    }
 
     pub(super) fn loc(n: u64) -> Location {
         Location {

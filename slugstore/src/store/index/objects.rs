@@ -151,15 +151,13 @@ impl Batch<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{id, loc};
+    use super::super::test_util::{id, loc, new_store};
     use super::*;
-    use crate::store::{OpenOptions, Store};
     use std::path::Path;
 
     #[test]
     fn bulk_runs_are_ingested_and_batched_lookups_agree_with_single_gets() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::init(&dir.path().join("s"), &OpenOptions::default()).unwrap();
+        let (_dir, store) = new_store();
         let index = store.index();
         // Long enough to go in as a table...
         let mut objects: Vec<(ObjectId, Location)> = (0..5000).map(|n| (id(n), loc(n))).collect();

@@ -207,15 +207,14 @@ const L0_COMPACT_AT: u64 = 8;
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{id, loc};
+    use super::super::test_util::{id, loc, new_store};
     use super::*;
     use crate::store::{OpenOptions, Store};
     use rocksdb::WriteOptions;
 
     #[test]
     fn level0_files_are_compacted_by_a_commit_once_they_pile_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::init(&dir.path().join("s"), &OpenOptions::default()).unwrap();
+        let (_dir, store) = new_store();
         let index = store.index();
         let level0 = || {
             index

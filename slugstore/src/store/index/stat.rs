@@ -179,14 +179,12 @@ fn stat_key(tree: &TreeKey, path: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::id;
+    use super::super::test_util::{id, new_store};
     use super::*;
-    use crate::store::{OpenOptions, Store};
 
     #[test]
     fn stat_entries_of_a_tree_stop_at_its_prefix() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::init(&dir.path().join("s"), &OpenOptions::default()).unwrap();
+        let (_dir, store) = new_store();
         let index = store.index();
         // Neighbouring tree keys, the first ending in 0xff: the bound must carry into the byte before.
         let mut a = [0u8; 16];
@@ -220,8 +218,7 @@ mod tests {
 
     #[test]
     fn a_long_run_of_stat_entries_is_ingested_and_read_back_sorted() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::init(&dir.path().join("s"), &OpenOptions::default()).unwrap();
+        let (_dir, store) = new_store();
         let index = store.index();
         let tree = tree_key(Path::new("/srv/build"));
         let mut entries: Vec<(Vec<u8>, StatEntry)> = (0..5000u64)
