@@ -16,8 +16,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, IoResultExt, Result};
-use crate::fsutil;
 use crate::fsutil::dir::Dir;
+use crate::fsutil::{self, Durability, TempFile};
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::slug::{Entry, EntryKind, Manifest, TreeStats};
@@ -213,18 +213,19 @@ pub fn write_file_mode(
         e => e,
     };
     if size > IN_MEMORY_LIMIT {
-        let tmp = fsutil::temp_sibling(path);
-        let result = (|| {
-            let f = create(tmp.as_path().into(), mode)?;
-            let mut w = BufWriter::with_capacity(1 << 20, f);
-            store.stream_object(id, &mut w).map_err(named)?;
-            w.flush().at(&tmp)?;
-            fs::rename(&tmp, path).at(path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+        // Not fsynced, like the small files below: a caller that needs the tree durable flushes it once.
+        let mut tmp = TempFile::create(path, mode, || fsutil::temp_sibling(path))?;
+        let tmp_path = tmp.path().to_path_buf();
+        if !fsutil::mode_survives_umask(mode) {
+            tmp.file()
+                .set_permissions(fs::Permissions::from_mode(mode))
+                .at(&tmp_path)?;
         }
-        return result;
+        let mut w = BufWriter::with_capacity(1 << 20, tmp.file());
+        store.stream_object(id, &mut w).map_err(named)?;
+        w.flush().at(&tmp_path)?;
+        drop(w);
+        return tmp.persist_with(Durability::Unsynced);
     }
     BUF.with(|buf| {
         let mut buf = buf.borrow_mut();

@@ -11,7 +11,6 @@
 //! once complete, so a failed export never leaves a plausible-looking archive behind; on stdout the
 //! reader must check the exit status.
 
-use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -21,7 +20,7 @@ use serde::Serialize;
 use crate::archive::pax::{self, Member, BLOCK};
 use crate::archive::Compression;
 use crate::error::{Error, IoResultExt, Result};
-use crate::fsutil;
+use crate::fsutil::TempFile;
 use crate::id::SlugId;
 use crate::progress::ProgressBars;
 use crate::slug::{Entry, EntryKind, TreeStats};
@@ -100,28 +99,15 @@ pub fn export_to_path(
         format: Some(format),
         ..opts.clone()
     };
-    let tmp = fsutil::temp_sibling(path);
-    let result = (|| {
-        let file = File::create(&tmp).at(&tmp)?;
-        let mut out = BufWriter::with_capacity(1 << 16, file);
-        let name = path.display().to_string();
-        let report = export(store, id, &mut out, &name, &opts, bars)?;
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io(&tmp, e.into_error()))?;
-        file.sync_all().at(&tmp)?;
-        fs::rename(&tmp, path).at(path)?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        fsutil::sync_dir(dir)?;
-        Ok(report)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let mut tmp = TempFile::beside(path)?;
+    let tmp_path = tmp.path().to_path_buf();
+    let mut out = BufWriter::with_capacity(1 << 16, tmp.file());
+    let name = path.display().to_string();
+    let report = export(store, id, &mut out, &name, &opts, bars)?;
+    out.into_inner()
+        .map_err(|e| Error::io(&tmp_path, e.into_error()))?;
+    tmp.persist()?;
+    Ok(report)
 }
 
 /// Writes slug `id` as an archive to `out`; `name` names the output in errors and the report.

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoResultExt, Result};
-use crate::fsutil;
+use crate::fsutil::{self, Lock};
 use crate::id::SlugId;
 
 /// Name of the live-release symlink.
@@ -178,9 +178,11 @@ impl Target {
 
     /// Takes the target's exclusive lock, waiting for another process to release it.
     pub fn lock(&self) -> Result<TargetLock> {
-        let file = fsutil::flock::exclusive(&self.root.join(".lock"), fsutil::flock::Wait::Yes)?
-            .expect("a lock waited for is taken");
-        Ok(TargetLock { _file: file })
+        let path = self.root.join(".lock");
+        let file = fsutil::lock_file(&path, Lock::Exclusive)?;
+        Ok(TargetLock {
+            _file: file.expect("an exclusive lock is waited for"),
+        })
     }
 
     /// The live release, read from the `current` symlink.

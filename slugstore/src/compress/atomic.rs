@@ -6,14 +6,14 @@
 //! fsynced: everything written here is derived data that a later run checks byte for byte and rewrites if
 //! a crash left it damaged, and syncing thousands of small files would dominate the run time.
 
-use std::fs::{File, FileTimes, OpenOptions, Permissions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::fs::{FileTimes, Permissions};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::time::SystemTime;
 
 use crate::error::{IoResultExt, Result};
-use crate::fsutil;
+use crate::fsutil::{self, Durability, TempFile};
 
 /// Prefix of the temporary files.
 pub const TEMP_PREFIX: &str = ".slugtmp-";
@@ -33,7 +33,11 @@ pub struct Attrs {
 /// file is created with its final mode (a `chmod` follows only when the umask would clear some of its
 /// bits), and its name is unique to this process and call (no random retries, no absolute paths).
 pub fn write_atomic(path: &Path, bytes: &[u8], attrs: Attrs) -> Result<()> {
-    let (tmp, mut file) = create_temp(path, attrs.mode)?;
+    let dir = fsutil::parent_dir(path);
+    let mut tmp = TempFile::create(path, attrs.mode | 0o600, || {
+        dir.join(fsutil::temp_name(&TEMP_PREFIX[1..]))
+    })?;
+    let file = tmp.file();
     let written = (|| -> std::io::Result<()> {
         file.write_all(bytes)?;
         if attrs.mode & 0o600 != 0o600 || !fsutil::mode_survives_umask(attrs.mode) {
@@ -42,35 +46,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], attrs: Attrs) -> Result<()> {
         if let Some(modified) = attrs.modified {
             file.set_times(FileTimes::new().set_modified(modified))?;
         }
-        drop(file);
-        std::fs::rename(&tmp, path)
+        Ok(())
     })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.at(path)
-}
-
-/// Creates a new temporary file beside `path`, readable and writable by its owner at least.
-fn create_temp(path: &Path, mode: u32) -> Result<(PathBuf, File)> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    loop {
-        let tmp = dir.join(fsutil::temp_name(&TEMP_PREFIX[1..]));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode | 0o600)
-            .open(&tmp)
-        {
-            Ok(file) => return Ok((tmp, file)),
-            // Left by a killed process that had the same pid: take the next name.
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).at(dir),
-        }
-    }
+    written.at(path)?;
+    tmp.persist_with(Durability::Unsynced)
 }
 
 #[cfg(test)]

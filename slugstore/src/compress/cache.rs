@@ -22,7 +22,6 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, ErrorKind, Read, Seek};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
@@ -32,6 +31,7 @@ use super::gzip::Level;
 use super::read::read_regular;
 use super::seen::Seen;
 use crate::error::{Error, IoResultExt, Result};
+use crate::fsutil::{self, Lock};
 use crate::id::ObjectId;
 
 mod compact;
@@ -217,9 +217,9 @@ impl DirGzCache {
 /// the locked file is the old one, and the new one is opened instead.
 fn open_locked(path: &Path, wait: bool) -> Result<Option<File>> {
     let how = if wait {
-        libc::LOCK_EX
+        Lock::Exclusive
     } else {
-        libc::LOCK_EX | libc::LOCK_NB
+        Lock::ExclusiveNoWait
     };
     loop {
         let pack = OpenOptions::new()
@@ -229,13 +229,9 @@ fn open_locked(path: &Path, wait: bool) -> Result<Option<File>> {
             .truncate(false)
             .open(path)
             .at(path)?;
-        // SAFETY: flock on a file descriptor we own; the lock is released when `pack` is closed.
-        if unsafe { libc::flock(pack.as_raw_fd(), how) } != 0 {
-            let e = std::io::Error::last_os_error();
-            if !wait && e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                return Ok(None);
-            }
-            return Err(Error::io(path, e));
+        // Released when `pack` is closed.
+        if !fsutil::flock(&pack, path, how)? {
+            return Ok(None);
         }
         let locked = pack.metadata().at(path)?;
         match fs::metadata(path) {

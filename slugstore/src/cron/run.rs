@@ -14,7 +14,6 @@
 //!   running when the flag appears is stopped (SIGTERM, then SIGKILL after `shutdown_timeout`).
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -30,6 +29,7 @@ use crate::deploy::hooks::{flag_path, MAINTENANCE_FLAG};
 use crate::deploy::platform::{Mode, Platform};
 use crate::deploy::{deploy_lock_path, Destination, PhaseState};
 use crate::error::{Error, IoResultExt, Result};
+use crate::fsutil::{self, Lock};
 use crate::id::SlugId;
 use crate::slug::{format_time, now_secs};
 
@@ -248,9 +248,8 @@ fn maintenance(target: &Target, flag: Option<&Path>) -> Result<Option<String>> {
     let path = deploy_lock_path(target.root());
     if path.exists() {
         let file = File::open(&path).at(&path)?;
-        // SAFETY: flock on a descriptor we own; released when `file` is dropped just below.
-        let held = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } != 0;
-        if held {
+        // Released when `file` is dropped just below.
+        if !fsutil::flock(&file, &path, Lock::SharedNoWait)? {
             return Ok(Some("a deploy is running on the target".to_owned()));
         }
     }
@@ -262,7 +261,7 @@ fn maintenance(target: &Target, flag: Option<&Path>) -> Result<Option<String>> {
 /// Takes `dir/.lock` without waiting: `None` when another process holds it.
 fn try_lock(dir: &Path) -> Result<Option<File>> {
     std::fs::create_dir_all(dir).at(dir)?;
-    crate::fsutil::flock::exclusive(&dir.join(".lock"), crate::fsutil::flock::Wait::No)
+    fsutil::lock_file(&dir.join(".lock"), Lock::ExclusiveNoWait)
 }
 
 /// `PLATFORM_TREE_ID` of the live release: the build key its newest deploy recorded, else its slug id.

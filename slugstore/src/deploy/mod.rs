@@ -51,7 +51,7 @@ use crate::config::{load_project, topology_change, Project};
 use crate::deploy::platform::Platform;
 use crate::environment::Environment;
 use crate::error::{Error, IoResultExt, Result};
-use crate::fsutil::flock;
+use crate::fsutil::{self, Lock};
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::snapshot::{snapshot, SnapshotOptions};
@@ -501,5 +501,5 @@ fn lock_deploys(target_root: &Path) -> Result<File> {
     let path = deploy_lock_path(target_root);
     let dir = path.parent().expect("the lock is in deploys/");
     std::fs::create_dir_all(dir).at(dir)?;
-    Ok(flock::exclusive(&path, flock::Wait::Yes)?.expect("a lock waited for is taken"))
+    Ok(fsutil::lock_file(&path, Lock::Exclusive)?.expect("an exclusive lock is waited for"))
 }

@@ -1,62 +1,57 @@
-//! Whole-file advisory locks (`flock(2)`) on a lock file, created when absent.
+//! `flock(2)` locks: the one kind of lock the crate takes on files (the store, a deploy target, its
+//! deploys and crons, the static-compression cache).
 //!
-//! A `flock` belongs to its open file and dies with the process that holds it: a killed `slug` never
-//! leaves a target or a job locked, which a lock file whose mere existence meant "locked" would. So
-//! waiting for one always has a way out: the holder ends, or is killed, and the lock is free.
+//! A `flock` belongs to its open file description: it excludes every other open, in this process or
+//! another, and goes when the file is closed, also when the process dies, so a killed command never
+//! leaves anything locked. POSIX record locks (`fcntl`) have neither property. Every lock goes
+//! through [`flock`] so that "held elsewhere" (`Ok(false)`) and a wait interrupted by a signal (taken
+//! again) are told apart from real errors in one place.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::io::AsRawFd;
 use std::path::Path;
+
+use rustix::fs::FlockOperation;
+use rustix::io::Errno;
 
 use crate::error::{Error, IoResultExt, Result};
 
-/// Whether to wait for a lock another process holds.
+/// Which lock to take, and whether to wait for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
-    /// Return `None` at once.
-    No,
-    /// Wait until the holder releases it (or ends).
-    Yes,
+pub(crate) enum Lock {
+    /// Exclusive, waiting for other holders.
+    Exclusive,
+    /// Exclusive, giving up at once when held elsewhere.
+    ExclusiveNoWait,
+    /// Shared, giving up at once when held exclusively elsewhere (to ask whether someone holds it).
+    SharedNoWait,
 }
 
-/// Takes the exclusive lock of `path` (created if absent): the open file holding it, or `None` when
-/// another process holds it and `wait` is [`Wait::No`].
-pub fn exclusive(path: &Path, wait: Wait) -> Result<Option<File>> {
+/// Takes `lock` on `file` (opened from `path`, which errors name). `Ok(false)`: held elsewhere,
+/// only for the kinds that do not wait.
+pub(crate) fn flock(file: &File, path: &Path, lock: Lock) -> Result<bool> {
+    let op = match lock {
+        Lock::Exclusive => FlockOperation::LockExclusive,
+        Lock::ExclusiveNoWait => FlockOperation::NonBlockingLockExclusive,
+        Lock::SharedNoWait => FlockOperation::NonBlockingLockShared,
+    };
+    loop {
+        match rustix::fs::flock(file, op) {
+            Ok(()) => return Ok(true),
+            Err(e) if e == Errno::WOULDBLOCK && lock != Lock::Exclusive => return Ok(false),
+            Err(e) if e == Errno::INTR => continue,
+            Err(e) => return Err(Error::io(path, e.into())),
+        }
+    }
+}
+
+/// Opens (creating if needed, never truncating) the lock file at `path` and takes `lock` on it;
+/// `None` when a lock that does not wait is held elsewhere.
+pub(crate) fn lock_file(path: &Path, lock: Lock) -> Result<Option<File>> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
         .at(path)?;
-    let op = match wait {
-        Wait::No => libc::LOCK_EX | libc::LOCK_NB,
-        Wait::Yes => libc::LOCK_EX,
-    };
-    loop {
-        // SAFETY: flock on a file descriptor we own; the lock is released when `file` is closed.
-        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
-            return Ok(Some(file));
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EWOULDBLOCK) if wait == Wait::No => return Ok(None),
-            _ => return Err(Error::io(path, e)),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_held_lock_is_refused_without_waiting_and_free_once_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".lock");
-        let held = exclusive(&path, Wait::Yes).unwrap().unwrap();
-        assert!(exclusive(&path, Wait::No).unwrap().is_none());
-        drop(held);
-        assert!(exclusive(&path, Wait::No).unwrap().is_some());
-    }
+    Ok(flock(&file, path, lock)?.then_some(file))
 }

@@ -1,18 +1,23 @@
 //! Small filesystem helpers shared by every module that publishes files.
 //!
 //! The rule everywhere: a file becomes visible under its final name only once its bytes are complete and
-//! durable — write to a temporary name in the same directory, fsync, rename, fsync the directory.
+//! durable — write to a temporary name in the same directory, fsync, rename, fsync the directory
+//! (`temp` holds that dance once, with what differs between callers as parameters).
 //! [`dir`] holds the other habit of the crate's hot paths: work relative to an open directory
 //! ([`walk`] walks whole trees that way).
 
 pub mod dir;
-pub mod flock;
+mod flock;
+mod temp;
 pub mod walk;
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub(crate) use flock::{flock, lock_file, Lock};
+pub(crate) use temp::{parent_dir, Durability, TempFile};
 
 use crate::error::{Error, IoResultExt, Result};
 
@@ -45,26 +50,10 @@ pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = temp_sibling(path);
-    // A leftover of a killed process with this pid would keep its own mode: start afresh.
-    let _ = fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .at(&tmp)?;
-        f.write_all(bytes).at(&tmp)?;
-        f.sync_all().at(&tmp)?;
-        fs::rename(&tmp, path).at(path)?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let mut tmp = TempFile::create(path, mode, || temp_sibling(path))?;
+    let tmp_path = tmp.path().to_path_buf();
+    tmp.file().write_all(bytes).at(&tmp_path)?;
+    tmp.persist()
 }
 
 /// Fsyncs a directory so renames into it survive a crash.
@@ -78,20 +67,15 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// fsynced: callers copying many files sync once.
 pub fn copy_atomic(src: &Path, dest: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let tmp = temp_sibling(dest);
-    let result = (|| {
-        fs::copy(src, &tmp).at(src)?;
-        let f = File::open(&tmp).at(&tmp)?;
-        let mode = f.metadata().at(&tmp)?.permissions().mode();
-        f.set_permissions(fs::Permissions::from_mode(mode | 0o200))
-            .at(&tmp)?;
-        f.sync_all().at(&tmp)?;
-        fs::rename(&tmp, dest).at(dest)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let mut from = File::open(src).at(src)?;
+    let mode = from.metadata().at(src)?.permissions().mode();
+    let mut tmp = TempFile::beside(dest)?;
+    let tmp_path = tmp.path().to_path_buf();
+    std::io::copy(&mut from, tmp.file()).at(src)?;
+    tmp.file()
+        .set_permissions(fs::Permissions::from_mode(mode | 0o200))
+        .at(&tmp_path)?;
+    tmp.persist_with(Durability::FileSynced)
 }
 
 /// The process's umask as Linux reports it in `/proc/self/status`, read once; `None` when unknown.

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::thread;
@@ -18,7 +19,7 @@ use std::thread;
 use rayon::prelude::*;
 
 use crate::error::{IoResultExt, Result};
-use crate::fsutil;
+use crate::fsutil::{Durability, TempFile};
 use crate::id::ObjectId;
 use crate::remote::backend::Backend;
 use crate::remote::layout::{self, IdxEntry, PackIdx};
@@ -163,9 +164,10 @@ fn cache_path(idx_dir: &Path, pack: &ObjectId) -> PathBuf {
 pub fn cache_idx(cache_dir: &Path, idx: &PackIdx, bytes: &[u8]) -> Result<()> {
     let idx_dir = cache_dir.join("idx");
     let path = cache_path(&idx_dir, &idx.pack);
-    let tmp = fsutil::temp_sibling(&path);
-    fs::write(&tmp, bytes).at(&tmp)?;
-    fs::rename(&tmp, &path).at(&path)
+    let mut tmp = TempFile::beside(&path)?;
+    let tmp_path = tmp.path().to_path_buf();
+    tmp.file().write_all(bytes).at(&tmp_path)?;
+    tmp.persist_with(Durability::Unsynced)
 }
 
 /// Every idx file in the cache that reads and checks out, by pack (listed or not: the caller uses only

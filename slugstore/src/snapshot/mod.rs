@@ -13,7 +13,11 @@
 //!    ([`commit_manifest`]): object locations, the slug record, the ref, the stat-cache changes. Until
 //!    that batch lands nothing of the snapshot is visible, so a snapshot killed at any moment leaves no
 //!    slug that looks whole.
+//!
+//! `stat_cache` holds step 2 and what the commit writes back to the cache; `watched` the shortcut taken
+//! when `slug watch` has followed the tree since its last snapshot.
 
+mod stat_cache;
 mod watched;
 
 use std::cell::RefCell;
@@ -22,7 +26,7 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -36,12 +40,9 @@ use crate::scan::{self, FileMeta, Found, Walked};
 pub use crate::slug::commit::check_ref_name;
 use crate::slug::commit::{commit_manifest, SlugMeta};
 use crate::slug::{Entry, EntryKind, Manifest, TreeStats};
-use crate::store::index::{tree_key, StatEntry, TreeKey};
+use crate::store::index::{tree_key, TreeKey};
 use crate::store::{ObjectWriter, Store, IN_MEMORY_LIMIT};
-
-/// Files modified this recently (before the scan started) are not trusted to the stat cache: a write in
-/// the same timestamp tick could go unnoticed.
-const RACY_MARGIN: Duration = Duration::from_secs(2);
+use stat_cache::{ns_since_epoch, stat_entry, CachedStats, StatChanges, RACY_MARGIN};
 
 /// What to snapshot and how to record it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -253,104 +254,6 @@ fn file_meta(w: &Walked) -> &FileMeta {
     match &w.found {
         Found::File(m) => m,
         _ => unreachable!("only files are hashed"),
-    }
-}
-
-fn ns_since_epoch(t: SystemTime) -> i128 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
-}
-
-fn matches_stat(m: &FileMeta, e: &StatEntry) -> bool {
-    m.size == e.size && m.mtime_ns == e.mtime_ns && m.ctime_ns == e.ctime_ns && m.ino == e.ino
-}
-
-/// The tree's stat cache lined up with the walk: the cached entry of each walked path (if any), and the
-/// cached paths the walk no longer has. Read once, used to skip unchanged files and to write back only
-/// what changed.
-struct CachedStats {
-    prev: Vec<Option<StatEntry>>,
-    vanished: Vec<Vec<u8>>,
-}
-
-impl CachedStats {
-    /// Merge-joins the walk with the tree's stat cache; both are sorted by path bytes.
-    fn new(cached: Vec<(Vec<u8>, StatEntry)>, entries: &[Walked]) -> CachedStats {
-        let mut prev = vec![None; entries.len()];
-        let mut vanished = Vec::new();
-        let mut i = 0;
-        for (path, cached) in cached {
-            while i < entries.len() && entries[i].rel < path {
-                i += 1;
-            }
-            if i < entries.len() && entries[i].rel == path {
-                prev[i] = Some(cached);
-            } else {
-                vanished.push(path);
-            }
-        }
-        CachedStats { prev, vanished }
-    }
-
-    /// The known content hash of entry `i`, if its stat still matches.
-    fn id(&self, i: usize, w: &Walked) -> Option<ObjectId> {
-        match (&w.found, &self.prev[i]) {
-            (Found::File(m), Some(e)) if matches_stat(m, e) => Some(e.id),
-            _ => None,
-        }
-    }
-
-    /// The changes to this tree's cache: the entries that changed, and the paths to forget (vanished,
-    /// or no longer a file). Files modified within [`RACY_MARGIN`] of the scan are left out, so they
-    /// are read again next time.
-    fn changes(&self, entries: &[Walked], racy_ns: i128) -> StatChanges {
-        let mut out = StatChanges {
-            put: Vec::new(),
-            delete: self.vanished.clone(),
-        };
-        for (w, prev) in entries.iter().zip(&self.prev) {
-            match &w.found {
-                Found::File(m @ FileMeta { id: Some(id), .. }) if m.mtime_ns < racy_ns => {
-                    let e = stat_entry(m, *id);
-                    if *prev != Some(e) {
-                        out.put.push((w.rel.clone(), e));
-                    }
-                }
-                _ if prev.is_some() => out.delete.push(w.rel.clone()),
-                _ => {}
-            }
-        }
-        out
-    }
-}
-
-/// The stat-cache entry of a file that was hashed to `id`.
-fn stat_entry(m: &FileMeta, id: ObjectId) -> StatEntry {
-    StatEntry {
-        size: m.size,
-        mtime_ns: m.mtime_ns,
-        ctime_ns: m.ctime_ns,
-        ino: m.ino,
-        id,
-    }
-}
-
-/// Stat-cache changes, written in the snapshot's commit batch.
-#[derive(Default)]
-struct StatChanges {
-    /// Entries to write, sorted by path.
-    put: Vec<(Vec<u8>, StatEntry)>,
-    delete: Vec<Vec<u8>>,
-}
-
-impl StatChanges {
-    fn write(&self, tkey: &TreeKey, batch: &mut crate::store::Batch<'_>) -> Result<()> {
-        for p in &self.delete {
-            batch.delete_stat(tkey, p);
-        }
-        // In walk order: sorted by path.
-        batch.put_stats(tkey, &self.put)
     }
 }
 

@@ -7,6 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::fsutil::{self, Lock};
 
 /// The store's lock while held: the locked file, or nothing on a read-only file system where the lock
 /// file does not exist (and cannot be created), since no process can write to that store.
@@ -46,11 +47,8 @@ pub(super) fn lock(path: &Path, read_only: bool) -> Result<Option<StoreLock>> {
         }
         r => r.map_err(|e| Error::io(&file_path, e))?,
     };
-    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Some(StoreLock { _file: Some(file) })),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(None),
-        Err(e) => Err(Error::io(&file_path, e.into())),
-    }
+    let locked = fsutil::flock(&file, &file_path, Lock::ExclusiveNoWait)?;
+    Ok(locked.then_some(StoreLock { _file: Some(file) }))
 }
 
 pub(super) fn is_lock_error(e: &rocksdb::Error) -> bool {

@@ -6,7 +6,11 @@
 //!   index/            RocksDB: object locations, slug records, refs, ref history, stat cache
 //!   packs/<id>.pack   immutable pack files named by the BLAKE3 of their bytes
 //!   tmp/              packs being written; removed when the next process takes the store lock
+//!   lock              the store lock: an exclusive flock(2) on it (see `lock`)
 //! ```
+//!
+//! Other modules keep their own files beside these (`environments.json`, `remotes/`, `gz/`); the
+//! store's format document (docs/format.md) lists every file and `meta` name a store holds.
 //!
 //! Reading an object always re-hashes it: a flipped byte on disk becomes an error naming the object, never
 //! wrong bytes handed to a caller. Writing goes through an [`ObjectWriter`], which deduplicates against the

@@ -10,7 +10,7 @@
 //! at worst a temporary file, which the next compaction deletes. A cache opened by another process that
 //! waited for the lock notices the rename and opens the new pack ([`DirGzCache::open`]).
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::{header, DirGzCache, PACK_NAME};
 use crate::error::{IoResultExt, Result};
-use crate::fsutil;
+use crate::fsutil::TempFile;
 use crate::id::ObjectId;
 
 /// What a compaction did (or would do).
@@ -60,29 +60,23 @@ impl DirGzCache {
             return Ok(report);
         }
         remove_temporaries(&self.root)?;
-        let tmp = fsutil::temp_sibling(&self.pack_path);
-        let result = (|| {
-            let file = File::create(&tmp).at(&tmp)?;
-            let mut out = BufWriter::with_capacity(1 << 16, &file);
-            let mut buf = Vec::new();
-            for ((asset, level), span) in &spans {
-                buf.resize(span.len as usize, 0);
-                self.pack
-                    .read_exact_at(&mut buf, span.offset)
-                    .at(&self.pack_path)?;
-                out.write_all(&header(asset, *level, span.len)).at(&tmp)?;
-                out.write_all(&buf).at(&tmp)?;
-            }
-            out.flush().at(&tmp)?;
-            drop(out);
-            file.sync_all().at(&tmp)?;
-            fs::rename(&tmp, &self.pack_path).at(&self.pack_path)?;
-            fsutil::sync_dir(&self.root)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+        let mut tmp = TempFile::beside(&self.pack_path)?;
+        let tmp_path = tmp.path().to_path_buf();
+        let mut out = BufWriter::with_capacity(1 << 16, tmp.file());
+        let mut buf = Vec::new();
+        for ((asset, level), span) in &spans {
+            buf.resize(span.len as usize, 0);
+            self.pack
+                .read_exact_at(&mut buf, span.offset)
+                .at(&self.pack_path)?;
+            out.write_all(&header(asset, *level, span.len))
+                .at(&tmp_path)?;
+            out.write_all(&buf).at(&tmp_path)?;
         }
-        result.map(|()| report)
+        out.flush().at(&tmp_path)?;
+        drop(out);
+        tmp.persist()?;
+        Ok(report)
     }
 }
 

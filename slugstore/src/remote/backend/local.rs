@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use super::temp::TempFile;
 use super::{checked_key, range_error, Backend, PutOutcome};
 use crate::error::{Error, IoResultExt, Result};
+use crate::fsutil::TempFile;
 use crate::remote::url::RemoteUrl;
 
 /// A remote stored as files under a directory.
@@ -63,7 +63,7 @@ impl LocalBackend {
             // Cheap early exit; the link below is what decides under a race.
             return Ok(PutOutcome::AlreadyExists);
         }
-        let mut tmp = TempFile::beside(&dest)?;
+        let mut tmp = TempFile::beside_in_new_dir(&dest)?;
         let tmp_path = tmp.path().to_path_buf();
         fill(tmp.file()).at(&tmp_path)?;
         Ok(if tmp.persist_new()? {
@@ -125,7 +125,7 @@ impl Backend for LocalBackend {
     }
 
     fn put(&self, key: &str, data: Bytes) -> Result<()> {
-        let mut tmp = TempFile::beside(&self.path(key)?)?;
+        let mut tmp = TempFile::beside_in_new_dir(&self.path(key)?)?;
         let tmp_path = tmp.path().to_path_buf();
         tmp.file().write_all(&data).at(&tmp_path)?;
         tmp.persist()
@@ -152,7 +152,7 @@ impl Backend for LocalBackend {
         let Some((mut file, path)) = self.open(key)? else {
             return Ok(None);
         };
-        let mut tmp = TempFile::beside(dest)?;
+        let mut tmp = TempFile::beside_in_new_dir(dest)?;
         let mut reader = PathReader::new(&mut file, &path);
         let tmp_path = tmp.path().to_path_buf();
         let copied = io::copy(&mut reader, tmp.file());

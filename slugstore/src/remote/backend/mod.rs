@@ -18,7 +18,6 @@
 
 pub mod local;
 pub mod s3;
-mod temp;
 
 use std::fmt;
 use std::ops::Range;

@@ -35,9 +35,9 @@ use object_store::{
     RetryConfig, WriteMultipart,
 };
 
-use super::temp::TempFile;
 use super::{checked_key, range_error, Backend, PutOutcome};
 use crate::error::{Error, IoResultExt, Result};
+use crate::fsutil::TempFile;
 use crate::remote::url::RemoteUrl;
 
 /// Files up to this size are uploaded with one (conditional) PUT, read into memory first.
@@ -362,7 +362,7 @@ impl Backend for S3Backend {
             return Ok(None);
         };
         self.runtime.block_on(async {
-            let mut tmp = TempFile::beside(dest)?;
+            let mut tmp = TempFile::beside_in_new_dir(dest)?;
             let tmp_path = tmp.path().to_path_buf();
             let mut stream = got.into_stream();
             let mut written = 0u64;
