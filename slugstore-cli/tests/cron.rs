@@ -211,14 +211,7 @@ fn nothing_starts_during_maintenance_or_a_deploy() {
         .join("shared/var/.maintenance.flag");
     fs::write(&flag, "").unwrap();
     let r = cron_run(&shop, "2026-12-06T10:05:00Z");
-    assert_eq!(job(&r, "stamp")["outcome"], "skipped", "{r}");
-    assert!(
-        job(&r, "stamp")["reason"]
-            .as_str()
-            .unwrap()
-            .contains("maintenance"),
-        "{r}"
-    );
+    assert_skipped(&r, "stamp", "maintenance");
     assert!(lines(&shop, "cron-stamp.log").is_empty());
     assert!(!shop
         .target("production")
@@ -234,14 +227,7 @@ fn nothing_starts_during_maintenance_or_a_deploy() {
         slugstore_tests_last_log(&target).contains("waiting for the gate")
     });
     let r = cron_run(&shop, "2026-12-06T10:05:00Z");
-    assert_eq!(job(&r, "stamp")["outcome"], "skipped", "{r}");
-    assert!(
-        job(&r, "stamp")["reason"]
-            .as_str()
-            .unwrap()
-            .contains("deploy"),
-        "{r}"
-    );
+    assert_skipped(&r, "stamp", "deploy");
     assert!(lines(&shop, "cron-stamp.log").is_empty());
     fs::write(&gate, "").unwrap();
     assert!(deploying.wait(Duration::from_secs(60)).success());
@@ -277,14 +263,7 @@ fn a_running_job_is_not_started_twice_and_is_stopped_for_maintenance() {
     });
     // The next minute: the job is still running, so it is skipped (and says why).
     let r = cron_run(&shop, "2026-12-06T10:06:00Z");
-    assert_eq!(job(&r, "slow")["outcome"], "skipped", "{r}");
-    assert!(
-        job(&r, "slow")["reason"]
-            .as_str()
-            .unwrap()
-            .contains("still running"),
-        "{r}"
-    );
+    assert_skipped(&r, "slow", "still running");
     assert_eq!(lines(&shop, "slow.log").len(), 1);
     // A deploy's maintenance flag stops it: SIGTERM (ignored here), SIGKILL after shutdown_timeout.
     let t = Instant::now();
@@ -406,4 +385,11 @@ fn slugstore_tests_last_log(target: &Path) -> String {
     logs.last()
         .map(|p| fs::read_to_string(p).unwrap_or_default())
         .unwrap_or_default()
+}
+
+/// Job `name` of run report `r` was skipped, for a reason that mentions `why`.
+fn assert_skipped(r: &serde_json::Value, name: &str, why: &str) {
+    assert_eq!(job(r, name)["outcome"], "skipped", "{r}");
+    let reason = job(r, name)["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(why), "{r}");
 }

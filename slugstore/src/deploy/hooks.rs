@@ -44,9 +44,10 @@ pub fn run_deploy_hook(
     deploy_id: &str,
     rec: &Recorder<'_>,
 ) -> Result<()> {
+    let mounts = Mounts::of_tree(release)?;
     let flags = match (
-        flag_path(target, release, MAINTENANCE_FLAG)?,
-        flag_path(target, release, DEPLOY_FAILED_FLAG)?,
+        mounts.resolve(target, MAINTENANCE_FLAG),
+        mounts.resolve(target, DEPLOY_FAILED_FLAG),
     ) {
         (Some(flag), Some(failed)) => Some((flag, failed)),
         _ => None,
