@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use slugstore::store::{OpenOptions, DEFAULT_DIR};
-use slugstore::{Error, Store};
+use slugstore::Store;
 
 use crate::hint;
 use crate::progress::Bars;
@@ -123,7 +123,7 @@ impl Context {
     }
 
     /// Prints an error with its causes.
-    pub fn report_error(&self, e: &Error) {
+    pub fn report_error(&self, e: &slugstore_deploy::Error) {
         let mut msg = format!("slug: error: {}", hint::message(e));
         let mut src = std::error::Error::source(e);
         while let Some(s) = src {

@@ -6,21 +6,39 @@
 
 use slugstore::checkout::target::RELEASES;
 use slugstore::Error;
+use slugstore_deploy::Error as DeployError;
 
 /// `e` as the user reads it: its message, with the `slug` command that fixes it when there is one
 /// (also for the error a failed deploy phase carries).
-pub fn message(e: &Error) -> String {
+pub fn message(e: &DeployError) -> String {
+    match e {
+        DeployError::Store(e) => store_message(e),
+        DeployError::UnknownBranch(_) => format!("{e} (see `slug env add --branch`)"),
+        DeployError::UnknownEnvironment { known, .. } if known.is_empty() => {
+            format!("{e} (see `slug env add`)")
+        }
+        DeployError::EnvironmentExists(name) => {
+            format!("{e} (remove it first with `slug env rm {name}`)")
+        }
+        DeployError::Deploy {
+            deploy,
+            phase,
+            source,
+        } => format!(
+            "deploy {deploy} failed in phase {}: {}",
+            phase.as_str(),
+            message(source)
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// A store error as the user reads it, with its hint.
+pub fn store_message(e: &Error) -> String {
     match e {
         Error::NoStore(_) => format!("{e} (run `slug init` or pass --store)"),
         Error::UnknownRemote(_) => format!("{e} (see `slug remote ls`)"),
         Error::NoRemote => format!("{e} (add one with `slug remote add NAME URL`)"),
-        Error::UnknownBranch(_) => format!("{e} (see `slug env add --branch`)"),
-        Error::UnknownEnvironment { known, .. } if known.is_empty() => {
-            format!("{e} (see `slug env add`)")
-        }
-        Error::EnvironmentExists(name) => {
-            format!("{e} (remove it first with `slug env rm {name}`)")
-        }
         Error::NotATarget(root) => format!(
             "{} is not a deploy target (no {RELEASES}/ directory; run `slug checkout` first)",
             root.display()
@@ -33,22 +51,17 @@ pub fn message(e: &Error) -> String {
         Error::WatcherRunning(root) => {
             format!("{e} (stop it with `slug watch --stop {}`)", root.display())
         }
-        Error::Deploy {
-            deploy,
-            phase,
-            source,
-        } => format!(
-            "deploy {deploy} failed in phase {phase}: {}",
-            message(source)
-        ),
         _ => e.to_string(),
     }
 }
 
 /// The message of an error among the causes of another: with its hint when it is one of ours.
 pub fn cause(e: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(e) = e.downcast_ref::<DeployError>() {
+        return message(e);
+    }
     match e.downcast_ref::<Error>() {
-        Some(e) => message(e),
+        Some(e) => store_message(e),
         None => e.to_string(),
     }
 }

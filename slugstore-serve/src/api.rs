@@ -2,7 +2,7 @@
 //!
 //! Reads go to the files deploys write (no store lock, see the crate doc). The actions are the
 //! library's own [`rollback`](slugstore::checkout::rollback()) and
-//! [`promote`](slugstore::environment::promote()), with the deploy options `slug serve` was started
+//! [`promote`](slugstore_deploy::deploy::promote::promote()), with the deploy options `slug serve` was started
 //! with: a request chooses only *what* to roll back or promote, never a command to run. Their
 //! progress shows on the page like any deploy's, from the records they write.
 
@@ -11,10 +11,12 @@ use std::io::{Read, Seek, SeekFrom};
 
 use serde::Deserialize;
 use slugstore::checkout::{rollback as rollback_target, RollbackOptions, RollbackTo};
-use slugstore::deploy::status::{list, load, log_path};
-use slugstore::environment::{promote as promote_slug, Environment, PromoteOptions, Registry};
 use slugstore::store::OpenOptions;
 use slugstore::{NoProgress, Store};
+use slugstore_deploy::deploy::promote::{promote as promote_slug, PromoteOptions};
+use slugstore_deploy::environment::{Environment, Registry};
+use slugstore_deploy::layout::MagentoLayout;
+use slugstore_deploy::status::{list, load, log_path};
 
 use crate::reply::{bytes, json, ApiError, Reply};
 use crate::Shared;
@@ -105,7 +107,13 @@ pub fn rollback(shared: &Shared, env: &str, body: &[u8]) -> Result<Reply, ApiErr
         switch: shared.opts.deploy.switch.clone(),
         checkout: shared.opts.deploy.checkout.clone(),
     };
-    let report = rollback_target(&env.target, &opts, &|| open_store(shared), &NoProgress)?;
+    let report = rollback_target(
+        &env.target,
+        &opts,
+        &|| open_store(shared),
+        &MagentoLayout,
+        &NoProgress,
+    )?;
     eprintln!(
         "slug serve: rolled back environment {} to {}",
         env.name, report.switch.slug

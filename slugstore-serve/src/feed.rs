@@ -1,6 +1,6 @@
 //! The live picture of the environments, re-read while someone watches and shared by every stream.
 //!
-//! One thread polls the files (see [`slugstore::environment::overview()`]) every `poll` interval, but
+//! One thread polls the files (see [`slugstore_deploy::overview::overview()`]) every `poll` interval, but
 //! only while at least one event stream is open: a server left running between deploys costs nothing.
 //! Each poll serializes the overview; when the text differs from the last one, the version goes up and
 //! every stream waiting on the condition variable wakes and sends it. Comparing the serialized text
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use slugstore::environment::{overview, OverviewOptions};
+use slugstore_deploy::overview::{overview, OverviewOptions};
 
 /// The shared, versioned status document.
 pub struct Feed {

@@ -11,7 +11,7 @@
 //! - **Files, not the store.** Every running `slug` command holds the store's lock, a deploy for
 //!   minutes. The page reads only what deploys write whole and atomically (the environment registry,
 //!   each target's `state.json`, each deploy's record and log; see
-//!   [`slugstore::environment::overview()`]), so it never waits on the lock and never blocks a deploy.
+//!   [`slugstore_deploy::overview::overview()`]), so it never waits on the lock and never blocks a deploy.
 //!   Only the actions open the store, and give up quickly (HTTP 409) when a deploy holds it.
 //! - **One poller, many watchers.** A single thread re-reads the files every `poll` interval while
 //!   someone watches, and wakes the streams only when the serialized picture changed (module `feed`).
@@ -56,7 +56,7 @@ use std::time::Duration;
 
 pub use auth::{Token, TOKEN_VAR};
 pub use limits::Limits;
-use slugstore::deploy::DeployOptions;
+use slugstore_deploy::deploy::DeployOptions;
 
 use crate::feed::Feed;
 

@@ -111,15 +111,24 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         let status = match &e {
-            Error::Invalid(_)
-            | Error::UnknownSlug(_)
-            | Error::AmbiguousSlug { .. }
-            | Error::Config(_) => 400,
+            Error::Invalid(_) | Error::UnknownSlug(_) | Error::AmbiguousSlug { .. } => 400,
             Error::Locked { .. } => 409,
             Error::NoStore(_) => 404,
             _ => 500,
         };
         ApiError::new(status, e.to_string())
+    }
+}
+
+/// A deploy's errors map as the store's do; a configuration that does not validate is the user's to fix.
+impl From<slugstore_deploy::Error> for ApiError {
+    fn from(e: slugstore_deploy::Error) -> ApiError {
+        use slugstore_deploy::Error as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::Config(_) | E::Invalid(_) => ApiError::new(400, e.to_string()),
+            e => ApiError::new(500, e.to_string()),
+        }
     }
 }
 

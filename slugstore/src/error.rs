@@ -100,26 +100,8 @@ pub enum Error {
     /// Something needs a remote and the store has none configured.
     #[error("no remote configured")]
     NoRemote,
-    /// No environment deploys this git branch.
-    #[error("no environment deploys branch `{0}`")]
-    UnknownBranch(String),
-    /// No environment has this name.
-    #[error("unknown environment `{name}`{}", if known.is_empty() {
-        ": no environment is defined".to_owned()
-    } else {
-        format!(" (known: {})", known.join(", "))
-    })]
-    UnknownEnvironment {
-        /// The name asked for.
-        name: String,
-        /// The names of the environments there are.
-        known: Vec<String>,
-    },
-    /// An environment of this name exists already.
-    #[error("environment `{0}` exists already")]
-    EnvironmentExists(String),
     /// A directory is not a deploy target: it has no releases directory.
-    #[error("{} is not a deploy target (no {}/ directory)", .0.display(), crate::checkout::target::RELEASES)]
+    #[error("{} is not a deploy target (no releases/ directory)", .0.display())]
     NotATarget(PathBuf),
     /// A deploy target has no complete release of a slug (it was never checked out there, or
     /// retention removed it).
@@ -135,23 +117,18 @@ pub enum Error {
     /// A watcher already runs for this tree.
     #[error("a watcher already runs for {}", .0.display())]
     WatcherRunning(PathBuf),
+    /// The layout of a release (its mounts, read from its own config by the caller's
+    /// [`ReleaseLayout`](crate::checkout::ReleaseLayout)) could not be read.
+    #[error("{source}")]
+    Layout {
+        /// The release (or tree) whose config was read.
+        dir: PathBuf,
+        /// What the layout reported.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Invalid(String),
-    /// The project's configuration files are invalid: one diagnostic per defect, each naming the file,
-    /// line, column and key path.
-    #[error("{}", crate::config::Diagnostic::render_all(.0))]
-    Config(Vec<crate::config::Diagnostic>),
-    /// A phase of a deploy failed; the deploy's record and log are kept under the target's `deploys/`.
-    #[error("deploy {deploy} failed in phase {phase}: {source}")]
-    Deploy {
-        /// The deploy's id.
-        deploy: String,
-        /// The phase that failed (`validate`, `build`, `slug`, `release`, `deploy`, `post_deploy`).
-        phase: String,
-        /// What went wrong.
-        source: Box<Error>,
-    },
 }
 
 impl Error {

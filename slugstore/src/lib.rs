@@ -39,18 +39,14 @@
 //!
 //! Each operation is a module with plain option structs and a serializable report: [`mod@snapshot`],
 //! [`mod@restore`], [`mod@diff`] (what differs between two slugs), [`mod@verify`], [`archive`] (tar
-//! export/import), [`compress`] (static gzip), [`remote`], [`config`] (the Magento Cloud YAML files).
+//! export/import), [`compress`] (static gzip), [`remote`]. Deploys of a Magento Cloud project (its YAML files, the
+//! platform's phases, environments) are the `slugstore-deploy` crate's, built on this one.
 //! The `slug` command-line tool is a thin shell over them.
 
 pub mod archive;
-pub mod builds;
 pub mod checkout;
 pub mod compress;
-pub mod config;
-pub mod cron;
-pub mod deploy;
 pub mod diff;
-pub mod environment;
 pub mod error;
 pub mod escape;
 pub mod fsutil;
@@ -65,7 +61,6 @@ pub mod scan;
 pub mod slug;
 pub mod snapshot;
 pub mod store;
-pub mod targets;
 pub mod verify;
 pub mod watch;
 

@@ -6,9 +6,9 @@
 //!
 //! Whatever the policy says, a slug is never pruned while
 //! - a ref points at it (refs are how people name releases; moving or deleting the ref is the explicit
-//!   act that lets it go), except the build refs `builds/<key>` that [`crate::builds`] finds no
-//!   deploy needs any more: those are dropped in the same batch,
-//! - a deploy target runs it (see [`targets`](crate::targets)),
+//!   act that lets it go), except the refs the caller lets go in the same batch
+//!   ([`PruneOptions::drop_refs`]: a deploy drops the build refs no deploy needs any more),
+//! - a deploy target runs it (see [`targets`](crate::checkout::targets)),
 //! - it is listed in [`PruneOptions::protect`].
 //!
 //! The ref history (`slug refs NAME`) is kept as it is: an entry may then name a pruned slug, which a
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::builds::DroppedRef;
+use crate::checkout::targets;
 use crate::error::{Error, Result};
 use crate::id::SlugId;
 use crate::slug::{now_secs, SlugRecord};
@@ -46,6 +46,21 @@ pub struct PruneOptions {
     /// Report what would be pruned, change nothing.
     #[cfg_attr(feature = "clap", arg(long))]
     pub dry_run: bool,
+    /// Refs to delete in the same batch as the pruned slugs (their history stays); the slugs they named
+    /// are then protected by nothing but the policy. An embedder's own retention decides them (the
+    /// deploy crate passes the build refs no deploy needs).
+    #[cfg_attr(feature = "clap", arg(skip))]
+    #[serde(skip)]
+    pub drop_refs: Vec<String>,
+}
+
+/// A ref dropped (or to drop) by a prune.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DroppedRef {
+    /// The ref's name.
+    pub name: String,
+    /// The slug it pointed at.
+    pub slug: SlugId,
 }
 
 fn secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -66,8 +81,9 @@ pub struct PruneReport {
     pub kept: u64,
     /// Slugs kept whatever the policy says, with why.
     pub protected: BTreeMap<SlugId, Vec<String>>,
-    /// Build refs dropped (or to drop) because no deploy needs their build (see [`crate::builds`]).
-    pub build_refs_dropped: Vec<DroppedRef>,
+    /// The refs of [`PruneOptions::drop_refs`] dropped (or to drop).
+    #[serde(rename = "build_refs_dropped")]
+    pub refs_dropped: Vec<DroppedRef>,
     /// True when nothing was changed on purpose.
     pub dry_run: bool,
 }
@@ -79,7 +95,7 @@ pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
             "prune needs a policy: --keep-last N and/or --keep-within DURATION".into(),
         ));
     }
-    let dropped = crate::builds::droppable_refs(store, opts)?;
+    let dropped = dropped_refs(store, &opts.drop_refs)?;
     let protected = protected_slugs(store, &opts.protect, &dropped)?;
     let slugs = store.slugs()?;
     let candidates = candidates(store, &slugs, opts.ref_name.as_deref())?;
@@ -104,21 +120,53 @@ pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
     pruned.sort_by_key(|r| r.creation_order());
     if !opts.dry_run && !pruned.is_empty() {
         let mut batch = store.index().batch();
-        crate::builds::stage_drops(&mut batch, &dropped);
+        stage_drops(&mut batch, &dropped);
         for r in &pruned {
             batch.delete_slug(&r.id);
         }
         batch.commit()?;
     } else if !opts.dry_run {
-        crate::builds::drop_refs(store, &dropped)?;
+        drop_refs(store, &dropped)?;
     }
     Ok(PruneReport {
         kept: (slugs.len() - pruned.len()) as u64,
         pruned,
         protected,
-        build_refs_dropped: dropped,
+        refs_dropped: dropped,
         dry_run: opts.dry_run,
     })
+}
+
+/// The refs of `names` that exist, with their slugs (a ref removed meanwhile is simply not dropped).
+fn dropped_refs(store: &Store, names: &[String]) -> Result<Vec<DroppedRef>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    Ok(store
+        .index()
+        .refs()?
+        .into_iter()
+        .filter(|(name, _)| wanted.contains(name.as_str()))
+        .map(|(name, slug)| DroppedRef { name, slug })
+        .collect())
+}
+
+/// Adds the deletion of the `dropped` refs to `batch` (their history stays).
+fn stage_drops(batch: &mut crate::store::Batch<'_>, dropped: &[DroppedRef]) {
+    for d in dropped {
+        batch.delete_ref(&d.name);
+    }
+}
+
+/// Deletes the `dropped` refs in one batch (nothing when there are none).
+fn drop_refs(store: &Store, dropped: &[DroppedRef]) -> Result<()> {
+    if dropped.is_empty() {
+        return Ok(());
+    }
+    let mut batch = store.index().batch();
+    stage_drops(&mut batch, dropped);
+    batch.commit()
 }
 
 /// The slugs the policy applies to, newest first: every slug, or those `ref_name` has pointed at.
@@ -159,11 +207,11 @@ fn protected_slugs(
         }
         out.entry(id).or_default().push(format!("ref {name}"));
     }
-    for (target, id) in crate::targets::list(store)? {
+    for (target, id) in targets::list(store)? {
         out.entry(id)
             .or_default()
             .push(format!("registered on {target}"));
-        if let Some(live) = crate::targets::live(Path::new(&target))? {
+        if let Some(live) = targets::live(Path::new(&target))? {
             out.entry(live)
                 .or_default()
                 .push(format!("live on {target}"));

@@ -1,5 +1,6 @@
 //! Releases on a deploy target: checkout, activation, rollback and retention, on real trees.
 
+use slugstore_deploy::layout::MagentoLayout;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -58,7 +59,15 @@ impl Env {
             retention: RetentionOptions { keep },
             ..Default::default()
         };
-        checkout::checkout(&self.store, &self.target(), id, &opts, &NoProgress).unwrap()
+        checkout::checkout(
+            &self.store,
+            &self.target(),
+            id,
+            &opts,
+            &MagentoLayout,
+            &NoProgress,
+        )
+        .unwrap()
     }
 }
 
@@ -317,7 +326,7 @@ fn rollback_rematerializes_a_pruned_release_bit_exact() {
         ..Default::default()
     };
     let open = || Store::open(&store_dir, &OpenOptions::default());
-    let r = checkout::rollback(&target, &opts, &open, &NoProgress).unwrap();
+    let r = checkout::rollback(&target, &opts, &open, &MagentoLayout, &NoProgress).unwrap();
     assert_eq!(r.switch.slug, ids[0]);
     assert_eq!(r.switch.previous, Some(ids[2]));
     assert!(
@@ -336,7 +345,14 @@ fn rollback_rematerializes_a_pruned_release_bit_exact() {
         },
         ..Default::default()
     };
-    let r = checkout::rollback(&target, &to_c, &|| panic!("store opened"), &NoProgress).unwrap();
+    let r = checkout::rollback(
+        &target,
+        &to_c,
+        &|| panic!("store opened"),
+        &MagentoLayout,
+        &NoProgress,
+    )
+    .unwrap();
     assert!(r.rematerialized.is_none());
     assert!(
         r.switch.flush_seconds.is_none(),
@@ -405,7 +421,15 @@ fn checkout_child_process() {
     let store = Store::open(Path::new(store), &OpenOptions::default()).unwrap();
     let id: SlugId = id.parse().unwrap();
     let opts = CheckoutOptions::default();
-    checkout::checkout(&store, Path::new(target), &id, &opts, &NoProgress).unwrap();
+    checkout::checkout(
+        &store,
+        Path::new(target),
+        &id,
+        &opts,
+        &MagentoLayout,
+        &NoProgress,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -501,7 +525,7 @@ fn the_live_release_is_registered_with_the_store() {
             Some(id)
         );
         assert_eq!(
-            slugstore::targets::list(&env.store).unwrap(),
+            slugstore::checkout::targets::list(&env.store).unwrap(),
             vec![(canonical.clone(), id)]
         );
     }

@@ -179,7 +179,7 @@ fn prune_never_drops_refs_targets_or_protected_slugs() {
     }
     let mut b = store.index().batch();
     b.set_ref("prod", ids[0], None).unwrap();
-    slugstore::targets::register(&mut b, Path::new("/srv/app"), ids[1]);
+    slugstore::checkout::targets::register(&mut b, Path::new("/srv/app"), ids[1]);
     b.commit().unwrap();
     let r = slugstore::prune(
         &store,

@@ -50,7 +50,7 @@ pub fn finish(
         eprintln!(
             "slug: error: the switch is done, but the store could not record the live release: {} \
              (run `slug activate {} --target {}` again)",
-            hint::message(&e),
+            hint::store_message(&e),
             r.slug.short(12),
             target.display()
         );

@@ -1,5 +1,6 @@
 //! `slug checkout`.
 
+use slugstore_deploy::layout::MagentoLayout;
 use std::process::ExitCode;
 
 use slugstore::checkout::{activate_and_register, CheckoutOptions, CheckoutReport, SwitchOptions};
@@ -34,7 +35,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open()?;
     let id = store.resolve(&a.slug)?;
     let root = a.target.dir(ctx)?;
-    let r = slugstore::checkout::checkout(&store, &root, &id, &a.opts, &ctx.bars)?;
+    let r = slugstore::checkout::checkout(&store, &root, &id, &a.opts, &MagentoLayout, &ctx.bars)?;
     let switched = if a.activate {
         Some(activate_and_register(&store, &root, &id, &a.switch)?)
     } else {

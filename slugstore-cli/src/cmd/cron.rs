@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use slugstore::cron::install::{self, Scope};
-use slugstore::cron::{record, CronOptions, Outcome};
-use slugstore::deploy::PhaseState;
-use slugstore::Error;
+use slugstore_deploy::cron::install::{self, Scope};
+use slugstore_deploy::cron::{record, CronOptions, Outcome};
+use slugstore_deploy::status::PhaseState;
+use slugstore_deploy::Error;
 
 use crate::cmd::target_arg::TargetArg;
 use crate::cmd::{CmdResult, EXIT_ERROR};
@@ -31,7 +31,7 @@ pub enum Action {
         #[command(flatten)]
         target: TargetArg,
         /// Decide what is due at this time instead of now (RFC 3339, e.g. 2026-12-06T10:05:00Z).
-        #[arg(long, value_name = "TIME", value_parser = slugstore::cron::clock::parse_time)]
+        #[arg(long, value_name = "TIME", value_parser = slugstore_deploy::schedule::clock::parse_time)]
         now: Option<u64>,
     },
     /// Print (or write) a crontab line or systemd units that run `slug cron run` every minute.
@@ -75,7 +75,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
 
 fn run_due(ctx: &Context, target: &TargetArg, now: Option<u64>) -> CmdResult {
     let dest = target.destination(ctx)?;
-    let r = slugstore::cron::run(&dest, &CronOptions { now })?;
+    let r = slugstore_deploy::cron::run(&dest, &CronOptions { now })?;
     let failed = r
         .jobs
         .iter()

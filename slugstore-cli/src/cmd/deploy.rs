@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use slugstore::deploy::{deploy, DeployOptions, DeployRecord, Event, GitSource, Source};
-use slugstore::environment::destination_for_branch;
+use slugstore_deploy::deploy::{deploy, DeployOptions, DeployRecord, Event, GitSource, Source};
+use slugstore_deploy::environment::destination_for_branch;
 
 use crate::cmd::target_arg::TargetArg;
 use crate::cmd::CmdResult;

@@ -4,9 +4,9 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 use slugstore::diff::{PathDiff, Status, Totals, What};
-use slugstore::environment::manage::diff_named;
 use slugstore::slug::{display_bytes, EntryKind};
 use slugstore::DiffReport;
+use slugstore_deploy::environment::manage::diff_named;
 
 use crate::cmd::{human_bytes, CmdResult, EXIT_DIFFERENT};
 use crate::context::Context;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use slugstore::environment::{manage, HistoryKind, Settings};
+use slugstore_deploy::environment::{manage, HistoryKind, Settings};
 
 use crate::cmd::CmdResult;
 use crate::context::Context;

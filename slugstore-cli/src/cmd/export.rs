@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use slugstore::archive::{export_to_path, ExportOptions};
-use slugstore::Error;
+use slugstore_deploy::Error;
 
 use crate::cmd::{human_bytes, CmdResult};
 use crate::context::Context;

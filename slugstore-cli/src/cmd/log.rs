@@ -4,8 +4,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::process::ExitCode;
 
-use slugstore::deploy::status::{load, log_path, resolve};
 use slugstore::error::IoResultExt;
+use slugstore_deploy::status::{load, log_path, resolve};
 
 use crate::cmd::target_arg::TargetArg;
 use crate::cmd::CmdResult;

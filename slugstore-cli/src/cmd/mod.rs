@@ -41,7 +41,7 @@ pub const EXIT_DAMAGED: u8 = 3;
 pub const EXIT_DIFFERENT: u8 = 4;
 
 /// What commands return.
-pub type CmdResult = slugstore::Result<ExitCode>;
+pub type CmdResult = slugstore_deploy::Result<ExitCode>;
 
 /// `1536` → `1.5 KiB`.
 pub fn human_bytes(n: u64) -> String {

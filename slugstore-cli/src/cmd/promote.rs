@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use slugstore::deploy::Event;
-use slugstore::environment::{promote, PromoteOptions};
+use slugstore_deploy::deploy::promote::{promote, PromoteOptions};
+use slugstore_deploy::status::Event;
 
 use crate::cmd::{deploy, CmdResult};
 use crate::context::Context;

@@ -23,13 +23,13 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open()?;
-    let r = slugstore::prune(&store, &a.opts)?;
+    let r = slugstore_deploy::builds::prune(&store, &a.opts)?;
     if ctx.global.json {
         ctx.print_json(&r);
         return Ok(ExitCode::SUCCESS);
     }
     let verb = if r.dry_run { "would prune" } else { "pruned" };
-    for d in &r.build_refs_dropped {
+    for d in &r.refs_dropped {
         out!(
             "{} ref {}  {}",
             if r.dry_run { "would drop" } else { "dropped" },
@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     ctx.note(&format!(
         "{verb} {} slugs and {} build refs, {} kept ({} protected); run `slug gc` to free their objects",
         r.pruned.len(),
-        r.build_refs_dropped.len(),
+        r.refs_dropped.len(),
         r.kept,
         r.protected.len()
     ));

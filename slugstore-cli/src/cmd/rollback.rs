@@ -1,6 +1,7 @@
 //! `slug rollback`.
 
 use slugstore::checkout::RollbackOptions;
+use slugstore_deploy::layout::MagentoLayout;
 
 use crate::cmd::checkout::print_checkout;
 use crate::cmd::target_arg::TargetArg;
@@ -22,7 +23,8 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let root = a.target.dir(ctx)?;
-    let r = slugstore::checkout::rollback(&root, &a.opts, &|| ctx.open(), &ctx.bars)?;
+    let r =
+        slugstore::checkout::rollback(&root, &a.opts, &|| ctx.open(), &MagentoLayout, &ctx.bars)?;
     if ctx.global.json {
         ctx.print_json(&r);
     } else if let Some(c) = &r.rematerialized {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::builder::TypedValueParser as _;
 use slugstore::checkout::{CheckoutOptions, SwitchOptions};
-use slugstore::deploy::DeployOptions;
-use slugstore::Error;
+use slugstore_deploy::deploy::DeployOptions;
+use slugstore_deploy::Error;
 use slugstore_serve::{Limits, ServeOptions, Server, Token, ACTION_LOCK_WAIT, DEFAULT_LISTEN};
 
 use crate::cmd::CmdResult;

@@ -1,5 +1,6 @@
 //! `slug snapshot`.
 
+use slugstore_deploy::layout::snapshot_excludes;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,7 +26,9 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let store = ctx.open_or_init()?;
-    let r = slugstore::snapshot(&store, &a.dir, &a.opts, &ctx.bars)?;
+    let mut opts = a.opts;
+    opts.excludes = snapshot_excludes(&a.dir, &opts.excludes)?;
+    let r = slugstore::snapshot(&store, &a.dir, &opts, &ctx.bars)?;
     for w in &r.warnings {
         ctx.note(&format!("warning: {w}"));
     }

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use slugstore::deploy::status::{list, load};
-use slugstore::deploy::DeployRecord;
+use slugstore_deploy::status::DeployRecord;
+use slugstore_deploy::status::{list, load};
 
 use crate::cmd::target_arg::TargetArg;
 use crate::cmd::{deploy, CmdResult};

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use slugstore::deploy::Destination;
-use slugstore::environment::destination;
-use slugstore::Error;
+use slugstore_deploy::environment::destination;
+use slugstore_deploy::environment::Destination;
+use slugstore_deploy::Error;
 
 use crate::context::Context;
 
@@ -21,7 +21,7 @@ pub struct TargetArg {
 
 impl TargetArg {
     /// Where the command acts: the environment's target when `--env` is given, else `--target`.
-    pub fn destination(&self, ctx: &Context) -> slugstore::Result<Destination> {
+    pub fn destination(&self, ctx: &Context) -> slugstore_deploy::Result<Destination> {
         match (&self.env, &self.target) {
             (Some(name), _) => destination(&ctx.store_path().0, name),
             (None, Some(dir)) => Ok(Destination::dir(dir.clone())),
@@ -32,7 +32,7 @@ impl TargetArg {
     }
 
     /// The target directory (see [`TargetArg::destination`]).
-    pub fn dir(&self, ctx: &Context) -> slugstore::Result<PathBuf> {
+    pub fn dir(&self, ctx: &Context) -> slugstore_deploy::Result<PathBuf> {
         Ok(self.destination(ctx)?.target)
     }
 }

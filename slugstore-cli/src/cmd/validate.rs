@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use slugstore::config::{load_project, Diagnostic, Project};
+use slugstore_deploy::config::{load_project, Diagnostic, Project};
 
 use crate::cmd::{CmdResult, EXIT_ERROR};
 use crate::context::Context;

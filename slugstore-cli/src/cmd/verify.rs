@@ -105,7 +105,7 @@ fn remember_damage(
         Ok(_) => {}
         Err(e) => eprintln!(
             "slug: warning: the damaged objects could not be marked: {}",
-            hint::message(&e)
+            hint::store_message(&e)
         ),
     }
 }

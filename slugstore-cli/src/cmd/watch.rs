@@ -1,5 +1,6 @@
 //! `slug watch`.
 
+use slugstore_deploy::layout::snapshot_excludes;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,7 +55,9 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             let _ = writeln!(out, "{v}").and_then(|()| out.flush());
         }
     };
-    let status = watch::serve(&a.dir, &a.opts, &mut |s| {
+    let mut opts = a.opts;
+    opts.excludes = snapshot_excludes(&a.dir, &opts.excludes)?;
+    let status = watch::serve(&a.dir, &opts, &mut |s| {
         event("ready", s);
         ctx.note(&format!(
             "watching {}: {} directories (set up in {:.2}s); stop with `slug watch --stop {}`",

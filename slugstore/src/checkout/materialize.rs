@@ -11,8 +11,8 @@
 //! write through one release into another. (root ignores permission bits: do not run the application as
 //! root.)
 //!
-//! Steps, all inside `releases/.tmp-<id>-<pid>`: directories; the slug's `.magento.app.yaml` (to learn its
-//! mounts); mount links; files in parallel; symlinks; directories read-only; rename to `releases/<id>`;
+//! Steps, all inside `releases/.tmp-<id>-<pid>`: directories; the slug's config file (to learn its mounts, see
+//! [`super::layout`]); mount links; files in parallel; symlinks; directories read-only; rename to `releases/<id>`;
 //! fsync of `releases/`. A checkout killed before the rename leaves only the `.tmp-*` directory, which is
 //! not a release and is deleted by the next command on the target.
 //!
@@ -34,6 +34,7 @@ use foldhash::HashMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::checkout::layout::ReleaseLayout;
 use crate::checkout::mounts::Mounts;
 use crate::checkout::retention::remove_tree;
 use crate::checkout::target::{Target, TMP_PREFIX};
@@ -45,9 +46,6 @@ use crate::progress::ProgressBars;
 use crate::restore::{write_file_mode, Dest};
 use crate::slug::{Entry, EntryKind, Manifest};
 use crate::store::Store;
-
-/// The application config read for mounts, at the root of a slug.
-pub const APP_CONFIG: &str = ".magento.app.yaml";
 
 /// How to materialize.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -88,6 +86,14 @@ pub struct MaterializeReport {
     pub seconds: f64,
 }
 
+/// The mounts `layout` reads from the release at `dir`, its error naming the release.
+fn read_mounts(layout: &dyn ReleaseLayout, dir: &Path) -> Result<Vec<super::MountSpec>> {
+    layout.mounts(dir).map_err(|source| Error::Layout {
+        dir: dir.to_path_buf(),
+        source,
+    })
+}
+
 /// Where unchanged content can be linked from: an earlier release (its root, open) and its files by
 /// content.
 struct LinkSource {
@@ -100,9 +106,14 @@ impl LinkSource {
     /// Indexes the files of release `dir` (slug `slug`). Paths under the release's mounts are left out:
     /// there the release holds a symlink into `shared/`, and linking through it would tie a writable file
     /// to the new release.
-    fn new(slug: SlugId, dir: &Path, manifest: &Manifest) -> Result<LinkSource> {
+    fn new(
+        slug: SlugId,
+        dir: &Path,
+        manifest: &Manifest,
+        layout: &dyn ReleaseLayout,
+    ) -> Result<LinkSource> {
         let root = Dir::open(dir).at(dir)?;
-        let mounts = Mounts::new(&crate::config::mounts(dir)?, manifest)?;
+        let mounts = Mounts::new(&read_mounts(layout, dir)?, manifest)?;
         let mut by_content =
             HashMap::with_capacity_and_hasher(manifest.entries().len(), Default::default());
         for e in manifest.entries() {
@@ -128,6 +139,7 @@ pub fn materialize(
     target: &Target,
     id: &SlugId,
     opts: &MaterializeOptions,
+    layout: &dyn ReleaseLayout,
     bars: &dyn ProgressBars,
 ) -> Result<MaterializeReport> {
     let started = std::time::Instant::now();
@@ -135,7 +147,7 @@ pub fn materialize(
     let source = if opts.no_link {
         None
     } else {
-        predecessor(store, target, id)?
+        predecessor(store, target, id, layout)?
     };
     let tmp = target.releases_dir().join(format!(
         "{TMP_PREFIX}{}-{}",
@@ -143,7 +155,15 @@ pub fn materialize(
         std::process::id()
     ));
     fs::create_dir(&tmp).at(&tmp)?;
-    let result = build(store, target, &manifest, source.as_ref(), &tmp, bars);
+    let result = build(
+        store,
+        target,
+        &manifest,
+        source.as_ref(),
+        layout,
+        &tmp,
+        bars,
+    );
     let mut report = match result {
         Ok(r) => r,
         Err(e) => {
@@ -162,7 +182,12 @@ pub fn materialize(
 
 /// The release to link from: the live one, else the most recently materialized one, whose manifest the
 /// store still has.
-fn predecessor(store: &Store, target: &Target, id: &SlugId) -> Result<Option<LinkSource>> {
+fn predecessor(
+    store: &Store,
+    target: &Target,
+    id: &SlugId,
+    layout: &dyn ReleaseLayout,
+) -> Result<Option<LinkSource>> {
     let state = target.state()?;
     let mut candidates = target.releases()?;
     candidates.retain(|c| c != id);
@@ -176,7 +201,7 @@ fn predecessor(store: &Store, target: &Target, id: &SlugId) -> Result<Option<Lin
         // parses, leaves nothing to link from; try the next release.
         let source = store
             .manifest(&c)
-            .and_then(|m| LinkSource::new(c, &target.release_dir(&c), &m));
+            .and_then(|m| LinkSource::new(c, &target.release_dir(&c), &m, layout));
         if let Ok(s) = source {
             return Ok(Some(s));
         }
@@ -189,6 +214,7 @@ fn build(
     target: &Target,
     manifest: &Manifest,
     source: Option<&LinkSource>,
+    release_layout: &dyn ReleaseLayout,
     root: &Path,
     bars: &dyn ProgressBars,
 ) -> Result<MaterializeReport> {
@@ -197,14 +223,15 @@ fn build(
     let counters = Counters::default();
 
     // The config decides the mounts, so it goes first (it sits at the root: no directory needed).
-    let config = manifest
-        .get(APP_CONFIG.as_bytes())
+    let config = release_layout
+        .config_file()
+        .and_then(|name| manifest.get(name.as_bytes()))
         .filter(|e| matches!(e.kind, EntryKind::File { .. }));
     let root_dir = Dir::open(root).at(root)?;
     if let Some(e) = config {
         place_file(store, source, e, &root_dir, root, &counters)?;
     }
-    let mounts = Mounts::new(&crate::config::mounts(root)?, manifest)?;
+    let mounts = Mounts::new(&read_mounts(release_layout, root)?, manifest)?;
     report.mounts = mounts.paths();
     let layout = Layout::new(entries, &mounts, config);
     report.shadowed = layout.shadowed;

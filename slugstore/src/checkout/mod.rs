@@ -8,24 +8,28 @@
 //! deployed or rolled back to, not only the ones still on disk.
 //!
 //! Every function here takes the target's lock for its whole duration, so two commands on one target
-//! never interleave. A checkout registers the target with the store ([`crate::targets`]); the store's
+//! never interleave. A checkout registers the target with the store ([`targets`]); the store's
 //! retention then keeps whatever the target's `current` points at when it runs, so activating and
 //! rolling back never open the store (a switch stays a few system calls). [`register_live`] records the
 //! live slug explicitly, for targets whose releases were checked out elsewhere. See [`target`] for the
 //! layout and what counts as a complete release.
 
+pub mod layout;
 pub mod materialize;
 pub mod mounts;
 pub mod retention;
 pub mod rollback;
 pub mod switch;
 pub mod target;
+pub mod targets;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use layout::{FixedMounts, NoMounts, ReleaseLayout};
 pub use materialize::{MaterializeOptions, MaterializeReport};
+pub use mounts::{MountSpec, Mounts};
 pub use retention::{RetentionOptions, DEFAULT_KEEP};
 pub use rollback::RollbackTo;
 pub use switch::{HookReport, SwitchOptions, SwitchReport};
@@ -74,11 +78,12 @@ pub fn checkout(
     target_root: &Path,
     id: &SlugId,
     opts: &CheckoutOptions,
+    layout: &dyn ReleaseLayout,
     bars: &dyn ProgressBars,
 ) -> Result<CheckoutReport> {
     let target = Target::open(target_root)?;
     let _lock = target.lock()?;
-    checkout_locked(store, &target, id, opts, bars)
+    checkout_locked(store, &target, id, opts, layout, bars)
 }
 
 fn checkout_locked(
@@ -86,6 +91,7 @@ fn checkout_locked(
     target: &Target,
     id: &SlugId,
     opts: &CheckoutOptions,
+    layout: &dyn ReleaseLayout,
     bars: &dyn ProgressBars,
 ) -> Result<CheckoutReport> {
     retention::clean_leftovers(target)?;
@@ -93,7 +99,7 @@ fn checkout_locked(
     let materialized = if already_present {
         None
     } else {
-        let r = materialize::materialize(store, target, id, &opts.materialize, bars)?;
+        let r = materialize::materialize(store, target, id, &opts.materialize, layout, bars)?;
         let mut state = target.state()?;
         state.releases.insert(
             *id,
@@ -110,7 +116,7 @@ fn checkout_locked(
     // Once registered, the store's retention reads the target's `current` itself, so switches need not
     // open the store.
     let mut batch = store.index().batch();
-    crate::targets::register(&mut batch, target.root(), target.current()?.unwrap_or(*id));
+    targets::register(&mut batch, target.root(), target.current()?.unwrap_or(*id));
     batch.commit()?;
     Ok(CheckoutReport {
         slug: *id,
@@ -165,6 +171,7 @@ pub fn rollback(
     target_root: &Path,
     opts: &RollbackOptions,
     open_store: &dyn Fn() -> Result<Store>,
+    layout: &dyn ReleaseLayout,
     bars: &dyn ProgressBars,
 ) -> Result<RollbackReport> {
     let target = Target::existing(target_root)?;
@@ -178,7 +185,14 @@ pub fn rollback(
             Some(s) => s,
             None => open_store()?,
         };
-        Some(checkout_locked(&store, &target, &id, &opts.checkout, bars)?)
+        Some(checkout_locked(
+            &store,
+            &target,
+            &id,
+            &opts.checkout,
+            layout,
+            bars,
+        )?)
     };
     let switch = switch::switch_to(&target, &id, SwitchKind::Rollback, &opts.switch)?;
     Ok(RollbackReport {
@@ -188,7 +202,7 @@ pub fn rollback(
 }
 
 /// Records in `store` that the target at `target_root` runs its current release
-/// ([`crate::targets::register`]), so that the store's retention never forgets a live slug. The switch
+/// ([`targets::register`]), so that the store's retention never forgets a live slug. The switch
 /// itself never waits for the store (it may be locked by a long snapshot or gc). [`checkout`] registers
 /// its target already, and retention follows a registered target's `current` link; this is for targets
 /// whose releases came from elsewhere. Returns the slug registered, `None` when nothing is live.
@@ -198,7 +212,7 @@ pub fn register_live(store: &Store, target_root: &Path) -> Result<Option<SlugId>
         return Ok(None);
     };
     let mut batch = store.index().batch();
-    crate::targets::register(&mut batch, target.root(), live);
+    targets::register(&mut batch, target.root(), live);
     batch.commit()?;
     Ok(Some(live))
 }

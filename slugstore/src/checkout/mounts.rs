@@ -5,34 +5,63 @@
 //! same files there and a switch or rollback never loses uploads or logs. The storage directory is created
 //! the first time a release needs it and never deleted by slugstore.
 //!
-//! Storage is named as the platform names it, by the mount's `source_path` (the part after
-//! `shared:files/` in the legacy syntax; the mount's own path when a mapping gives none): `local` mounts
-//! live in `shared/<source_path>`, so two mounts with one source path share their files. So
-//! `"app/etc": "shared:files/etc"` is stored in `shared/etc`, not `shared/app/etc`. [`Mounts::resolve`] is
-//! the one mapping from a path the application sees to the file slugstore writes: the init content, the
-//! static links, the `.bak` files and the maintenance and failure flags all go through it, so they land
-//! exactly where the release's links point. This single host has no network storage and nothing that
-//! wipes temporary storage, so `service` mounts live in `shared/@<service>/<source_path>` and `tmp`
-//! mounts in `shared/@tmp/<source_path>`, both kept like local ones.
+//! Where each mount's storage lies under `shared/` is part of its [`MountSpec`], given by the caller's
+//! [`ReleaseLayout`](super::ReleaseLayout). [`Mounts::resolve`] is the one mapping from a path the
+//! application sees to the file slugstore writes: the init content, the static links, the `.bak` files
+//! and the maintenance and failure flags all go through it, so they land exactly where the release's
+//! links point.
 //!
 //! The link is relative (`../../shared/var` from `releases/<id>/var`), so it works the same in the
 //! temporary directory of a checkout (`releases/.tmp-*`, same depth) and after the target is moved.
 //!
-//! The mounts come from the slug's own `.magento.app.yaml` (or the defaults), read by
-//! [`crate::config::mounts`] from the release being built: the deploy mounts what that slug's config
-//! declares, whatever the previous release declared. Slug entries at or under a mount path are not
-//! materialized: at deploy time the mount hides them (the snapshot normally leaves them out anyway), and
-//! a hardlink must never land where the application writes.
+//! The mounts come from the release being built, read by its layout from the slug's own config: a
+//! release is mounted as its slug declares, whatever the previous release declared. Slug entries at or
+//! under a mount path are not materialized: at deploy time the mount hides them (a snapshot normally
+//! leaves them out anyway), and a hardlink must never land where the application writes.
 
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::checkout::target::{Target, SHARED};
-use crate::config::{Mount, MountSource};
 use crate::error::{Error, IoResultExt, Result};
 use crate::scan::normalize_rel;
 use crate::slug::{display_bytes, EntryKind, Manifest};
+
+/// One writable path of a release, as its layout declares it ([`super::Layout`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    /// The path inside the release (`pub/media`; a leading or trailing `/` is ignored).
+    pub path: String,
+    /// Where its files live, relative to the target's `shared/` (`media`, `@tmp/cache`).
+    pub storage: PathBuf,
+}
+
+impl MountSpec {
+    /// A mount whose storage is named after its own path, as `var` is stored in `shared/var`.
+    pub fn local(path: &str) -> MountSpec {
+        MountSpec {
+            path: path.to_owned(),
+            storage: PathBuf::from(path.trim_matches('/')),
+        }
+    }
+
+    /// The storage, refused when it is empty, absolute or climbs out of `shared/` with `..`.
+    fn checked_storage(&self) -> Result<PathBuf> {
+        let raw = self.storage.to_string_lossy();
+        let sub = match raw.starts_with('/') {
+            true => None,
+            false => normalize_rel(&raw).ok().filter(|s| !s.is_empty()),
+        };
+        sub.map(PathBuf::from).ok_or_else(|| {
+            Error::Invalid(format!(
+                "mount `{}`: storage `{raw}` must be a relative path inside the target's shared/ \
+                 directory",
+                self.path
+            ))
+        })
+    }
+}
 
 /// The mounts of one release: normalized paths (`pub/media`, no leading or trailing `/`) and where each
 /// one's storage lies under `shared/`.
@@ -45,7 +74,7 @@ pub struct Mounts {
 impl Mounts {
     /// Normalizes `declared` and checks it against `manifest`: mounts must not overlap, and no parent of a
     /// mount may be a file or symlink in the slug (the mount link would be created through it).
-    pub fn new(declared: &[Mount], manifest: &Manifest) -> Result<Mounts> {
+    pub fn new(declared: &[MountSpec], manifest: &Manifest) -> Result<Mounts> {
         let mounts = Mounts::declared(declared)?;
         for a in &mounts.paths {
             for (pos, _) in a.iter().enumerate().filter(|(_, &c)| c == b'/') {
@@ -64,25 +93,16 @@ impl Mounts {
         Ok(mounts)
     }
 
-    /// The mounts the configuration of the tree or release at `dir` declares (the defaults without
-    /// `.magento.app.yaml`), normalized, without looking at any slug.
-    pub fn of_tree(dir: &Path) -> Result<Mounts> {
-        Mounts::declared(&crate::config::mounts(dir)?)
-    }
-
     /// Normalizes `declared`: sorted, duplicates dropped, each with its storage; overlapping mounts
     /// are refused.
-    pub fn declared(declared: &[Mount]) -> Result<Mounts> {
+    pub fn declared(declared: &[MountSpec]) -> Result<Mounts> {
         let mut mounts: Vec<(Vec<u8>, PathBuf)> = Vec::new();
         for m in declared {
             let path = normalize_rel(&m.path)?;
             if path.is_empty() {
-                return Err(Error::Invalid(format!(
-                    "mount `{}` ({m}) has no path",
-                    m.path
-                )));
+                return Err(Error::Invalid(format!("mount `{}` has no path", m.path)));
             }
-            mounts.push((path.into_bytes(), storage_of(m)?));
+            mounts.push((path.into_bytes(), m.checked_storage()?));
         }
         mounts.sort();
         mounts.dedup_by(|a, b| a.0 == b.0);
@@ -187,39 +207,6 @@ impl Mounts {
         }
         Ok(created)
     }
-}
-
-/// The storage of one declared mount, relative to `TARGET/shared/`: `local` mounts in
-/// `<source_path>`, `service` mounts in `@<service>/<source_path>`, `tmp` mounts in `@tmp/<source_path>`.
-/// A source path that is absolute or climbs out with `..` is refused (validation refuses it first, with
-/// its line).
-pub fn storage_of(m: &Mount) -> Result<PathBuf> {
-    if m.source_path.starts_with('/') {
-        return Err(Error::Invalid(format!(
-            "mount `{}`: source_path `{}` is absolute; it must be a path inside the mount storage",
-            m.path, m.source_path
-        )));
-    }
-    let sub = normalize_rel(&m.source_path).map_err(|_| {
-        Error::Invalid(format!(
-            "mount `{}`: source_path `{}` leaves the mount storage (`..`)",
-            m.path, m.source_path
-        ))
-    })?;
-    if sub.is_empty() {
-        return Err(Error::Invalid(format!(
-            "mount `{}` ({m}) has no source path",
-            m.path
-        )));
-    }
-    Ok(match (m.source, &m.service) {
-        (MountSource::Local, _) => PathBuf::from(sub),
-        (MountSource::Service, Some(service)) => {
-            PathBuf::from(format!("@{}", normalize_rel(service)?)).join(sub)
-        }
-        (MountSource::Service, None) => PathBuf::from("@service").join(sub),
-        (MountSource::Tmp, _) => PathBuf::from("@tmp").join(sub),
-    })
 }
 
 /// Refuses a storage directory that resolves outside `TARGET/shared/` (a symlink placed in `shared/`

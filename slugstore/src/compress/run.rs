@@ -55,22 +55,6 @@ pub struct CompressOptions {
 impl CompressOptions {
     /// The platform's timeout when `SCD_COMPRESSION_TIMEOUT` is not set.
     pub const PLATFORM_TIMEOUT: Duration = Duration::from_secs(600);
-
-    /// The options an app's configuration asks for: its `SCD_COMPRESSION_LEVEL` and
-    /// `SCD_COMPRESSION_TIMEOUT` (seconds) from `variables.env`, else `default_level` (the platform
-    /// uses [`Level::BUILD_DEFAULT`] in the build phase, [`Level::DEPLOY_DEFAULT`] in deploy) and
-    /// [`Self::PLATFORM_TIMEOUT`]. A level out of range is an error naming it.
-    pub fn from_app(app: &crate::config::App, default_level: Level) -> Result<Self> {
-        Ok(Self {
-            level: app
-                .scd_compression_level
-                .map_or(Ok(default_level), Level::new)?,
-            timeout: Some(
-                app.scd_compression_timeout
-                    .map_or(Self::PLATFORM_TIMEOUT, Duration::from_secs),
-            ),
-        })
-    }
 }
 
 /// Parses a timeout given in (possibly fractional) seconds.
@@ -387,31 +371,6 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("soon"));
-    }
-
-    #[test]
-    fn options_follow_the_app_configuration_and_platform_defaults() {
-        use crate::config::{parse_project, Sources};
-        let app = |env: &str| {
-            let yaml = format!("name: app\ntype: php:8.3\ndisk: 2048\nvariables:\n  env:\n{env}");
-            let sources = Sources {
-                app: Some(&yaml),
-                ..Sources::default()
-            };
-            parse_project(sources).expect("valid app").app
-        };
-        let set = app("    SCD_COMPRESSION_LEVEL: \"9\"\n    SCD_COMPRESSION_TIMEOUT: 30\n");
-        let opts = CompressOptions::from_app(&set, Level::BUILD_DEFAULT).unwrap();
-        assert_eq!(
-            (opts.level.get(), opts.timeout),
-            (9, Some(Duration::from_secs(30)))
-        );
-        let unset = app("    OTHER: x\n");
-        let opts = CompressOptions::from_app(&unset, Level::DEPLOY_DEFAULT).unwrap();
-        assert_eq!(
-            (opts.level, opts.timeout),
-            (Level::DEPLOY_DEFAULT, Some(Duration::from_secs(600)))
-        );
     }
 
     #[test]

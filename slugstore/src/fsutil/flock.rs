@@ -17,7 +17,7 @@ use crate::error::{Error, IoResultExt, Result};
 
 /// Which lock to take, and whether to wait for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lock {
+pub enum Lock {
     /// Exclusive, waiting for other holders.
     Exclusive,
     /// Exclusive, giving up at once when held elsewhere.
@@ -28,7 +28,7 @@ pub(crate) enum Lock {
 
 /// Takes `lock` on `file` (opened from `path`, which errors name). `Ok(false)`: held elsewhere,
 /// only for the kinds that do not wait.
-pub(crate) fn flock(file: &File, path: &Path, lock: Lock) -> Result<bool> {
+pub fn flock(file: &File, path: &Path, lock: Lock) -> Result<bool> {
     let op = match lock {
         Lock::Exclusive => FlockOperation::LockExclusive,
         Lock::ExclusiveNoWait => FlockOperation::NonBlockingLockExclusive,
@@ -46,7 +46,7 @@ pub(crate) fn flock(file: &File, path: &Path, lock: Lock) -> Result<bool> {
 
 /// Opens (creating if needed, never truncating) the lock file at `path` and takes `lock` on it;
 /// `None` when a lock that does not wait is held elsewhere.
-pub(crate) fn lock_file(path: &Path, lock: Lock) -> Result<Option<File>> {
+pub fn lock_file(path: &Path, lock: Lock) -> Result<Option<File>> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

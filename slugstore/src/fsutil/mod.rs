@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub(crate) use flock::{flock, lock_file, Lock};
+pub use flock::{flock, lock_file, Lock};
 pub(crate) use temp::{parent_dir, Durability, TempFile};
 
 use crate::error::{Error, IoResultExt, Result};

@@ -21,8 +21,8 @@ use crate::remote::backend::Backend;
 use crate::remote::catalog::Catalog;
 use crate::remote::fetch::Fetcher;
 use crate::remote::layout::{self, IdxEntry, PackIdx};
+use crate::slug::check_ref_name;
 use crate::slug::{EntryKind, Manifest, SlugRecord};
-use crate::snapshot::check_ref_name;
 use crate::store::Store;
 
 /// What a pull did.

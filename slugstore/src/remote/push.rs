@@ -42,7 +42,7 @@ use crate::remote::catalog::{cache_idx, Catalog};
 use crate::remote::layout::{self, IdxEntry, PackIdx};
 use crate::remote::pipeline::build_and_upload;
 use crate::remote::{have, patch, TRANSFERS};
-use crate::snapshot::check_ref_name;
+use crate::slug::check_ref_name;
 use crate::store::pack::{Codec, FinishedPack, PackWriter, RECORD_HEADER_LEN};
 use crate::store::{Location, Store, IN_MEMORY_LIMIT, PACK_TARGET};
 

@@ -1,12 +1,10 @@
 //! Scanning a build tree: what to leave out, walking it, and hashing what changed.
 //!
-//! The mounts of the application (writable paths such as `var` or `pub/media`) are not part of a slug:
-//! the platform replaces them with persistent storage at deploy time. They are read from the tree's own
-//! `.magento.app.yaml` when it has one, so the slug always excludes exactly what the deploy will mount.
+//! What to leave out is the caller's to say ([`Excludes`]): a deploy leaves out the application's writable
+//! mounts (`var`, `pub/media`), which the platform replaces with persistent storage, but which paths
+//! those are is the application's config, read by the orchestrator above this crate.
 
 pub mod walk;
-
-use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -36,6 +34,15 @@ impl Excludes {
         ) {
             self.paths.insert(at, rel.to_vec());
         }
+    }
+
+    /// The excludes of `paths` (see [`Excludes::add`]).
+    pub fn from_paths(paths: &[String]) -> Result<Excludes> {
+        let mut ex = Excludes::default();
+        for p in paths {
+            ex.add(p)?;
+        }
+        Ok(ex)
     }
 
     /// True when `rel` is excluded (exactly; descendants are never visited).
@@ -76,16 +83,4 @@ pub fn normalize_rel(path: &str) -> Result<String> {
         }
     }
     Ok(parts.join("/"))
-}
-
-/// The paths a scan of `tree` leaves out: the mounts its config declares (or the defaults), plus `extra`.
-pub fn excludes_for(tree: &Path, extra: &[String]) -> Result<Excludes> {
-    let mut ex = Excludes::default();
-    for m in crate::config::mount_paths(tree)? {
-        ex.add(&m)?;
-    }
-    for e in extra {
-        ex.add(e)?;
-    }
-    Ok(ex)
 }

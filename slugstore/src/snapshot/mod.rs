@@ -1,6 +1,6 @@
 //! Snapshot: turn a build tree into a slug.
 //!
-//! 1. Walk the tree in parallel, leaving out the mounts and `--exclude` paths.
+//! 1. Walk the tree in parallel, leaving out the excluded paths (a deploy's mounts, `--exclude`).
 //! 2. Merge the walk with the stat cache (both sorted by path): a file whose size, times and inode are
 //!    unchanged keeps its recorded hash and is not read.
 //!    A file whose cached hash names an object `slug verify` marked damaged is read all the same: its
@@ -37,10 +37,10 @@ use crate::fsutil::walk as fswalk;
 use crate::id::{ObjectId, SlugId};
 use crate::progress::ProgressBars;
 use crate::scan::{self, FileMeta, Found, Walked};
-pub use crate::slug::commit::check_ref_name;
-use crate::slug::commit::{commit_manifest, SlugMeta};
+use crate::slug::check_ref_name;
 use crate::slug::{Entry, EntryKind, Manifest, TreeStats};
 use crate::store::index::{tree_key, TreeKey};
+use crate::store::{commit_manifest, SlugMeta};
 use crate::store::{ObjectWriter, Store, IN_MEMORY_LIMIT};
 use stat_cache::{ns_since_epoch, stat_entry, CachedStats, StatChanges, RACY_MARGIN};
 
@@ -48,7 +48,7 @@ use stat_cache::{ns_since_epoch, stat_entry, CachedStats, StatChanges, RACY_MARG
 #[derive(Debug, Clone, Default, Serialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SnapshotOptions {
-    /// Extra paths (relative to the tree) to leave out, besides the mounts.
+    /// Paths (relative to the tree) to leave out, with everything beneath them.
     #[cfg_attr(feature = "clap", arg(long = "exclude", value_name = "PATH"))]
     pub excludes: Vec<String>,
     /// Point this ref at the new slug (its previous slug becomes the parent).
@@ -95,7 +95,7 @@ pub struct SnapshotReport {
     pub stored_bytes: u64,
     /// File bytes not stored again because their content was already stored.
     pub dedup_bytes: u64,
-    /// Paths left out (mounts and excludes).
+    /// Paths left out.
     pub excluded: Vec<String>,
     /// Special files skipped, and why a watcher's journal was not used when one runs.
     pub warnings: Vec<String>,
@@ -119,7 +119,7 @@ pub fn snapshot(
         check_ref_name(r)?;
     }
     let root = tree.canonicalize().at(tree)?;
-    let mut excludes = scan::excludes_for(&root, &opts.excludes)?;
+    let mut excludes = scan::Excludes::from_paths(&opts.excludes)?;
     if let Ok(rel) = store
         .root()
         .canonicalize()

@@ -18,6 +18,7 @@
 //! in the same index batch as the slug that needs them.
 
 mod check;
+pub mod commit;
 pub mod index;
 mod lock;
 pub mod pack;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+pub use commit::{commit_manifest, Committed, SlugMeta};
 pub use index::{Batch, Index, LockWait, RefLogEntry, StatEntry};
 pub use pack::{Codec, Location, PackFile};
 pub use read::{check_len_hash, decode_stream, decode_verified, IN_MEMORY_LIMIT};

@@ -60,7 +60,7 @@ pub fn serve(
             root.display()
         )));
     }
-    let excludes = scan::excludes_for(&root, &opts.excludes)?;
+    let excludes = scan::Excludes::from_paths(&opts.excludes)?;
     let listener = match UnixListener::bind_addr(&socket_addr(&root)?) {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {

@@ -46,9 +46,10 @@ use crate::archive::Compression;
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::SlugId;
 use crate::progress::{Progress, ProgressBars};
-use crate::slug::commit::{check_ref_name, commit_manifest, SlugMeta};
+use crate::slug::check_ref_name;
 use crate::slug::{display_bytes, Manifest, TreeStats};
 use crate::store::Store;
+use crate::store::{commit_manifest, SlugMeta};
 use reader::Reader;
 
 /// How to import.
