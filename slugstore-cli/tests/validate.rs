@@ -1,4 +1,4 @@
-//! `slug validate` on the configuration fixtures of the slugstore crate.
+//! `slug validate` on the configuration fixtures of the slugstore-deploy crate.
 
 use slugstore_tests::deadline::Deadline;
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../slugstore/tests/fixtures/config")
+        .join("../slugstore-deploy/tests/fixtures/config")
         .join(name)
 }
 

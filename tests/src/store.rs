@@ -33,13 +33,16 @@ pub fn snapshot(store: &Store, tree: &Path) -> SnapshotReport {
         .unwrap_or_else(|e| panic!("snapshot {}: {e}", tree.display()))
 }
 
-/// Snapshots `tree` with `opts`.
+/// Snapshots `tree` with `opts` as `slug snapshot` does: leaving out the mounts its
+/// `.magento.app.yaml` declares (or the defaults) besides `opts.excludes`.
 pub fn snapshot_with(
     store: &Store,
     tree: &Path,
     opts: &SnapshotOptions,
-) -> slugstore::Result<SnapshotReport> {
-    slugstore::snapshot(store, tree, opts, &NoProgress)
+) -> slugstore_deploy::Result<SnapshotReport> {
+    let mut opts = opts.clone();
+    opts.excludes = slugstore_deploy::layout::snapshot_excludes(tree, &opts.excludes)?;
+    Ok(slugstore::snapshot(store, tree, &opts, &NoProgress)?)
 }
 
 /// Restores `slug` into `dest` (which must be absent or empty).

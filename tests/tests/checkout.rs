@@ -482,7 +482,7 @@ fn mounts_of_the_slug_config_use_their_source_paths() {
     build_tree(&tree, 5, "yaml");
     // `app/etc` is stored in `etc` (legacy syntax), `pub/media` in `media` (mapping syntax).
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../slugstore/tests/fixtures/config/magento-app/.magento.app.yaml");
+        .join("../slugstore-deploy/tests/fixtures/config/magento-app/.magento.app.yaml");
     fs::copy(&fixture, tree.join(".magento.app.yaml")).unwrap();
     let r = env.checkout(&env.snapshot(&tree), 5);
     let shared = env.target().join("shared").canonicalize().unwrap();

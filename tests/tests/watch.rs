@@ -17,6 +17,14 @@ use slugstore_tests::compare::assert_same_tree;
 use slugstore_tests::store;
 use slugstore_tests::tree::{content, set_mode, write_file, Tree};
 
+/// The options of `slug watch DIR`: the tree's mounts left out, as its snapshots leave them out.
+fn watch_options(dir: &Path) -> WatchOptions {
+    WatchOptions {
+        excludes: slugstore_deploy::layout::snapshot_excludes(dir, &[]).unwrap(),
+        ..WatchOptions::default()
+    }
+}
+
 /// A watcher running on a thread of the test, stopped when dropped.
 struct Watcher {
     dir: PathBuf,
@@ -28,7 +36,7 @@ impl Watcher {
         let (tx, rx) = mpsc::channel();
         let d = dir.to_path_buf();
         let handle = std::thread::spawn(move || {
-            watch::serve(&d, &WatchOptions::default(), &mut |s| {
+            watch::serve(&d, &watch_options(&d), &mut |s| {
                 let _ = tx.send(s.clone());
             })
         });
@@ -300,7 +308,7 @@ fn a_second_watcher_of_a_tree_is_refused_and_stop_needs_a_watcher() {
     assert!(!watch::stop(&tree).unwrap());
     assert!(watch::status(&tree).unwrap().is_none());
     let watcher = Watcher::start(&tree);
-    let err = watch::serve(&tree, &WatchOptions::default(), &mut |_| {}).unwrap_err();
+    let err = watch::serve(&tree, &watch_options(&tree), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("already runs"), "{err}");
     let status = watch::status(&tree).unwrap().expect("running");
     assert!(status.dirs >= 8, "{status:?}");
