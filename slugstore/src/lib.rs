@@ -14,17 +14,21 @@
 //! let tree = dir.path().join("build");
 //! std::fs::create_dir_all(tree.join("pub")).unwrap();
 //! std::fs::write(tree.join("pub/index.php"), "<?php echo 'hello';").unwrap();
-//! std::fs::create_dir_all(tree.join("var/cache")).unwrap(); // a mount: left out of the slug
+//! std::fs::create_dir_all(tree.join("var/cache")).unwrap(); // writable at run time: left out
 //!
 //! // A store is a directory; `Store::open` opens an existing one.
 //! let store = Store::init(&dir.path().join("store"), &OpenOptions::default())?;
 //!
-//! let opts = SnapshotOptions { ref_name: Some("production".into()), ..Default::default() };
+//! let opts = SnapshotOptions {
+//!     excludes: vec!["var".into()],
+//!     ref_name: Some("production".into()),
+//!     ..Default::default()
+//! };
 //! let report = slugstore::snapshot(&store, &tree, &opts, &NoProgress)?;
 //! assert_eq!(report.tree.files, 1);
 //!
 //! // Snapshotting the same tree again gives the same id and stores nothing new.
-//! let again = slugstore::snapshot(&store, &tree, &SnapshotOptions::default(), &NoProgress)?;
+//! let again = slugstore::snapshot(&store, &tree, &opts, &NoProgress)?;
 //! assert_eq!((again.slug, again.new_objects), (report.slug, 0));
 //!
 //! // Refs and id prefixes name slugs; a restore is bit-exact.
