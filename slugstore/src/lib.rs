@@ -44,6 +44,7 @@
 
 pub mod archive;
 pub mod builds;
+pub mod cache;
 pub mod checkout;
 pub mod compress;
 pub mod config;
