@@ -361,3 +361,161 @@ fn eviction_by_size_and_gc() {
     let g: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(g["objects_freed"].as_u64().unwrap() >= 2, "{g}");
 }
+
+/// Where a shared cache lives, and the variables its clients need.
+struct Shared {
+    url: String,
+    env: Vec<(String, String)>,
+}
+
+/// A fresh store `name` under `root` with the remote `origin`, and its build directory holding the
+/// step's input.
+fn client(root: &Path, name: &str, shared: &Shared) -> (PathBuf, PathBuf) {
+    let store = root.join(name).join("store");
+    let build = root.join(name).join("b");
+    fs::create_dir_all(&build).unwrap();
+    fs::write(build.join("in"), "1").unwrap();
+    ok(run(slug(&store).arg("init")), "init");
+    ok(
+        run(slug(&store).args(["remote", "add", "origin", &shared.url])),
+        "remote add",
+    );
+    (store, build)
+}
+
+const BIG_STEP: &str = "echo s >> ../count; mkdir out; head -c 200000 /dev/urandom > out/big";
+
+/// `slug cache run` of the shared step with `--remote origin` (and a signing key), as JSON.
+fn shared_run(
+    store: &Path,
+    build: &Path,
+    shared: &Shared,
+    key: Option<&Path>,
+) -> serde_json::Value {
+    let mut c = cache(store, build, &["--json", "run", "s", "--remote", "origin"]);
+    if let Some(k) = key {
+        c.arg("--signing-key").arg(k);
+    }
+    c.args([
+        "--file", "in", "--output", "out", "--", "sh", "-c", BIG_STEP,
+    ]);
+    c.envs(shared.env.iter().map(|(k, v)| (k, v)));
+    let out = ok(run(&mut c), "shared run");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn notes(r: &serde_json::Value) -> String {
+    r["notes"].to_string()
+}
+
+/// A writer pushes an entry; a fresh store that does not trust it runs the step, one that trusts
+/// it gets a hit with the writer's bytes. Returns the root, for damage done by the caller.
+fn shares_entries(shared: &Shared) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = root.join("writer.key");
+    let out = ok(
+        run(slug(&root.join("x")).args(["cache", "keygen"]).arg(&key)),
+        "keygen",
+    );
+    let public = text(&out.stdout).trim().to_owned();
+    assert_eq!(
+        fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let (a, a_build) = client(root, "writer", shared);
+    let r = shared_run(&a, &a_build, shared, Some(&key));
+    assert_eq!(
+        (r["outcome"].as_str(), r["pushed"].as_bool()),
+        (Some("recorded"), Some(true)),
+        "{r}"
+    );
+    let big = fs::read(a_build.join("out/big")).unwrap();
+
+    let (b, b_build) = client(root, "stranger", shared);
+    let r = shared_run(&b, &b_build, shared, None);
+    assert_eq!(r["outcome"], "recorded", "{r}");
+    assert!(notes(&r).contains("does not trust"), "{r}");
+    assert_eq!(ran(&root.join("stranger/count")), ["s"]);
+
+    let (c, c_build) = client(root, "reader", shared);
+    ok(run(slug(&c).args(["cache", "trust", &public])), "trust");
+    let r = shared_run(&c, &c_build, shared, None);
+    assert_eq!(r["outcome"], "remote_hit", "{r}");
+    assert_eq!(fs::read(c_build.join("out/big")).unwrap(), big);
+    assert_eq!(ran(&root.join("reader/count")), Vec::<String>::new());
+    ok(run(slug(&c).arg("verify")), "verify");
+
+    // The stranger's own run, pushed with its own key, loses to the first record of the key and
+    // made other bytes: it is told so.
+    let other_key = root.join("stranger.key");
+    ok(
+        run(slug(&b).args(["cache", "keygen"]).arg(&other_key)),
+        "keygen",
+    );
+    ok(run(&mut cache(&b, &b_build, &["rm", "s"])), "rm");
+    let r = shared_run(&b, &b_build, shared, Some(&other_key));
+    assert!(notes(&r).contains("step is not deterministic"), "{r}");
+    assert_eq!(r["pushed"], false);
+
+    let path = root.to_path_buf();
+    (dir, path)
+}
+
+#[test]
+fn a_fresh_store_hits_from_a_file_remote_and_refuses_damage() {
+    let remote = tempfile::tempdir().unwrap();
+    let shared = Shared {
+        url: format!("file://{}", remote.path().display()),
+        env: Vec::new(),
+    };
+    let (_dir, root) = shares_entries(&shared);
+
+    // Damage every pack on the remote: a reader that trusts the record gets a miss naming the
+    // damage, runs the step, and has correct outputs.
+    for e in fs::read_dir(remote.path().join("packs")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "pack") {
+            let len = fs::metadata(&p).unwrap().len();
+            slugstore_tests::store::flip_byte(&p, len / 2);
+        }
+    }
+    let trusted = text(
+        &ok(
+            run(slug(&root.join("reader/store")).args(["cache", "trust", "--json"])),
+            "list",
+        )
+        .stdout,
+    );
+    let writer_key: serde_json::Value = serde_json::from_str(&trusted).unwrap();
+    let (d, d_build) = client(&root, "victim", &shared);
+    let pk = writer_key[0]["public_key"].as_str().unwrap();
+    ok(run(slug(&d).args(["cache", "trust", pk])), "trust");
+    let r = shared_run(&d, &d_build, &shared, None);
+    assert_eq!(r["outcome"], "recorded", "{r}");
+    assert!(notes(&r).contains("not used"), "{r}");
+    assert_eq!(ran(&root.join("victim/count")), ["s"]);
+    assert_eq!(
+        fs::metadata(d_build.join("out/big")).unwrap().len(),
+        200_000
+    );
+    ok(run(slug(&d).arg("verify")), "verify");
+}
+
+#[test]
+fn a_fresh_store_hits_from_s3() {
+    let bucket = std::env::var("SLUGSTORE_S3_BUCKET").unwrap_or_else(|_| "slugstore-test".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let prefix = format!("tests/cache-{}-{nanos}", std::process::id());
+    // Fails loudly, naming how to start the server, when there is none.
+    let config = slugstore_tests::s3::s3_config(&bucket, &prefix);
+    let shared = Shared {
+        url: format!("s3://{bucket}/{prefix}"),
+        env: vec![("AWS_ENDPOINT_URL".into(), config.endpoint.clone().unwrap())],
+    };
+    shares_entries(&shared);
+}
