@@ -163,8 +163,9 @@ pub fn snapshot(
     let watched = from_journal.is_some();
     let (manifest, scanned) = match from_journal {
         Some(patched) => patched,
-        None => scan_walked(
-            store, &writer, &root, &excludes, &tkey, opts, racy_ns, &*bar,
+        None => into_manifest(
+            walk_and_read(store, &writer, &root, &excludes, &tkey, opts, &*bar)?,
+            racy_ns,
         )?,
     };
     bar.finish();
@@ -205,20 +206,12 @@ pub fn snapshot(
     })
 }
 
-/// Walks `root` and reads what changed (see [`walk_and_read`]): the tree's manifest and the rest of
-/// what the scan found.
-#[allow(clippy::too_many_arguments)]
-fn scan_walked(
-    store: &Store,
-    writer: &ObjectWriter<'_>,
-    root: &Path,
-    excludes: &scan::Excludes,
-    tkey: &TreeKey,
-    opts: &SnapshotOptions,
+/// A walk's entries (see [`walk_and_read`]) as the tree's manifest, and the rest of what the scan
+/// found.
+fn into_manifest(
+    walked: (scan::WalkResult, CachedStats, u64),
     racy_ns: i128,
-    bar: &dyn crate::progress::Progress,
 ) -> Result<(Manifest, Scanned)> {
-    let walked = walk_and_read(store, writer, root, excludes, tkey, opts, bar)?;
     let mut s = walked_entries(walked, racy_ns);
     Ok((Manifest::new(std::mem::take(&mut s.entries))?, s))
 }
@@ -256,8 +249,8 @@ pub(crate) fn scan_tree(
     let tkey = tree_key(root);
     let opts = SnapshotOptions::default();
     let bar = crate::progress::NoProgress;
-    let (manifest, scanned) =
-        scan_walked(store, writer, root, excludes, &tkey, &opts, racy_ns, &bar)?;
+    let walked = walk_and_read(store, writer, root, excludes, &tkey, &opts, &bar)?;
+    let (manifest, scanned) = into_manifest(walked, racy_ns)?;
     Ok(TreeScan {
         manifest,
         tkey,
