@@ -60,6 +60,7 @@ enum Command {
     Pull(cmd::pull::Args),
     Prune(cmd::prune::Args),
     Gc(cmd::gc::Args),
+    Cache(cmd::cache::Args),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +96,7 @@ fn main() -> ExitCode {
         Command::Pull(a) => cmd::pull::run(&ctx, a),
         Command::Prune(a) => cmd::prune::run(&ctx, a),
         Command::Gc(a) => cmd::gc::run(&ctx, a),
+        Command::Cache(a) => cmd::cache::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

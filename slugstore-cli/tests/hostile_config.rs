@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../slugstore-deploy/tests/fixtures/config/magento-app")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../slugstore-deploy/tests/fixtures/config/magento-app")
 }
 
 /// A copy of the valid fixture project in `dir/project`, with `.magento.app.yaml` removed for the

@@ -30,10 +30,12 @@ use crate::status::PhaseState;
 /// no deploy needs ([`droppable_refs`]).
 pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
     let mut opts = opts.clone();
-    opts.drop_refs = droppable_refs(store, &opts)?
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
+    if opts.keep_last.is_some() || opts.keep_within.is_some() {
+        opts.drop_refs = droppable_refs(store, &opts)?
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+    }
     Ok(slugstore::prune(store, &opts)?)
 }
 

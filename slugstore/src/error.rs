@@ -126,6 +126,48 @@ pub enum Error {
         /// What the layout reported.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A build-cache step exited 0 without one of the outputs it declared: nothing was recorded.
+    #[error("cache step `{name}` exited 0 but did not produce its output {}: nothing recorded", path.display())]
+    CacheOutputMissing {
+        /// The step's name.
+        name: String,
+        /// The declared output that is absent.
+        path: PathBuf,
+    },
+    /// Another run of the same build-cache key held its lock past the deadline.
+    #[error("cache step `{name}` (key {key}) is being run by another process (gave up after {waited:?})")]
+    CacheBusy {
+        /// The step's name.
+        name: String,
+        /// The key's hex prefix.
+        key: String,
+        /// How long this process waited.
+        waited: std::time::Duration,
+    },
+    /// No build-cache entry (or last miss) answers to what the user named.
+    #[error("no cache entry {0}")]
+    UnknownCacheEntry(String),
+    /// A build-cache record from a remote is unsigned, signed by a key this store does not trust, or
+    /// its signature does not verify: it is never restored.
+    #[error("cache record {key} is not trusted: {why}")]
+    UntrustedRecord {
+        /// The key's hex prefix.
+        key: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Another writer recorded the same build-cache key first, with different outputs.
+    #[error("step is not deterministic: `{name}` (key {key}) produced {ours} here, the remote holds {theirs}")]
+    NotDeterministic {
+        /// The step's name.
+        name: String,
+        /// The key's hex prefix.
+        key: String,
+        /// The outputs this run produced (slug id prefix).
+        ours: String,
+        /// The outputs recorded first (slug id prefix).
+        theirs: String,
+    },
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Invalid(String),

@@ -48,6 +48,7 @@
 //! The `slug` command-line tool is a thin shell over them.
 
 pub mod archive;
+pub mod cache;
 pub mod checkout;
 pub mod compress;
 pub mod diff;

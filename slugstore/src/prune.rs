@@ -9,7 +9,9 @@
 //!   act that lets it go), except the refs the caller lets go in the same batch
 //!   ([`PruneOptions::drop_refs`]: a deploy drops the build refs no deploy needs any more),
 //! - a deploy target runs it (see [`targets`](crate::checkout::targets)),
-//! - it is listed in [`PruneOptions::protect`].
+//! - it is listed in [`PruneOptions::protect`],
+//! - a build-cache entry names it ([`crate::cache`]); `--cache-max-age` and `--cache-max-size` evict
+//!   entries, least recently used first, before the slugs are looked at.
 //!
 //! The ref history (`slug refs NAME`) is kept as it is: an entry may then name a pruned slug, which a
 //! rollback reports as unknown instead of restoring something else.
@@ -46,6 +48,14 @@ pub struct PruneOptions {
     /// Report what would be pruned, change nothing.
     #[cfg_attr(feature = "clap", arg(long))]
     pub dry_run: bool,
+    /// Evict build-cache entries not used within this long, e.g. `14days`.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DURATION", value_parser = parse_duration))]
+    #[serde(serialize_with = "secs")]
+    pub cache_max_age: Option<Duration>,
+    /// Evict the least recently used build-cache entries until their outputs take at most this
+    /// much, e.g. `20GiB`.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "SIZE", value_parser = crate::cache::evict::parse_size))]
+    pub cache_max_size: Option<u64>,
     /// Refs to delete in the same batch as the pruned slugs (their history stays); the slugs they named
     /// are then protected by nothing but the policy. An embedder's own retention decides them (the
     /// deploy crate passes the build refs no deploy needs).
@@ -84,16 +94,34 @@ pub struct PruneReport {
     /// The refs of [`PruneOptions::drop_refs`] dropped (or to drop).
     #[serde(rename = "build_refs_dropped")]
     pub refs_dropped: Vec<DroppedRef>,
+    /// Build-cache entries evicted (or to evict), least recently used first.
+    pub cache_evicted: Vec<crate::cache::EntrySummary>,
     /// True when nothing was changed on purpose.
     pub dry_run: bool,
 }
 
 /// Applies `opts` to `store`.
 pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
-    if opts.keep_last.is_none() && opts.keep_within.is_none() {
+    let cache_policy = opts.cache_max_age.is_some() || opts.cache_max_size.is_some();
+    let slug_policy = opts.keep_last.is_some() || opts.keep_within.is_some();
+    if !slug_policy && !cache_policy {
         return Err(Error::Invalid(
-            "prune needs a policy: --keep-last N and/or --keep-within DURATION".into(),
+            "prune needs a policy: --keep-last N and/or --keep-within DURATION (or --cache-max-age, --cache-max-size)".into(),
         ));
+    }
+    let cache_evicted = match cache_policy {
+        true => crate::cache::evict(store, opts.cache_max_age, opts.cache_max_size, opts.dry_run)?,
+        false => Vec::new(),
+    };
+    if !slug_policy {
+        return Ok(PruneReport {
+            pruned: Vec::new(),
+            kept: store.slugs()?.len() as u64,
+            protected: BTreeMap::new(),
+            refs_dropped: Vec::new(),
+            cache_evicted,
+            dry_run: opts.dry_run,
+        });
     }
     let dropped = dropped_refs(store, &opts.drop_refs)?;
     let protected = protected_slugs(store, &opts.protect, &dropped)?;
@@ -133,6 +161,7 @@ pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
         pruned,
         protected,
         refs_dropped: dropped,
+        cache_evicted,
         dry_run: opts.dry_run,
     })
 }
@@ -216,6 +245,9 @@ fn protected_slugs(
                 .or_default()
                 .push(format!("live on {target}"));
         }
+    }
+    for (id, why) in crate::cache::evict::protected(store)? {
+        out.entry(id).or_default().push(why);
     }
     for name in explicit {
         let id = store.resolve(name)?;

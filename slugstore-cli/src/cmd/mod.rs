@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 pub mod activate;
+pub mod cache;
 pub mod checkout;
 pub mod compress_static;
 pub mod cron;

@@ -11,7 +11,8 @@ use crate::context::Context;
 /// Forget slugs outside a keep policy (their objects are freed by `slug gc`).
 ///
 /// Never drops a slug a ref points at, a slug live on (or registered by a checkout to) a deploy target, or
-/// one given with --protect. With --ref, only slugs that ref has pointed at are considered. Without
+/// one given with --protect, or one a build-cache entry names (--cache-max-age and --cache-max-size
+/// evict entries first, least recently used first). With --ref, only slugs that ref has pointed at are considered. Without
 /// --ref, the build refs (`builds/<key>`) whose slug is neither live, nor a release on disk on a deploy
 /// target, nor among the kept deploys of an environment's history (the newest N with --keep-last, those
 /// within --keep-within) are dropped first, so old builds go too.
@@ -43,6 +44,14 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             s.id.short(12),
             format_time(s.created),
             s.message.as_deref().unwrap_or("")
+        );
+    }
+    for e in &r.cache_evicted {
+        out!(
+            "{} cache entry {}  {}",
+            if r.dry_run { "would evict" } else { "evicted" },
+            e.key.short(12),
+            e.name
         );
     }
     ctx.note(&format!(

@@ -163,11 +163,10 @@ pub fn snapshot(
     let watched = from_journal.is_some();
     let (manifest, scanned) = match from_journal {
         Some(patched) => patched,
-        None => {
-            let walked = walk_and_read(store, &writer, &root, &excludes, &tkey, opts, &*bar)?;
-            let mut s = walked_entries(walked, racy_ns);
-            (Manifest::new(std::mem::take(&mut s.entries))?, s)
-        }
+        None => into_manifest(
+            walk_and_read(store, &writer, &root, &excludes, &tkey, opts, &*bar)?,
+            racy_ns,
+        )?,
     };
     bar.finish();
     warnings.extend(scanned.warnings);
@@ -204,6 +203,58 @@ pub fn snapshot(
         warnings,
         watched,
         seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A walk's entries (see [`walk_and_read`]) as the tree's manifest, and the rest of what the scan
+/// found.
+fn into_manifest(
+    walked: (scan::WalkResult, CachedStats, u64),
+    racy_ns: i128,
+) -> Result<(Manifest, Scanned)> {
+    let mut s = walked_entries(walked, racy_ns);
+    Ok((Manifest::new(std::mem::take(&mut s.entries))?, s))
+}
+
+/// A tree scanned by [`scan_tree`]: its manifest, and the stat-cache changes to commit with it.
+pub(crate) struct TreeScan {
+    /// The tree, as a slug's manifest (not stored).
+    pub manifest: Manifest,
+    tkey: TreeKey,
+    stats: StatChanges,
+}
+
+impl TreeScan {
+    /// Adds the scan's stat-cache changes to `batch`, which must also stage the writer's objects:
+    /// a stat-cache entry may only name an object the store has.
+    pub fn stage(&self, batch: &mut crate::store::Batch<'_>) -> Result<()> {
+        self.stats.write(&self.tkey, batch)
+    }
+}
+
+/// Scans the directory `root` (canonical) leaving out exactly `excludes`, through the stat cache:
+/// the walk and hashing of a snapshot, without its implicit excludes or its slug. Every file read is
+/// stored through `writer` (the stat cache may only remember hashes of stored objects).
+pub(crate) fn scan_tree(
+    store: &Store,
+    writer: &ObjectWriter<'_>,
+    root: &Path,
+    excludes: &scan::Excludes,
+) -> Result<TreeScan> {
+    let racy_ns = ns_since_epoch(
+        SystemTime::now()
+            .checked_sub(RACY_MARGIN)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    );
+    let tkey = tree_key(root);
+    let opts = SnapshotOptions::default();
+    let bar = crate::progress::NoProgress;
+    let walked = walk_and_read(store, writer, root, excludes, &tkey, &opts, &bar)?;
+    let (manifest, scanned) = into_manifest(walked, racy_ns)?;
+    Ok(TreeScan {
+        manifest,
+        tkey,
+        stats: scanned.stats,
     })
 }
 
