@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Diagnostic;
-use crate::status::Phase;
+use crate::diagnostic::Diagnostic;
+use crate::phase::Phase;
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -55,10 +55,12 @@ pub mod builds;
 pub mod config;
 pub mod cron;
 pub mod deploy;
+pub mod diagnostic;
 pub mod environment;
 pub mod error;
 pub mod layout;
 pub mod overview;
+pub mod phase;
 pub mod schedule;
 pub mod status;
 

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::crons::{self, Cron};
-use super::diagnostic::{KeyPath, Pos};
 use super::field::{required, Field, Sink};
 use super::mounts::{self, Mount, MountSource};
 use super::yaml::Node;
+use crate::diagnostic::{KeyPath, Pos};
 
 /// The smallest `disk` the platform accepts, in MB.
 pub const MIN_DISK_MB: u64 = 128;

@@ -5,8 +5,8 @@
 //! defect. A value is reported at its own position when it is a scalar, and at its key when it is a
 //! block collection, because a block sequence starts on the line *after* the key the user wrote.
 
-use super::diagnostic::{Diagnostic, KeyPath, Pos};
 use super::yaml::{Node, Value};
+use crate::diagnostic::{Diagnostic, KeyPath, Pos};
 
 /// Where diagnostics for one file are collected.
 pub(crate) struct Sink<'a> {

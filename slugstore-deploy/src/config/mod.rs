@@ -20,7 +20,6 @@ mod app;
 mod build_key;
 mod compression;
 mod crons;
-mod diagnostic;
 mod field;
 mod magento_env;
 mod mounts;
@@ -36,13 +35,13 @@ mod yaml;
 
 use std::path::Path;
 
+pub use crate::diagnostic::{Diagnostic, KeyPath, Pos};
 pub use app::{
     App, BuildFlavor, Hooks, Relationship, Runtime, MIN_DISK_MB, SCD_COMPRESSION_LEVEL,
     SCD_COMPRESSION_TIMEOUT,
 };
 pub use build_key::build_key_material;
 pub use crons::{Cron, DEFAULT_SHUTDOWN_TIMEOUT, MAX_CRON_TIMEOUT};
-pub use diagnostic::{Diagnostic, KeyPath, Pos};
 pub use magento_env::{MagentoEnv, Stage, ENV_FILE};
 pub use mounts::{Mount, MountSource};
 pub use project::{

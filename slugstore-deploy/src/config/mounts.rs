@@ -8,8 +8,8 @@
 
 use std::fmt;
 
-use super::diagnostic::Pos;
 use super::field::{describe, required, Field, Sink};
+use crate::diagnostic::Pos;
 
 /// The legacy prefix of a local-storage mount: `shared:files/<source_path>`.
 const LEGACY_PREFIX: &str = "shared:files/";

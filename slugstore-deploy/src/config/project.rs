@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::app::{self, App};
-use super::diagnostic::{Diagnostic, KeyPath, Pos};
 use super::field::Sink;
 use super::magento_env::{self, MagentoEnv, ENV_FILE};
 use super::mounts::MountSource;
@@ -17,6 +16,7 @@ use super::read::{project_file, too_large, MAX_FILE_BYTES};
 use super::routes::{self, Route, RouteAction};
 use super::services::{self, Service};
 use super::yaml::{self, Node};
+use crate::diagnostic::{Diagnostic, KeyPath, Pos};
 
 /// The application file, at the project root.
 pub const APP_FILE: &str = ".magento.app.yaml";

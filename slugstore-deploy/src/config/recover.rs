@@ -7,8 +7,8 @@
 //! key path, using the indentation of block YAML. It only refines messages; when the text does not match
 //! what it looks for, the parser's own position and words are kept.
 
-use super::diagnostic::{KeyPath, Pos};
 use super::yaml::SyntaxError;
+use crate::diagnostic::{KeyPath, Pos};
 
 /// The [`SyntaxError`] for a parser failure at `pos` with the parser's `message`.
 pub(crate) fn explain(src: &str, pos: Option<Pos>, message: &str) -> SyntaxError {

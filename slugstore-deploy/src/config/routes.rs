@@ -3,9 +3,9 @@
 //! Only the shape is checked here (each route an upstream or a redirect); whether an upstream names the
 //! application defined in `.magento.app.yaml` is a cross-file rule, checked in `project.rs`.
 
-use super::diagnostic::Pos;
 use super::field::{required, Field, Sink};
 use super::yaml::Node;
+use crate::diagnostic::Pos;
 
 /// One route.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 //! consequences only show at deploy (no maintenance page, logs that fail to open), so validation names
 //! them up front. A warning never refuses a deploy.
 
-use super::diagnostic::{Diagnostic, KeyPath};
 use super::project::Project;
 use super::APP_FILE;
+use crate::diagnostic::{Diagnostic, KeyPath};
 
 /// Paths the deploy writes into when they are mounts, and what is lost when they are not.
 const WRITABLE: &[(&str, &str)] = &[

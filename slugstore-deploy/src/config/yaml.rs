@@ -15,8 +15,8 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
-use super::diagnostic::{KeyPath, Pos};
 use super::recover;
+use crate::diagnostic::{KeyPath, Pos};
 
 /// Most nodes (scalars, sequences, mappings) a configuration file may have, aliases expanded.
 const MAX_NODES: usize = 50_000;

@@ -12,6 +12,7 @@
 //! Git runs as a child process with the repository given explicitly: a `post-receive` hook runs with
 //! `GIT_DIR` and friends set for its own repository, and they must not leak into ours.
 
+use crate::status::GitCommit;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,19 +44,6 @@ pub struct GitSource {
     pub repo: PathBuf,
     /// The revision: a branch, tag, commit id or any `git rev-parse` expression.
     pub rev: String,
-}
-
-/// A resolved revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GitCommit {
-    /// The repository.
-    pub repo: PathBuf,
-    /// The revision as given.
-    pub rev: String,
-    /// The commit id.
-    pub commit: String,
-    /// The commit's tree id: the build's identity.
-    pub tree: String,
 }
 
 impl GitSource {

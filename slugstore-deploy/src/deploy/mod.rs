@@ -42,8 +42,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::status::GitCommit;
 pub use crate::status::{DeployRecord, Event, Observer, Phase, PhaseState, PhaseStatus, Recorder};
-pub use git::{GitCommit, GitSource};
+pub use git::GitSource;
 pub use source::Source;
 
 use crate::config::{load_project, topology_change, Project};

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use crate::config::{
     load_project, load_project_from, too_large, Diagnostic, Project, MAX_FILE_BYTES,
 };
-use crate::deploy::git::{GitCommit, GitSource};
+use crate::deploy::git::GitSource;
 use crate::error::{Error, Result};
+use crate::status::GitCommit;
 use slugstore::id::SlugId;
 use slugstore::slug::{Entry, EntryKind, Manifest};
 use slugstore::store::SlugMeta;

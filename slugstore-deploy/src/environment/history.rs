@@ -7,9 +7,9 @@
 
 use serde::Serialize;
 
-use crate::deploy::PhaseState;
 use crate::environment::Environment;
 use crate::error::Result;
+use crate::status::PhaseState;
 use crate::status::{list, load};
 use slugstore::checkout::{SwitchKind, Target};
 use slugstore::id::SlugId;

@@ -15,83 +15,31 @@
 mod lookup;
 mod recorder;
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
+pub use crate::phase::{Phase, PhaseState};
 pub use lookup::{list, load, log_path, resolve};
 pub use recorder::Recorder;
 
 use slugstore::id::SlugId;
 
+/// A resolved revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitCommit {
+    /// The repository.
+    pub repo: PathBuf,
+    /// The revision as given.
+    pub rev: String,
+    /// The commit id.
+    pub commit: String,
+    /// The commit's tree id: the build's identity.
+    pub tree: String,
+}
+
 /// Directory of deploy records under a target.
 pub const DEPLOYS: &str = "deploys";
-
-/// The phases of a deploy, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Phase 1: read and check the configuration, report the topology change.
-    Validate,
-    /// Phase 2: build the source tree (or reuse an earlier build of the same tree).
-    Build,
-    /// Phase 3: snapshot the build output into a slug.
-    Slug,
-    /// Phase 4: materialize the release and wire its mounts.
-    Release,
-    /// Phase 5: deploy hooks, under maintenance mode.
-    Deploy,
-    /// Switch `current`, post-switch command, post-deploy hook, backups.
-    PostDeploy,
-}
-
-impl Phase {
-    /// Every phase, in order.
-    pub const ALL: [Phase; 6] = [
-        Phase::Validate,
-        Phase::Build,
-        Phase::Slug,
-        Phase::Release,
-        Phase::Deploy,
-        Phase::PostDeploy,
-    ];
-
-    /// The phase's name (`post_deploy`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Validate => "validate",
-            Phase::Build => "build",
-            Phase::Slug => "slug",
-            Phase::Release => "release",
-            Phase::Deploy => "deploy",
-            Phase::PostDeploy => "post_deploy",
-        }
-    }
-}
-
-/// Where a phase, or the whole deploy, stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhaseState {
-    /// Not started.
-    Pending,
-    /// Running now (or the process died while it ran).
-    InProgress,
-    /// Done.
-    Success,
-    /// Stopped the deploy.
-    Failed,
-}
-
-impl PhaseState {
-    /// The state's name (`in_progress`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhaseState::Pending => "pending",
-            PhaseState::InProgress => "in_progress",
-            PhaseState::Success => "success",
-            PhaseState::Failed => "failed",
-        }
-    }
-}
 
 /// One phase of one deploy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,7 +71,7 @@ pub struct DeployRecord {
     pub env: Option<String>,
     /// The git commit deployed, for a deploy from git.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub git: Option<crate::deploy::GitCommit>,
+    pub git: Option<GitCommit>,
     /// Where the slug was promoted from (an environment or a slug name): nothing was built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promoted_from: Option<String>,
