@@ -88,7 +88,7 @@ impl Context {
         self.open_or_init_with(&self.open_options())
     }
 
-    /// As [`Context::open_or_init`], but fails at once with [`Error::Locked`] (saying nothing) when
+    /// As [`Context::open_or_init`], but fails at once with [`slugstore::Error::Locked`] (saying nothing) when
     /// another process holds the store.
     pub fn try_open_or_init(&self) -> slugstore::Result<Store> {
         self.open_or_init_with(&OpenOptions {

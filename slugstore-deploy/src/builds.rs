@@ -45,7 +45,7 @@ pub fn droppable_refs(store: &Store, opts: &PruneOptions) -> Result<Vec<DroppedR
         return Ok(Vec::new());
     }
     let needed = needed(store, opts)?;
-    let refs = store.index().refs()?;
+    let refs = slugstore::refs::list(store)?;
     // A slug another ref also names stays anyway: keep its build ref, so its build is still reused.
     let named: BTreeSet<SlugId> = refs
         .iter()

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use slugstore::checkout::layout::LayoutError;
 use slugstore::checkout::{MountSpec, Mounts, ReleaseLayout};
-use slugstore::scan::normalize_rel;
+use slugstore::slug::normalize_rel;
 
 use crate::config::{self, Mount, MountSource, APP_FILE};
 use crate::error::{Error, Result};

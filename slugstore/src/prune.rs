@@ -8,7 +8,7 @@
 //! - a ref points at it (refs are how people name releases; moving or deleting the ref is the explicit
 //!   act that lets it go), except the refs the caller lets go in the same batch
 //!   ([`PruneOptions::drop_refs`]: a deploy drops the build refs no deploy needs any more),
-//! - a deploy target runs it (see [`targets`](crate::checkout::targets)),
+//! - a deploy target runs it (see [`crate::checkout::targets`]),
 //! - it is listed in [`PruneOptions::protect`],
 //! - a build-cache entry names it ([`crate::cache`]); `--cache-max-age` and `--cache-max-size` evict
 //!   entries, least recently used first, before the slugs are looked at.

@@ -25,7 +25,7 @@ use slugstore::checkout::retention::remove_tree;
 use slugstore::id::SlugId;
 use slugstore::progress::ProgressBars;
 use slugstore::restore::{restore, RestoreOptions};
-use slugstore::scan::normalize_rel;
+use slugstore::slug::normalize_rel;
 use slugstore::store::Store;
 
 /// Name of the build directory under the target.

@@ -2,7 +2,7 @@
 //!
 //! As on the platform, `var/.maintenance.flag` exists in the `var` mount while `hooks.deploy` runs
 //! (the application shows its maintenance page), and a failure writes `var/.deploy_is_failed`. Both are
-//! written where the release's `var` link points ([`Mounts::resolve`]): the hook, the application and
+//! written where the release's `var` link points ([`Mounts::resolve`](slugstore::checkout::Mounts::resolve)): the hook, the application and
 //! `slug cron` see them at `var/...` in the release. A configuration without a `var` mount has nowhere
 //! writable for them: the hook then runs without the flag (validation warns of it). Unlike
 //! the platform, the hook runs in the new release while `current` still points at the previous one: on

@@ -1,7 +1,7 @@
 //! The deploy pipeline: a project's source tree to a live release, phase by phase.
 //!
 //! `deploy` takes a source tree through the platform's phases, each a thin layer over the rest of the
-//! crate, and records each phase's state and timing ([`status`]):
+//! crate, and records each phase's state and timing ([`crate::status`]):
 //!
 //! 1. **validate** ([`crate::config`]): the three YAML files are checked; any defect refuses the deploy
 //!    before anything runs. The topology change against the live release's configuration is logged.

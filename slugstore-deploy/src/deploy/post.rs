@@ -3,7 +3,7 @@
 //! The switch is the checkout module's atomic rename of `current`; it runs the post-switch command
 //! (reload php-fpm, reset opcache: PHP keeps the old release's resolved paths otherwise). Then, as
 //! ece-tools does after a successful deploy, `app/etc/env.php` and `app/etc/config.php` of the mount
-//! are copied to `*.bak` beside themselves (in the mount's storage, through [`Mounts::resolve`]; nothing
+//! are copied to `*.bak` beside themselves (in the mount's storage, through [`Mounts::resolve`](slugstore::checkout::Mounts::resolve); nothing
 //! when `app/etc` is not a mount: the release is read-only), and `hooks.post_deploy` runs in the new release. A failure
 //! here does not undo the switch (the new release passed its deploy hook and is serving); it fails the
 //! phase so the operator sees it.

@@ -67,7 +67,7 @@ pub fn plan(
         )));
     }
     let (slug, from) = resolve(store, registry, what)?;
-    let record = store.index().slug(&slug)?.ok_or_else(|| {
+    let record = store.find_slug(&slug)?.ok_or_else(|| {
         Error::Invalid(format!(
             "slug {slug} ({from}) is no longer in the store (pruned?): it cannot be promoted"
         ))

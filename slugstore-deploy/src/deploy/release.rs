@@ -2,7 +2,7 @@
 //!
 //! The release is checked out next to the live one (see [`slugstore::checkout`]); its mounts are symlinks
 //! into their storage under `TARGET/shared/`, named by each mount's `source_path`
-//! ([`Mounts::resolve`]: `"app/etc": "shared:files/etc"` is `shared/etc`). Everything below writes
+//! ([`Mounts::resolve`](slugstore::checkout::Mounts::resolve): `"app/etc": "shared:files/etc"` is `shared/etc`). Everything below writes
 //! through that one mapping, so it lands where the release's links point. Then, as ece-tools does at
 //! deploy:
 //!

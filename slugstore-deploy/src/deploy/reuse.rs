@@ -123,8 +123,8 @@ pub fn build_ref(key: &ObjectId) -> String {
 
 /// The slug of an earlier build of `key`, when the store still has it.
 pub fn lookup(store: &Store, key: &ObjectId) -> Result<Option<SlugId>> {
-    match store.index().get_ref(&build_ref(key))? {
-        Some(id) if store.index().slug(&id)?.is_some() => Ok(Some(id)),
+    match store.get_ref(&build_ref(key))? {
+        Some(id) if store.find_slug(&id)?.is_some() => Ok(Some(id)),
         _ => Ok(None),
     }
 }

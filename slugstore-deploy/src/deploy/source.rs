@@ -130,7 +130,7 @@ pub(crate) fn without_mounts(store: &Store, tree: SlugId, project: &Project) -> 
         .app
         .mounts
         .iter()
-        .map(|m| slugstore::scan::normalize_rel(&m.path).map(String::into_bytes))
+        .map(|m| slugstore::slug::normalize_rel(&m.path).map(String::into_bytes))
         .collect::<slugstore::Result<_>>()?;
     let under_mount = |path: &[u8]| {
         mounts

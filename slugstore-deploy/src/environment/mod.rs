@@ -7,7 +7,7 @@
 //!
 //! - `variables`: environment variables every hook of the environment sees, the build's included.
 //!   Because the build sees them they are part of the build key, and a slug built with other values is
-//!   not what this environment would build: [`promote()`] refuses it unless forced.
+//!   not what this environment would build: [`promote()`](crate::deploy::promote::promote()) refuses it unless forced.
 //! - `runtime_variables`: seen by the deploy and post-deploy hooks only (database credentials, hosts),
 //!   so they may differ between environments that promote to one another.
 //! - `branch`: the git branch whose pushes deploy here (see the `post-receive` hook of the

@@ -1,7 +1,7 @@
 //! Resolving a step's declared inputs into [`Input`]s: reading files, matching globs, scanning
 //! trees, reading variables, running tools.
 //!
-//! Trees go through the snapshot's scanner and its stat cache ([`crate::snapshot::scan_tree`]), so
+//! Trees go through the snapshot's scanner and its stat cache (`snapshot::scan_tree`), so
 //! an unchanged 50k-file `vendor/` is a stat pass, and their id is the id a slug of that directory
 //! would have: an earlier step's output that came out the same keys the same (early cutoff). The
 //! files a tree scan reads are stored (the stat cache may only name stored objects) and so is the

@@ -9,8 +9,8 @@
 //!
 //! Outputs are stored as slugs in the store's own packs, so they deduplicate against every slug,
 //! and records live in the store's index ([`record`]), written in the same batch as the outputs.
-//! `slug cache explain` says why a step missed ([`explain`]); entries are listed, removed and
-//! evicted least recently used first ([`evict`]), and shared across machines through a remote of the
+//! `slug cache explain` says why a step missed ([`mod@explain`]); entries are listed, removed and
+//! evicted least recently used first ([`mod@evict`]), and shared across machines through a remote of the
 //! store ([`mod@remote`]) as records signed with ed25519 ([`sign`]).
 //!
 //! One file per job: `key` (the canonical key), `inputs` and `glob` (resolving inputs), `outputs`

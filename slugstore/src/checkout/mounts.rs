@@ -28,7 +28,7 @@ use crate::error::{Error, IoResultExt, Result};
 use crate::scan::normalize_rel;
 use crate::slug::{display_bytes, EntryKind, Manifest};
 
-/// One writable path of a release, as its layout declares it ([`super::Layout`]).
+/// One writable path of a release, as its layout declares it ([`super::ReleaseLayout`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountSpec {
     /// The path inside the release (`pub/media`; a leading or trailing `/` is ignored).

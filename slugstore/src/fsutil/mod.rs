@@ -3,13 +3,13 @@
 //! The rule everywhere: a file becomes visible under its final name only once its bytes are complete and
 //! durable — write to a temporary name in the same directory, fsync, rename, fsync the directory
 //! (`temp` holds that dance once, with what differs between callers as parameters).
-//! [`dir`] holds the other habit of the crate's hot paths: work relative to an open directory
-//! ([`walk`] walks whole trees that way).
+//! `dir` holds the other habit of the crate's hot paths: work relative to an open directory
+//! (`walk` walks whole trees that way).
 
-pub mod dir;
+pub(crate) mod dir;
 mod flock;
 mod temp;
-pub mod walk;
+pub(crate) mod walk;
 
 use std::fs::{self, File};
 use std::io::Write;

@@ -6,9 +6,10 @@
 
 pub mod walk;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-pub use walk::{walk, walk_reading, FileMeta, Found, ReadFile, WalkResult, Walked};
+pub use crate::slug::normalize_rel;
+pub use walk::{walk, walk_reading, FileMeta, Found, WalkResult, Walked};
 
 /// Relative paths left out of a scan, with everything beneath them.
 ///
@@ -66,21 +67,4 @@ impl Excludes {
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .collect()
     }
-}
-
-/// Normalizes a user-given relative path: strips leading `/`, `./` and trailing `/`, collapses `//`.
-pub fn normalize_rel(path: &str) -> Result<String> {
-    let mut parts = Vec::new();
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                return Err(Error::Invalid(format!(
-                    "path `{path}` must not contain `..`"
-                )))
-            }
-            c => parts.push(c),
-        }
-    }
-    Ok(parts.join("/"))
 }

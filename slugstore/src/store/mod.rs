@@ -265,6 +265,16 @@ impl Store {
             .ok_or_else(|| Error::UnknownSlug(id.to_hex()))
     }
 
+    /// The record of a slug, `None` when the store does not have it.
+    pub fn find_slug(&self, id: &SlugId) -> Result<Option<SlugRecord>> {
+        self.index.slug(id)
+    }
+
+    /// The slug ref `name` points at, `None` when there is no such ref.
+    pub fn get_ref(&self, name: &str) -> Result<Option<SlugId>> {
+        self.index.get_ref(name)
+    }
+
     /// Every slug, oldest first (in [`SlugRecord::creation_order`]).
     pub fn slugs(&self) -> Result<Vec<SlugRecord>> {
         let mut v = self.index.slugs()?;
