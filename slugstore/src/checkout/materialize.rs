@@ -35,13 +35,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::checkout::layout::ReleaseLayout;
+use crate::checkout::link_source::{predecessor, read_mounts, LinkSource};
 use crate::checkout::mounts::Mounts;
 use crate::checkout::retention::remove_tree;
 use crate::checkout::target::{Target, TMP_PREFIX};
 use crate::error::{Error, IoResultExt, Result};
-use crate::fsutil;
-use crate::fsutil::dir::Dir;
-use crate::id::{ObjectId, SlugId};
+use crate::fsutil::{self, dir::Dir};
+use crate::id::SlugId;
 use crate::progress::ProgressBars;
 use crate::restore::{write_file_mode, Dest};
 use crate::slug::{Entry, EntryKind, Manifest};
@@ -84,53 +84,6 @@ pub struct MaterializeReport {
     pub shadowed: u64,
     /// Wall time in seconds.
     pub seconds: f64,
-}
-
-/// The mounts `layout` reads from the release at `dir`, its error naming the release.
-fn read_mounts(layout: &dyn ReleaseLayout, dir: &Path) -> Result<Vec<super::MountSpec>> {
-    layout.mounts(dir).map_err(|source| Error::Layout {
-        dir: dir.to_path_buf(),
-        source,
-    })
-}
-
-/// Where unchanged content can be linked from: an earlier release (its root, open) and its files by
-/// content.
-struct LinkSource {
-    slug: SlugId,
-    root: Dir,
-    by_content: HashMap<(ObjectId, bool), Vec<u8>>,
-}
-
-impl LinkSource {
-    /// Indexes the files of release `dir` (slug `slug`). Paths under the release's mounts are left out:
-    /// there the release holds a symlink into `shared/`, and linking through it would tie a writable file
-    /// to the new release.
-    fn new(
-        slug: SlugId,
-        dir: &Path,
-        manifest: &Manifest,
-        layout: &dyn ReleaseLayout,
-    ) -> Result<LinkSource> {
-        let root = Dir::open(dir).at(dir)?;
-        let mounts = Mounts::new(&read_mounts(layout, dir)?, manifest)?;
-        let mut by_content =
-            HashMap::with_capacity_and_hasher(manifest.entries().len(), Default::default());
-        for e in manifest.entries() {
-            if let EntryKind::File { id, executable, .. } = &e.kind {
-                if !mounts.covers(&e.path) {
-                    by_content
-                        .entry((*id, *executable))
-                        .or_insert_with(|| e.path.clone());
-                }
-            }
-        }
-        Ok(LinkSource {
-            slug,
-            root,
-            by_content,
-        })
-    }
 }
 
 /// Materializes slug `id` as `releases/<id>` (which must not exist). Call with the target lock held.
@@ -178,35 +131,6 @@ pub fn materialize(
     report.predecessor = source.map(|s| s.slug);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// The release to link from: the live one, else the most recently materialized one, whose manifest the
-/// store still has.
-fn predecessor(
-    store: &Store,
-    target: &Target,
-    id: &SlugId,
-    layout: &dyn ReleaseLayout,
-) -> Result<Option<LinkSource>> {
-    let state = target.state()?;
-    let mut candidates = target.releases()?;
-    candidates.retain(|c| c != id);
-    let current = target.current()?;
-    candidates.sort_by_key(|c| {
-        let rank = state.releases.get(c).map(|r| r.materialized).unwrap_or(0);
-        (Some(*c) != current, std::cmp::Reverse(rank))
-    });
-    for c in candidates {
-        // A slug deleted from the store, or a release that cannot be opened or whose config no longer
-        // parses, leaves nothing to link from; try the next release.
-        let source = store
-            .manifest(&c)
-            .and_then(|m| LinkSource::new(c, &target.release_dir(&c), &m, layout));
-        if let Ok(s) = source {
-            return Ok(Some(s));
-        }
-    }
-    Ok(None)
 }
 
 fn build(

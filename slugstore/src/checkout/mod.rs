@@ -15,6 +15,7 @@
 //! layout and what counts as a complete release.
 
 pub mod layout;
+mod link_source;
 pub mod materialize;
 pub mod mounts;
 pub mod retention;

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{store_file, Scanned, StatChanges};
+use super::stat_cache::StatChanges;
+use super::tree_scan::{store_file, Scanned};
 use crate::error::{Error, Result};
 use crate::fsutil::dir::{Dir, Kind};
 use crate::fsutil::walk::join;
