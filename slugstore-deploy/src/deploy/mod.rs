@@ -50,6 +50,7 @@ pub use source::Source;
 
 use crate::environment::Destination;
 use crate::error::{IoResultExt, Result};
+use run::Run;
 use slugstore::checkout::{CheckoutOptions, SwitchOptions, Target};
 use slugstore::fsutil::{self, Lock};
 use slugstore::progress::ProgressBars;
