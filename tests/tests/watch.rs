@@ -21,7 +21,6 @@ use slugstore_tests::tree::{content, set_mode, write_file, Tree};
 fn watch_options(dir: &Path) -> WatchOptions {
     WatchOptions {
         excludes: slugstore_deploy::layout::snapshot_excludes(dir, &[]).unwrap(),
-        ..WatchOptions::default()
     }
 }
 
