@@ -52,7 +52,7 @@ const WRITABLE_MOUNTS: &[&str] = &["var", "app/etc", "pub/media"];
 /// 85 % of the changes are edits, 10 % additions, 5 % deletions.
 pub fn churn(root: &Path, percent: f64, seed: u64, scope: Scope) -> Result<ChurnReport> {
     if !(0.0..=100.0).contains(&percent) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::external(format!(
             "churn percentage {percent} is not within 0-100"
         )));
     }

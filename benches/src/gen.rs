@@ -58,7 +58,7 @@ pub fn generate(root: &Path, size: Size, seed: u64) -> Result<GenReport> {
 /// Writes `plan` into `root`, which must not exist or be empty.
 pub fn write_plan(root: &Path, plan: &TreePlan) -> Result<GenReport> {
     if root.exists() && fs::read_dir(root).at(root)?.next().is_some() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::external(format!(
             "{}: not empty, refusing to generate a tree into it",
             root.display()
         )));

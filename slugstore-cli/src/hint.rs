@@ -20,6 +20,14 @@ pub fn message(e: &DeployError) -> String {
         DeployError::EnvironmentExists(name) => {
             format!("{e} (remove it first with `slug env rm {name}`)")
         }
+        DeployError::NoBuildKey {
+            subject,
+            environment,
+        } => format!(
+            "{subject} records no build key (it was not built by `slug deploy`), so whether \
+             environment `{environment}` would build it the same way cannot be checked; promote \
+             with --force to deploy it anyway"
+        ),
         DeployError::Deploy {
             deploy,
             phase,

@@ -68,22 +68,26 @@ fn mount_specs(dir: &Path) -> Result<Vec<MountSpec>> {
 /// its line).
 pub fn storage_of(m: &Mount) -> Result<PathBuf> {
     if m.source_path.starts_with('/') {
-        return Err(Error::Invalid(format!(
-            "mount `{}`: source_path `{}` is absolute; it must be a path inside the mount storage",
-            m.path, m.source_path
-        )));
+        return Err(Error::Mount {
+            path: m.path.clone(),
+            why: format!(
+                "source_path `{}` is absolute; it must be a path inside the mount storage",
+                m.source_path
+            ),
+        });
     }
-    let sub = normalize_rel(&m.source_path).map_err(|_| {
-        Error::Invalid(format!(
-            "mount `{}`: source_path `{}` leaves the mount storage (`..`)",
-            m.path, m.source_path
-        ))
+    let sub = normalize_rel(&m.source_path).map_err(|_| Error::Mount {
+        path: m.path.clone(),
+        why: format!(
+            "source_path `{}` leaves the mount storage (`..`)",
+            m.source_path
+        ),
     })?;
     if sub.is_empty() {
-        return Err(Error::Invalid(format!(
-            "mount `{}` ({m}) has no source path",
-            m.path
-        )));
+        return Err(Error::MountWithoutSource {
+            path: m.path.clone(),
+            mount: m.to_string(),
+        });
     }
     Ok(match (m.source, &m.service) {
         (MountSource::Local, _) => PathBuf::from(sub),

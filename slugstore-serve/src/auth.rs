@@ -55,15 +55,15 @@ impl Token {
             let first = text.lines().next().unwrap_or_default();
             return Token::parse(first, &path.display().to_string())
                 .map(|t| (t, false))
-                .map_err(Error::Invalid);
+                .map_err(Error::external);
         }
         match std::env::var(TOKEN_VAR) {
             Ok(v) if !v.is_empty() => Token::parse(&v, TOKEN_VAR)
                 .map(|t| (t, false))
-                .map_err(Error::Invalid),
+                .map_err(Error::external),
             _ => Token::generate()
                 .map(|t| (t, true))
-                .map_err(|e| Error::Invalid(format!("cannot generate a token: {e}"))),
+                .map_err(|e| Error::external(format!("cannot generate a token: {e}"))),
         }
     }
 

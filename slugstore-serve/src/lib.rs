@@ -133,7 +133,7 @@ impl Server {
             return Err(slugstore::Error::NoStore(store.to_path_buf()));
         }
         let cannot = |e: std::io::Error| {
-            slugstore::Error::Invalid(format!("cannot listen on {}: {e}", opts.listen))
+            slugstore::Error::external(format!("cannot listen on {}: {e}", opts.listen))
         };
         let listener = TcpListener::bind(opts.listen).map_err(cannot)?;
         let addr = listener.local_addr().map_err(cannot)?;

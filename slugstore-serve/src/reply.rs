@@ -106,12 +106,67 @@ impl ApiError {
     }
 }
 
-/// How the library's errors map to HTTP: the user's mistakes are 400, a store busy with a deploy is
-/// 409, a missing store is 404, anything else (I/O, damage, a failed deploy) 500.
+/// How the library's errors map to HTTP: the user's mistakes (a name, a value, a request that cannot
+/// be done as asked) are 400, a store busy with a deploy is 409, a missing store is 404, anything else
+/// (I/O, damage, a failed deploy) 500. The variants that replaced the former catch-all `Invalid` keep
+/// its 400, including the few that are not the user's doing (a push stopped, a watcher that did not
+/// answer): reclassifying them is a change of behaviour of its own.
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         let status = match &e {
-            Error::Invalid(_) | Error::UnknownSlug(_) | Error::AmbiguousSlug { .. } => 400,
+            Error::UnknownSlug(_)
+            | Error::AmbiguousSlug { .. }
+            | Error::InvalidRefName(_)
+            | Error::RefLooksLikeId(_)
+            | Error::UnknownRef(_)
+            | Error::BadPath { .. }
+            | Error::NotADirectory(_)
+            | Error::StoreExists(_)
+            | Error::NotEmpty(_)
+            | Error::FileChanged { .. }
+            | Error::ChangedDuringRun(_)
+            | Error::TooLarge(_)
+            | Error::Mount { .. }
+            | Error::MountWithoutPath(_)
+            | Error::MountsOverlap { .. }
+            | Error::MountOutsideShared { .. }
+            | Error::NotARelease { .. }
+            | Error::RollbackNothingLive
+            | Error::RollbackNotInHistory(_)
+            | Error::RollbackTooFar { .. }
+            | Error::HookSpawn { .. }
+            | Error::InvalidRemoteName(_)
+            | Error::RemoteExists { .. }
+            | Error::AmbiguousRemote(_)
+            | Error::RemoteUrl { .. }
+            | Error::RelativeFileRemote(_)
+            | Error::RemoteKey { .. }
+            | Error::NoCredentials { .. }
+            | Error::PushStopped
+            | Error::TransferThreads(_)
+            | Error::PatchTooLarge
+            | Error::Patch(_)
+            | Error::UnknownArchiveFormat(_)
+            | Error::TooManyMembers(_)
+            | Error::ArchiveTooLarge(_)
+            | Error::BadValue { .. }
+            | Error::BadOption { .. }
+            | Error::NestedOutputs { .. }
+            | Error::CacheNoCommand
+            | Error::CacheNoOutput
+            | Error::SpecialOutput(_)
+            | Error::OutsideBuildRoot { .. }
+            | Error::AmbiguousCacheKey { .. }
+            | Error::KeyExists(_)
+            | Error::BadPublicKey { .. }
+            | Error::NoPolicy
+            | Error::GzipEntryTooLarge { .. }
+            | Error::WatchedTreeGone(_)
+            | Error::WatchLimit { .. }
+            | Error::WatcherClient(_)
+            | Error::WatcherUnreachable { .. }
+            | Error::WatcherForeign { .. }
+            | Error::External(_) => 400,
             Error::Locked { .. } => 409,
             Error::NoStore(_) => 404,
             _ => 500,
@@ -126,7 +181,46 @@ impl From<slugstore_deploy::Error> for ApiError {
         use slugstore_deploy::Error as E;
         match e {
             E::Store(e) => e.into(),
-            E::Config(_) | E::Invalid(_) => ApiError::new(400, e.to_string()),
+            E::Config(_)
+            | E::NoLiveRelease { .. }
+            | E::SlugNotInStore(_)
+            | E::PromotedSlugGone { .. }
+            | E::PromoteToSelf(_)
+            | E::BuildKeyMismatch { .. }
+            | E::NoBuildKey { .. }
+            | E::RelayoutBlocked { .. }
+            | E::NoEndpoint { .. }
+            | E::BadEndpoint { .. }
+            | E::NotAnEndpoint
+            | E::InvalidEndpointName(_)
+            | E::ServicesFile { .. }
+            | E::ServicesLine { .. }
+            | E::TargetTaken { .. }
+            | E::BranchTaken { .. }
+            | E::InvalidEnvironmentName(_)
+            | E::InvalidBranchName(_)
+            | E::InvalidVariableName(_)
+            | E::NotAnAssignment(_)
+            | E::InvalidDomain(_)
+            | E::UnknownVariable { .. }
+            | E::UnknownEndpoint { .. }
+            | E::Spawn { .. }
+            | E::Wait { .. }
+            | E::HookFailed { .. }
+            | E::HookOutput(_)
+            | E::PostSwitchFailed { .. }
+            | E::GitRepo { .. }
+            | E::NotAGitRepo(_)
+            | E::BadRevision(_)
+            | E::UnknownRevision { .. }
+            | E::GitFailed { .. }
+            | E::GitArchiveFailed { .. }
+            | E::CronLog { .. }
+            | E::LiveConfig { .. }
+            | E::Mount { .. }
+            | E::MountWithoutSource { .. }
+            | E::NoDeploy { .. }
+            | E::AmbiguousDeploy { .. } => ApiError::new(400, e.to_string()),
             e => ApiError::new(500, e.to_string()),
         }
     }

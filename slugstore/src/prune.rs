@@ -105,9 +105,7 @@ pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
     let cache_policy = opts.cache_max_age.is_some() || opts.cache_max_size.is_some();
     let slug_policy = opts.keep_last.is_some() || opts.keep_within.is_some();
     if !slug_policy && !cache_policy {
-        return Err(Error::Invalid(
-            "prune needs a policy: --keep-last N and/or --keep-within DURATION (or --cache-max-age, --cache-max-size)".into(),
-        ));
+        return Err(Error::NoPolicy);
     }
     let cache_evicted = match cache_policy {
         true => crate::cache::evict(store, opts.cache_max_age, opts.cache_max_size, opts.dry_run)?,

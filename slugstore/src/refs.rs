@@ -40,7 +40,7 @@ pub fn history(store: &Store, name: &str) -> Result<Vec<RefLogEntry>> {
 /// Removes the ref `name` and returns the slug it pointed at; an error when there is no such ref.
 pub fn remove_ref(store: &Store, name: &str) -> Result<SlugId> {
     let Some(slug) = store.index().get_ref(name)? else {
-        return Err(Error::Invalid(format!("no ref named `{name}`")));
+        return Err(Error::UnknownRef(name.to_owned()));
     };
     let mut batch = store.index().batch();
     batch.delete_ref(name);

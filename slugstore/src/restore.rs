@@ -67,10 +67,7 @@ fn prepare_dest(dest: &Path, force: bool) -> Result<()> {
     match fs::read_dir(dest) {
         Ok(mut rd) => {
             if !force && rd.next().is_some() {
-                return Err(Error::Invalid(format!(
-                    "{} is not empty; restore into an empty directory or pass --force",
-                    dest.display()
-                )));
+                return Err(Error::NotEmpty(dest.to_path_buf()));
             }
             Ok(())
         }

@@ -670,7 +670,7 @@ impl<'a> Failing<'a> {
         let taken = left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         if taken.is_err() {
             std::thread::sleep(self.delay);
-            return Err(slugstore::Error::Invalid(format!(
+            return Err(slugstore::Error::external(format!(
                 "{key}: injected network failure"
             )));
         }

@@ -41,7 +41,7 @@ pub fn find_font(given: Option<&Path>) -> Option<PathBuf> {
 }
 
 fn draw_err(e: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("drawing the chart: {e}"))
+    Error::external(format!("drawing the chart: {e}"))
 }
 
 /// Draws `res` into the PNG `out`, with the TrueType font at `font`.
@@ -53,7 +53,7 @@ pub fn draw(res: &Results, out: &Path, font: &Path) -> Result<()> {
         FontStyle::Normal,
         Box::leak(bytes.into_boxed_slice()),
     )
-    .map_err(|_| Error::Invalid(format!("{}: not a usable TrueType font", font.display())))?;
+    .map_err(|_| Error::external(format!("{}: not a usable TrueType font", font.display())))?;
     let panels: Vec<&str> = ORDER
         .iter()
         .copied()

@@ -65,7 +65,7 @@ pub fn run(cmd: &mut Command) -> Result<Finished> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::Invalid(format!("cannot run `{what}`: {e}")))?;
+        .map_err(|e| Error::external(format!("cannot run `{what}`: {e}")))?;
     let out = reader(child.stdout.take().expect("piped stdout"));
     let err = reader(child.stderr.take().expect("piped stderr"));
     let pid = child.id() as libc::pid_t;
@@ -76,7 +76,7 @@ pub fn run(cmd: &mut Command) -> Result<Finished> {
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = start.elapsed().as_secs_f64();
     if rc < 0 {
-        return Err(Error::Invalid(format!(
+        return Err(Error::external(format!(
             "waiting for `{what}`: {}",
             std::io::Error::last_os_error()
         )));
@@ -93,7 +93,7 @@ pub fn run(cmd: &mut Command) -> Result<Finished> {
             .rev()
             .collect::<Vec<_>>()
             .join(" | ");
-        return Err(Error::Invalid(format!(
+        return Err(Error::external(format!(
             "`{what}` failed (wait status {status}): {tail}"
         )));
     }

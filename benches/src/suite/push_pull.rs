@@ -159,7 +159,7 @@ fn measure_on(env: &Env, server: &Server, bin: &Path, prefix: &str) -> Result<Ve
     source.snapshot(&env.ws.base)?;
     source.snapshot(&env.ws.churned)?;
     let [first, next] = source.slugs() else {
-        return Err(Error::Invalid("push-pull: expected two slugs".into()));
+        return Err(Error::external("push-pull: expected two slugs"));
     };
     let remote = |i: u32| format!("rgw{i}");
     let url = |i: u32| format!("s3://{}/{prefix}/slug-{i}", server.bucket);

@@ -57,7 +57,7 @@ pub fn two_builds(env: &Env, bin: &Path, root: &Path) -> Result<TwoBuilds> {
     source.snapshot(&env.ws.base)?;
     source.snapshot(&env.ws.churned)?;
     let [first, next] = source.slugs() else {
-        return Err(Error::Invalid(format!(
+        return Err(Error::external(format!(
             "{}: expected two slugs, got {:?}",
             store.display(),
             source.slugs()

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use slugstore::Error;
 use slugstore_deploy::cron::install::{self, Scope};
 use slugstore_deploy::cron::{record, CronOptions, Outcome};
 use slugstore_deploy::status::PhaseState;
-use slugstore_deploy::Error;
 
 use crate::cmd::target_arg::TargetArg;
 use crate::cmd::{CmdResult, EXIT_ERROR};
@@ -142,14 +142,14 @@ fn install_units(
         (None, None) => return target.destination(ctx).map(|_| ExitCode::SUCCESS),
     };
     let bin = std::env::current_exe()
-        .map_err(|e| Error::Invalid(format!("cannot find the slug binary: {e}")))?;
+        .map_err(|e| Error::external(format!("cannot find the slug binary: {e}")))?;
     let units = install::units_in(&bin, &store, &scope)?;
     if let Some(dir) = write {
         if !matches!(format, Format::Systemd) {
-            return Err(Error::Invalid(
-                "--write writes systemd units: add --format systemd (a crontab line is added with `crontab -e`)"
-                    .into(),
-            ));
+            return Err(Error::external(
+                "--write writes systemd units: add --format systemd (a crontab line is added with `crontab -e`)",
+            )
+            .into());
         }
         let written = install::write_systemd(&units, &dir)?;
         if ctx.global.json {

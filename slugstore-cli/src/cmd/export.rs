@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use slugstore::archive::{export_to_path, ExportOptions};
-use slugstore_deploy::Error;
+use slugstore::Error;
 
 use crate::cmd::{human_bytes, CmdResult};
 use crate::context::Context;
@@ -30,14 +30,16 @@ pub struct Args {
 pub fn run(ctx: &Context, a: Args) -> CmdResult {
     let to_stdout = a.output.as_os_str() == "-";
     if to_stdout && ctx.global.json {
-        return Err(Error::Invalid(
-            "--json prints on stdout, where `-o -` writes the archive; choose one".into(),
-        ));
+        return Err(Error::external(
+            "--json prints on stdout, where `-o -` writes the archive; choose one",
+        )
+        .into());
     }
     if to_stdout && std::io::stdout().is_terminal() {
-        return Err(Error::Invalid(
-            "refusing to write an archive to a terminal; redirect stdout or use -o FILE".into(),
-        ));
+        return Err(Error::external(
+            "refusing to write an archive to a terminal; redirect stdout or use -o FILE",
+        )
+        .into());
     }
     let store = ctx.open_read_only()?;
     let id = store.resolve(&a.slug)?;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::builder::TypedValueParser as _;
 use slugstore::checkout::{CheckoutOptions, SwitchOptions};
+use slugstore::Error;
 use slugstore_deploy::deploy::DeployOptions;
-use slugstore_deploy::Error;
 use slugstore_serve::{Limits, ServeOptions, Server, Token, ACTION_LOCK_WAIT, DEFAULT_LISTEN};
 
 use crate::cmd::CmdResult;
@@ -77,8 +77,11 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         poll: Duration::from_millis(a.poll_ms),
         deploys: a.deploys.max(1),
         lock_timeout: match ctx.global.lock_timeout {
-            Some(s) => Duration::try_from_secs_f64(s)
-                .map_err(|e| Error::Invalid(format!("--lock-timeout {s}: {e}")))?,
+            Some(s) => Duration::try_from_secs_f64(s).map_err(|e| Error::BadOption {
+                option: "--lock-timeout".into(),
+                value: s.to_string(),
+                why: e.to_string(),
+            })?,
             None => ACTION_LOCK_WAIT,
         },
         deploy: DeployOptions {

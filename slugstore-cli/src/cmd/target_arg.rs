@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use slugstore::Error;
 use slugstore_deploy::environment::destination;
 use slugstore_deploy::environment::Destination;
-use slugstore_deploy::Error;
 
 use crate::context::Context;
 
@@ -25,9 +25,10 @@ impl TargetArg {
         match (&self.env, &self.target) {
             (Some(name), _) => destination(&ctx.store_path().0, name),
             (None, Some(dir)) => Ok(Destination::dir(dir.clone())),
-            (None, None) => Err(Error::Invalid(
-                "no deploy target: pass --target DIR or --env NAME (or set SLUG_TARGET)".into(),
-            )),
+            (None, None) => Err(Error::external(
+                "no deploy target: pass --target DIR or --env NAME (or set SLUG_TARGET)",
+            )
+            .into()),
         }
     }
 

@@ -118,9 +118,8 @@ fn repair(
     from: &[String],
 ) -> slugstore::Result<RepairReport> {
     repair_from(store, r, from, &ctx.bars).map_err(|e| match e {
-        slugstore::Error::NoRemote => slugstore::Error::Invalid(
-            "--repair needs a remote to fetch good copies from; add one with `slug remote add`"
-                .into(),
+        slugstore::Error::NoRemote => slugstore::Error::external(
+            "--repair needs a remote to fetch good copies from; add one with `slug remote add`",
         ),
         e => e,
     })

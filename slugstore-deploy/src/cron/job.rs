@@ -49,11 +49,10 @@ pub struct Ended {
 /// reason to stop it early, if any.
 pub fn run(job: &Job<'_>, log: &File, interrupt: &dyn Fn() -> Option<String>) -> Result<Ended> {
     let stream = |what: &str| {
-        log.try_clone().map_err(|e| {
-            Error::Invalid(format!(
-                "cron {}: cannot share its log for {what}: {e}",
-                job.name
-            ))
+        log.try_clone().map_err(|source| Error::CronLog {
+            job: job.name.to_owned(),
+            stream: what.to_owned(),
+            source,
         })
     };
     let mut child = Command::new("sh")
@@ -66,12 +65,10 @@ pub fn run(job: &Job<'_>, log: &File, interrupt: &dyn Fn() -> Option<String>) ->
         .stderr(stream("stderr")?)
         .process_group(0)
         .spawn()
-        .map_err(|e| {
-            Error::Invalid(format!(
-                "cannot run cron {} in {}: {e}",
-                job.name,
-                job.cwd.display()
-            ))
+        .map_err(|source| Error::Spawn {
+            program: format!("cron {}", job.name),
+            cwd: Some(job.cwd.to_path_buf()),
+            source,
         })?;
     let started = Instant::now();
     let mut stopping: Option<(Instant, String)> = None;
@@ -96,9 +93,10 @@ pub fn run(job: &Job<'_>, log: &File, interrupt: &dyn Fn() -> Option<String>) ->
             }
             Some((since, _)) if since.elapsed() >= job.shutdown_timeout => {
                 signal_group(&child, libc::SIGKILL);
-                let status = child
-                    .wait()
-                    .map_err(|e| Error::Invalid(format!("waiting for cron {}: {e}", job.name)))?;
+                let status = child.wait().map_err(|source| Error::Wait {
+                    program: format!("cron {}", job.name),
+                    source,
+                })?;
                 let reason = stopping.take().map(|(_, r)| r).unwrap_or_default();
                 return Ok(Ended {
                     code: status.code(),
@@ -122,9 +120,10 @@ pub fn run(job: &Job<'_>, log: &File, interrupt: &dyn Fn() -> Option<String>) ->
 }
 
 fn try_wait(child: &mut Child, name: &str) -> Result<Option<ExitStatus>> {
-    child
-        .try_wait()
-        .map_err(|e| Error::Invalid(format!("waiting for cron {name}: {e}")))
+    child.try_wait().map_err(|source| Error::Wait {
+        program: format!("cron {name}"),
+        source,
+    })
 }
 
 /// Sends `signal` to the job's process group (its shell and everything it started).

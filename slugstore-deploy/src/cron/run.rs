@@ -103,12 +103,9 @@ pub fn run(dest: &Destination, opts: &CronOptions) -> Result<CronReport> {
         return Ok(report);
     };
     let live = target.current_link();
-    let project = load_project(&live).map_err(|diagnostics| {
-        Error::Invalid(format!(
-            "the live release {} has no valid configuration: {}",
-            release.short(12),
-            crate::config::Diagnostic::render_all(&diagnostics)
-        ))
+    let project = load_project(&live).map_err(|diagnostics| Error::LiveConfig {
+        release,
+        diagnostics,
     })?;
     let (platform, _) = Platform::new(&project, dest.env.as_ref())?;
     let flag = flag_path(&target, &live, MAINTENANCE_FLAG)?;

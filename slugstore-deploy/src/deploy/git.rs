@@ -60,22 +60,16 @@ impl GitSource {
     /// Resolves the revision to its commit and tree, with an error naming the repository and the
     /// revision when either does not exist.
     pub fn resolve(&self) -> Result<GitCommit> {
-        let repo = self
-            .repo
-            .canonicalize()
-            .map_err(|e| Error::Invalid(format!("git repository {}: {e}", self.repo.display())))?;
+        let repo = self.repo.canonicalize().map_err(|source| Error::GitRepo {
+            repo: self.repo.clone(),
+            source,
+        })?;
         if self.rev.starts_with('-') || self.rev.is_empty() {
-            return Err(Error::Invalid(format!(
-                "invalid git revision `{}`",
-                self.rev
-            )));
+            return Err(Error::BadRevision(self.rev.clone()));
         }
         let git_dir = git(&repo, &["rev-parse", "--git-dir"]).output_text();
         if git_dir.is_err() {
-            return Err(Error::Invalid(format!(
-                "{} is not a git repository",
-                repo.display()
-            )));
+            return Err(Error::NotAGitRepo(repo));
         }
         let commit = git(
             &repo,
@@ -87,12 +81,9 @@ impl GitSource {
             ],
         )
         .output_text()
-        .map_err(|_| {
-            Error::Invalid(format!(
-                "git revision `{}` does not exist in {}",
-                self.rev,
-                repo.display()
-            ))
+        .map_err(|_| Error::UnknownRevision {
+            rev: self.rev.clone(),
+            repo: repo.clone(),
         })?;
         let tree = git(
             &repo,
@@ -164,7 +155,11 @@ impl GitCommit {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| Error::Invalid(format!("cannot run git: {e}")))?;
+            .map_err(|source| Error::Spawn {
+                program: "git".into(),
+                cwd: None,
+                source,
+            })?;
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
         let opts = ImportOptions {
@@ -187,17 +182,18 @@ impl GitCommit {
             drop(stdout);
             (imported, err.join().unwrap_or_default())
         });
-        let status = child
-            .wait()
-            .map_err(|e| Error::Invalid(format!("waiting for git archive: {e}")))?;
+        let status = child.wait().map_err(|source| Error::Wait {
+            program: "git archive".into(),
+            source,
+        })?;
         // An import that stopped early made git fail on a closed pipe: the import's error is the cause.
         let imported = imported?;
         if !status.success() {
-            return Err(Error::Invalid(format!(
-                "git archive of {} failed ({status}): {}",
-                self.describe(),
-                err_text.trim()
-            )));
+            return Err(Error::GitArchiveFailed {
+                commit: self.describe(),
+                status,
+                stderr: err_text.trim().to_owned(),
+            });
         }
         Ok(imported.slug)
     }
@@ -224,16 +220,16 @@ fn git(repo: &Path, args: &[&str]) -> Git {
 impl Git {
     /// Runs the command, returning its stdout; an error with its stderr when it fails.
     fn output(mut self) -> Result<Vec<u8>> {
-        let out = self
-            .cmd
-            .output()
-            .map_err(|e| Error::Invalid(format!("cannot run git: {e}")))?;
+        let out = self.cmd.output().map_err(|source| Error::Spawn {
+            program: "git".into(),
+            cwd: None,
+            source,
+        })?;
         if !out.status.success() {
-            return Err(Error::Invalid(format!(
-                "{} failed: {}",
-                self.what,
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(Error::GitFailed {
+                command: self.what,
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
         }
         Ok(out.stdout)
     }

@@ -176,11 +176,11 @@ fn relationships(project: &Project, env: Option<&Environment>) -> Result<(Value,
         let endpoint = match (found, env) {
             (Some(endpoint), _) => endpoint,
             (None, Some(e)) => {
-                return Err(Error::Invalid(format!(
-                    "relationship `{name}` (service `{}`) has no endpoint in environment `{}`: \
-                     give it one with --service {name}=URL",
-                    rel.service, e.name
-                )))
+                return Err(Error::NoEndpoint {
+                    relationship: name.to_string(),
+                    service: rel.service.to_string(),
+                    environment: e.name.to_string(),
+                })
             }
             (None, None) => {
                 unresolved.0.push(name.clone());

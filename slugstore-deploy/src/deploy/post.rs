@@ -49,10 +49,10 @@ pub fn switch_and_finish(
             &format!("post-switch command exited with {:?}", h.exit_code),
         )?;
         if !h.success {
-            failure = Some(Error::Invalid(format!(
-                "post-switch command `{}` failed (exit status {:?})",
-                h.command, h.exit_code
-            )));
+            failure = Some(Error::PostSwitchFailed {
+                command: h.command.clone(),
+                code: h.exit_code,
+            });
         }
     }
     let release = target.release_dir(slug);

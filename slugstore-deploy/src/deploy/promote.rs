@@ -62,16 +62,15 @@ pub fn plan(
 ) -> Result<Promotion> {
     let dest = registry.get(to)?;
     if what == dest.name {
-        return Err(Error::Invalid(format!(
-            "cannot promote environment `{to}` to itself"
-        )));
+        return Err(Error::PromoteToSelf(to.to_owned()));
     }
     let (slug, from) = resolve(store, registry, what)?;
-    let record = store.find_slug(&slug)?.ok_or_else(|| {
-        Error::Invalid(format!(
-            "slug {slug} ({from}) is no longer in the store (pruned?): it cannot be promoted"
-        ))
-    })?;
+    let record = store
+        .find_slug(&slug)?
+        .ok_or_else(|| Error::PromotedSlugGone {
+            slug,
+            from: from.clone(),
+        })?;
     let recorded = record.labels.get(BUILD_KEY_LABEL).cloned();
     let source = record
         .labels
@@ -113,21 +112,16 @@ impl Promotion {
 fn check_key(p: &Promotion) -> Result<()> {
     match (&p.build_key, &p.expected_key) {
         (Some(a), Some(b)) if a == b => Ok(()),
-        (Some(a), Some(b)) => Err(Error::Invalid(format!(
-            "{} was built with build key {a}, but environment `{}` would build its source with key \
-             {b} (its build-visible variables differ); promote with --force to deploy it anyway, or \
-             deploy the source to `{}` to build it there",
-            p.subject(),
-            p.to,
-            p.to
-        ))),
-        _ => Err(Error::Invalid(format!(
-            "{} records no build key (it was not built by `slug deploy`), so whether environment \
-             `{}` would build it the same way cannot be checked; promote with --force to deploy it \
-             anyway",
-            p.subject(),
-            p.to
-        ))),
+        (Some(a), Some(b)) => Err(Error::BuildKeyMismatch {
+            subject: p.subject(),
+            environment: p.to.clone(),
+            built: a.clone(),
+            expected: b.clone(),
+        }),
+        _ => Err(Error::NoBuildKey {
+            subject: p.subject(),
+            environment: p.to.clone(),
+        }),
     }
 }
 

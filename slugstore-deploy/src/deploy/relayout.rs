@@ -77,11 +77,10 @@ pub fn repair(target: &Target, release: &Path) -> Result<RelayoutReport> {
             let parent = aside.parent().expect("a path under shared/");
             fs::create_dir_all(parent).at(parent)?;
             if fs::symlink_metadata(&aside).is_ok() {
-                return Err(Error::Invalid(format!(
-                    "{} holds content of an earlier layout and {} exists: move one of them away",
-                    stale.display(),
-                    aside.display()
-                )));
+                return Err(Error::RelayoutBlocked {
+                    stale: stale.to_path_buf(),
+                    aside: aside.to_path_buf(),
+                });
             }
             fs::rename(&stale, &aside).at(&stale)?;
             report.kept_aside.push(aside);

@@ -36,12 +36,10 @@ pub fn run(hook: &Hook<'_>, phase: Phase, rec: &Recorder<'_>) -> Result<()> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            Error::Invalid(format!(
-                "cannot run {} in {}: {e}",
-                hook.name,
-                hook.cwd.display()
-            ))
+        .map_err(|source| Error::Spawn {
+            program: hook.name.to_owned(),
+            cwd: Some(hook.cwd.to_path_buf()),
+            source,
         })?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
@@ -50,18 +48,19 @@ pub fn run(hook: &Hook<'_>, phase: Phase, rec: &Recorder<'_>) -> Result<()> {
         let err = forward(stderr, phase, rec);
         (out.join().expect("output reader does not panic"), err)
     });
-    let status = child
-        .wait()
-        .map_err(|e| Error::Invalid(format!("waiting for {}: {e}", hook.name)))?;
+    let status = child.wait().map_err(|source| Error::Wait {
+        program: hook.name.to_owned(),
+        source,
+    })?;
     out?;
     err?;
     if status.success() {
         return Ok(());
     }
-    Err(Error::Invalid(match status.code() {
-        Some(code) => format!("{} exited with status {code}", hook.name),
-        None => format!("{} was killed by a signal", hook.name),
-    }))
+    Err(Error::HookFailed {
+        hook: hook.name.to_owned(),
+        code: status.code(),
+    })
 }
 
 /// Records each line read from `pipe` (bytes that are not UTF-8 are replaced).
@@ -77,7 +76,7 @@ fn forward(pipe: impl Read, phase: Phase, rec: &Recorder<'_>) -> Result<()> {
                 rec.line(phase, text.trim_end_matches(['\n', '\r']))?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Invalid(format!("reading hook output: {e}"))),
+            Err(e) => return Err(Error::HookOutput(e)),
         }
     }
 }

@@ -37,11 +37,9 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses an endpoint URL; errors name the part that is wrong, never the password.
     pub fn parse(url: &str) -> Result<Endpoint> {
-        let bad = |why: &str| {
-            Error::Invalid(format!(
-                "service endpoint `{}`: {why} (expected scheme://user:password@host:port/path)",
-                redact_text(url)
-            ))
+        let bad = |why: &str| Error::BadEndpoint {
+            url: redact_text(url).to_string(),
+            why: why.to_owned(),
         };
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no `scheme://`"))?;
         let scheme_ok = scheme

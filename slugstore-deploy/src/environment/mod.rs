@@ -199,18 +199,16 @@ impl Registry {
             return Err(Error::EnvironmentExists(env.name.clone()));
         }
         if let Some(other) = self.environments.values().find(|e| e.target == env.target) {
-            return Err(Error::Invalid(format!(
-                "{} is already the target of environment `{}`",
-                env.target.display(),
-                other.name
-            )));
+            return Err(Error::TargetTaken {
+                target: env.target.clone(),
+                environment: other.name.clone(),
+            });
         }
         if let Some(other) = self.for_branch(env.branch()) {
-            return Err(Error::Invalid(format!(
-                "branch `{}` already deploys to environment `{}`",
-                env.branch(),
-                other.name
-            )));
+            return Err(Error::BranchTaken {
+                branch: env.branch().to_string(),
+                environment: other.name.clone(),
+            });
         }
         self.environments.insert(env.name.clone(), env);
         Ok(())
@@ -234,10 +232,7 @@ pub fn check_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "invalid environment name `{name}`: use 1-64 lowercase letters, digits, `-` and `_`, \
-             starting with a letter or digit"
-        )))
+        Err(Error::InvalidEnvironmentName(name.to_owned()))
     }
 }
 
@@ -252,7 +247,7 @@ fn check_branch(branch: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(format!("invalid branch name `{branch}`")))
+        Err(Error::InvalidBranchName(branch.to_owned()))
     }
 }
 
@@ -263,9 +258,7 @@ fn check_variable(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "invalid variable name `{name}`: use letters, digits and `_`, not starting with a digit"
-        )))
+        Err(Error::InvalidVariableName(name.to_owned()))
     }
 }
 
@@ -276,9 +269,7 @@ pub fn parse_assignment(s: &str) -> Result<(String, String)> {
             check_variable(k)?;
             Ok((k.to_owned(), v.to_owned()))
         }
-        None => Err(Error::Invalid(format!(
-            "`{s}` is not NAME=VALUE (a variable needs a value, possibly empty: `NAME=`)"
-        ))),
+        None => Err(Error::NotAnAssignment(s.to_owned())),
     }
 }
 

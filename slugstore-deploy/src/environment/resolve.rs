@@ -16,10 +16,10 @@ pub fn resolve(store: &Store, registry: &Registry, what: &str) -> Result<(SlugId
     match registry.environments.get(what) {
         Some(env) => {
             let live = slugstore::checkout::targets::live(&env.target)?.ok_or_else(|| {
-                Error::Invalid(format!(
-                    "environment `{what}` has no live release ({})",
-                    env.target.display()
-                ))
+                Error::NoLiveRelease {
+                    environment: what.to_owned(),
+                    target: env.target.clone(),
+                }
             })?;
             Ok((live, format!("environment {what}")))
         }
@@ -31,9 +31,7 @@ pub fn resolve(store: &Store, registry: &Registry, what: &str) -> Result<(SlugId
 fn resolve_slug(store: &Store, name: &str) -> Result<SlugId> {
     match store.resolve(name) {
         Err(slugstore::Error::UnknownSlug(_)) if name.parse::<SlugId>().is_ok() => {
-            Err(Error::Invalid(format!(
-                "slug {name} is not in the store (pruned, or never stored here)"
-            )))
+            Err(Error::SlugNotInStore(name.to_owned()))
         }
         other => Ok(other?),
     }

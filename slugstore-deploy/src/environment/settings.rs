@@ -44,18 +44,18 @@ impl Settings {
             let had = next.variables.remove(name).is_some()
                 | next.runtime_variables.remove(name).is_some();
             if !had {
-                return Err(Error::Invalid(format!(
-                    "environment `{}` has no variable `{name}`",
-                    env.name
-                )));
+                return Err(Error::UnknownVariable {
+                    environment: env.name.clone(),
+                    name: name.to_string(),
+                });
             }
         }
         for name in &self.unset_services {
             if next.services.remove(name).is_none() {
-                return Err(Error::Invalid(format!(
-                    "environment `{}` has no service endpoint `{name}`",
-                    env.name
-                )));
+                return Err(Error::UnknownEndpoint {
+                    environment: env.name.clone(),
+                    name: name.to_string(),
+                });
             }
         }
         for s in &self.vars {
@@ -87,19 +87,14 @@ impl Settings {
 /// Parses `NAME=URL`.
 pub fn parse_service(s: &str) -> Result<(String, Endpoint)> {
     let Some((name, url)) = s.split_once('=') else {
-        return Err(Error::Invalid(
-            "a service endpoint is NAME=URL, e.g. database=mysql://user:password@host:3306/main"
-                .to_owned(),
-        ));
+        return Err(Error::NotAnEndpoint);
     };
     let ok = !name.is_empty()
         && name
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
     if !ok {
-        return Err(Error::Invalid(format!(
-            "service endpoint name `{name}`: use letters, digits, `-` and `_` (a relationship or service name)"
-        )));
+        return Err(Error::InvalidEndpointName(name.to_owned()));
     }
     Ok((name.to_owned(), Endpoint::parse(url)?))
 }
@@ -108,10 +103,10 @@ pub fn parse_service(s: &str) -> Result<(String, Endpoint)> {
 pub fn read_services_file(path: &Path) -> Result<BTreeMap<String, Endpoint>> {
     let meta = std::fs::metadata(path).at(path)?;
     if !meta.is_file() || meta.len() > MAX_SERVICES_FILE {
-        return Err(Error::Invalid(format!(
-            "{}: not a regular file of at most {MAX_SERVICES_FILE} bytes",
-            path.display()
-        )));
+        return Err(Error::ServicesFile {
+            path: path.to_path_buf(),
+            max: MAX_SERVICES_FILE,
+        });
     }
     let text = std::fs::read_to_string(path).at(path)?;
     let mut out = BTreeMap::new();
@@ -120,8 +115,11 @@ pub fn read_services_file(path: &Path) -> Result<BTreeMap<String, Endpoint>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (k, v) = parse_service(line)
-            .map_err(|e| Error::Invalid(format!("{}:{}: {}", path.display(), i + 1, e)))?;
+        let (k, v) = parse_service(line).map_err(|e| Error::ServicesLine {
+            path: path.to_path_buf(),
+            line: i + 1,
+            source: Box::new(e),
+        })?;
         out.insert(k, v);
     }
     Ok(out)
@@ -136,9 +134,7 @@ fn check_domain(d: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "invalid domain `{d}`: use letters, digits, `-` and `.`"
-        )))
+        Err(Error::InvalidDomain(d.to_owned()))
     }
 }
 

@@ -37,19 +37,14 @@ pub fn resolve(target_root: &Path, id: Option<&str>) -> Result<String> {
     };
     match found.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(Error::Invalid(format!(
-            "{}: no deploy{}",
-            target_root.join(DEPLOYS).display(),
-            id.map(|p| format!(" matches `{p}`")).unwrap_or_default()
-        ))),
-        many => Err(Error::Invalid(format!(
-            "deploy `{}` is ambiguous: it matches {}",
-            id.unwrap_or_default(),
-            many.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+        [] => Err(Error::NoDeploy {
+            dir: target_root.join(DEPLOYS),
+            prefix: id.map(str::to_owned),
+        }),
+        many => Err(Error::AmbiguousDeploy {
+            prefix: id.unwrap_or_default().to_owned(),
+            candidates: many.iter().map(|s| s.to_string()).collect(),
+        }),
     }
 }
 

@@ -88,12 +88,7 @@ pub fn export_to_path(
     }
     let format = match opts.format.or_else(|| Compression::from_name(path)) {
         Some(f) => f,
-        None => {
-            return Err(Error::Invalid(format!(
-                "cannot tell the archive format from `{}`: name it .tar, .tar.gz or .tar.zst, or pass --format",
-                path.display()
-            )))
-        }
+        None => return Err(Error::UnknownArchiveFormat(path.to_path_buf())),
     };
     let opts = ExportOptions {
         format: Some(format),

@@ -46,10 +46,7 @@ impl ImportLimits {
     /// Checks the member count after one more member.
     pub fn check_entries(&self, count: u64) -> Result<()> {
         if count > self.max_entries {
-            return Err(Error::Invalid(format!(
-                "the archive has more than {} members (raise --max-entries if it is trusted)",
-                self.max_entries
-            )));
+            return Err(Error::TooManyMembers(self.max_entries));
         }
         Ok(())
     }
@@ -57,10 +54,7 @@ impl ImportLimits {
     /// Checks the total of file sizes after adding one more file.
     pub fn check_total(&self, total: u64) -> Result<()> {
         if total > self.max_total_bytes {
-            return Err(Error::Invalid(format!(
-                "the archive's files add up to more than {} bytes (raise --max-total-bytes if it is trusted)",
-                self.max_total_bytes
-            )));
+            return Err(Error::ArchiveTooLarge(self.max_total_bytes));
         }
         Ok(())
     }

@@ -79,10 +79,10 @@ pub fn remove(store: &Store, what: &str) -> Result<Vec<EntrySummary>> {
             .cloned()
             .collect();
         if hit.len() > 1 {
-            return Err(Error::Invalid(format!(
-                "`{what}` matches {} cache keys; give more of the key",
-                hit.len()
-            )));
+            return Err(Error::AmbiguousCacheKey {
+                prefix: what.to_owned(),
+                matches: hit.len(),
+            });
         }
     }
     if hit.is_empty() {

@@ -32,9 +32,7 @@ pub fn run(
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
 ) -> Result<Ran> {
-    let (prog, args) = argv
-        .split_first()
-        .ok_or_else(|| Error::Invalid("a cache step needs a command after `--`".into()))?;
+    let (prog, args) = argv.split_first().ok_or(Error::CacheNoCommand)?;
     let started = Instant::now();
     let mut child = Command::new(prog)
         .args(args)

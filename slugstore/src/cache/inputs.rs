@@ -66,13 +66,12 @@ impl Workdir {
             Some(r) => r.canonicalize().at(r)?,
             None => cwd.clone(),
         };
-        let rel = cwd.strip_prefix(&root).map_err(|_| {
-            Error::Invalid(format!(
-                "the working directory {} is not inside the build root {}",
-                cwd.display(),
-                root.display()
-            ))
-        })?;
+        let rel = cwd
+            .strip_prefix(&root)
+            .map_err(|_| Error::OutsideBuildRoot {
+                cwd: cwd.to_path_buf(),
+                root: root.to_path_buf(),
+            })?;
         let rel = rel.to_string_lossy().into_owned();
         Ok(Workdir { root, cwd, rel })
     }
@@ -121,7 +120,13 @@ pub fn resolve(store: &Store, wd: &Workdir, spec: &InputSpec) -> Result<Vec<Inpu
                 scans.push(scan);
                 Some(id)
             }
-            Ok(_) => return Err(Error::Invalid(format!("--tree {t}: not a directory"))),
+            Ok(_) => {
+                return Err(Error::BadOption {
+                    option: "--tree".into(),
+                    value: t.to_string(),
+                    why: "not a directory".into(),
+                })
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io(&abs, e)),
         };
@@ -154,10 +159,11 @@ fn hash_file(path: &Path) -> Result<Option<ObjectId>> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(ObjectId::hash(&bytes))),
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
-        Err(e) if e.kind() == ErrorKind::IsADirectory => Err(Error::Invalid(format!(
-            "--file {}: a directory (use --tree)",
-            path.display()
-        ))),
+        Err(e) if e.kind() == ErrorKind::IsADirectory => Err(Error::BadOption {
+            option: "--file".into(),
+            value: path.display().to_string(),
+            why: "a directory (use --tree)".into(),
+        }),
         Err(e) => Err(Error::io(path, e)),
     }
 }

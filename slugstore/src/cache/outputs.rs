@@ -26,26 +26,27 @@ use crate::store::{Batch, Store};
 /// list, the working directory itself, and outputs inside one another.
 pub fn check_outputs(wd: &Workdir, outputs: &[String]) -> Result<Vec<String>> {
     if outputs.is_empty() {
-        return Err(Error::Invalid(
-            "a cache step needs at least one --output".into(),
-        ));
+        return Err(Error::CacheNoOutput);
     }
     let mut out = Vec::new();
     for o in outputs {
         let (rel, _) = wd.path(o)?;
         if rel.is_empty() {
-            return Err(Error::Invalid(format!(
-                "--output {o}: the working directory itself cannot be an output"
-            )));
+            return Err(Error::BadOption {
+                option: "--output".into(),
+                value: o.to_string(),
+                why: "the working directory itself cannot be an output".into(),
+            });
         }
         out.push(rel);
     }
     for a in &out {
         for b in &out {
             if a != b && b.starts_with(&format!("{a}/")) {
-                return Err(Error::Invalid(format!(
-                    "--output {b} lies inside --output {a}"
-                )));
+                return Err(Error::NestedOutputs {
+                    outer: a.to_string(),
+                    inner: b.to_string(),
+                });
             }
         }
     }
@@ -125,10 +126,7 @@ pub fn capture(
                 target: target.as_os_str().as_bytes().to_vec(),
             }
         } else {
-            return Err(Error::Invalid(format!(
-                "output {} is a special file",
-                abs.display()
-            )));
+            return Err(Error::SpecialOutput(abs.to_path_buf()));
         };
         entries.push(Entry { path, kind });
     }

@@ -50,10 +50,7 @@ pub fn keygen(path: &Path) -> Result<String> {
         .and_then(|mut f| f.read_exact(&mut seed))
         .at("/dev/urandom")?;
     if path.exists() {
-        return Err(Error::Invalid(format!(
-            "{} exists; remove it first to make a new key",
-            path.display()
-        )));
+        return Err(Error::KeyExists(path.to_path_buf()));
     }
     let hex = ObjectId::from_slice(&seed).expect("32 bytes").to_hex();
     crate::fsutil::write_atomic_private(path, format!("{hex}\n").as_bytes())?;
@@ -79,12 +76,15 @@ pub fn public_hex(key: &SigningKey) -> String {
 
 /// Trusts the public key `hex` (64 hex digits) in `store`, with a note for people.
 pub fn trust(store: &Store, hex: &str, note: &str) -> Result<()> {
+    let bad_key = |why: &str| Error::BadPublicKey {
+        key: hex.to_owned(),
+        why: why.to_owned(),
+    };
     let id: ObjectId = hex
         .trim()
         .parse()
-        .map_err(|_| Error::Invalid(format!("`{hex}` is not a public key (64 hex digits)")))?;
-    VerifyingKey::from_bytes(id.as_bytes())
-        .map_err(|_| Error::Invalid(format!("`{hex}` is not an ed25519 public key")))?;
+        .map_err(|_| bad_key("a public key (64 hex digits)"))?;
+    VerifyingKey::from_bytes(id.as_bytes()).map_err(|_| bad_key("an ed25519 public key"))?;
     let mut b = store.index().batch();
     b.put_meta(&format!("{TRUST}{}", id.to_hex()), note);
     b.commit()

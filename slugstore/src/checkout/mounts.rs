@@ -53,12 +53,11 @@ impl MountSpec {
             true => None,
             false => normalize_rel(&raw).ok().filter(|s| !s.is_empty()),
         };
-        sub.map(PathBuf::from).ok_or_else(|| {
-            Error::Invalid(format!(
-                "mount `{}`: storage `{raw}` must be a relative path inside the target's shared/ \
-                 directory",
-                self.path
-            ))
+        sub.map(PathBuf::from).ok_or_else(|| Error::Mount {
+            path: self.path.clone(),
+            why: format!(
+                "storage `{raw}` must be a relative path inside the target's shared/ directory"
+            ),
         })
     }
 }
@@ -81,11 +80,13 @@ impl Mounts {
                 let parent = &a[..pos];
                 if let Some(e) = manifest.get(parent) {
                     if e.kind != EntryKind::Dir {
-                        return Err(Error::Invalid(format!(
-                            "mount `{}`: `{}` is not a directory in the slug",
-                            display_bytes(a),
-                            display_bytes(parent)
-                        )));
+                        return Err(Error::Mount {
+                            path: display_bytes(a).to_string(),
+                            why: format!(
+                                "`{}` is not a directory in the slug",
+                                display_bytes(parent)
+                            ),
+                        });
                     }
                 }
             }
@@ -100,7 +101,7 @@ impl Mounts {
         for m in declared {
             let path = normalize_rel(&m.path)?;
             if path.is_empty() {
-                return Err(Error::Invalid(format!("mount `{}` has no path", m.path)));
+                return Err(Error::MountWithoutPath(m.path.clone()));
             }
             mounts.push((path.into_bytes(), m.checked_storage()?));
         }
@@ -109,11 +110,10 @@ impl Mounts {
         let (paths, storage): (Vec<_>, Vec<_>) = mounts.into_iter().unzip();
         for (i, a) in paths.iter().enumerate() {
             if let Some(b) = paths[i + 1..].iter().find(|b| under(b, a)) {
-                return Err(Error::Invalid(format!(
-                    "mounts `{}` and `{}` overlap",
-                    display_bytes(a),
-                    display_bytes(b)
-                )));
+                return Err(Error::MountsOverlap {
+                    outer: display_bytes(a).to_string(),
+                    inner: display_bytes(b).to_string(),
+                });
             }
         }
         Ok(Mounts { paths, storage })
@@ -218,12 +218,11 @@ fn check_inside_shared(target: &Target, storage: &Path) -> Result<()> {
     if real.starts_with(&shared) {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "mount storage {} resolves to {}, outside {}",
-            storage.display(),
-            real.display(),
-            shared.display()
-        )))
+        Err(Error::MountOutsideShared {
+            storage: storage.to_path_buf(),
+            resolved: real,
+            shared,
+        })
     }
 }
 

@@ -48,18 +48,16 @@ pub fn deploy_history(state: &State) -> Vec<SlugId> {
 /// The slug `steps` deploys before the live one.
 pub fn steps_back(state: &State, current: Option<SlugId>, steps: usize) -> Result<SlugId> {
     let history = deploy_history(state);
-    let current =
-        current.ok_or_else(|| Error::Invalid("no release is live: nothing to roll back".into()))?;
-    let pos = history.iter().rposition(|s| *s == current).ok_or_else(|| {
-        Error::Invalid(format!(
-            "the live release {} is not in the deploy history; use --to SLUG",
-            current.short(12)
-        ))
-    })?;
+    let current = current.ok_or(Error::RollbackNothingLive)?;
+    let pos = history
+        .iter()
+        .rposition(|s| *s == current)
+        .ok_or(Error::RollbackNotInHistory(current))?;
     if steps == 0 || steps > pos {
-        return Err(Error::Invalid(format!(
-            "cannot go back {steps} deploy(s): {pos} earlier deploy(s) recorded"
-        )));
+        return Err(Error::RollbackTooFar {
+            steps,
+            recorded: pos,
+        });
     }
     Ok(history[pos - steps])
 }

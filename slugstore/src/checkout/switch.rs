@@ -167,7 +167,10 @@ fn run_hook(target: &Target, cmd: &str, r: &SwitchReport) -> Result<HookReport> 
         .stdin(Stdio::null())
         .stdout(stdout)
         .status()
-        .map_err(|e| Error::Invalid(format!("cannot run post-switch hook `{cmd}`: {e}")))?;
+        .map_err(|source| Error::HookSpawn {
+            command: cmd.to_string(),
+            source,
+        })?;
     Ok(HookReport {
         command: cmd.to_string(),
         exit_code: status.code(),

@@ -191,13 +191,12 @@ impl Target {
         match fs::read_link(&link) {
             Ok(t) => {
                 let name = t.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                release_id(name).map(Some).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "{} points at {}, which is not a release",
-                        link.display(),
-                        t.display()
-                    ))
-                })
+                release_id(name)
+                    .map(Some)
+                    .ok_or_else(|| Error::NotARelease {
+                        link: link.to_path_buf(),
+                        points_at: t.to_path_buf(),
+                    })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(&link, e)),

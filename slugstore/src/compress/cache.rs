@@ -162,12 +162,9 @@ impl GzCache for DirGzCache {
     }
 
     fn put(&self, asset: &ObjectId, level: Level, gz: &[u8]) -> Result<()> {
-        let len = u32::try_from(gz.len()).map_err(|_| {
-            Error::Invalid(format!(
-                "{}: a gzip entry of {} bytes is too large for the cache",
-                self.pack_path.display(),
-                gz.len()
-            ))
+        let len = u32::try_from(gz.len()).map_err(|_| Error::GzipEntryTooLarge {
+            pack: self.pack_path.clone(),
+            size: gz.len(),
         })?;
         let mut record = Vec::with_capacity(HEADER_LEN + gz.len());
         record.extend_from_slice(&header(asset, level, len));

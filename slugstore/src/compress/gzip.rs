@@ -41,9 +41,7 @@ impl Level {
         if n <= Self::MAX {
             Ok(Level(n as u8))
         } else {
-            Err(Error::Invalid(format!(
-                "compression level {n} is out of range: use 0-9 (0 disables compression)"
-            )))
+            Err(out_of_range(n))
         }
     }
 
@@ -55,6 +53,15 @@ impl Level {
     /// True for level 0.
     pub fn is_disabled(self) -> bool {
         self.0 == 0
+    }
+}
+
+/// The error for a level above [`Level::MAX`] (or below 0).
+fn out_of_range(n: impl fmt::Display) -> Error {
+    Error::BadValue {
+        what: "compression level".into(),
+        value: n.to_string(),
+        why: "out of range: use 0-9 (0 disables compression)".into(),
     }
 }
 
@@ -73,10 +80,10 @@ impl fmt::Display for Level {
 impl FromStr for Level {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let n = s.trim().parse::<u32>().map_err(|_| {
-            Error::Invalid(format!(
-                "compression level `{s}` is not a number: use 0-9 (0 disables compression)"
-            ))
+        let n = s.trim().parse::<u32>().map_err(|_| Error::BadValue {
+            what: "compression level".into(),
+            value: format!("`{s}`"),
+            why: "not a number: use 0-9 (0 disables compression)".into(),
         })?;
         Level::new(n)
     }
@@ -102,9 +109,7 @@ impl TryFrom<LevelRepr> for Level {
         match repr {
             LevelRepr::Number(n) => match u32::try_from(n) {
                 Ok(n) => Level::new(n),
-                Err(_) => Err(Error::Invalid(format!(
-                    "compression level {n} is out of range: use 0-9 (0 disables compression)"
-                ))),
+                Err(_) => Err(out_of_range(n)),
             },
             LevelRepr::Text(s) => s.parse(),
         }

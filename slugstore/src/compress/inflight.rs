@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn an_error_is_not_shared_and_the_next_caller_retries() {
         let inflight = InFlight::<u32, u32>::default();
-        let failed = inflight.get_or_produce(&1, || Err(crate::Error::Invalid("boom".into())));
+        let failed = inflight.get_or_produce(&1, || Err(crate::Error::external("boom")));
         assert!(failed.is_err());
         assert_eq!(inflight.get_or_produce(&1, || Ok(2)).unwrap(), (2, true));
     }

@@ -63,7 +63,11 @@ pub fn parse_seconds(s: &str) -> Result<Duration> {
         .parse::<f64>()
         .ok()
         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
-        .ok_or_else(|| Error::Invalid(format!("timeout `{s}` is not a number of seconds")))
+        .ok_or_else(|| Error::BadValue {
+            what: "timeout".into(),
+            value: format!("`{s}`"),
+            why: "not a number of seconds".into(),
+        })
 }
 
 /// What a run did. Every selected asset is counted in exactly one of `compressed`, `from_cache`,
@@ -327,10 +331,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The asset's bytes, and the attributes its `.gz` gets.
 fn read_asset(path: &Path) -> Result<(Vec<u8>, Attrs)> {
     let Some((data, meta)) = read_regular(path)? else {
-        return Err(Error::Invalid(format!(
-            "{}: no longer a regular file (it changed during the run)",
-            path.display()
-        )));
+        return Err(Error::ChangedDuringRun(path.to_path_buf()));
     };
     let attrs = Attrs {
         mode: meta.permissions().mode() & 0o777,

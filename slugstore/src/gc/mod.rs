@@ -107,10 +107,11 @@ impl GcReport {
 /// Collects garbage in `store`; see the module docs for the order of steps.
 pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
     if !(0.0..=100.0).contains(&opts.repack_below) {
-        return Err(Error::Invalid(format!(
-            "--repack-below {} is not a percentage",
-            opts.repack_below
-        )));
+        return Err(Error::BadValue {
+            what: "--repack-below".into(),
+            value: opts.repack_below.to_string(),
+            why: "not a percentage".into(),
+        });
     }
     let live = live_objects(store)?;
     let plan = Plan::make(store, &live, opts.repack_below / 100.0)?;

@@ -42,9 +42,7 @@ pub fn check_remote_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "`{name}` is not a valid remote name (1 to 64 letters, digits, `-_.`, not starting with `.` or `-`)"
-        )))
+        Err(Error::InvalidRemoteName(name.to_owned()))
     }
 }
 
@@ -69,9 +67,10 @@ pub fn add(store: &Store, name: &str, url: &RemoteUrl) -> Result<NamedRemote> {
     check_remote_name(name)?;
     let key = format!("{META_PREFIX}{name}");
     if let Some(existing) = store.index().meta(&key)? {
-        return Err(Error::Invalid(format!(
-            "remote `{name}` already exists ({existing}); remove it first"
-        )));
+        return Err(Error::RemoteExists {
+            name: name.to_owned(),
+            url: existing.to_string(),
+        });
     }
     // A cache left by an earlier remote of the same name describes another place.
     remove_cache(store, name)?;
@@ -111,13 +110,9 @@ pub fn get_or_default(store: &Store, name: Option<&str>) -> Result<NamedRemote> 
     match all.len() {
         1 => Ok(all.remove(0)),
         0 => Err(Error::NoRemote),
-        _ => Err(Error::Invalid(format!(
-            "several remotes are configured ({}); name one",
-            all.iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+        _ => Err(Error::AmbiguousRemote(
+            all.into_iter().map(|r| r.name).collect(),
+        )),
     }
 }
 

@@ -35,5 +35,5 @@ fn transfer_pool() -> Result<rayon::ThreadPool> {
         .num_threads(TRANSFERS)
         .thread_name(|i| format!("slug-transfer-{i}"))
         .build()
-        .map_err(|e| Error::Invalid(format!("cannot start transfer threads: {e}")))
+        .map_err(|e| Error::TransferThreads(e.to_string()))
 }

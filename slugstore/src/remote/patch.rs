@@ -43,14 +43,8 @@ pub fn fits(base_len: u64, len: u64) -> bool {
 
 /// The stored bytes of a patch record: `base_id` and `data` compressed against `base`.
 pub fn encode(base_id: &ObjectId, base: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-    let log = window_log(base.len(), data.len())
-        .ok_or_else(|| Error::Invalid("object and base too large for a patch".into()))?;
-    let zstd = |e: usize| {
-        Error::Invalid(format!(
-            "zstd patch: {}",
-            zstd::zstd_safe::get_error_name(e)
-        ))
-    };
+    let log = window_log(base.len(), data.len()).ok_or(Error::PatchTooLarge)?;
+    let zstd = |e: usize| Error::Patch(zstd::zstd_safe::get_error_name(e).to_owned());
     let mut c = CCtx::create();
     c.set_parameter(CParameter::CompressionLevel(LEVEL))
         .map_err(zstd)?;

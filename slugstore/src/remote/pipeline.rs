@@ -60,7 +60,7 @@ impl FirstError {
 }
 
 fn stopped() -> Error {
-    Error::Invalid("push stopped after an earlier error".into())
+    Error::PushStopped
 }
 
 /// Builds one pack per group on rayon's pool and uploads each as soon as it is built, on
@@ -180,7 +180,7 @@ mod tests {
                 |p| -> Result<()> {
                     counted.fetch_add(1, Ordering::SeqCst);
                     thread::sleep(Duration::from_millis(100));
-                    Err(Error::Invalid(format!("pack {p} refused")))
+                    Err(Error::external(format!("pack {p} refused")))
                 },
             )
             .unwrap_err()
@@ -203,7 +203,7 @@ mod tests {
                 |g| {
                     counted.fetch_add(1, Ordering::SeqCst);
                     match *g {
-                        5 => Err(Error::Invalid("pack 5 is damaged".into())),
+                        5 => Err(Error::external("pack 5 is damaged")),
                         g => Ok(g),
                     }
                 },

@@ -32,7 +32,10 @@ pub enum RemoteUrl {
 impl RemoteUrl {
     /// Parses `file:///abs/path` or `s3://bucket[/prefix]`.
     pub fn parse(url: &str) -> Result<Self> {
-        let invalid = |why: &str| Error::Invalid(format!("invalid remote URL `{url}`: {why}"));
+        let invalid = |why: &str| Error::RemoteUrl {
+            url: url.to_owned(),
+            why: why.to_owned(),
+        };
         if let Some(rest) = url.strip_prefix("file://") {
             if !rest.starts_with('/') {
                 return Err(invalid(

@@ -99,10 +99,7 @@ pub fn walk_reading(root: &Path, excludes: &Excludes, read: &ReadFile<'_>) -> Re
 fn walk_with(root: &Path, excludes: &Excludes, read: Option<&ReadFile<'_>>) -> Result<WalkResult> {
     let meta = fs::symlink_metadata(root).at(root)?;
     if !meta.is_dir() {
-        return Err(Error::Invalid(format!(
-            "{} is not a directory",
-            root.display()
-        )));
+        return Err(Error::NotADirectory(root.to_path_buf()));
     }
     let scan = Scan {
         root,

@@ -15,14 +15,10 @@ pub fn check_ref_name(name: &str) -> Result<()> {
             .split('/')
             .any(|c| c.is_empty() || c == "." || c == "..");
     if !ok {
-        return Err(Error::Invalid(format!(
-            "`{name}` is not a valid ref name (letters, digits, `-_./@`, no empty or `..` components)"
-        )));
+        return Err(Error::InvalidRefName(name.to_owned()));
     }
     if name.len() >= 4 && name.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return Err(Error::Invalid(format!(
-            "ref name `{name}` looks like a slug id; pick another"
-        )));
+        return Err(Error::RefLooksLikeId(name.to_owned()));
     }
     Ok(())
 }

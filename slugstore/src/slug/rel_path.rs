@@ -10,9 +10,10 @@ pub fn normalize_rel(path: &str) -> Result<String> {
         match c {
             "" | "." => {}
             ".." => {
-                return Err(Error::Invalid(format!(
-                    "path `{path}` must not contain `..`"
-                )))
+                return Err(Error::BadPath {
+                    path: path.to_owned(),
+                    why: "must not contain `..`".into(),
+                })
             }
             c => parts.push(c),
         }

@@ -237,10 +237,10 @@ pub(super) fn store_file(
         // `read_to_end` would do, 100k times over.
         buf.resize(size as usize, 0);
         file.read_exact(&mut buf).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => Error::Invalid(format!(
-                "{} changed while it was being read; retry",
-                path().display()
-            )),
+            std::io::ErrorKind::UnexpectedEof => Error::FileChanged {
+                path: path(),
+                during: "read",
+            },
             _ => Error::io(path(), e),
         })?;
         let id = ObjectId::hash(&buf);

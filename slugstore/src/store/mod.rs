@@ -90,10 +90,7 @@ impl Store {
     pub fn init(root: &Path, opts: &OpenOptions<'_>) -> Result<Store> {
         let marker = root.join(MARKER);
         if marker.exists() {
-            return Err(Error::Invalid(format!(
-                "{} already holds a slugstore",
-                root.display()
-            )));
+            return Err(Error::StoreExists(root.to_path_buf()));
         }
         for d in ["packs", "tmp", "index"] {
             fs::create_dir_all(root.join(d)).at(root.join(d))?;

@@ -71,8 +71,7 @@ impl Store {
         f: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<R> {
         let pack = self.checked_pack(id, loc)?;
-        let len = usize::try_from(loc.stored_len)
-            .map_err(|_| Error::Invalid(format!("object {id} too large")))?;
+        let len = usize::try_from(loc.stored_len).map_err(|_| Error::TooLarge(*id))?;
         // Taken out of the thread-local for the call, so `f` may read other objects.
         let mut buf = STORED.with(|b| std::mem::take(&mut *b.borrow_mut()));
         buf.resize(len, 0);
@@ -161,8 +160,7 @@ pub fn decode_verified(
     match codec {
         Codec::Raw => out.extend_from_slice(data),
         Codec::Zstd => {
-            let cap = usize::try_from(raw_len)
-                .map_err(|_| Error::Invalid(format!("object {id} too large")))?;
+            let cap = usize::try_from(raw_len).map_err(|_| Error::TooLarge(*id))?;
             out.reserve(cap);
             DECOMPRESSOR
                 .with(|d| {

@@ -256,10 +256,10 @@ impl<'s> ObjectWriter<'s> {
             Ok(())
         })?;
         if seen != len || ObjectId::from(hasher.finalize()) != id {
-            return Err(Error::Invalid(format!(
-                "{} changed while it was being stored; retry",
-                path.display()
-            )));
+            return Err(Error::FileChanged {
+                path: path.to_path_buf(),
+                during: "stored",
+            });
         }
         let stored = w.len();
         self.finish_pack(w)?;

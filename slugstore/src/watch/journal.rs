@@ -194,10 +194,7 @@ impl Journal {
         let Some(name) = name else {
             // About the watched directory itself.
             if dir.is_empty() && mask.intersects(ReadFlags::MOVE_SELF | ReadFlags::DELETE_SELF) {
-                return Err(Error::Invalid(format!(
-                    "{} was moved or deleted; stopped watching it",
-                    self.root.display()
-                )));
+                return Err(Error::WatchedTreeGone(self.root.clone()));
             }
             if !dir.is_empty() {
                 self.mark(dir);
@@ -276,11 +273,10 @@ fn watch_limit(path: &Path) -> Error {
     let limit = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "?".into());
-    Error::Invalid(format!(
-        "cannot watch {}: the inotify watch limit is reached (fs.inotify.max_user_watches = {limit}); \
-         raise it, e.g. `sysctl fs.inotify.max_user_watches=524288`",
-        path.display()
-    ))
+    Error::WatchLimit {
+        path: path.to_path_buf(),
+        limit,
+    }
 }
 
 #[cfg(test)]

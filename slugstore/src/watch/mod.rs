@@ -73,12 +73,11 @@ pub fn ask(root: &Path, request: &Request) -> Result<Option<Answer>> {
     conn.write_all(&request.encode()).map_err(at)?;
     conn.shutdown(std::net::Shutdown::Write).map_err(at)?;
     let mut bytes = Vec::new();
-    conn.read_to_end(&mut bytes).map_err(|e| {
-        Error::Invalid(format!(
-            "the watcher of {} did not answer: {e}",
-            root.display()
-        ))
-    })?;
+    conn.read_to_end(&mut bytes)
+        .map_err(|source| Error::WatcherUnreachable {
+            root: root.to_path_buf(),
+            source,
+        })?;
     Answer::decode(&bytes).map(Some)
 }
 
@@ -106,11 +105,10 @@ fn check_peer(conn: &UnixStream, root: &Path) -> Result<()> {
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     if cred.uid != me && cred.uid != 0 {
-        return Err(Error::Invalid(format!(
-            "the watcher socket of {} is held by another user (uid {}); not trusting it",
-            root.display(),
-            cred.uid
-        )));
+        return Err(Error::WatcherForeign {
+            root: root.to_path_buf(),
+            uid: cred.uid,
+        });
     }
     Ok(())
 }

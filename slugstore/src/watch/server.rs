@@ -55,10 +55,7 @@ pub fn serve(
     let started = Instant::now();
     let root = tree.canonicalize().at(tree)?;
     if !root.is_dir() {
-        return Err(Error::Invalid(format!(
-            "{} is not a directory",
-            root.display()
-        )));
+        return Err(Error::NotADirectory(root.to_path_buf()));
     }
     let excludes = scan::Excludes::from_paths(&opts.excludes)?;
     let listener = match UnixListener::bind_addr(&socket_addr(&root)?) {
@@ -132,7 +129,7 @@ pub fn serve(
 
 /// Reads one request, brings the journal up to date and answers. True when asked to stop.
 fn answer(mut conn: UnixStream, journal: &mut Journal) -> Result<bool> {
-    let at = |e| Error::Invalid(format!("watcher client: {e}"));
+    let at = Error::WatcherClient;
     conn.set_nonblocking(false).map_err(at)?;
     conn.set_read_timeout(Some(REQUEST_TIMEOUT)).map_err(at)?;
     let mut line = Vec::new();

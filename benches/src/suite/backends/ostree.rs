@@ -52,7 +52,7 @@ impl Backend for Ostree {
         let commit = self
             .commits
             .first()
-            .ok_or_else(|| Error::Invalid("ostree: nothing to restore".into()))?;
+            .ok_or_else(|| Error::external("ostree: nothing to restore"))?;
         let done = run(self.cmd().args(["checkout", "-U"]).arg(commit).arg(out))?;
         Ok(Some(Restored {
             sample: done.sample,

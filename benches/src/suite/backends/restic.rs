@@ -52,7 +52,7 @@ impl Backend for Restic {
     fn snapshot(&mut self, tree: &Path) -> Result<Option<Sample>> {
         let done = run(self.cmd().args(["backup", "--json", "--quiet"]).arg(tree))?;
         let id = snapshot_id(&done.stdout).ok_or_else(|| {
-            Error::Invalid(format!(
+            Error::external(format!(
                 "restic backup {} printed no snapshot id",
                 tree.display()
             ))
@@ -65,7 +65,7 @@ impl Backend for Restic {
         let id = self
             .snapshots
             .first()
-            .ok_or_else(|| Error::Invalid("restic: nothing to restore".into()))?;
+            .ok_or_else(|| Error::external("restic: nothing to restore"))?;
         let done = run(self
             .cmd()
             .args(["restore", id.as_str(), "--target"])

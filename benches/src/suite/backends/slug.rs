@@ -57,16 +57,16 @@ impl Slug {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| Error::Invalid(format!("cannot run slug watch: {e}")))?;
+            .map_err(|e| Error::external(format!("cannot run slug watch: {e}")))?;
         let mut line = String::new();
         let stdout = child.stdout.take().expect("piped stdout");
         BufReader::new(stdout)
             .read_line(&mut line)
-            .map_err(|e| Error::Invalid(format!("slug watch: {e}")))?;
+            .map_err(|e| Error::external(format!("slug watch: {e}")))?;
         if !line.contains("\"ready\"") {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(Error::Invalid(format!(
+            return Err(Error::external(format!(
                 "slug watch {} did not get ready: {line}",
                 tree.display()
             )));
@@ -148,7 +148,7 @@ impl Backend for Slug {
         }
         let done = run(self.cmd().arg("snapshot").arg(tree).arg("--json"))?;
         let id = slug_id(&done.stdout).ok_or_else(|| {
-            Error::Invalid(format!(
+            Error::external(format!(
                 "slug snapshot {} printed no slug id",
                 tree.display()
             ))
@@ -161,7 +161,7 @@ impl Backend for Slug {
         let id = self
             .slugs
             .first()
-            .ok_or_else(|| Error::Invalid("slugstore: nothing to restore".into()))?;
+            .ok_or_else(|| Error::external("slugstore: nothing to restore"))?;
         let done = run(self.cmd().arg("restore").arg(id).arg(out))?;
         Ok(Some(Restored {
             sample: done.sample,

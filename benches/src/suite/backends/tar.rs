@@ -54,7 +54,7 @@ impl Backend for TarZstd {
         let archive = self
             .archives
             .first()
-            .ok_or_else(|| Error::Invalid("tar+zstd: nothing to restore".into()))?;
+            .ok_or_else(|| Error::external("tar+zstd: nothing to restore"))?;
         fs::create_dir_all(out).at(out)?;
         let script = format!(
             "zstd -dc -q {} | tar -xf - -C {}",

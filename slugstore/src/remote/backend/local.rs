@@ -31,10 +31,7 @@ impl LocalBackend {
     pub fn new(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref();
         if !root.is_absolute() {
-            return Err(Error::Invalid(format!(
-                "file remote {} must be an absolute path",
-                root.display()
-            )));
+            return Err(Error::RelativeFileRemote(root.to_path_buf()));
         }
         Ok(LocalBackend {
             url: RemoteUrl::File(root.to_path_buf()),

@@ -111,7 +111,10 @@ pub fn open(url: &RemoteUrl) -> Result<Box<dyn Backend>> {
 
 /// Checks `key` (or a non-empty list prefix), naming the backend in the error.
 fn checked_key(url: &RemoteUrl, key: &str) -> Result<()> {
-    check_key(key).map_err(|why| Error::Invalid(format!("{url}: {why}")))
+    check_key(key).map_err(|why| Error::RemoteKey {
+        remote: url.to_string(),
+        why: why.to_string(),
+    })
 }
 
 /// The error for a range that does not fit in the object (or ends before it starts).

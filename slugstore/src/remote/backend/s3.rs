@@ -82,11 +82,9 @@ impl S3Config {
     /// `http://` endpoint is allowed; without one, virtual-hosted style over HTTPS as AWS expects.
     pub fn from_env(bucket: &str, prefix: &str) -> Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let missing = |name: &str| {
-            Error::Invalid(format!(
-                "s3://{bucket}: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
-                 ({name} is not set)"
-            ))
+        let missing = |name: &str| Error::NoCredentials {
+            bucket: bucket.to_owned(),
+            variable: name.to_owned(),
         };
         let endpoint = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"));
         Ok(S3Config {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use rocksdb::{IngestExternalFileOptions, SstFileWriter, WriteBatch, WriteOptions};
 
 use super::{cf_options, Index};
-use crate::error::{Error, Result};
+use crate::error::{Error, IndexError, Result};
 
 impl Index {
     /// Starts an atomic batch of changes.
@@ -67,7 +67,7 @@ impl Batch<'_> {
         let mut w = SstFileWriter::create(&opts);
         let err = |e: rocksdb::Error| Error::Index {
             path: table.path.clone(),
-            source: e,
+            source: IndexError::new(e),
         };
         w.open(&table.path).map_err(err)?;
         for (k, v) in rows {

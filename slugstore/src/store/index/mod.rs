@@ -48,7 +48,7 @@ pub use batch::{Batch, TABLE_MIN};
 pub use refs::RefLogEntry;
 pub use stat::{tree_key, StatEntry, TreeKey};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IndexError, Result};
 use crate::store::lock::StoreLock;
 
 const CFS: &[&str] = &["objects", "slugs", "refs", "reflog", "stat", "meta"];
@@ -99,7 +99,7 @@ impl Index {
     fn err(&self, e: rocksdb::Error) -> Error {
         Error::Index {
             path: self.path.clone(),
-            source: e,
+            source: IndexError::new(e),
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rocksdb::{ColumnFamilyDescriptor, DBRecoveryMode, Options, DB};
 
 use super::{cf_options, Index, LockWait, CFS};
-use crate::error::{Error, Result};
+use crate::error::{Error, IndexError, Result};
 use crate::store::lock::{is_lock_error, lock};
 
 /// How the index is opened.
@@ -169,7 +169,7 @@ fn open_error(path: &Path, e: rocksdb::Error) -> Error {
     if e.kind() != rocksdb::ErrorKind::Corruption {
         return Error::Index {
             path: path.to_path_buf(),
-            source: e,
+            source: IndexError::new(e),
         };
     }
     let detail = e.into_string();
