@@ -210,11 +210,14 @@ fn the_page_rolls_back_with_the_right_token_only() {
         WAIT,
         &toast("Rollback of staging: done"),
     );
-    // The switch shows first in the environment's history of `current`.
-    let switch = b.execute(
+    // The switch shows first in the environment's history of `current` (the history may arrive in a
+    // later update of the page than the live release).
+    let switch = b.wait_for(
+        "the rollback at the top of the history",
+        WAIT,
         r#"const li = document.querySelector('section.env[data-env="staging"] .switches li');
-           return [li.dataset.kind, li.querySelector('code').textContent];"#,
-        json!([]),
+           return li && li.dataset.kind === 'rollback'
+               ? [li.dataset.kind, li.querySelector('code').textContent] : null;"#,
     );
     assert_eq!(switch, json!(["rollback", &first[..12]]));
     assert_eq!(
