@@ -18,6 +18,8 @@
 //! Secrets are kept out of every `Debug`/`Display` output and error message: URLs printed by
 //! slugstore name the bucket and key only.
 
+mod config;
+
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -40,6 +42,8 @@ use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil::TempFile;
 use crate::remote::url::RemoteUrl;
 
+pub use config::S3Config;
+
 /// Files up to this size are uploaded with one (conditional) PUT, read into memory first.
 pub const SINGLE_PUT_MAX: u64 = 16 * 1024 * 1024;
 /// Part size of multipart uploads (S3 requires at least 5 MiB per part but the last).
@@ -49,87 +53,6 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// being read: 4 x (2 + 1) x 8 MiB. With 4 parts in flight a first push of the 100k-file tree peaked at
 /// 245-275 MiB RSS, no faster against the local RGW.
 const PART_CONCURRENCY: usize = 2;
-
-/// How to reach an S3-compatible store.
-#[derive(Clone, PartialEq, Eq)]
-pub struct S3Config {
-    /// The bucket.
-    pub bucket: String,
-    /// Key prefix inside the bucket (no leading or trailing `/`; empty for the bucket root).
-    pub prefix: String,
-    /// Endpoint URL, e.g. `http://127.0.0.1:7480`; `None` for AWS itself.
-    pub endpoint: Option<String>,
-    /// Region used to sign requests.
-    pub region: String,
-    /// Access key id.
-    pub access_key_id: String,
-    /// Secret access key; never printed.
-    pub secret_access_key: String,
-    /// Session token of temporary credentials; never printed.
-    pub session_token: Option<String>,
-    /// Address buckets as `bucket.endpoint` (AWS) instead of `endpoint/bucket` (path style, which
-    /// most self-hosted stores need).
-    pub virtual_hosted_style: bool,
-    /// Allow plain `http://` endpoints (local test servers).
-    pub allow_http: bool,
-}
-
-impl S3Config {
-    /// Settings for `s3://bucket/prefix` from the standard AWS environment variables:
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (both required), `AWS_SESSION_TOKEN`,
-    /// `AWS_REGION` or `AWS_DEFAULT_REGION` (default `us-east-1`), `AWS_ENDPOINT_URL_S3` or
-    /// `AWS_ENDPOINT_URL` (default: AWS). With an endpoint, requests are path-style, and an
-    /// `http://` endpoint is allowed; without one, virtual-hosted style over HTTPS as AWS expects.
-    pub fn from_env(bucket: &str, prefix: &str) -> Result<Self> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let missing = |name: &str| Error::NoCredentials {
-            bucket: bucket.to_owned(),
-            variable: name.to_owned(),
-        };
-        let endpoint = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"));
-        Ok(S3Config {
-            bucket: bucket.to_string(),
-            prefix: prefix.to_string(),
-            region: var("AWS_REGION")
-                .or_else(|| var("AWS_DEFAULT_REGION"))
-                .unwrap_or_else(|| "us-east-1".into()),
-            access_key_id: var("AWS_ACCESS_KEY_ID").ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?,
-            secret_access_key: var("AWS_SECRET_ACCESS_KEY")
-                .ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?,
-            session_token: var("AWS_SESSION_TOKEN"),
-            virtual_hosted_style: endpoint.is_none(),
-            allow_http: endpoint
-                .as_deref()
-                .is_some_and(|e| e.starts_with("http://")),
-            endpoint,
-        })
-    }
-
-    /// The remote URL these settings point at.
-    pub fn url(&self) -> RemoteUrl {
-        RemoteUrl::S3 {
-            bucket: self.bucket.clone(),
-            prefix: self.prefix.clone(),
-        }
-    }
-}
-
-impl fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = |set: bool| if set { "<redacted>" } else { "<none>" };
-        f.debug_struct("S3Config")
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &redacted(true))
-            .field("session_token", &redacted(self.session_token.is_some()))
-            .field("virtual_hosted_style", &self.virtual_hosted_style)
-            .field("allow_http", &self.allow_http)
-            .finish()
-    }
-}
 
 /// A remote in an S3-compatible object store.
 pub struct S3Backend {
@@ -463,62 +386,4 @@ fn short_read(wanted: u64, got: usize) -> std::io::Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config() -> S3Config {
-        S3Config {
-            bucket: "slugs".into(),
-            prefix: "team/a".into(),
-            endpoint: Some("http://127.0.0.1:1".into()),
-            region: "us-east-1".into(),
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: "wJalrXUtnFEMI-secret-value".into(),
-            session_token: Some("session-token-value".into()),
-            virtual_hosted_style: false,
-            allow_http: true,
-        }
-    }
-
-    #[test]
-    fn secrets_stay_out_of_debug_and_errors() {
-        let config = config();
-        let shown = format!("{config:?}");
-        assert!(
-            shown.contains("AKIDEXAMPLE") && shown.contains("team/a"),
-            "{shown}"
-        );
-        assert!(
-            !shown.contains("wJalrXUtnFEMI") && !shown.contains("session-token-value"),
-            "{shown}"
-        );
-        let backend = S3Backend::new(config).unwrap();
-        let shown = format!("{backend:?}");
-        assert!(shown.contains("s3://slugs/team/a"), "{shown}");
-        assert!(
-            !shown.contains("wJalrXUtnFEMI") && !shown.contains("session-token-value"),
-            "{shown}"
-        );
-        // The endpoint is port 1 where nothing listens: the error names the object and carries
-        // no secret.
-        let err = backend
-            .put("refs/main", Bytes::from_static(b"x"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("s3://slugs/team/a/refs/main: "), "{err}");
-        assert!(
-            !err.contains("wJalrXUtnFEMI") && !err.contains("session-token-value"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn keys_are_checked_before_any_request() {
-        let backend = S3Backend::new(config()).unwrap();
-        let err = backend.get("../escape").unwrap_err().to_string();
-        assert!(
-            err.contains("s3://slugs/team/a") && err.contains("../escape"),
-            "{err}"
-        );
-    }
-}
+mod tests;
