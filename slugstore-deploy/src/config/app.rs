@@ -11,8 +11,10 @@ use std::fmt;
 use super::crons::{self, Cron};
 use super::field::{required, Field, Sink};
 use super::mounts::{self, Mount, MountSource};
+use super::relationships::relationships;
+pub use super::relationships::Relationship;
 use super::yaml::Node;
-use crate::diagnostic::{KeyPath, Pos};
+use crate::diagnostic::KeyPath;
 
 /// The smallest `disk` the platform accepts, in MB.
 pub const MIN_DISK_MB: u64 = 128;
@@ -84,17 +86,6 @@ impl BuildFlavor {
             BuildFlavor::Composer => "composer",
         }
     }
-}
-
-/// One relationship: a service the application connects to at deploy time.
-#[derive(Debug, Clone)]
-pub struct Relationship {
-    /// The service name, a key of `.magento/services.yaml`.
-    pub service: String,
-    /// The endpoint of that service, when given.
-    pub endpoint: Option<String>,
-    /// Where the service is named.
-    pub(crate) at: Pos,
 }
 
 /// `hooks`: the shell scripts run in each phase.
@@ -280,65 +271,6 @@ fn dependencies(
         out.insert(language.key.to_owned(), versions);
     }
     out
-}
-
-fn relationships(field: &Field<'_>, sink: &mut Sink<'_>) -> BTreeMap<String, Relationship> {
-    let mut out = BTreeMap::new();
-    for f in field.entries(sink).unwrap_or_default() {
-        let parsed = if f.is_null() {
-            Some(Relationship {
-                service: f.key.to_owned(),
-                endpoint: None,
-                at: f.key_pos(),
-            })
-        } else if f.node.value.is_collection() {
-            relationship_map(&f, sink)
-        } else {
-            relationship_text(&f, sink)
-        };
-        if let Some(parsed) = parsed {
-            out.insert(f.key.to_owned(), parsed);
-        }
-    }
-    out
-}
-
-/// `rel: "service:endpoint"`.
-fn relationship_text(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<Relationship> {
-    let text = field.string(sink, "`service:endpoint` or {service, endpoint}")?;
-    match text.split_once(':') {
-        Some((service, endpoint)) if !service.is_empty() && !endpoint.is_empty() => {
-            Some(Relationship {
-                service: service.to_owned(),
-                endpoint: Some(endpoint.to_owned()),
-                at: field.pos(),
-            })
-        }
-        _ => {
-            field.error(sink, format!("must be `service:endpoint`, found `{text}`"));
-            None
-        }
-    }
-}
-
-/// `rel: {service: name, endpoint: name}`.
-fn relationship_map(field: &Field<'_>, sink: &mut Sink<'_>) -> Option<Relationship> {
-    field.entries(sink)?;
-    let service = required(
-        field,
-        "service",
-        sink,
-        "is required: the service this relationship connects to",
-    )?;
-    let endpoint = field
-        .get("endpoint")
-        .and_then(|e| e.string(sink, "a string").map(str::to_owned));
-    let name = service.string(sink, "a service name")?;
-    Some(Relationship {
-        service: name.to_owned(),
-        endpoint,
-        at: service.pos(),
-    })
 }
 
 fn hooks(field: &Field<'_>, sink: &mut Sink<'_>) -> Hooks {

@@ -26,6 +26,7 @@ mod mounts;
 mod project;
 mod read;
 mod recover;
+mod relationships;
 mod routes;
 mod services;
 mod topology;
