@@ -19,7 +19,7 @@
 //!
 //! The code comes from a directory, a git commit ([`git`]: keyed by the commit's tree id, exported only
 //! when it must be built) or a slug built earlier ([`source`]: a promotion, where the build phase builds
-//! nothing). A deploy to an [`Environment`] adds the environment's variables to the hooks (the build's
+//! nothing). A deploy to an [`Environment`](crate::environment::Environment) adds the environment's variables to the hooks (the build's
 //! part of the key) and records the environment's name.
 //!
 //! Deploys of one target are serialized by a lock file in `TARGET/deploys/`.
@@ -77,7 +77,7 @@ pub struct DeployOptions {
 /// Deploys `source` to `dest`, storing slugs in `store`. `observer` sees every phase change and log
 /// line as it happens.
 ///
-/// Returns the deploy's record. A failed phase gives [`Error::Deploy`] naming the deploy and the phase;
+/// Returns the deploy's record. A failed phase gives [`Error::Deploy`](crate::Error::Deploy) naming the deploy and the phase;
 /// the record (`TARGET/deploys/<id>.json`) and log are written either way. A source that cannot be
 /// resolved (a directory that does not exist, a git revision the repository lacks) fails before any
 /// record is made.
