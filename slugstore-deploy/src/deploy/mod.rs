@@ -24,7 +24,9 @@
 //!
 //! Deploys of one target are serialized by a lock file in `TARGET/deploys/`.
 
+mod access;
 pub mod build;
+pub mod builddir;
 pub mod git;
 pub mod hooks;
 pub mod init;
@@ -44,10 +46,13 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::status::GitCommit;
 pub use crate::status::{DeployRecord, Event, Observer, Phase, PhaseState, PhaseStatus, Recorder};
+pub use access::Reopen;
 pub use git::GitSource;
 pub use source::Source;
 
 use crate::config::{load_project, topology_change, Project};
+use crate::deploy::access::StoreAccess;
+use crate::deploy::builddir::BuildPaths;
 use crate::deploy::platform::Platform;
 use crate::environment::{Destination, Environment};
 use crate::error::{Error, IoResultExt, Result};
@@ -84,8 +89,40 @@ pub struct DeployOptions {
 /// the record (`TARGET/deploys/<id>.json`) and log are written either way. A source that cannot be
 /// resolved (a directory that does not exist, a git revision the repository lacks) fails before any
 /// record is made.
+///
+/// `store` stays open (and locked) for the whole deploy, so `slug cache run` in `hooks.build` cannot
+/// open it: [`deploy_reopening`] lets the build hook use the store.
 pub fn deploy(
     store: &Store,
+    source: &Source,
+    dest: &Destination,
+    opts: &DeployOptions,
+    observer: Observer<'_>,
+    bars: &dyn ProgressBars,
+) -> Result<DeployRecord> {
+    deploy_with(StoreAccess::Held(store), source, dest, opts, observer, bars)
+}
+
+/// [`deploy`] with the store closed while `hooks.build` runs (so that `slug cache run` there can
+/// open it), and opened again with `reopen` when the next phase needs it.
+pub fn deploy_reopening(
+    store: Store,
+    reopen: Reopen<'_>,
+    source: &Source,
+    dest: &Destination,
+    opts: &DeployOptions,
+    observer: Observer<'_>,
+    bars: &dyn ProgressBars,
+) -> Result<DeployRecord> {
+    let access = StoreAccess::Owned {
+        store: Box::new(Some(store).into()),
+        reopen,
+    };
+    deploy_with(access, source, dest, opts, observer, bars)
+}
+
+fn deploy_with(
+    store: StoreAccess<'_>,
     source: &Source,
     dest: &Destination,
     opts: &DeployOptions,
@@ -106,7 +143,7 @@ pub fn deploy(
         }
     })?;
     let run = Run {
-        store,
+        store: &store,
         source: &source,
         target: &target,
         env: dest.env.as_ref(),
@@ -142,7 +179,7 @@ pub fn deploy_dir(
 
 /// One deploy in progress.
 struct Run<'a> {
-    store: &'a Store,
+    store: &'a StoreAccess<'a>,
     source: &'a source::Resolved,
     target: &'a Target,
     env: Option<&'a Environment>,
@@ -221,7 +258,7 @@ impl Run<'_> {
     /// Phase 1: the configuration, how the topology changes against the live release, and the
     /// platform's variables (every relationship must have an endpoint in the environment).
     fn validate(&self) -> Result<((Project, Platform), Option<String>)> {
-        let project = self.source.project(self.store)?;
+        let project = self.source.project(&*self.store.get()?)?;
         let (platform, unresolved) = Platform::new(&project, self.env)?;
         if !unresolved.0.is_empty() {
             self.rec.line(
@@ -288,7 +325,8 @@ impl Run<'_> {
         let (identity, tree) = match self.source {
             source::Resolved::Slug { slug, from } => return self.promoted(slug, from),
             source::Resolved::Dir(dir) => {
-                let tree = reuse::source_tree(self.store, dir, self.target.root(), self.bars)?;
+                let store = self.store.get()?;
+                let tree = reuse::source_tree(&store, dir, self.target.root(), self.bars)?;
                 (reuse::TreeIdentity::Slug(tree), Some(tree))
             }
             source::Resolved::Git(c) => (reuse::TreeIdentity::Git(c.tree.clone()), None),
@@ -298,7 +336,7 @@ impl Run<'_> {
         let key = reuse::build_key(&identity, project, variables);
         self.rec.update(|r| r.tree = Some(key.to_hex()))?;
         if !self.opts.no_reuse {
-            if let Some(slug) = reuse::lookup(self.store, &key)? {
+            if let Some(slug) = reuse::lookup(&*self.store.get()?, &key)? {
                 self.rec.line(
                     Phase::Build,
                     &format!("reusing existing build {slug} for {identity} (build key {key})"),
@@ -319,30 +357,23 @@ impl Run<'_> {
                     Phase::Build,
                     &format!("exporting commit {} (tree {})", c.commit, c.tree),
                 )?;
-                let exported = c.export(self.store, self.bars)?;
-                source::without_mounts(self.store, exported, project)?
+                let store = self.store.get()?;
+                let exported = c.export(&store, self.bars)?;
+                source::without_mounts(&store, exported, project)?
             }
             (None, _) => unreachable!("only a git source is exported"),
         };
-        let dir = build::build_dir(self.target.root());
-        build::prepare(self.store, &tree, project, &dir, self.bars)?;
-        build::run_hook(project, platform, &key.to_hex(), &dir, self.rec)?;
-        if let Some(r) = init::compress(self.store, project, &dir, self.bars)? {
-            self.rec.line(
-                Phase::Build,
-                &format!(
-                    "static compression at level {}: {} assets, {} compressed, {} from cache, {} up to date",
-                    r.level, r.selected, r.compressed, r.from_cache, r.up_to_date
-                ),
-            )?;
-        }
-        let moved = init::move_to_init(&dir)?;
-        if !moved.is_empty() {
-            self.rec.line(
-                Phase::Build,
-                &format!("moved to {}/: {}", init::INIT_DIR, moved.join(", ")),
-            )?;
-        }
+        let paths = BuildPaths::of(self.target.root());
+        build::build_tree(
+            self.store,
+            &tree,
+            project,
+            platform,
+            &key.to_hex(),
+            &paths,
+            self.rec,
+            self.bars,
+        )?;
         let detail = format!("built {identity} (build key {key})");
         let built = Built {
             key,
@@ -354,7 +385,7 @@ impl Run<'_> {
 
     /// Phase 2 of a promotion: nothing is built, the slug is the build.
     fn promoted(&self, slug: &SlugId, from: &str) -> Result<(Built, Option<String>)> {
-        let rec = self.store.slug(slug)?;
+        let rec = self.store.get()?.slug(slug)?;
         let key = rec
             .labels
             .get(reuse::BUILD_KEY_LABEL)
@@ -390,7 +421,7 @@ impl Run<'_> {
                 return Ok((slug, Some(format!("reused slug {slug}"))));
             }
             None => {
-                let dir = build::build_dir(self.target.root());
+                let dir = BuildPaths::of(self.target.root()).dir;
                 let opts = SnapshotOptions {
                     excludes: crate::layout::snapshot_excludes(&dir, &[])?,
                     ref_name: Some(reuse::build_ref(&built.key)),
@@ -403,8 +434,9 @@ impl Run<'_> {
                     ],
                     ..SnapshotOptions::default()
                 };
-                let r = snapshot(self.store, &dir, &opts, self.bars)?;
-                slugstore::checkout::retention::remove_tree(&dir)?;
+                // The build directory stays for the next build, which syncs it (see `builddir`):
+                // unchanged files keep their inodes, so the stat cache spares them a rehash here.
+                let r = snapshot(&*self.store.get()?, &dir, &opts, self.bars)?;
                 self.rec.line(
                     Phase::Slug,
                     &format!(
@@ -422,7 +454,7 @@ impl Run<'_> {
     /// Phase 4: the release on disk, its mounts wired.
     fn release(&self, slug: &SlugId) -> Result<(PathBuf, Option<String>)> {
         let c = checkout(
-            self.store,
+            &*self.store.get()?,
             self.target.root(),
             slug,
             &self.opts.checkout,

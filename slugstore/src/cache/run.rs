@@ -61,6 +61,13 @@ pub struct RunOptions {
         arg(long = "signing-key", env = "SLUG_CACHE_KEY", value_name = "FILE")
     )]
     pub signing_key: Option<PathBuf>,
+    /// The deploy's keep area, where an earlier build's outputs wait for this step (set by `slug
+    /// deploy` for its build hook; see `slugstore::cache::keep`).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SLUG_CACHE_KEEP", value_name = "DIR", hide = true)
+    )]
+    pub keep: Option<PathBuf>,
     /// Wait at most this many seconds for another run of the same key.
     #[cfg_attr(
         feature = "clap",
@@ -84,6 +91,7 @@ impl Default for RunOptions {
             root: None,
             remote: None,
             signing_key: None,
+            keep: None,
             wait: 3600.0,
             command: Vec::new(),
         }
@@ -187,6 +195,17 @@ pub fn run(
         notes: Vec::new(),
         seconds: 0.0,
     };
+    if let Some(keep) = &opts.keep {
+        let rels: Vec<String> = outputs
+            .iter()
+            .map(|o| match wd.rel.as_str() {
+                "" => o.clone(),
+                at => format!("{at}/{o}"),
+            })
+            .collect();
+        super::keep::claim(keep, &rels)?;
+        super::keep::unpark(keep, &wd.root, &rels)?;
+    }
     let store = open()?;
     let mut found = record::get(&store, &key)?.map(|r| (r, Outcome::Hit));
     if found.is_none() {
