@@ -133,6 +133,9 @@ pub struct RunReport {
     pub restored: Option<Restored>,
     /// Whether the new entry was pushed to the remote.
     pub pushed: bool,
+    /// Bytes downloaded from the remote on a remote hit (its record and the pack bytes of the
+    /// objects the store lacked).
+    pub fetched_bytes: u64,
     /// Why something was not done (remote entry rejected, inputs changed during the run).
     pub notes: Vec<String>,
     /// Wall time in seconds.
@@ -192,6 +195,7 @@ pub fn run(
         files: 0,
         restored: None,
         pushed: false,
+        fetched_bytes: 0,
         notes: Vec::new(),
         seconds: 0.0,
     };
@@ -219,8 +223,12 @@ pub fn run(
             },
         )?;
         if let Some(remote) = &opts.remote {
-            found = super::remote::fetch(&store, remote, &key, &mut report.notes, io.note)?
-                .map(|r| (r, Outcome::RemoteHit));
+            found = super::remote::fetch(&store, remote, &key, &mut report.notes, io.note)?.map(
+                |(r, bytes)| {
+                    report.fetched_bytes = bytes;
+                    (r, Outcome::RemoteHit)
+                },
+            );
         }
     }
     if let Some((rec, outcome)) = found {
