@@ -130,6 +130,8 @@ fn a_magento_project_deploys_as_the_platform_would() {
     assert_eq!(build["PLATFORM_APPLICATION_NAME"], "mymagento");
     assert_eq!(build["PLATFORM_TREE_ID"], deploy["PLATFORM_TREE_ID"]);
     assert!(build.contains_key("PLATFORM_VARIABLES"));
+    // A directory kept between builds of the target, for composer's download cache and the like.
+    assert!(Path::new(&build["PLATFORM_CACHE_DIR"]).is_dir());
     for absent in [
         "PLATFORM_ENVIRONMENT",
         "PLATFORM_RELATIONSHIPS",

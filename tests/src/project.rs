@@ -113,6 +113,7 @@ impl Shop {
     /// Starts `slug --store STORE -q ARGS` in the background (stdout discarded).
     pub fn spawn_slug(&self, args: &[&str]) -> Child {
         Command::new(&self.bin)
+            .env("PATH", path_with(&self.bin))
             .arg("--store")
             .arg(self.store())
             .arg("-q")
@@ -136,14 +137,26 @@ impl Shop {
     }
 }
 
-/// Runs `slug --store STORE ARGS` in `cwd`, under the tests' deadline.
+/// Runs `slug --store STORE ARGS` in `cwd`, under the tests' deadline, with [`path_with`].
 pub fn run_slug(bin: &Path, store: &Path, cwd: &Path, args: &[&str]) -> Output {
     Command::new(bin)
+        .env("PATH", path_with(bin))
         .arg("--store")
         .arg(store)
         .args(args)
         .current_dir(cwd)
         .output_deadline()
+}
+
+/// The PATH with the directory of the `slug` binary `bin` first: build hooks call `slug cache run`,
+/// and must find the binary under test.
+pub fn path_with(bin: &Path) -> std::ffi::OsString {
+    let dir = bin.parent().expect("a binary is in a directory");
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).expect("the PATH joins")
 }
 
 /// `out` of `slug ARGS`, failing the test with its stderr when the command failed.

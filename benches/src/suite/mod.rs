@@ -7,8 +7,10 @@
 
 pub mod backend;
 pub mod backends;
+pub mod cache_hit;
 pub mod chart;
 pub mod checkout;
+pub mod deploy_cached;
 pub mod diff;
 pub mod exec;
 pub mod push_pull;
@@ -56,6 +58,10 @@ pub enum Scenario {
     Checkout,
     /// `slug diff` of the tree's slug and the churned tree's, against `diff -rq` of their checkouts.
     Diff,
+    /// Build cache hits on `vendor/` (into an empty dir, in place, from a remote), against `tar -x`.
+    CacheHit,
+    /// A deploy after a one-file change with the build steps cached, against `cp -al` of the tree.
+    DeployCached,
 }
 
 impl Scenario {
@@ -68,6 +74,8 @@ impl Scenario {
         Scenario::PushPull,
         Scenario::Checkout,
         Scenario::Diff,
+        Scenario::CacheHit,
+        Scenario::DeployCached,
     ];
 }
 
@@ -272,6 +280,8 @@ pub fn run(cfg: &Config) -> Result<Results> {
             Scenario::PushPull => rows.extend(push_pull::measure(&env, &mut skipped)?),
             Scenario::Checkout => rows.extend(checkout::measure(&env, &mut skipped)?),
             Scenario::Diff => rows.extend(diff::measure(&env, &mut skipped)?),
+            Scenario::CacheHit => rows.extend(cache_hit::measure(&env, &mut skipped)?),
+            Scenario::DeployCached => rows.extend(deploy_cached::measure(&env, &mut skipped)?),
         }
     }
     eprintln!("removing the scratch trees of the runs");
@@ -282,6 +292,8 @@ pub fn run(cfg: &Config) -> Result<Results> {
         push_pull::TARGETS,
         checkout::TARGETS,
         diff::TARGETS,
+        cache_hit::TARGETS,
+        deploy_cached::TARGETS,
     ]
     .concat();
     let targets = targets::check_all(&all_targets, &rows);

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use slugstore_deploy::deploy::{deploy, DeployOptions, DeployRecord, Event, GitSource, Source};
+use slugstore_deploy::deploy::{
+    deploy_reopening, DeployOptions, DeployRecord, Event, GitSource, Source,
+};
 use slugstore_deploy::environment::destination_for_branch;
 
 use crate::cmd::target_arg::TargetArg;
@@ -62,7 +64,11 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             eprintln!("{line}");
         }
     };
-    let record = deploy(&store, &source, &dest, &a.opts, &observer, &ctx.bars)?;
+    // The store is closed while hooks.build runs, so that `slug cache run` in the hook can open it.
+    let reopen = || ctx.open();
+    let record = deploy_reopening(
+        store, &reopen, &source, &dest, &a.opts, &observer, &ctx.bars,
+    )?;
     if ctx.global.json {
         ctx.print_json(&record);
     } else {

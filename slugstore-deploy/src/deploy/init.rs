@@ -75,3 +75,28 @@ pub fn move_to_init(dir: &Path) -> Result<Vec<&'static str>> {
     }
     Ok(moved)
 }
+
+/// Undoes [`move_to_init`] in a build directory kept from an earlier build: each `init/<path>` goes
+/// back to `<path>` when that is absent or an empty directory, so the outputs a cached step left
+/// under a mount are where the step will look for them (see [`super::builddir`]).
+pub fn move_back(dir: &Path) -> Result<()> {
+    for rel in INIT_PATHS {
+        let from = dir.join(INIT_DIR).join(rel);
+        if !fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let to = dir.join(rel);
+        match fs::symlink_metadata(&to) {
+            Ok(m) if m.is_dir() && fs::read_dir(&to).at(&to)?.next().is_none() => {
+                fs::remove_dir(&to).at(&to)?
+            }
+            Ok(_) => continue,
+            Err(_) => {
+                let parent = to.parent().expect("init paths have a parent");
+                fs::create_dir_all(parent).at(parent)?;
+            }
+        }
+        fs::rename(&from, &to).at(&from)?;
+    }
+    Ok(())
+}

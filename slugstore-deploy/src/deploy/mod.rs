@@ -24,7 +24,9 @@
 //!
 //! Deploys of one target are serialized by a lock file in `TARGET/deploys/`.
 
+mod access;
 pub mod build;
+pub mod builddir;
 pub mod git;
 pub mod hooks;
 pub mod init;
@@ -45,9 +47,11 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::status::GitCommit;
 pub use crate::status::{DeployRecord, Event, Observer, Phase, PhaseState, PhaseStatus, Recorder};
+pub use access::Reopen;
 pub use git::GitSource;
 pub use source::Source;
 
+use crate::deploy::access::StoreAccess;
 use crate::environment::Destination;
 use crate::error::{IoResultExt, Result};
 use run::Run;
@@ -81,8 +85,40 @@ pub struct DeployOptions {
 /// the record (`TARGET/deploys/<id>.json`) and log are written either way. A source that cannot be
 /// resolved (a directory that does not exist, a git revision the repository lacks) fails before any
 /// record is made.
+///
+/// `store` stays open (and locked) for the whole deploy, so `slug cache run` in `hooks.build` cannot
+/// open it: [`deploy_reopening`] lets the build hook use the store.
 pub fn deploy(
     store: &Store,
+    source: &Source,
+    dest: &Destination,
+    opts: &DeployOptions,
+    observer: Observer<'_>,
+    bars: &dyn ProgressBars,
+) -> Result<DeployRecord> {
+    deploy_with(StoreAccess::Held(store), source, dest, opts, observer, bars)
+}
+
+/// [`deploy`] with the store closed while `hooks.build` runs (so that `slug cache run` there can
+/// open it), and opened again with `reopen` when the next phase needs it.
+pub fn deploy_reopening(
+    store: Store,
+    reopen: Reopen<'_>,
+    source: &Source,
+    dest: &Destination,
+    opts: &DeployOptions,
+    observer: Observer<'_>,
+    bars: &dyn ProgressBars,
+) -> Result<DeployRecord> {
+    let access = StoreAccess::Owned {
+        store: Box::new(Some(store).into()),
+        reopen,
+    };
+    deploy_with(access, source, dest, opts, observer, bars)
+}
+
+fn deploy_with(
+    store: StoreAccess<'_>,
     source: &Source,
     dest: &Destination,
     opts: &DeployOptions,
@@ -103,7 +139,7 @@ pub fn deploy(
         }
     })?;
     let run = Run {
-        store,
+        store: &store,
         source: &source,
         target: &target,
         env: dest.env.as_ref(),

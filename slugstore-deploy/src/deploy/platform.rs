@@ -5,6 +5,7 @@
 //! | `PLATFORM_APPLICATION_NAME`, `PLATFORM_PROJECT` | the app's `name` | same |
 //! | `PLATFORM_TREE_ID` | the build key | same |
 //! | `PLATFORM_APP_DIR` | the build directory | the release |
+//! | `PLATFORM_CACHE_DIR` | `TARGET/cache`, kept between builds (added by [`super::build`]) | not set |
 //! | `PLATFORM_VARIABLES` | base64 JSON of every `variables` entry as `prefix:name` | same |
 //! | `PLATFORM_ENVIRONMENT`, `PLATFORM_BRANCH` | not set | the environment's name and branch |
 //! | `PLATFORM_ROUTES` | not set | base64 JSON of routes.yaml, `{default}` expanded |

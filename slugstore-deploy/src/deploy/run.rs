@@ -6,10 +6,11 @@ use slugstore::checkout::{checkout, Target};
 use slugstore::id::{ObjectId, SlugId};
 use slugstore::progress::ProgressBars;
 use slugstore::snapshot::{snapshot, SnapshotOptions};
-use slugstore::store::Store;
 
+use super::access::StoreAccess;
+use super::builddir::BuildPaths;
 use super::platform::Platform;
-use super::{build, hooks, init, post, relayout, release, reuse, source, DeployOptions};
+use super::{build, hooks, post, relayout, release, reuse, source, DeployOptions};
 use crate::config::{load_project, topology_change, Project};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
@@ -18,7 +19,7 @@ use crate::status::{Phase, PhaseState, Recorder};
 
 /// One deploy in progress.
 pub(super) struct Run<'a> {
-    pub(super) store: &'a Store,
+    pub(super) store: &'a StoreAccess<'a>,
     pub(super) source: &'a source::Resolved,
     pub(super) target: &'a Target,
     pub(super) env: Option<&'a Environment>,
@@ -97,7 +98,7 @@ impl Run<'_> {
     /// Phase 1: the configuration, how the topology changes against the live release, and the
     /// platform's variables (every relationship must have an endpoint in the environment).
     fn validate(&self) -> Result<((Project, Platform), Option<String>)> {
-        let project = self.source.project(self.store)?;
+        let project = self.source.project(&*self.store.get()?)?;
         let (platform, unresolved) = Platform::new(&project, self.env)?;
         if !unresolved.0.is_empty() {
             self.rec.line(
@@ -164,7 +165,8 @@ impl Run<'_> {
         let (identity, tree) = match self.source {
             source::Resolved::Slug { slug, from } => return self.promoted(slug, from),
             source::Resolved::Dir(dir) => {
-                let tree = reuse::source_tree(self.store, dir, self.target.root(), self.bars)?;
+                let store = self.store.get()?;
+                let tree = reuse::source_tree(&store, dir, self.target.root(), self.bars)?;
                 (reuse::TreeIdentity::Slug(tree), Some(tree))
             }
             source::Resolved::Git(c) => (reuse::TreeIdentity::Git(c.tree.clone()), None),
@@ -174,7 +176,7 @@ impl Run<'_> {
         let key = reuse::build_key(&identity, project, variables);
         self.rec.update(|r| r.tree = Some(key.to_hex()))?;
         if !self.opts.no_reuse {
-            if let Some(slug) = reuse::lookup(self.store, &key)? {
+            if let Some(slug) = reuse::lookup(&*self.store.get()?, &key)? {
                 self.rec.line(
                     Phase::Build,
                     &format!("reusing existing build {slug} for {identity} (build key {key})"),
@@ -195,30 +197,23 @@ impl Run<'_> {
                     Phase::Build,
                     &format!("exporting commit {} (tree {})", c.commit, c.tree),
                 )?;
-                let exported = c.export(self.store, self.bars)?;
-                source::without_mounts(self.store, exported, project)?
+                let store = self.store.get()?;
+                let exported = c.export(&store, self.bars)?;
+                source::without_mounts(&store, exported, project)?
             }
             (None, _) => unreachable!("only a git source is exported"),
         };
-        let dir = build::build_dir(self.target.root());
-        build::prepare(self.store, &tree, project, &dir, self.bars)?;
-        build::run_hook(project, platform, &key.to_hex(), &dir, self.rec)?;
-        if let Some(r) = init::compress(self.store, project, &dir, self.bars)? {
-            self.rec.line(
-                Phase::Build,
-                &format!(
-                    "static compression at level {}: {} assets, {} compressed, {} from cache, {} up to date",
-                    r.level, r.selected, r.compressed, r.from_cache, r.up_to_date
-                ),
-            )?;
-        }
-        let moved = init::move_to_init(&dir)?;
-        if !moved.is_empty() {
-            self.rec.line(
-                Phase::Build,
-                &format!("moved to {}/: {}", init::INIT_DIR, moved.join(", ")),
-            )?;
-        }
+        let paths = BuildPaths::of(self.target.root());
+        build::build_tree(
+            self.store,
+            &tree,
+            project,
+            platform,
+            &key.to_hex(),
+            &paths,
+            self.rec,
+            self.bars,
+        )?;
         let detail = format!("built {identity} (build key {key})");
         let built = Built {
             key,
@@ -230,7 +225,7 @@ impl Run<'_> {
 
     /// Phase 2 of a promotion: nothing is built, the slug is the build.
     fn promoted(&self, slug: &SlugId, from: &str) -> Result<(Built, Option<String>)> {
-        let rec = self.store.slug(slug)?;
+        let rec = self.store.get()?.slug(slug)?;
         let key = rec
             .labels
             .get(reuse::BUILD_KEY_LABEL)
@@ -266,7 +261,7 @@ impl Run<'_> {
                 return Ok((slug, Some(format!("reused slug {slug}"))));
             }
             None => {
-                let dir = build::build_dir(self.target.root());
+                let dir = BuildPaths::of(self.target.root()).dir;
                 let opts = SnapshotOptions {
                     excludes: crate::layout::snapshot_excludes(&dir, &[])?,
                     ref_name: Some(reuse::build_ref(&built.key)),
@@ -279,8 +274,9 @@ impl Run<'_> {
                     ],
                     ..SnapshotOptions::default()
                 };
-                let r = snapshot(self.store, &dir, &opts, self.bars)?;
-                slugstore::checkout::retention::remove_tree(&dir)?;
+                // The build directory stays for the next build, which syncs it (see `builddir`):
+                // unchanged files keep their inodes, so the stat cache spares them a rehash here.
+                let r = snapshot(&*self.store.get()?, &dir, &opts, self.bars)?;
                 self.rec.line(
                     Phase::Slug,
                     &format!(
@@ -298,7 +294,7 @@ impl Run<'_> {
     /// Phase 4: the release on disk, its mounts wired.
     fn release(&self, slug: &SlugId) -> Result<(PathBuf, Option<String>)> {
         let c = checkout(
-            self.store,
+            &*self.store.get()?,
             self.target.root(),
             slug,
             &self.opts.checkout,

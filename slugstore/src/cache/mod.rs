@@ -14,7 +14,8 @@
 //! store ([`mod@remote`]) as records signed with ed25519 ([`sign`]).
 //!
 //! One file per job: `key` (the canonical key), `inputs` and `glob` (resolving inputs), `outputs`
-//! (storing them), `restore` (putting them back), `exec` (running the command), `lock` (one run per
+//! (storing them), `restore` (putting them back), `keep` (a deploy's outputs of the last build,
+//! parked until a step claims them), `exec` (running the command), `lock` (one run per
 //! key at a time), `run` (the whole step), and the four above.
 
 pub mod evict;
@@ -22,6 +23,7 @@ pub mod exec;
 pub mod explain;
 pub mod glob;
 pub mod inputs;
+pub mod keep;
 pub mod key;
 pub mod lock;
 pub mod outputs;

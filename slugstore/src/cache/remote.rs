@@ -26,14 +26,15 @@ pub fn record_key(key: &ObjectId) -> String {
 }
 
 /// Looks `key` up in the remote `name`: a trusted record whose objects all arrive intact is
-/// recorded locally and returned; anything else is a miss, said through `note` and `notes`.
+/// recorded locally and returned with the bytes downloaded (the record and the pack bytes of the
+/// objects the store lacked); anything else is a miss, said through `note` and `notes`.
 pub fn fetch(
     store: &Store,
     name: &str,
     key: &ObjectId,
     notes: &mut Vec<String>,
     note: &dyn Fn(&str),
-) -> Result<Option<Record>> {
+) -> Result<Option<(Record, u64)>> {
     match try_fetch(store, name, key) {
         Ok(found) => Ok(found),
         Err(e) => {
@@ -45,13 +46,13 @@ pub fn fetch(
     }
 }
 
-fn try_fetch(store: &Store, name: &str, key: &ObjectId) -> Result<Option<Record>> {
+fn try_fetch(store: &Store, name: &str, key: &ObjectId) -> Result<Option<(Record, u64)>> {
     let r = rem::open(store, name)?;
     let Some(bytes) = r.backend.get(&record_key(key))? else {
         return Ok(None);
     };
     let rec = sign::verified(store, &bytes, key)?;
-    rem::pull(
+    let pulled = rem::pull(
         store,
         r.backend.as_ref(),
         &r.cache_dir,
@@ -62,7 +63,7 @@ fn try_fetch(store: &Store, name: &str, key: &ObjectId) -> Result<Option<Record>
     let mut b = store.index().batch();
     record::stage_put(&mut b, &rec);
     b.commit()?;
-    Ok(Some(rec))
+    Ok(Some((rec, bytes.len() as u64 + pulled.bytes_fetched)))
 }
 
 /// Pushes the entry `rec` to the remote `name`, signed with the key at `signing_key`: its objects,

@@ -22,9 +22,9 @@ use super::outputs::entries_under;
 use super::record::Record;
 use crate::error::{IoResultExt, Result};
 use crate::id::ObjectId;
-use crate::slug::{Entry, EntryKind};
-use crate::snapshot::scan_tree;
-use crate::store::Store;
+use crate::slug::{Entry, EntryKind, Manifest};
+use crate::snapshot::{scan_tree, TreeScan};
+use crate::store::{ObjectWriter, Store};
 
 /// What a restore of outputs did.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -59,16 +59,8 @@ pub fn restore_outputs(store: &Store, wd: &Workdir, rec: &Record) -> Result<Rest
         let mut have: HashMap<Vec<u8>, EntryKind> = HashMap::new();
         match fs::symlink_metadata(&abs) {
             Ok(m) if m.is_dir() && top.kind == EntryKind::Dir => {
-                let canon = abs.canonicalize().at(&abs)?;
-                let scan = scan_tree(store, &writer, &canon, &store_excluded(store, &canon)?)?;
                 have.insert(top.path.clone(), EntryKind::Dir);
-                for e in scan.manifest.entries() {
-                    let mut p = top.path.clone();
-                    p.push(b'/');
-                    p.extend_from_slice(&e.path);
-                    have.insert(p, e.kind.clone());
-                }
-                scans.push(scan);
+                scans.push(scan_in_place(store, &writer, &abs, &top.path, &mut have)?);
             }
             Ok(m) if m.is_file() && matches!(top.kind, EntryKind::File { .. }) => {
                 let bytes = fs::read(&abs).at(&abs)?;
@@ -88,8 +80,8 @@ pub fn restore_outputs(store: &Store, wd: &Workdir, rec: &Record) -> Result<Rest
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(crate::Error::io(&abs, e)),
         }
-        done.removed += remove_extra(wd, &want, &have)?;
-        let r = write_missing(store, wd, &want, &have)?;
+        done.removed += remove_extra(&wd.cwd, &want, &have)?;
+        let r = write_missing(store, &wd.cwd, &want, &have)?;
         done.written += r.written;
         done.kept += r.kept;
     }
@@ -103,8 +95,51 @@ pub fn restore_outputs(store: &Store, wd: &Workdir, rec: &Record) -> Result<Rest
     Ok(done)
 }
 
+/// Brings the directory `dir` to exactly the tree `manifest`: every entry of it, nothing else (the
+/// store excepted, when it lies inside). Only what differs is written or removed; what is in place
+/// is learnt through the stat cache, as for an output, so an unchanged file is neither read nor
+/// rewritten and keeps its inode.
+pub fn sync_dir(store: &Store, manifest: &Manifest, dir: &Path) -> Result<Restored> {
+    fs::create_dir_all(dir).at(dir)?;
+    let writer = store.writer();
+    let mut have = HashMap::new();
+    let scan = scan_in_place(store, &writer, dir, b"", &mut have)?;
+    let want: Vec<&Entry> = manifest.entries().iter().collect();
+    let removed = remove_extra(dir, &want, &have)?;
+    let mut done = write_missing(store, dir, &want, &have)?;
+    done.removed = removed;
+    let staged = writer.finish()?;
+    let mut batch = store.index().batch();
+    staged.stage(&mut batch)?;
+    scan.stage(&mut batch)?;
+    batch.commit()?;
+    Ok(done)
+}
+
+/// Scans the directory `abs` through the stat cache into `have`, each path under `prefix` (none
+/// when empty).
+fn scan_in_place(
+    store: &Store,
+    writer: &ObjectWriter<'_>,
+    abs: &Path,
+    prefix: &[u8],
+    have: &mut HashMap<Vec<u8>, EntryKind>,
+) -> Result<TreeScan> {
+    let canon = abs.canonicalize().at(abs)?;
+    let scan = scan_tree(store, writer, &canon, &store_excluded(store, &canon)?)?;
+    for e in scan.manifest.entries() {
+        let mut p = prefix.to_vec();
+        if !p.is_empty() {
+            p.push(b'/');
+        }
+        p.extend_from_slice(&e.path);
+        have.insert(p, e.kind.clone());
+    }
+    Ok(scan)
+}
+
 /// Removes what is in place but not wanted, or wanted as something else; returns how many paths.
-fn remove_extra(wd: &Workdir, want: &[&Entry], have: &HashMap<Vec<u8>, EntryKind>) -> Result<u64> {
+fn remove_extra(base: &Path, want: &[&Entry], have: &HashMap<Vec<u8>, EntryKind>) -> Result<u64> {
     let wanted: HashMap<&[u8], &EntryKind> =
         want.iter().map(|e| (e.path.as_slice(), &e.kind)).collect();
     let mut stale: Vec<&Vec<u8>> = have
@@ -125,7 +160,7 @@ fn remove_extra(wd: &Workdir, want: &[&Entry], have: &HashMap<Vec<u8>, EntryKind
         if *kind == EntryKind::Dir && wanted.get(p.as_slice()) == Some(&&EntryKind::Dir) {
             continue;
         }
-        remove_any(&wd.cwd.join(os(p)))?;
+        remove_any(&base.join(os(p)))?;
         removed += 1;
         gone = Some(p);
     }
@@ -135,13 +170,13 @@ fn remove_extra(wd: &Workdir, want: &[&Entry], have: &HashMap<Vec<u8>, EntryKind
 /// Creates the wanted directories, files and symlinks that are not in place as wanted.
 fn write_missing(
     store: &Store,
-    wd: &Workdir,
+    base: &Path,
     want: &[&Entry],
     have: &HashMap<Vec<u8>, EntryKind>,
 ) -> Result<Restored> {
     let in_place = |e: &Entry| have.get(&e.path) == Some(&e.kind);
     for e in want.iter().filter(|e| e.kind == EntryKind::Dir) {
-        let p = wd.cwd.join(e.os_path());
+        let p = base.join(e.os_path());
         if !in_place(e) {
             fs::create_dir(&p).at(&p)?;
         }
@@ -155,13 +190,13 @@ fn write_missing(
     let todo: Vec<&&Entry> = files.iter().copied().filter(|e| !in_place(e)).collect();
     todo.par_iter().try_for_each(|e| -> Result<()> {
         if let EntryKind::File { size, id, .. } = &e.kind {
-            crate::restore::write_file(store, id, *size, e, &wd.cwd.join(e.os_path()))?;
+            crate::restore::write_file(store, id, *size, e, &base.join(e.os_path()))?;
         }
         Ok(())
     })?;
     for e in want {
         if let (EntryKind::Symlink { target }, false) = (&e.kind, in_place(e)) {
-            let p = wd.cwd.join(e.os_path());
+            let p = base.join(e.os_path());
             std::os::unix::fs::symlink(os(target), &p).at(&p)?;
         }
     }

@@ -61,6 +61,13 @@ pub struct RunOptions {
         arg(long = "signing-key", env = "SLUG_CACHE_KEY", value_name = "FILE")
     )]
     pub signing_key: Option<PathBuf>,
+    /// The deploy's keep area, where an earlier build's outputs wait for this step (set by `slug
+    /// deploy` for its build hook; see `slugstore::cache::keep`).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SLUG_CACHE_KEEP", value_name = "DIR", hide = true)
+    )]
+    pub keep: Option<PathBuf>,
     /// Wait at most this many seconds for another run of the same key.
     #[cfg_attr(
         feature = "clap",
@@ -84,6 +91,7 @@ impl Default for RunOptions {
             root: None,
             remote: None,
             signing_key: None,
+            keep: None,
             wait: 3600.0,
             command: Vec::new(),
         }
@@ -125,6 +133,9 @@ pub struct RunReport {
     pub restored: Option<Restored>,
     /// Whether the new entry was pushed to the remote.
     pub pushed: bool,
+    /// Bytes downloaded from the remote on a remote hit (its record and the pack bytes of the
+    /// objects the store lacked).
+    pub fetched_bytes: u64,
     /// Why something was not done (remote entry rejected, inputs changed during the run).
     pub notes: Vec<String>,
     /// Wall time in seconds.
@@ -184,9 +195,21 @@ pub fn run(
         files: 0,
         restored: None,
         pushed: false,
+        fetched_bytes: 0,
         notes: Vec::new(),
         seconds: 0.0,
     };
+    if let Some(keep) = &opts.keep {
+        let rels: Vec<String> = outputs
+            .iter()
+            .map(|o| match wd.rel.as_str() {
+                "" => o.clone(),
+                at => format!("{at}/{o}"),
+            })
+            .collect();
+        super::keep::claim(keep, &rels)?;
+        super::keep::unpark(keep, &wd.root, &rels)?;
+    }
     let store = open()?;
     let mut found = record::get(&store, &key)?.map(|r| (r, Outcome::Hit));
     if found.is_none() {
@@ -200,8 +223,12 @@ pub fn run(
             },
         )?;
         if let Some(remote) = &opts.remote {
-            found = super::remote::fetch(&store, remote, &key, &mut report.notes, io.note)?
-                .map(|r| (r, Outcome::RemoteHit));
+            found = super::remote::fetch(&store, remote, &key, &mut report.notes, io.note)?.map(
+                |(r, bytes)| {
+                    report.fetched_bytes = bytes;
+                    (r, Outcome::RemoteHit)
+                },
+            );
         }
     }
     if let Some((rec, outcome)) = found {

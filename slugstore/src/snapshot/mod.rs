@@ -37,8 +37,8 @@ use crate::store::index::tree_key;
 use crate::store::Store;
 use crate::store::{commit_manifest, SlugMeta};
 use stat_cache::{ns_since_epoch, stat_entry, RACY_MARGIN};
-pub(crate) use tree_scan::scan_tree;
 use tree_scan::{into_manifest, walk_and_read};
+pub(crate) use tree_scan::{scan_tree, TreeScan};
 
 /// What to snapshot and how to record it.
 #[derive(Debug, Clone, Default, Serialize)]
