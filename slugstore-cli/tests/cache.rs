@@ -350,13 +350,34 @@ fn eviction_by_size_and_gc() {
         "restored, not run again"
     );
 
-    let out = ok(
-        run(slug(&b.store).args(["prune", "--cache-max-size", "1K", "--json"])),
-        "evict",
+    // A dry run of eviction with a slug policy says exactly what the real run then does.
+    ok(
+        run(slug(&b.store).arg("snapshot").arg(&b.build)),
+        "a slug to prune",
     );
+    let policy = [
+        "prune",
+        "--keep-last",
+        "0",
+        "--cache-max-size",
+        "1K",
+        "--json",
+    ];
+    let dry = ok(run(slug(&b.store).args(policy).arg("--dry-run")), "dry run");
+    let dry: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(b.entries(), 1, "a dry run evicts nothing");
+    let out = ok(run(slug(&b.store).args(policy)), "evict");
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["cache_evicted"].as_array().unwrap().len(), 1);
     assert_eq!(b.entries(), 0);
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        let pruned = v["pruned"].as_array().unwrap();
+        pruned.iter().map(|s| s["id"].to_string()).collect()
+    };
+    assert_eq!(ids(&r).len(), 1, "the snapshot is pruned: {r}");
+    assert_eq!(ids(&dry), ids(&r), "dry run {dry}\nreal run {r}");
+    assert_eq!(dry["kept"], r["kept"], "dry run {dry}\nreal run {r}");
+    assert_eq!(dry["cache_evicted"], r["cache_evicted"]);
     let out = ok(run(slug(&b.store).args(["gc", "--json"])), "gc");
     let g: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(g["objects_freed"].as_u64().unwrap() >= 2, "{g}");

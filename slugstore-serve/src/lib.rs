@@ -27,13 +27,28 @@
 //!   (which a cross-site form cannot send), compared in constant time; a wrong token changes nothing
 //!   (HTTP 401). The page's scripts and styles are served files under a strict Content-Security-Policy.
 //!
-//! ```no_run
+//! ```
+//! use std::io::{Read, Write};
 //! use slugstore_serve::{ServeOptions, Server, Token};
 //!
-//! let opts = ServeOptions::new(Token::generate().unwrap());
-//! let server = Server::bind(".slugstore".as_ref(), opts).unwrap();
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = dir.path().join("store");
+//! slugstore::Store::init(&store, &Default::default()).unwrap();
+//!
+//! let mut opts = ServeOptions::new(Token::generate().unwrap());
+//! opts.listen = "127.0.0.1:0".parse().unwrap(); // any free port
+//! let server = Server::bind(&store, opts).unwrap();
+//! let addr = server.addr();
 //! println!("serving {}", server.url());
-//! server.run(); // until the process ends
+//! std::thread::spawn(move || server.run()); // until the process ends
+//!
+//! // What the page reads: the environments, as JSON.
+//! let mut conn = std::net::TcpStream::connect(addr).unwrap();
+//! conn.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+//! write!(conn, "GET /api/status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+//! let mut answer = String::new();
+//! conn.read_to_string(&mut answer).unwrap();
+//! assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 //! ```
 
 mod api;

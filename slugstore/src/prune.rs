@@ -122,8 +122,15 @@ pub fn prune(store: &Store, opts: &PruneOptions) -> Result<PruneReport> {
         });
     }
     let dropped = dropped_refs(store, &opts.drop_refs)?;
-    let protected = protected_slugs(store, &opts.protect, &dropped)?;
-    let slugs = store.slugs()?;
+    let protected = protected_slugs(store, &opts.protect, &dropped, &cache_evicted)?;
+    let mut slugs = store.slugs()?;
+    if opts.dry_run {
+        // An evicted entry takes its outputs' slug with it (unless something else holds it, which
+        // then protects it): a dry run, which evicted nothing, counts it gone as the real run does.
+        slugs.retain(|r| {
+            !cache_evicted.iter().any(|e| e.slug == r.id) || protected.contains_key(&r.id)
+        });
+    }
     let candidates = candidates(store, &slugs, opts.ref_name.as_deref())?;
     let mut keep: HashSet<SlugId> = HashSet::new();
     if let Some(n) = opts.keep_last {
@@ -226,6 +233,7 @@ fn protected_slugs(
     store: &Store,
     explicit: &[String],
     dropped: &[DroppedRef],
+    evicted: &[crate::cache::EntrySummary],
 ) -> Result<BTreeMap<SlugId, Vec<String>>> {
     let mut out: BTreeMap<SlugId, Vec<String>> = BTreeMap::new();
     for (name, id) in store.index().refs()? {
@@ -244,7 +252,9 @@ fn protected_slugs(
                 .push(format!("live on {target}"));
         }
     }
-    for (id, why) in crate::cache::evict::protected(store)? {
+    // A dry run evicted nothing: its entries still name their slugs, but protect nothing the real run
+    // would keep.
+    for (id, why) in crate::cache::evict::protected(store, evicted)? {
         out.entry(id).or_default().push(why);
     }
     for name in explicit {

@@ -13,7 +13,7 @@ use std::ops::Deref;
 use crate::error::Result;
 use slugstore::store::Store;
 
-/// Opens the store again after [`StoreAccess::release`].
+/// Opens the store again after the deploy closed it for the build hook.
 pub type Reopen<'a> = &'a dyn Fn() -> slugstore::Result<Store>;
 
 /// The store of one deploy.

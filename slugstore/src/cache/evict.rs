@@ -146,9 +146,10 @@ fn drop_entries(store: &Store, entries: &[EntrySummary]) -> Result<()> {
 }
 
 /// The slugs cache entries keep, with why (for `slug prune`).
-pub fn protected(store: &Store) -> Result<Vec<(SlugId, String)>> {
+pub fn protected(store: &Store, evicted: &[EntrySummary]) -> Result<Vec<(SlugId, String)>> {
     Ok(record::all(store)?
         .into_iter()
+        .filter(|r| !evicted.iter().any(|e| e.key == r.key))
         .map(|r| (r.slug, format!("cache entry {}", r.parts.name)))
         .collect())
 }
