@@ -11,7 +11,9 @@
 //!    ([`slugstore::cache::keep`]); a hit of the new build claims them back, in place and equal.
 //! 3. The directory is compared with the source tree through the stat cache and only the paths that
 //!    differ are written or removed ([`slugstore::cache::restore::sync_dir`]): an unchanged file
-//!    keeps its inode, every file the source lacks (earlier hooks' output included) is removed.
+//!    keeps its inode, every file the source lacks (earlier hooks' output included) is removed. The
+//!    stat-cache entries of what is away (the parked outputs, `init/`) are kept, so the slug phase
+//!    knows those files again when they are back, same inodes, after the hook.
 //!
 //! Crash safety: `TARGET/build.synced` records the source tree the directory was synced to. It is
 //! removed before the directory is touched and written (atomically) only once the sync completed, so
@@ -109,7 +111,12 @@ pub fn prepare(
         Some(from) if dir.is_dir() => {
             init::move_back(dir)?;
             let parked = keep::park(&paths.keep, dir)?;
-            let r = sync_dir(store, &store.manifest(tree)?, dir)?;
+            // The parked outputs come back when their steps hit, and `init/` is made again after
+            // the hook from the same files: their stat-cache entries must outlive this scan, or
+            // the slug phase reads every one of those files again.
+            let mut away = parked.clone();
+            away.push(init::INIT_DIR.to_owned());
+            let r = sync_dir(store, &store.manifest(tree)?, dir, &away)?;
             Prepared {
                 from: Some(from),
                 written: r.written,

@@ -115,7 +115,8 @@ pub fn resolve(store: &Store, wd: &Workdir, spec: &InputSpec) -> Result<Vec<Inpu
         let tree = match fs::metadata(&abs) {
             Ok(m) if m.is_dir() => {
                 let abs = abs.canonicalize().at(&abs)?;
-                let scan = scan_tree(store, &writer, &abs, &store_excluded(store, &abs)?)?;
+                let ex = store_excluded(store, &abs)?;
+                let scan = scan_tree(store, &writer, &abs, scan::WalkSpec::new(&ex))?;
                 let (id, _) = writer.add_at_level(&scan.manifest.encode(), MANIFEST_LEVEL)?;
                 scans.push(scan);
                 Some(id)
@@ -173,7 +174,8 @@ fn resolve_glob(store: &Store, wd: &Workdir, pattern: &str) -> Result<Input> {
     let (base, abs) = wd.path(&glob::base(&pattern))?;
     let mut files = Vec::new();
     if fs::metadata(&abs).is_ok_and(|m| m.is_dir()) {
-        let walked = scan::walk(&abs, &store_excluded(store, &abs.canonicalize().at(&abs)?)?)?;
+        let ex = store_excluded(store, &abs.canonicalize().at(&abs)?)?;
+        let walked = scan::walk(&abs, scan::WalkSpec::new(&ex))?;
         for w in walked.entries {
             let Found::File(_) = w.found else { continue };
             let rel = String::from_utf8_lossy(&w.rel);

@@ -20,6 +20,14 @@ pub struct KeyLock {
     _file: File,
 }
 
+/// Takes the lock of `key` in the store at `store_root` if no other process holds it.
+pub fn try_lock_key(store_root: &Path, key: &ObjectId) -> Result<Option<KeyLock>> {
+    let dir = store_root.join("cache").join("locks");
+    std::fs::create_dir_all(&dir).at(&dir)?;
+    let path = dir.join(key.to_hex());
+    Ok(lock_file(&path, Lock::ExclusiveNoWait)?.map(|file| KeyLock { _file: file }))
+}
+
 /// Takes the lock of `key` in the store at `store_root`, waiting at most `deadline`; `on_wait` is
 /// called once if another process holds it.
 pub fn lock_key(
@@ -29,14 +37,11 @@ pub fn lock_key(
     deadline: Duration,
     on_wait: &dyn Fn(),
 ) -> Result<KeyLock> {
-    let dir = store_root.join("cache").join("locks");
-    std::fs::create_dir_all(&dir).at(&dir)?;
-    let path = dir.join(key.to_hex());
     let start = Instant::now();
     let mut announced = false;
     loop {
-        if let Some(file) = lock_file(&path, Lock::ExclusiveNoWait)? {
-            return Ok(KeyLock { _file: file });
+        if let Some(lock) = try_lock_key(store_root, key)? {
+            return Ok(lock);
         }
         if start.elapsed() >= deadline {
             return Err(Error::CacheBusy {

@@ -17,6 +17,7 @@ use std::os::unix::fs::PermissionsExt;
 use super::inputs::{store_excluded, Workdir};
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::{ObjectId, SlugId};
+use crate::scan::WalkSpec;
 use crate::slug::{Entry, EntryKind, Manifest, TreeStats};
 use crate::snapshot::scan_tree;
 use crate::store::{commit_manifest, SlugMeta};
@@ -99,7 +100,8 @@ pub fn capture(
         let path = rel.as_bytes().to_vec();
         let kind = if meta.is_dir() {
             let canon = abs.canonicalize().at(&abs)?;
-            let scan = scan_tree(store, &writer, &canon, &store_excluded(store, &canon)?)?;
+            let ex = store_excluded(store, &canon)?;
+            let scan = scan_tree(store, &writer, &canon, WalkSpec::new(&ex))?;
             for e in scan.manifest.entries() {
                 let mut p = path.clone();
                 p.push(b'/');

@@ -7,15 +7,19 @@
 //! new, private, writable files (mode 0644 or 0755), never hardlinks into the store or a release:
 //! later steps edit earlier outputs (`composer dump-autoload` rewrites `vendor/composer`), and a
 //! hardlink would let them write into every other copy.
+//!
+//! A warm hit is a stat pass, so its cost is the number of system calls per entry. The scan and the
+//! record's tree are both sorted by path, and are compared by one merge of the two lists (no map of
+//! 50k paths to build and hash). Directories are 0755 in a slug; the scan notes the ones in place
+//! whose mode differs (an `fstat` of the descriptor it has open), so only those, and the ones
+//! created, are `chmod`ed: a `chmod` is a path lookup and a journalled inode update, and doing it for
+//! every directory cost a warm hit more than its directory reads.
 
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-// Maps keyed by the paths of a whole output tree: foldhash, as everywhere paths are hashed (SipHash
-// showed in the profile of a warm hit).
-use foldhash::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -23,10 +27,15 @@ use super::inputs::{store_excluded, Workdir};
 use super::outputs::entries_under;
 use super::record::Record;
 use crate::error::{IoResultExt, Result};
+use crate::fsutil;
 use crate::id::ObjectId;
+use crate::scan::WalkSpec;
 use crate::slug::{Entry, EntryKind, Manifest};
 use crate::snapshot::{scan_tree, TreeScan};
 use crate::store::{ObjectWriter, Store};
+
+/// The mode of every directory in a slug.
+const DIR_MODE: u32 = 0o755;
 
 /// What a restore of outputs did.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -37,6 +46,14 @@ pub struct Restored {
     pub kept: u64,
     /// Paths removed because the record does not have them (or has something else there).
     pub removed: u64,
+}
+
+impl Restored {
+    fn add(&mut self, other: Restored) {
+        self.written += other.written;
+        self.kept += other.kept;
+        self.removed += other.removed;
+    }
 }
 
 /// Brings every output of `rec` to its recorded state under `wd`.
@@ -57,35 +74,40 @@ pub fn restore_outputs(store: &Store, wd: &Workdir, rec: &Record) -> Result<Rest
                 format!("its tree has no output `{rel}`"),
             ));
         };
-        // What is in place, by path relative to the cwd.
-        let mut have: HashMap<Vec<u8>, EntryKind> = HashMap::default();
-        match fs::symlink_metadata(&abs) {
+        let target = Target {
+            base: &wd.cwd,
+            at: &abs,
+            strip: top.path.len() + 1,
+        };
+        let r = match fs::symlink_metadata(&abs) {
             Ok(m) if m.is_dir() && top.kind == EntryKind::Dir => {
-                have.insert(top.path.clone(), EntryKind::Dir);
-                scans.push(scan_in_place(store, &writer, &abs, &top.path, &mut have)?);
+                let scan = scan_in_place(store, &writer, &abs)?;
+                let have = InPlace::scanned(Some(EntryKind::Dir), &scan);
+                let r = apply(store, &target, &want, &have)?;
+                scans.push(scan);
+                r
             }
             Ok(m) if m.is_file() && matches!(top.kind, EntryKind::File { .. }) => {
                 let bytes = fs::read(&abs).at(&abs)?;
-                have.insert(
-                    top.path.clone(),
-                    EntryKind::File {
-                        size: bytes.len() as u64,
-                        id: ObjectId::hash(&bytes),
-                        executable: m.permissions().mode() & 0o111 != 0,
-                    },
-                );
+                let kind = EntryKind::File {
+                    size: bytes.len() as u64,
+                    id: ObjectId::hash(&bytes),
+                    executable: m.permissions().mode() & 0o111 != 0,
+                };
+                apply(store, &target, &want, &InPlace::root_only(kind))?
             }
             Ok(_) => {
                 remove_any(&abs)?;
-                done.removed += 1;
+                let mut r = apply(store, &target, &want, &InPlace::nothing())?;
+                r.removed += 1;
+                r
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                apply(store, &target, &want, &InPlace::nothing())?
+            }
             Err(e) => return Err(crate::Error::io(&abs, e)),
-        }
-        done.removed += remove_extra(&wd.cwd, &want, &have)?;
-        let r = write_missing(store, &wd.cwd, &want, &have)?;
-        done.written += r.written;
-        done.kept += r.kept;
+        };
+        done.add(r);
     }
     let staged = writer.finish()?;
     let mut batch = store.index().batch();
@@ -101,15 +123,28 @@ pub fn restore_outputs(store: &Store, wd: &Workdir, rec: &Record) -> Result<Rest
 /// store excepted, when it lies inside). Only what differs is written or removed; what is in place
 /// is learnt through the stat cache, as for an output, so an unchanged file is neither read nor
 /// rewritten and keeps its inode.
-pub fn sync_dir(store: &Store, manifest: &Manifest, dir: &Path) -> Result<Restored> {
+///
+/// `keep_cached` names subtrees (relative paths) moved out of `dir` for a while, whose stat-cache
+/// entries must survive this scan not finding them (see [`TreeScan::keep_cached_under`]): a later
+/// scan of `dir` then knows their files again when they come back.
+pub fn sync_dir(
+    store: &Store,
+    manifest: &Manifest,
+    dir: &Path,
+    keep_cached: &[String],
+) -> Result<Restored> {
     fs::create_dir_all(dir).at(dir)?;
     let writer = store.writer();
-    let mut have = HashMap::default();
-    let scan = scan_in_place(store, &writer, dir, b"", &mut have)?;
+    let mut scan = scan_in_place(store, &writer, dir)?;
+    let keep: Vec<&[u8]> = keep_cached.iter().map(|p| p.as_bytes()).collect();
+    scan.keep_cached_under(&keep);
     let want: Vec<&Entry> = manifest.entries().iter().collect();
-    let removed = remove_extra(dir, &want, &have)?;
-    let mut done = write_missing(store, dir, &want, &have)?;
-    done.removed = removed;
+    let target = Target {
+        base: dir,
+        at: dir,
+        strip: 0,
+    };
+    let done = apply(store, &target, &want, &InPlace::scanned(None, &scan))?;
     let staged = writer.finish()?;
     let mut batch = store.index().batch();
     staged.stage(&mut batch)?;
@@ -118,94 +153,181 @@ pub fn sync_dir(store: &Store, manifest: &Manifest, dir: &Path) -> Result<Restor
     Ok(done)
 }
 
-/// Scans the directory `abs` through the stat cache into `have`, each path under `prefix` (none
-/// when empty).
-fn scan_in_place(
-    store: &Store,
-    writer: &ObjectWriter<'_>,
-    abs: &Path,
-    prefix: &[u8],
-    have: &mut HashMap<Vec<u8>, EntryKind>,
-) -> Result<TreeScan> {
+/// Scans the directory `abs` through the stat cache, noting its directories of another mode.
+fn scan_in_place(store: &Store, writer: &ObjectWriter<'_>, abs: &Path) -> Result<TreeScan> {
     let canon = abs.canonicalize().at(abs)?;
-    let scan = scan_tree(store, writer, &canon, &store_excluded(store, &canon)?)?;
-    for e in scan.manifest.entries() {
-        let mut p = prefix.to_vec();
-        if !p.is_empty() {
-            p.push(b'/');
-        }
-        p.extend_from_slice(&e.path);
-        have.insert(p, e.kind.clone());
-    }
-    Ok(scan)
+    let ex = store_excluded(store, &canon)?;
+    let spec = WalkSpec {
+        excludes: &ex,
+        dir_modes: true,
+    };
+    scan_tree(store, writer, &canon, spec)
 }
 
-/// Removes what is in place but not wanted, or wanted as something else; returns how many paths.
-fn remove_extra(base: &Path, want: &[&Entry], have: &HashMap<Vec<u8>, EntryKind>) -> Result<u64> {
-    let wanted: HashMap<&[u8], &EntryKind> =
-        want.iter().map(|e| (e.path.as_slice(), &e.kind)).collect();
-    let mut stale: Vec<&Vec<u8>> = have
-        .iter()
-        .filter(|(p, k)| wanted.get(p.as_slice()) != Some(k))
-        .map(|(p, _)| p)
-        .collect();
-    // Parents before children: a removed directory takes its contents with it.
-    stale.sort();
+/// Where wanted entries go: their paths are relative to `base`; what is in place was scanned at
+/// `at`, whose entries are the wanted paths less their first `strip` bytes (the wanted entry exactly
+/// at `at`, an output's root, is the in-place root `b""`).
+struct Target<'a> {
+    base: &'a Path,
+    at: &'a Path,
+    strip: usize,
+}
+
+impl Target<'_> {
+    /// A wanted entry's path relative to `at`.
+    fn rel<'e>(&self, e: &'e Entry) -> &'e [u8] {
+        e.path.get(self.strip..).unwrap_or_default()
+    }
+
+    /// An in-place path (relative to `at`) as a path.
+    fn in_place(&self, rel: &[u8]) -> PathBuf {
+        match rel {
+            [] => self.at.to_path_buf(),
+            rel => self.at.join(os(rel)),
+        }
+    }
+}
+
+/// What is in place, sorted by path relative to the scanned root: the root itself (when it counts),
+/// then the scan's entries.
+struct InPlace<'a> {
+    root: Option<EntryKind>,
+    entries: &'a [Entry],
+    odd_dirs: &'a [Vec<u8>],
+}
+
+impl<'a> InPlace<'a> {
+    fn scanned(root: Option<EntryKind>, scan: &'a TreeScan) -> Self {
+        InPlace {
+            root,
+            entries: scan.manifest.entries(),
+            odd_dirs: &scan.odd_dirs,
+        }
+    }
+
+    fn root_only(kind: EntryKind) -> Self {
+        InPlace {
+            root: Some(kind),
+            entries: &[],
+            odd_dirs: &[],
+        }
+    }
+
+    fn nothing() -> Self {
+        InPlace {
+            root: None,
+            entries: &[],
+            odd_dirs: &[],
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &EntryKind)> {
+        let root = self.root.iter().map(|k| (&b""[..], k));
+        root.chain(self.entries.iter().map(|e| (e.path.as_slice(), &e.kind)))
+    }
+
+    fn odd_mode(&self, rel: &[u8]) -> bool {
+        self.odd_dirs
+            .binary_search_by(|d| d.as_slice().cmp(rel))
+            .is_ok()
+    }
+}
+
+/// The differences between the wanted entries and what is in place, from one merge of the two
+/// sorted lists.
+#[derive(Default)]
+struct Plan<'w, 'h> {
+    /// In-place paths (relative to the scanned root) to remove, in path order.
+    stale: Vec<&'h [u8]>,
+    /// Wanted entries to create.
+    missing: Vec<&'w Entry>,
+    /// Directories in place whose mode must be set.
+    chmod: Vec<&'w Entry>,
+    /// Files in place and equal.
+    kept: u64,
+}
+
+fn plan<'w, 'h>(target: &Target<'_>, want: &[&'w Entry], have: &'h InPlace<'_>) -> Plan<'w, 'h> {
+    let mut p = Plan::default();
+    let mut it = have.iter().peekable();
+    for &w in want {
+        let rel = target.rel(w);
+        while let Some((h, _)) = it.next_if(|(h, _)| *h < rel) {
+            p.stale.push(h);
+        }
+        match it.next_if(|(h, _)| *h == rel) {
+            Some((_, k)) if *k == w.kind => match w.kind {
+                EntryKind::Dir if have.odd_mode(rel) => p.chmod.push(w),
+                EntryKind::File { .. } => p.kept += 1,
+                _ => {}
+            },
+            Some((h, _)) => {
+                p.stale.push(h);
+                p.missing.push(w);
+            }
+            None => p.missing.push(w),
+        }
+    }
+    p.stale.extend(it.map(|(h, _)| h));
+    p
+}
+
+/// Makes the wanted entries exactly what is under `target`: removes what is stale, creates what is
+/// missing, sets the mode of directories that have another.
+fn apply(
+    store: &Store,
+    target: &Target<'_>,
+    want: &[&Entry],
+    have: &InPlace<'_>,
+) -> Result<Restored> {
+    let plan = plan(target, want, have);
     let mut removed = 0;
     let mut gone: Option<&[u8]> = None;
-    for p in stale {
-        if gone.is_some_and(|g| p.starts_with(g) && p.get(g.len()) == Some(&b'/')) {
+    for rel in &plan.stale {
+        // Parents come before their children: a removed directory took its contents with it.
+        if gone.is_some_and(|g| {
+            rel.starts_with(g) && (g.is_empty() || rel.get(g.len()) == Some(&b'/'))
+        }) {
             continue;
         }
-        let kind = &have[p];
-        // A directory wanted as a directory stays (only its contents differ).
-        if *kind == EntryKind::Dir && wanted.get(p.as_slice()) == Some(&&EntryKind::Dir) {
-            continue;
-        }
-        remove_any(&base.join(os(p)))?;
+        remove_any(&target.in_place(rel))?;
         removed += 1;
-        gone = Some(p);
+        gone = Some(rel);
     }
-    Ok(removed)
-}
-
-/// Creates the wanted directories, files and symlinks that are not in place as wanted.
-fn write_missing(
-    store: &Store,
-    base: &Path,
-    want: &[&Entry],
-    have: &HashMap<Vec<u8>, EntryKind>,
-) -> Result<Restored> {
-    let in_place = |e: &Entry| have.get(&e.path) == Some(&e.kind);
-    for e in want.iter().filter(|e| e.kind == EntryKind::Dir) {
-        let p = base.join(e.os_path());
-        if !in_place(e) {
-            fs::create_dir(&p).at(&p)?;
+    let dir_mode = fs::Permissions::from_mode(DIR_MODE);
+    for e in plan.missing.iter().filter(|e| e.kind == EntryKind::Dir) {
+        let p = target.base.join(e.os_path());
+        fs::create_dir(&p).at(&p)?;
+        // mkdir(2) applies the umask.
+        if !fsutil::mode_survives_umask(DIR_MODE) {
+            fs::set_permissions(&p, dir_mode.clone()).at(&p)?;
         }
-        // mkdir(2) applies the umask, and a directory in place may have another mode.
-        fs::set_permissions(&p, fs::Permissions::from_mode(e.mode())).at(&p)?;
     }
-    let files: Vec<&&Entry> = want
+    for e in &plan.chmod {
+        let p = target.base.join(e.os_path());
+        fs::set_permissions(&p, dir_mode.clone()).at(&p)?;
+    }
+    let files: Vec<&&Entry> = plan
+        .missing
         .iter()
         .filter(|e| matches!(e.kind, EntryKind::File { .. }))
         .collect();
-    let todo: Vec<&&Entry> = files.iter().copied().filter(|e| !in_place(e)).collect();
-    todo.par_iter().try_for_each(|e| -> Result<()> {
+    files.par_iter().try_for_each(|e| -> Result<()> {
         if let EntryKind::File { size, id, .. } = &e.kind {
-            crate::restore::write_file(store, id, *size, e, &base.join(e.os_path()))?;
+            crate::restore::write_file(store, id, *size, e, &target.base.join(e.os_path()))?;
         }
         Ok(())
     })?;
-    for e in want {
-        if let (EntryKind::Symlink { target }, false) = (&e.kind, in_place(e)) {
-            let p = base.join(e.os_path());
-            std::os::unix::fs::symlink(os(target), &p).at(&p)?;
+    for e in &plan.missing {
+        if let EntryKind::Symlink { target: link } = &e.kind {
+            let p = target.base.join(e.os_path());
+            std::os::unix::fs::symlink(os(link), &p).at(&p)?;
         }
     }
     Ok(Restored {
-        written: todo.len() as u64,
-        kept: (files.len() - todo.len()) as u64,
-        removed: 0,
+        written: files.len() as u64,
+        kept: plan.kept,
+        removed,
     })
 }
 

@@ -1,9 +1,10 @@
 //! `slug cache run`: compute the key, restore on a hit, run and record on a miss.
 //!
-//! The store is opened three times, never while the command runs: to compute the key (tree inputs
-//! go through the stat cache) and look it up, then (after the command) to check the inputs again and
-//! record. Between the two the per-key lock ([`super::lock`]) makes a concurrent run of the same key
-//! wait and then hit instead of running the command a second time.
+//! The store is open to compute the key (tree inputs go through the stat cache), look it up and
+//! restore a hit, and again after the command to check the inputs and record; never while the
+//! command runs. The per-key lock ([`super::lock`]) makes a concurrent run of the same key wait (with
+//! the store closed, so the run holding the key can record) and then hit instead of running the
+//! command a second time.
 //!
 //! A record is written only when the command exited 0, every declared output exists, and the
 //! inputs hash the same after the run as before: a file edited while the step ran must not be cached
@@ -18,7 +19,7 @@ use serde::Serialize;
 use super::exec;
 use super::inputs::{self, InputSpec, Workdir};
 use super::key::KeyParts;
-use super::lock::lock_key;
+use super::lock::{lock_key, try_lock_key};
 use super::outputs::{capture, check_outputs};
 use super::record::{self, LastMiss, Record};
 use super::restore::{remove_any, restore_outputs, Restored};
@@ -175,17 +176,23 @@ pub fn run(
     let parts = key_parts(&store, &wd, opts)?;
     let key = parts.key();
     let store_root = store.root().to_path_buf();
-    drop(store);
-
-    let wait = Duration::from_secs_f64(opts.wait.max(0.0));
-    let note = io.note;
-    let _lock = lock_key(&store_root, &opts.name, &key, wait, &|| {
-        note(&format!(
-            "cache {}: waiting for another run of key {}",
-            opts.name,
-            key.short(12)
-        ))
-    })?;
+    // The store stays open unless another run holds the key: that run needs the store to record.
+    let (_lock, store) = match try_lock_key(&store_root, &key)? {
+        Some(lock) => (lock, store),
+        None => {
+            drop(store);
+            let wait = Duration::from_secs_f64(opts.wait.max(0.0));
+            let note = io.note;
+            let lock = lock_key(&store_root, &opts.name, &key, wait, &|| {
+                note(&format!(
+                    "cache {}: waiting for another run of key {}",
+                    opts.name,
+                    key.short(12)
+                ))
+            })?;
+            (lock, open()?)
+        }
+    };
     let mut report = RunReport {
         name: opts.name.clone(),
         key,
@@ -210,7 +217,6 @@ pub fn run(
         super::keep::claim(keep, &rels)?;
         super::keep::unpark(keep, &wd.root, &rels)?;
     }
-    let store = open()?;
     let mut found = record::get(&store, &key)?.map(|r| (r, Outcome::Hit));
     if found.is_none() {
         let at_ns = record::now_ns();

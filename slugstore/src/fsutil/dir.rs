@@ -183,6 +183,11 @@ impl Dir {
         Ok(out)
     }
 
+    /// The status of this directory itself (`fstat` of its descriptor: no path to resolve).
+    pub fn stat(&self) -> io::Result<Stat> {
+        Ok(Stat::from_raw(&rfs::fstat(&self.fd)?))
+    }
+
     /// The status of entry `name`, not following a symlink.
     pub fn lstat<N: Arg>(&self, name: N) -> io::Result<Stat> {
         Ok(Stat::from_raw(&rfs::statat(

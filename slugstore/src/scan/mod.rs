@@ -9,7 +9,7 @@ pub mod walk;
 use crate::error::Result;
 
 pub use crate::slug::normalize_rel;
-pub use walk::{walk, walk_reading, FileMeta, Found, WalkResult, Walked};
+pub use walk::{walk, walk_reading, FileMeta, Found, WalkResult, WalkSpec, Walked};
 
 /// Relative paths left out of a scan, with everything beneath them.
 ///

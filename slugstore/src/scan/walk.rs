@@ -81,31 +81,57 @@ pub struct WalkResult {
     pub entries: Vec<Walked>,
     /// Paths skipped with a reason (special files).
     pub warnings: Vec<String>,
+    /// Directories (relative, `b""` for the root) whose permission bits are not 0755, when the walk
+    /// was asked to note them ([`WalkSpec::dir_modes`]); sorted.
+    pub odd_dirs: Vec<Vec<u8>>,
+}
+
+/// What a walk leaves out, and what it notes besides the entries.
+#[derive(Debug, Clone, Copy)]
+pub struct WalkSpec<'a> {
+    /// Paths left out, with everything beneath them.
+    pub excludes: &'a Excludes,
+    /// Note the directories whose permission bits are not 0755 (one `fstat` per directory, on the
+    /// descriptor the walk has open anyway): a restore in place then changes the mode of those only,
+    /// where it would otherwise `chmod` every directory.
+    pub dir_modes: bool,
+}
+
+impl<'a> WalkSpec<'a> {
+    /// A walk leaving out `excludes`, noting nothing else.
+    pub fn new(excludes: &'a Excludes) -> Self {
+        WalkSpec {
+            excludes,
+            dir_modes: false,
+        }
+    }
 }
 
 /// Walks `root` in parallel.
-pub fn walk(root: &Path, excludes: &Excludes) -> Result<WalkResult> {
-    walk_with(root, excludes, None)
+pub fn walk(root: &Path, spec: WalkSpec<'_>) -> Result<WalkResult> {
+    walk_with(root, spec, None)
 }
 
 /// Walks `root` in parallel and reads each regular file with `read` as it is found. A first snapshot
 /// reads every file anyway: reading them in the walk opens each relative to its directory (no path
 /// lookup from the root per file) and keeps both cores busy from the start, where a walk and then a
 /// read leaves the second core idle whenever the walk runs out of directories.
-pub fn walk_reading(root: &Path, excludes: &Excludes, read: &ReadFile<'_>) -> Result<WalkResult> {
-    walk_with(root, excludes, Some(read))
+pub fn walk_reading(root: &Path, spec: WalkSpec<'_>, read: &ReadFile<'_>) -> Result<WalkResult> {
+    walk_with(root, spec, Some(read))
 }
 
-fn walk_with(root: &Path, excludes: &Excludes, read: Option<&ReadFile<'_>>) -> Result<WalkResult> {
+fn walk_with(root: &Path, spec: WalkSpec<'_>, read: Option<&ReadFile<'_>>) -> Result<WalkResult> {
     let meta = fs::symlink_metadata(root).at(root)?;
     if !meta.is_dir() {
         return Err(Error::NotADirectory(root.to_path_buf()));
     }
     let scan = Scan {
         root,
-        excludes,
+        excludes: spec.excludes,
+        dir_modes: spec.dir_modes,
         read,
         warnings: Mutex::new(Vec::new()),
+        odd_dirs: Mutex::new(Vec::new()),
     };
     let mut entries = fswalk::walk(root, &scan)?;
     // 130k paths with long common prefixes: worth both cores.
@@ -115,15 +141,26 @@ fn walk_with(root: &Path, excludes: &Excludes, read: Option<&ReadFile<'_>>) -> R
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
     warnings.sort();
-    Ok(WalkResult { entries, warnings })
+    let mut odd_dirs = scan
+        .odd_dirs
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    odd_dirs.sort();
+    Ok(WalkResult {
+        entries,
+        warnings,
+        odd_dirs,
+    })
 }
 
 /// What a snapshot records of each directory.
 struct Scan<'a> {
     root: &'a Path,
     excludes: &'a Excludes,
+    dir_modes: bool,
     read: Option<&'a ReadFile<'a>>,
     warnings: Mutex<Vec<String>>,
+    odd_dirs: Mutex<Vec<Vec<u8>>>,
 }
 
 impl fswalk::Visitor for Scan<'_> {
@@ -136,6 +173,13 @@ impl fswalk::Visitor for Scan<'_> {
         out: &mut Vec<Walked>,
         descend: &mut dyn FnMut(&CStr),
     ) -> Result<()> {
+        if self.dir_modes {
+            let mode = dir.stat().at(fswalk::join(self.root, rel))?.mode;
+            if mode & 0o7777 != 0o755 {
+                let mut odd = self.odd_dirs.lock().unwrap_or_else(|p| p.into_inner());
+                odd.push(rel.to_vec());
+            }
+        }
         dir.for_each(
             |name, kind| {
                 let child = fswalk::child(rel, name.to_bytes());

@@ -160,7 +160,15 @@ pub fn snapshot(
     let (manifest, scanned) = match from_journal {
         Some(patched) => patched,
         None => into_manifest(
-            walk_and_read(store, &writer, &root, &excludes, &tkey, opts, &*bar)?,
+            walk_and_read(
+                store,
+                &writer,
+                &root,
+                crate::scan::WalkSpec::new(&excludes),
+                &tkey,
+                opts,
+                &*bar,
+            )?,
             racy_ns,
         )?,
     };

@@ -36,11 +36,27 @@ pub(super) fn into_manifest(
 pub(crate) struct TreeScan {
     /// The tree, as a slug's manifest (not stored).
     pub manifest: Manifest,
+    /// Directories (relative, `b""` for the root) whose permission bits are not 0755, when the
+    /// scan was asked to note them; sorted.
+    pub odd_dirs: Vec<Vec<u8>>,
     tkey: TreeKey,
     stats: StatChanges,
 }
 
 impl TreeScan {
+    /// Keeps the stat-cache entries under each of `prefixes` (relative paths) that the scan did not
+    /// find: a subtree moved away for a while (a build's parked outputs) is known again, file by
+    /// file, when it comes back with the same inodes and times. A stale entry costs nothing: it is
+    /// used only for a file whose size, times and inode all match it.
+    pub fn keep_cached_under(&mut self, prefixes: &[&[u8]]) {
+        let under = |p: &[u8]| {
+            prefixes
+                .iter()
+                .any(|x| p.starts_with(x) && (p.len() == x.len() || p[x.len()] == b'/'))
+        };
+        self.stats.delete.retain(|p| !under(p));
+    }
+
     /// Adds the scan's stat-cache changes to `batch`, which must also stage the writer's objects:
     /// a stat-cache entry may only name an object the store has.
     pub fn stage(&self, batch: &mut crate::store::Batch<'_>) -> Result<()> {
@@ -48,14 +64,14 @@ impl TreeScan {
     }
 }
 
-/// Scans the directory `root` (canonical) leaving out exactly `excludes`, through the stat cache:
+/// Scans the directory `root` (canonical) leaving out exactly `spec.excludes`, through the stat cache:
 /// the walk and hashing of a snapshot, without its implicit excludes or its slug. Every file read is
 /// stored through `writer` (the stat cache may only remember hashes of stored objects).
 pub(crate) fn scan_tree(
     store: &Store,
     writer: &ObjectWriter<'_>,
     root: &Path,
-    excludes: &scan::Excludes,
+    spec: scan::WalkSpec<'_>,
 ) -> Result<TreeScan> {
     let racy_ns = ns_since_epoch(
         SystemTime::now()
@@ -65,10 +81,12 @@ pub(crate) fn scan_tree(
     let tkey = tree_key(root);
     let opts = SnapshotOptions::default();
     let bar = crate::progress::NoProgress;
-    let walked = walk_and_read(store, writer, root, excludes, &tkey, &opts, &bar)?;
+    let mut walked = walk_and_read(store, writer, root, spec, &tkey, &opts, &bar)?;
+    let odd_dirs = std::mem::take(&mut walked.0.odd_dirs);
     let (manifest, scanned) = into_manifest(walked, racy_ns)?;
     Ok(TreeScan {
         manifest,
+        odd_dirs,
         tkey,
         stats: scanned.stats,
     })
@@ -131,7 +149,7 @@ pub(super) fn walk_and_read(
     store: &Store,
     writer: &ObjectWriter<'_>,
     root: &Path,
-    excludes: &scan::Excludes,
+    spec: scan::WalkSpec<'_>,
     tkey: &TreeKey,
     opts: &SnapshotOptions,
     bar: &dyn crate::progress::Progress,
@@ -144,7 +162,7 @@ pub(super) fn walk_and_read(
             bar.inc(meta.size);
             Ok(id)
         };
-        let walked = scan::walk_reading(root, excludes, &read)?;
+        let walked = scan::walk_reading(root, spec, &read)?;
         let cache = CachedStats::new(Vec::new(), &walked.entries);
         let files = walked.entries.iter();
         let read = files.filter(|w| matches!(w.found, Found::File(_))).count();
@@ -152,7 +170,7 @@ pub(super) fn walk_and_read(
     } else {
         // The stat cache (known hashes of unchanged files) is read while the tree is walked.
         let (walked, cached) = rayon::join(
-            || scan::walk(root, excludes),
+            || scan::walk(root, spec),
             || store.index().stat_entries(tkey),
         );
         let mut walked = walked?;
