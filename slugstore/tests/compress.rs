@@ -699,3 +699,58 @@ fn a_damaged_record_of_the_last_run_only_costs_a_full_read() {
     // And the run wrote a good record again.
     assert_eq!(run(&f.tree, &f.cache).read, 0);
 }
+
+#[test]
+fn stashed_gz_files_come_back_only_where_they_are_still_right() {
+    let f = fixture();
+    run(&f.tree, &f.cache);
+    let n = expected_selection().len() as u64;
+    fs::write(f.tree.join("data.bin.gz"), b"not an asset's").unwrap();
+    let kept_ino = fs::metadata(gz_of(&f.tree.join("big.css"))).unwrap().ino();
+
+    let stash = f.tree.parent().unwrap().join("stash");
+    assert_eq!(compress::reuse::stash(&f.tree, &stash).unwrap(), n);
+    let left: Vec<_> = walk(&f.tree)
+        .into_iter()
+        .filter(|p| p.as_os_str().as_bytes().ends_with(b".gz"))
+        .collect();
+    assert_eq!(left, vec![PathBuf::from("data.bin.gz")]);
+
+    // What a cached step restoring the directory does meanwhile: one asset changed, one gone.
+    let changed = f.tree.join("sub/deep/ok.js");
+    fs::write(&changed, text(5_000, 99)).unwrap();
+    fs::remove_file(f.tree.join("page.htm")).unwrap();
+
+    let options = CompressOptions::default();
+    let report =
+        compress::compress_static_reusing(&f.tree, &options, &f.cache, &stash, &NoProgress)
+            .unwrap();
+    assert_eq!(
+        (report.compressed, report.from_cache, report.up_to_date),
+        (1, 0, n - 2),
+        "{report:?}"
+    );
+    for rel in expected_selection() {
+        let asset = f.tree.join(name(&rel));
+        if asset.exists() {
+            assert_gzip_round_trip(&asset);
+        }
+    }
+    assert!(
+        !gz_of(&f.tree.join("page.htm")).exists(),
+        "a .gz came back without its asset"
+    );
+    let ino = fs::metadata(gz_of(&f.tree.join("big.css"))).unwrap().ino();
+    assert_eq!(
+        ino, kept_ino,
+        "an unchanged .gz was written again instead of taken back"
+    );
+    assert_eq!(
+        fs::read_dir(&stash).unwrap().count(),
+        1,
+        "only page.htm.gz stays stashed"
+    );
+    compress::reuse::discard(&stash).unwrap();
+    assert!(!stash.exists());
+    no_temp_files(&f.tree);
+}

@@ -26,6 +26,7 @@ use crate::deploy::platform::{Mode, Platform};
 use crate::deploy::shell::{self, Hook};
 use crate::error::{IoResultExt, Result};
 use crate::status::{Phase, Recorder};
+use slugstore::compress::reuse;
 use slugstore::id::SlugId;
 use slugstore::progress::ProgressBars;
 
@@ -96,7 +97,9 @@ pub(crate) fn build_tree(
     store.release(|| run_hook(project, platform, tree_id, paths, &store_root, rec))?;
     slugstore::cache::keep::discard(&paths.keep)?;
     let dir = &paths.dir;
-    if let Some(r) = init::compress(&*store.get()?, project, dir, bars)? {
+    let compressed = init::compress(&*store.get()?, project, dir, &paths.gz_stash, bars)?;
+    reuse::discard(&paths.gz_stash)?;
+    if let Some(r) = compressed {
         rec.line(
             Phase::Build,
             &format!(

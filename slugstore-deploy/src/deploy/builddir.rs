@@ -7,7 +7,10 @@
 //!
 //! 1. The build's mount content that [`super::init`] moved to `init/` goes back to its path, so the
 //!    outputs of cached steps under a mount (`pub/static`) are where their steps left them.
-//! 2. The outputs of the last build's cached steps are parked outside the directory
+//! 2. The static assets' `.gz` files are stashed ([`slugstore::compress::reuse`]) for the static
+//!    compression after the hook to take back (a cached step restoring `pub/static` would delete
+//!    them, and writing a thousand files again cost more than the rest of the build). Then the
+//!    outputs of the last build's cached steps are parked outside the directory
 //!    ([`slugstore::cache::keep`]); a hit of the new build claims them back, in place and equal.
 //! 3. The directory is compared with the source tree through the stat cache and only the paths that
 //!    differ are written or removed ([`slugstore::cache::restore::sync_dir`]): an unchanged file
@@ -32,6 +35,7 @@ use crate::error::{IoResultExt, Result};
 use slugstore::cache::keep;
 use slugstore::cache::restore::sync_dir;
 use slugstore::checkout::retention::remove_tree;
+use slugstore::compress::reuse;
 use slugstore::id::SlugId;
 use slugstore::progress::ProgressBars;
 use slugstore::restore::{restore, RestoreOptions};
@@ -46,6 +50,8 @@ pub const SYNCED: &str = "build.synced";
 pub const KEEP_DIR: &str = "build.keep";
 /// Name of the directory kept between builds for the hooks (`PLATFORM_CACHE_DIR`).
 pub const CACHE_DIR: &str = "cache";
+/// Name of the stash of the last build's `.gz` files under the target.
+pub const GZ_STASH: &str = "build.gz";
 
 /// The paths of a target's build.
 #[derive(Debug, Clone)]
@@ -58,6 +64,9 @@ pub struct BuildPaths {
     pub keep: PathBuf,
     /// The hooks' cache directory.
     pub cache: PathBuf,
+    /// Where the last build's `.gz` files wait for the static compression
+    /// ([`slugstore::compress::reuse`]).
+    pub gz_stash: PathBuf,
 }
 
 impl BuildPaths {
@@ -68,6 +77,7 @@ impl BuildPaths {
             synced: target_root.join(SYNCED),
             keep: target_root.join(KEEP_DIR),
             cache: target_root.join(CACHE_DIR),
+            gz_stash: target_root.join(GZ_STASH),
         }
     }
 }
@@ -110,6 +120,8 @@ pub fn prepare(
     let mut done = match last {
         Some(from) if dir.is_dir() => {
             init::move_back(dir)?;
+            // Before the outputs are parked: a cached step restoring `pub/static` removes them.
+            reuse::stash(&dir.join(init::STATIC_DIR), &paths.gz_stash)?;
             let parked = keep::park(&paths.keep, dir)?;
             // The parked outputs come back when their steps hit, and `init/` is made again after
             // the hook from the same files: their stat-cache entries must outlive this scan, or
@@ -126,7 +138,7 @@ pub fn prepare(
             }
         }
         _ => {
-            for stale in [dir, &paths.keep] {
+            for stale in [dir, &paths.keep, &paths.gz_stash] {
                 if fs::symlink_metadata(stale).is_ok() {
                     remove_tree(stale)?;
                 }

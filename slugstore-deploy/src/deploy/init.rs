@@ -15,7 +15,7 @@ use std::path::Path;
 
 use crate::config::Project;
 use crate::error::{IoResultExt, Result};
-use slugstore::compress::{compress_static, DirGzCache, Level, Report};
+use slugstore::compress::{compress_static_reusing, DirGzCache, Level, Report};
 use slugstore::progress::ProgressBars;
 use slugstore::store::Store;
 
@@ -28,11 +28,13 @@ pub const INIT_DIR: &str = "init";
 /// The static assets' directory, relative to the tree.
 pub const STATIC_DIR: &str = "pub/static";
 
-/// Gzips the assets under `dir/pub/static` (when it exists) as the app's configuration asks.
+/// Gzips the assets under `dir/pub/static` (when it exists) as the app's configuration asks, taking
+/// back the `.gz` files stashed in `stash` before the build (see [`slugstore::compress::reuse`]).
 pub fn compress(
     store: &Store,
     project: &Project,
     dir: &Path,
+    stash: &Path,
     bars: &dyn ProgressBars,
 ) -> Result<Option<Report>> {
     let static_dir = dir.join(STATIC_DIR);
@@ -41,7 +43,13 @@ pub fn compress(
     }
     let opts = project.app.compress_options(Level::BUILD_DEFAULT)?;
     let cache = DirGzCache::open(slugstore::compress::cache_dir(store.root()))?;
-    Ok(Some(compress_static(&static_dir, &opts, &cache, bars)?))
+    Ok(Some(compress_static_reusing(
+        &static_dir,
+        &opts,
+        &cache,
+        stash,
+        bars,
+    )?))
 }
 
 /// Moves the content of each of [`INIT_PATHS`] under `dir` that the tree's configuration mounts to

@@ -19,13 +19,14 @@ pub mod cache;
 pub mod gzip;
 mod inflight;
 pub mod read;
+pub mod reuse;
 pub mod run;
 pub mod seen;
 pub mod select;
 
 pub use cache::{Compacted, DirGzCache, GzCache};
 pub use gzip::Level;
-pub use run::{compress_static, parse_seconds, CompressOptions, Report};
+pub use run::{compress_static, compress_static_reusing, parse_seconds, CompressOptions, Report};
 pub use select::{select, Asset};
 
 use std::path::{Path, PathBuf};

@@ -120,6 +120,28 @@ pub fn compress_static(
     cache: &dyn GzCache,
     bars: &dyn ProgressBars,
 ) -> Result<Report> {
+    run(dir, options, cache, None, bars)
+}
+
+/// [`compress_static`], taking the `.gz` of an asset that has none from the stash `reuse` (see
+/// [`super::reuse`]) before writing one; a `.gz` taken back is checked like one in place.
+pub fn compress_static_reusing(
+    dir: &Path,
+    options: &CompressOptions,
+    cache: &dyn GzCache,
+    reuse: &Path,
+    bars: &dyn ProgressBars,
+) -> Result<Report> {
+    run(dir, options, cache, Some(reuse), bars)
+}
+
+fn run(
+    dir: &Path,
+    options: &CompressOptions,
+    cache: &dyn GzCache,
+    reuse: Option<&Path>,
+    bars: &dyn ProgressBars,
+) -> Result<Report> {
     let start = Instant::now();
     let started = SystemTime::now();
     let level = options.level;
@@ -155,7 +177,13 @@ pub fn compress_static(
             };
             let rel = relative(dir, &asset.path);
             let trusted = before.trusted_gz(rel, &asset.key, level_byte);
-            match process(asset, trusted, level, cache, &inflight) {
+            let work = Work {
+                level,
+                cache,
+                inflight: &inflight,
+                reuse: reuse.map(|stash| (stash, rel)),
+            };
+            match process(asset, trusted, &work) {
                 Ok((done, pair)) => {
                     tally.add(&done);
                     bar.inc(asset.len);
@@ -250,16 +278,20 @@ impl Tally {
 /// Gzip forms being produced, shared by the workers of one run.
 type GzInFlight = InFlight<ObjectId, (Arc<[u8]>, Outcome)>;
 
+/// What a worker needs besides the asset: the level, the cache, the gzip forms in flight, and the
+/// stash to take a missing `.gz` back from, with the asset's path relative to the directory.
+struct Work<'a> {
+    level: Level,
+    cache: &'a dyn GzCache,
+    inflight: &'a GzInFlight,
+    reuse: Option<(&'a Path, &'a [u8])>,
+}
+
 /// Brings `asset`'s `.gz` up to date, and returns what was done with the keys to record. `trusted` is
 /// the `.gz` key the last run recorded for the asset, when the asset is unchanged since: if the `.gz`
 /// still has it, neither file is opened.
-fn process(
-    asset: &Asset,
-    trusted: Option<StatKey>,
-    level: Level,
-    cache: &dyn GzCache,
-    inflight: &GzInFlight,
-) -> Result<(Done, Pair)> {
+fn process(asset: &Asset, trusted: Option<StatKey>, work: &Work<'_>) -> Result<(Done, Pair)> {
+    let (level, cache, inflight) = (work.level, work.cache, work.inflight);
     let gz_path = gz_path_of(&asset.path);
     if let Some(gz_key) = trusted.filter(|k| asset.gz == Some(*k)) {
         let done = Done {
@@ -293,7 +325,11 @@ fn process(
     })?;
     // A copy of an asset another worker has just compressed did not compress anything itself.
     let mut outcome = if here { outcome } else { Outcome::FromCache };
-    if asset.gz.is_some() && has_bytes(&gz_path, &gz)? {
+    let mut in_place = asset.gz.is_some();
+    if let (false, Some((stash, rel))) = (in_place, work.reuse) {
+        in_place = super::reuse::take(stash, &gz_rel(rel), &gz_path)?;
+    }
+    if in_place && has_bytes(&gz_path, &gz)? {
         if outcome == Outcome::FromCache {
             outcome = Outcome::UpToDate;
         }
@@ -345,6 +381,11 @@ pub fn gz_path_of(path: &Path) -> PathBuf {
     let mut name = OsString::from(path.as_os_str());
     name.push(".gz");
     PathBuf::from(name)
+}
+
+/// The `.gz` of the asset at `rel`, relative like it.
+fn gz_rel(rel: &[u8]) -> Vec<u8> {
+    [rel, b".gz"].concat()
 }
 
 /// True when `path` is a regular file holding exactly `expected`.
