@@ -140,14 +140,12 @@ pub fn stage_delete(batch: &mut Batch<'_>, key: &ObjectId) {
     batch.delete_meta(&format!("{USED}{}", key.to_hex()));
 }
 
-/// Records that `key` was restored now.
-pub fn mark_used(store: &Store, key: &ObjectId) -> Result<()> {
-    let mut b = store.index().batch();
-    b.put_meta(
+/// Adds to `batch` the mark of entry `key` as used now.
+pub fn stage_used(batch: &mut Batch<'_>, key: &ObjectId) {
+    batch.put_meta(
         &format!("{USED}{}", key.to_hex()),
         &crate::slug::now_secs().to_string(),
     );
-    b.commit()
 }
 
 /// Records the last miss of a step.

@@ -56,7 +56,8 @@ impl Restored {
     }
 }
 
-/// Brings every output of `rec` to its recorded state under `wd`.
+/// Brings every output of `rec` to its recorded state under `wd`, and marks the entry used (in the
+/// same commit as the scans' stat-cache changes: one synced write per hit).
 pub fn restore_outputs(store: &Store, wd: &Workdir, rec: &Record) -> Result<Restored> {
     let manifest = store.manifest(&rec.slug)?;
     let writer = store.writer();
@@ -115,6 +116,7 @@ pub fn restore_outputs(store: &Store, wd: &Workdir, rec: &Record) -> Result<Rest
     for s in &scans {
         s.stage(&mut batch)?;
     }
+    super::record::stage_used(&mut batch, &rec.key);
     batch.commit()?;
     Ok(done)
 }

@@ -239,7 +239,6 @@ pub fn run(
     }
     if let Some((rec, outcome)) = found {
         let restored = restore_outputs(&store, &wd, &rec)?;
-        record::mark_used(&store, &key)?;
         let (out, err) = rec.logs();
         let _ = io.out.write_all(&out).and_then(|_| io.out.flush());
         let _ = io.err.write_all(&err).and_then(|_| io.err.flush());
