@@ -61,6 +61,8 @@ enum Command {
     Prune(cmd::prune::Args),
     Gc(cmd::gc::Args),
     Cache(cmd::cache::Args),
+    #[command(hide = true)]
+    Internal(cmd::internal::Args),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
         Command::Prune(a) => cmd::prune::run(&ctx, a),
         Command::Gc(a) => cmd::gc::run(&ctx, a),
         Command::Cache(a) => cmd::cache::run(&ctx, a),
+        Command::Internal(a) => cmd::internal::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

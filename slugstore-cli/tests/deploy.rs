@@ -5,6 +5,7 @@ use slugstore_tests::deadline::Deadline;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use slugstore_tests::compare::{assert_same_listing, read_tree};
 use slugstore_tests::project::{current, edit, stderr, Shop};
@@ -314,4 +315,76 @@ fn a_target_inside_the_source_is_not_part_of_the_tree() {
     assert_eq!(second["reused_build"], true);
     assert_eq!(second["tree"], first["tree"]);
     assert_eq!(env.build_runs(), 1);
+}
+
+/// The names under `TARGET/releases`: the releases and the trash (`.trash-*`), each sorted.
+fn releases_and_trash(target: &Path) -> (Vec<String>, Vec<String>) {
+    let mut names: Vec<String> = fs::read_dir(target.join("releases"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let (trash, rest): (Vec<String>, Vec<String>) =
+        names.into_iter().partition(|n| n.starts_with(".trash-"));
+    (
+        rest.into_iter().filter(|n| !n.starts_with('.')).collect(),
+        trash,
+    )
+}
+
+#[test]
+fn old_releases_are_deleted_in_the_background_after_the_deploy() {
+    let env = Env::new();
+    let mut slugs = Vec::new();
+    for i in 0..4 {
+        edit(&env.src().join("web/js/catalog.js"), |s| {
+            format!("{s}\n// background {i}\n")
+        });
+        let out = env.slug(&[
+            "deploy", "src", "--target", "target", "--json", "--keep", "2",
+        ]);
+        assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+        let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        slugs.push(slug_of(&record));
+    }
+    let mut expected = slugs[2..].to_vec();
+    expected.sort();
+
+    // The deletion runs on after `slug deploy` returned; it ends well within the deadline.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = releases_and_trash(&env.target());
+    while (seen.0 != expected || !seen.1.is_empty()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        seen = releases_and_trash(&env.target());
+    }
+    assert_eq!(seen, (expected, Vec::new()), "releases and trash left");
+    assert_eq!(env.current(), slugs[3]);
+    assert_eq!(
+        fs::read(env.live("pub/static").join(STATIC_JS)).unwrap(),
+        fs::read(env.src().join("web/js/catalog.js")).unwrap(),
+        "current serves the last deploy"
+    );
+}
+
+#[test]
+fn foreground_cleanup_deletes_old_releases_before_returning() {
+    let env = Env::new();
+    let mut slugs = Vec::new();
+    for i in 0..3 {
+        edit(&env.src().join("web/js/catalog.js"), |s| {
+            format!("{s}\n// foreground {i}\n")
+        });
+        let args = ["deploy", "src", "--target", "target", "--keep", "1"];
+        let out = env.slug(&[&args[..], &["--cleanup", "foreground"]].concat());
+        assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+        slugs.push(env.current());
+        // Retention runs before the switch: the release live then and the new one both stay.
+        let mut expected = slugs[slugs.len().saturating_sub(2)..].to_vec();
+        expected.sort();
+        assert_eq!(
+            releases_and_trash(&env.target()),
+            (expected, Vec::new()),
+            "deploy {i}"
+        );
+    }
 }

@@ -65,7 +65,16 @@ fn after_ten_deploys_prune_and_gc_keep_only_what_deploys_need() {
             format!("{s}\n// release {i}: {}\n", "x".repeat(64 * (i + 1)))
         });
         // One release on disk: the build of deploy 9 is kept only by the environment's history.
-        shop.slug_ok(&["deploy", "src", "--env", "production", "--keep", "1"]);
+        shop.slug_ok(&[
+            "deploy",
+            "src",
+            "--env",
+            "production",
+            "--keep",
+            "1",
+            "--cleanup",
+            "foreground",
+        ]);
         deployed.push(current(&target).unwrap());
     }
     assert_eq!(

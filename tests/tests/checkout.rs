@@ -56,7 +56,10 @@ impl Env {
 
     fn checkout(&self, id: &SlugId, keep: usize) -> checkout::CheckoutReport {
         let opts = CheckoutOptions {
-            retention: RetentionOptions { keep },
+            retention: RetentionOptions {
+                keep,
+                ..Default::default()
+            },
             ..Default::default()
         };
         checkout::checkout(
@@ -320,7 +323,10 @@ fn rollback_rematerializes_a_pruned_release_bit_exact() {
             to: None,
         },
         checkout: CheckoutOptions {
-            retention: RetentionOptions { keep: 2 },
+            retention: RetentionOptions {
+                keep: 2,
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..Default::default()

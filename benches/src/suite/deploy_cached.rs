@@ -12,10 +12,22 @@
 //! predecessor. The phases' own times are kept as figures (`validate_s`, `build_s`, `slug_s`,
 //! `release_s`, `deploy_s`, `post_deploy_s`: the switch, which flushes the new release) to say where
 //! the time goes.
+//!
+//! The runs measure the steady state of a target deployed to again and again: before the clock,
+//! [`WARM_UP_DEPLOYS`] more deploys (one edit each) fill the target up to its retention count, so that
+//! every timed deploy also removes the oldest release. `slug deploy` leaves the deletion of that
+//! release's files to a background process once the new release is live; each run's preparation waits
+//! (at most [`TRASH_DEADLINE`]) until no `releases/.trash-*` is left, so that a deletion never overlaps
+//! a measured run (or the `cp -al` runs).
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use slugstore::checkout::target::TRASH_PREFIX;
+use slugstore::checkout::DEFAULT_KEEP;
+use slugstore::error::Error;
 
 use slugstore::error::IoResultExt;
 use slugstore::Result;
@@ -40,6 +52,13 @@ pub const TARGETS: &[Target] = &[Target {
     subject: Figure::wall(DEPLOY, SLUG),
     goal: Goal::FractionOf(Figure::wall(DEPLOY, CP), 1.0),
 }];
+
+/// Deploys after the first, outside the clock: one more than the releases retention keeps, so that
+/// every timed deploy removes one.
+pub const WARM_UP_DEPLOYS: usize = DEFAULT_KEEP + 1;
+
+/// How long a run's preparation waits for the background deletion of the previous run's old release.
+pub const TRASH_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The build outputs the steps make, as (step, output, where the copy comes from under the tree).
 const OUTPUTS: &[(&str, &str, &str)] = &[
@@ -79,14 +98,22 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
     };
     run(slug_command(bin, &store).arg("init"))?;
     run(&mut deploy())?;
+    for i in 0..WARM_UP_DEPLOYS {
+        replace(&edited, &format!("<?php // warm-up {i}\n"))?;
+        run(&mut deploy())?;
+    }
 
     let mut slug = timed(
         DEPLOY,
         SLUG,
         env.runs,
-        |i| replace(&edited, &format!("<?php // edit {i}\n")),
+        |i| {
+            wait_for_no_trash(&target)?;
+            replace(&edited, &format!("<?php // edit {i}\n"))
+        },
         |_| deploy(),
     );
+    wait_for_no_trash(&target)?;
     // The record's phases, in order: validate, build, slug, release, deploy, post_deploy.
     for (i, phase) in [
         "validate",
@@ -153,6 +180,31 @@ fn write_project(src: &Path, bin: &Path, tree: &Path) -> Result<()> {
         replace(&src.join(rel), text)?;
     }
     Ok(())
+}
+
+/// Waits until `TARGET/releases` holds no `.trash-*` (a release being deleted), for at most
+/// [`TRASH_DEADLINE`].
+fn wait_for_no_trash(target: &Path) -> Result<()> {
+    let releases = target.join("releases");
+    let deadline = Instant::now() + TRASH_DEADLINE;
+    loop {
+        let mut trash = false;
+        for e in fs::read_dir(&releases).at(&releases)? {
+            let name = e.at(&releases)?.file_name();
+            trash |= name.to_string_lossy().starts_with(TRASH_PREFIX);
+        }
+        if !trash {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let late = std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("old releases still being deleted after {TRASH_DEADLINE:?}"),
+            );
+            return Err(Error::io(&releases, late));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Writes `text` to a new file renamed over `path` (which may be a hard link into the tree).

@@ -1,6 +1,6 @@
 //! `slug deploy`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use slugstore_deploy::deploy::{
@@ -8,6 +8,7 @@ use slugstore_deploy::deploy::{
 };
 use slugstore_deploy::environment::destination_for_branch;
 
+use crate::cmd::internal::spawn_empty_trash;
 use crate::cmd::target_arg::TargetArg;
 use crate::cmd::CmdResult;
 use crate::context::Context;
@@ -20,6 +21,10 @@ use crate::context::Context;
 /// var/.maintenance.flag; on failure the previous release keeps serving), post_deploy (atomic switch of
 /// `current`, post-switch command, backups, hooks.post_deploy). Each phase's state and timing are shown
 /// as they happen and kept under TARGET/deploys/ (see `slug status` and `slug log`).
+///
+/// Releases beyond --keep are renamed away in the release phase and their files deleted afterwards by a
+/// detached, low-priority `slug` process, so the deploy returns as soon as the new release is live
+/// (--cleanup foreground deletes them before returning).
 ///
 /// The code is a directory (SRC), or a commit of a git repository (--git REPO --rev REV: no working copy
 /// is needed, and the build is keyed by the commit's tree id, so the same tree is built once whatever
@@ -45,9 +50,24 @@ pub struct Args {
     pub target: TargetArg,
     #[command(flatten)]
     pub opts: DeployOptions,
+    /// When the files of releases removed by retention (--keep) are deleted: `background` in a
+    /// detached low-priority process started once the deploy has finished; `foreground` in the release
+    /// phase, before the new release goes live. Either way they stop being releases in the release
+    /// phase.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Cleanup::Background)]
+    pub cleanup: Cleanup,
 }
 
-pub fn run(ctx: &Context, a: Args) -> CmdResult {
+/// When old releases are deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cleanup {
+    /// After the deploy, by a detached process.
+    Background,
+    /// During the deploy.
+    Foreground,
+}
+
+pub fn run(ctx: &Context, mut a: Args) -> CmdResult {
     let store = ctx.open_or_init()?;
     let dest = match &a.branch {
         Some(branch) => destination_for_branch(store.root(), branch)?,
@@ -66,15 +86,32 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     };
     // The store is closed while hooks.build runs, so that `slug cache run` in the hook can open it.
     let reopen = || ctx.open();
-    let record = deploy_reopening(
+    a.opts.checkout.retention.defer = a.cleanup == Cleanup::Background;
+    let result = deploy_reopening(
         store, &reopen, &source, &dest, &a.opts, &observer, &ctx.bars,
-    )?;
+    );
+    if a.cleanup == Cleanup::Background {
+        start_cleanup(ctx, &dest.target);
+    }
+    let record = result?;
     if ctx.global.json {
         ctx.print_json(&record);
     } else {
         out!("{}", summary(&record));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts deleting the target's trash in the background (see [`crate::cmd::internal`]). A failure
+/// to start is only worth a warning: the next command on the target deletes the trash.
+fn start_cleanup(ctx: &Context, target: &Path) {
+    if let Err(e) = spawn_empty_trash(target) {
+        ctx.note(&format!(
+            "slug: warning: could not start deleting old releases in the background ({e}); \
+             the next command on {} deletes them",
+            target.display()
+        ));
+    }
 }
 
 /// `deploy 20261122T060832Z-123: slug 3f2a… live (build reused) in 0.412s`.

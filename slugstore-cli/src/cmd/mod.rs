@@ -14,6 +14,7 @@ pub mod export;
 pub mod gc;
 pub mod import;
 pub mod init;
+pub mod internal;
 pub mod log;
 pub mod ls;
 pub mod promote;

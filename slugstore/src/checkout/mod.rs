@@ -23,6 +23,7 @@ pub mod rollback;
 pub mod switch;
 pub mod target;
 pub mod targets;
+pub mod trash;
 
 use std::path::{Path, PathBuf};
 

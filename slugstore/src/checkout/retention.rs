@@ -4,20 +4,25 @@
 //! back to) again at any time. The live release is never removed, whatever the count.
 //!
 //! Releases are read-only down to their directories, so removal first renames the release out of the
-//! namespace (`releases/.trash-*`: from that instant it is no longer a release), then makes its
-//! directories writable again and deletes it. A removal killed half-way leaves only a `.trash-*` directory,
-//! which the next command on the target finishes deleting.
-
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+//! namespace (`releases/.trash-*`: from that instant it is no longer a release), then deletes it with
+//! [`remove_tree`], which makes its directories writable as it goes. A removal killed half-way leaves
+//! only a `.trash-*` directory, which the next command on the target finishes deleting.
+//!
+//! Deleting a large release takes seconds, and a deploy that removes one on every run would spend
+//! them between materializing the new release and making it live. With [`RetentionOptions::defer`]
+//! retention only renames; the trash is deleted later by [`empty_trash`] (`slug deploy` runs it in a
+//! detached background process once the new release is live) or by the next command on the target.
+//! See [`super::trash`] for how those deleters keep out of each other's way.
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkout::target::{Target, TRASH_PREFIX};
-use crate::error::{IoResultExt, Result};
-use crate::fsutil;
+use crate::checkout::target::Target;
+use crate::checkout::trash::{delete_unless_locked, trash_release};
+use crate::error::Result;
 use crate::id::SlugId;
+
+pub use crate::checkout::trash::empty_trash;
+pub use crate::fsutil::remove_tree;
 
 /// Releases kept on disk when no count is given.
 pub const DEFAULT_KEEP: usize = 5;
@@ -30,17 +35,26 @@ pub struct RetentionOptions {
     /// directories are removed, their slugs stay in the store.
     #[cfg_attr(feature = "clap", arg(long, value_name = "N", default_value_t = DEFAULT_KEEP))]
     pub keep: usize,
+    /// Only rename the releases to remove to `releases/.trash-*`, leaving their deletion to
+    /// [`empty_trash`] or to the next command on the target. Set by front-ends that delete the trash
+    /// in the background; never a command-line flag of its own.
+    #[cfg_attr(feature = "clap", arg(skip))]
+    #[serde(default)]
+    pub defer: bool,
 }
 
 impl Default for RetentionOptions {
     fn default() -> Self {
-        RetentionOptions { keep: DEFAULT_KEEP }
+        RetentionOptions {
+            keep: DEFAULT_KEEP,
+            defer: false,
+        }
     }
 }
 
 /// Applies retention: keeps `opts.keep` releases (the live one and those in `protect` always count as
-/// kept), most recently activated or materialized first, and removes the rest. Call with the lock held.
-/// Returns the removed slugs.
+/// kept), most recently activated or materialized first, and removes the rest (only renames them to
+/// trash with `opts.defer`). Call with the lock held. Returns the removed slugs.
 pub fn prune(target: &Target, opts: &RetentionOptions, protect: &[SlugId]) -> Result<Vec<SlugId>> {
     clean_leftovers(target)?;
     let mut state = target.state()?;
@@ -62,7 +76,10 @@ pub fn prune(target: &Target, opts: &RetentionOptions, protect: &[SlugId]) -> Re
             kept += 1;
             continue;
         }
-        remove_release(target, id)?;
+        let trash = trash_release(target, id)?;
+        if !opts.defer {
+            delete_unless_locked(&trash)?;
+        }
         state.releases.remove(id);
         removed.push(*id);
     }
@@ -72,46 +89,18 @@ pub fn prune(target: &Target, opts: &RetentionOptions, protect: &[SlugId]) -> Re
     Ok(removed)
 }
 
-/// Removes the release of `id` from disk (its slug stays in the store).
+/// Removes the release of `id` from disk (its slug stays in the store). Call with the lock held.
 pub fn remove_release(target: &Target, id: &SlugId) -> Result<()> {
-    let dir = target.release_dir(id);
-    let trash = target.releases_dir().join(format!(
-        "{TRASH_PREFIX}{}",
-        fsutil::temp_name(&id.short(16)).trim_start_matches('.')
-    ));
-    fs::rename(&dir, &trash).at(&dir)?;
-    fsutil::sync_dir(&target.releases_dir())?;
-    remove_tree(&trash)
+    let trash = trash_release(target, id)?;
+    delete_unless_locked(&trash).map(drop)
 }
 
-/// Deletes what killed checkouts and removals left under `releases/`. Call with the lock held: then no
-/// living process owns any of it.
+/// Deletes what killed checkouts and removals left under `releases/`, except trash another process is
+/// deleting right now (see [`super::trash`]). Call with the lock held: then no living process owns
+/// any checkout in progress.
 pub fn clean_leftovers(target: &Target) -> Result<()> {
     for p in target.leftovers()? {
-        remove_tree(&p)?;
-    }
-    Ok(())
-}
-
-/// Deletes a directory tree whose directories may be read-only. Symlinks are removed, never followed.
-pub fn remove_tree(root: &Path) -> Result<()> {
-    make_writable(root)?;
-    fs::remove_dir_all(root).at(root)
-}
-
-fn make_writable(dir: &Path) -> Result<()> {
-    let meta = fs::symlink_metadata(dir).at(dir)?;
-    if !meta.is_dir() {
-        return Ok(());
-    }
-    if meta.permissions().mode() & 0o700 != 0o700 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).at(dir)?;
-    }
-    for e in fs::read_dir(dir).at(dir)? {
-        let e = e.at(dir)?;
-        if e.file_type().at(e.path())?.is_dir() {
-            make_writable(&e.path())?;
-        }
+        delete_unless_locked(&p)?;
     }
     Ok(())
 }

@@ -223,6 +223,17 @@ impl Target {
             .collect())
     }
 
+    /// The `.trash-*` directories under `releases/`: releases renamed away, waiting to be deleted.
+    pub fn trash(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.releases_dir();
+        Ok(self
+            .scan_releases()?
+            .into_iter()
+            .filter(|n| n.starts_with(TRASH_PREFIX))
+            .map(|n| dir.join(n))
+            .collect())
+    }
+
     fn scan_releases(&self) -> Result<Vec<String>> {
         let dir = self.releases_dir();
         let mut out = Vec::new();

@@ -4,10 +4,11 @@
 //! durable — write to a temporary name in the same directory, fsync, rename, fsync the directory
 //! (`temp` holds that dance once, with what differs between callers as parameters).
 //! `dir` holds the other habit of the crate's hot paths: work relative to an open directory
-//! (`walk` walks whole trees that way).
+//! (`walk` walks whole trees that way, `remove` deletes them).
 
 pub(crate) mod dir;
 mod flock;
+mod remove;
 mod temp;
 pub(crate) mod walk;
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use flock::{flock, lock_file, Lock};
+pub use remove::remove_tree;
 pub(crate) use temp::{parent_dir, Durability, TempFile};
 
 use crate::error::{Error, IoResultExt, Result};
