@@ -197,11 +197,6 @@ impl Dir {
         )?))
     }
 
-    /// The status of this directory itself (`fstat`).
-    pub fn stat(&self) -> io::Result<Stat> {
-        Ok(Stat::from_raw(&rfs::fstat(&self.fd)?))
-    }
-
     /// The target of the symlink `name`, as stored.
     pub fn read_link<N: Arg>(&self, name: N) -> io::Result<Vec<u8>> {
         Ok(rfs::readlinkat(&self.fd, name, Vec::new())?.into_bytes())
