@@ -1,8 +1,10 @@
 //! The build cache's hits: a vendor-shaped output restored into an empty directory, the same hit on
 //! outputs already in place, and a hit from a remote on a fresh store.
 //!
-//! The output is the tree's `vendor/`, produced by a step whose command copies it (`cp -a`), so the
-//! entry holds exactly that directory. Three measurements:
+//! The output is vendor-shaped: the first [`VENDOR_FILES`] files of the tree (without its mounts, in
+//! path order, scaled with the tree's size: 50,000 at full size, as in a real Magento `vendor/`),
+//! hard-linked at their paths into one directory outside the clock, and produced by a step whose
+//! command copies it (`cp -a`), so the entry holds exactly that directory. Three measurements:
 //! - a **cold hit**: `vendor/` removed before each run (outside the clock), then `slug cache run`
 //!   restores it; beside it `tar -x` of a zstd tarball of the same directory (`zstd -dc | tar -x`,
 //!   what the CI caches of the usual CI services do), made beforehand;
@@ -26,7 +28,7 @@ use super::results::Row;
 use super::targets::{Figure, Goal, Target};
 use super::timing::{short_runs, timed};
 use super::two_builds::slug_with;
-use super::Env;
+use super::{slug_part, Env};
 
 /// Scenario name: a hit restoring the output into an empty directory.
 pub const COLD: &str = "cache hit (vendor/, empty dir)";
@@ -89,7 +91,7 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
     };
     let root = env.ws.root.join("cache-hit");
     remove_tree(&root)?;
-    let vendor = env.ws.base.join("vendor");
+    let vendor = vendor_shaped(env, &root.join("vendor-src"))?;
     let (store, work, remote) = (root.join("store"), root.join("work"), root.join("remote"));
     fs::create_dir_all(&work).at(&work)?;
     fs::write(work.join("composer.lock"), "{}\n").at(&work)?;
@@ -166,6 +168,32 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
     rows.push(hit.row);
     remove_tree(&root)?;
     Ok(rows)
+}
+
+/// Files of the vendor-shaped output at full size.
+pub const VENDOR_FILES: f64 = 50_000.0;
+
+/// Hard-links the first [`VENDOR_FILES`] files (scaled by the tree's size) of the tree without its
+/// mounts, in path order, at their relative paths under `dest/vendor`; returns that directory.
+fn vendor_shaped(env: &Env, dest: &Path) -> Result<std::path::PathBuf> {
+    let tree = slug_part(env.ws)?;
+    let want = (VENDOR_FILES * env.size.factor()).round() as usize;
+    let vendor = dest.join("vendor");
+    let mut taken = 0;
+    for e in crate::walk::walk(&tree)? {
+        if taken == want {
+            break;
+        }
+        if !e.meta.is_file() {
+            continue;
+        }
+        let to = vendor.join(&e.rel);
+        let parent = to.parent().expect("under vendor");
+        fs::create_dir_all(parent).at(parent)?;
+        fs::hard_link(tree.join(&e.rel), &to).at(&to)?;
+        taken += 1;
+    }
+    Ok(vendor)
 }
 
 /// `zstd -dc | tar -x` of a tarball of `vendor` (level 3, two threads) made beforehand.
