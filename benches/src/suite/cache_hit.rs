@@ -7,7 +7,8 @@
 //! command copies it (`cp -a`), so the entry holds exactly that directory. Three measurements:
 //! - a **cold hit**: `vendor/` removed before each run (outside the clock), then `slug cache run`
 //!   restores it; beside it `tar -x` of a zstd tarball of the same directory (`zstd -dc | tar -x`,
-//!   what the CI caches of the usual CI services do), made beforehand;
+//!   what the CI caches of the usual CI services do), made beforehand; the two tools' runs
+//!   interleaved, since each run deletes and creates tens of thousands of files;
 //! - a **warm hit**: the same command with the outputs in place and equal (a stat pass), reported
 //!   as seconds per 10,000 files (`s_per_10k_files`);
 //! - a **remote hit**: a fresh store with the file:// remote the entry was pushed to (signed, the
@@ -26,7 +27,7 @@ use super::backends::slug_command;
 use super::exec::{quote, remove_tree, run, shell};
 use super::results::Row;
 use super::targets::{Figure, Goal, Target};
-use super::timing::{short_runs, timed};
+use super::timing::{interleaved, short_runs, timed, Contender};
 use super::two_builds::slug_with;
 use super::{slug_part, Env};
 
@@ -118,16 +119,34 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
     let files = recorded["files"].as_f64().unwrap_or(0.0);
 
     let mut rows = Vec::new();
-    let mut cold = timed(
-        COLD,
-        SLUG,
-        env.runs,
-        |_| remove_tree(&work.join("vendor")),
-        |_| step(bin, &store, &work, &vendor, &[]),
+    let (tarball, untarred) = (root.join("vendor.tar.zst"), root.join("untarred"));
+    make_tarball(&vendor, &tarball)?;
+    let untar = format!(
+        "zstd -dc {} | tar -xf - -C {}",
+        quote(&tarball),
+        quote(&untarred)
     );
-    cold.figure("files", files);
-    rows.push(cold.row);
-    rows.push(untar(env, &root, &vendor)?);
+    let contenders = vec![
+        Contender::new(
+            SLUG,
+            |_| remove_tree(&work.join("vendor")),
+            |_| step(bin, &store, &work, &vendor, &[]),
+        ),
+        Contender::new(
+            TAR,
+            |_| {
+                remove_tree(&untarred)?;
+                fs::create_dir(&untarred).at(&untarred)
+            },
+            |_| shell(&untar),
+        ),
+    ];
+    let mut cold = interleaved(COLD, env.runs, contenders).into_iter();
+    let (mut slug_cold, tar_cold) = (cold.next().expect("slug"), cold.next().expect("tar"));
+    slug_cold.figure("files", files);
+    rows.push(slug_cold.row);
+    rows.push(tar_cold.row);
+    remove_tree(&untarred)?;
     let mut warm = timed(
         WARM,
         SLUG,
@@ -196,33 +215,15 @@ fn vendor_shaped(env: &Env, dest: &Path) -> Result<std::path::PathBuf> {
     Ok(vendor)
 }
 
-/// `zstd -dc | tar -x` of a tarball of `vendor` (level 3, two threads) made beforehand.
-fn untar(env: &Env, root: &Path, vendor: &Path) -> Result<Row> {
-    let tarball = root.join("vendor.tar.zst");
-    let parent = vendor.parent().expect("vendor is in the tree");
+/// A zstd tarball (level 3, two threads) of the directory `vendor`, as a CI cache would keep it.
+fn make_tarball(vendor: &Path, tarball: &Path) -> Result<()> {
+    let parent = vendor.parent().expect("vendor is in a directory");
     run(&mut shell(&format!(
         "tar -C {} -cf - vendor | zstd -q -3 -T2 -o {}",
         quote(parent),
-        quote(&tarball)
-    )))?;
-    let out = root.join("untarred");
-    let script = format!(
-        "zstd -dc {} | tar -xf - -C {}",
-        quote(&tarball),
-        quote(&out)
-    );
-    let t = timed(
-        COLD,
-        TAR,
-        env.runs,
-        |_| {
-            remove_tree(&out)?;
-            fs::create_dir(&out).at(&out)
-        },
-        |_| shell(&script),
-    );
-    remove_tree(&out)?;
-    Ok(t.row)
+        quote(tarball)
+    )))
+    .map(drop)
 }
 
 /// Total size of the pack files in `dir`.

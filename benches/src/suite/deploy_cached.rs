@@ -18,7 +18,7 @@
 //! every timed deploy also removes the oldest release. `slug deploy` leaves the deletion of that
 //! release's files to a background process once the new release is live; each run's preparation waits
 //! (at most [`TRASH_DEADLINE`]) until no `releases/.trash-*` is left, so that a deletion never overlaps
-//! a measured run (or the `cp -al` runs).
+//! a measured run (or the `cp -al` runs). The deploys and the `cp -al` runs are interleaved.
 
 use std::fs;
 use std::path::Path;
@@ -36,7 +36,7 @@ use super::backends::slug_command;
 use super::exec::{remove_tree, run};
 use super::results::Row;
 use super::targets::{Figure, Goal, Target};
-use super::timing::timed;
+use super::timing::{interleaved, Contender};
 use super::two_builds::slug_with;
 use super::{slug_part, Env};
 
@@ -103,16 +103,34 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
         run(&mut deploy())?;
     }
 
-    let mut slug = timed(
-        DEPLOY,
-        SLUG,
-        env.runs,
-        |i| {
-            wait_for_no_trash(&target)?;
-            replace(&edited, &format!("<?php // edit {i}\n"))
-        },
-        |_| deploy(),
-    );
+    let copy = root.join("copy");
+    let files = slug_part(env.ws)?;
+    // Interleaved, and each run waits for the background deletion of the last deploy's old release:
+    // a deletion or the last run's writeback never falls on one tool only.
+    let contenders = vec![
+        Contender::new(
+            SLUG,
+            |i| {
+                wait_for_no_trash(&target)?;
+                replace(&edited, &format!("<?php // edit {i}\n"))
+            },
+            |_| deploy(),
+        ),
+        Contender::new(
+            CP,
+            |_| {
+                wait_for_no_trash(&target)?;
+                remove_tree(&copy)
+            },
+            |_| {
+                let mut c = Command::new("cp");
+                c.arg("-al").arg(&files).arg(&copy);
+                c
+            },
+        ),
+    ];
+    let mut rows = interleaved(DEPLOY, env.runs, contenders).into_iter();
+    let (mut slug, cp) = (rows.next().expect("slug"), rows.next().expect("cp"));
     wait_for_no_trash(&target)?;
     // The record's phases, in order: validate, build, slug, release, deploy, post_deploy.
     for (i, phase) in [
@@ -128,19 +146,6 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
     {
         slug.json_figure(&format!("{phase}_s"), &format!("/phases/{i}/seconds"));
     }
-    let copy = root.join("copy");
-    let files = slug_part(env.ws)?;
-    let cp = timed(
-        DEPLOY,
-        CP,
-        env.runs,
-        |_| remove_tree(&copy),
-        |_| {
-            let mut c = Command::new("cp");
-            c.arg("-al").arg(&files).arg(&copy);
-            c
-        },
-    );
     remove_tree(&root)?;
     Ok(vec![slug.row, cp.row])
 }

@@ -67,28 +67,69 @@ pub fn timed(
     scenario: &str,
     tool: &str,
     runs: u32,
-    mut prepare: impl FnMut(u32) -> Result<()>,
-    mut command: impl FnMut(u32) -> Command,
+    prepare: impl FnMut(u32) -> Result<()>,
+    command: impl FnMut(u32) -> Command,
 ) -> Timed {
-    let mut t = Timed {
-        row: Row::new(scenario, tool),
-        stdout: Vec::new(),
-    };
+    let contender = Contender::new(tool, prepare, command);
+    interleaved(scenario, runs, vec![contender])
+        .pop()
+        .expect("one contender")
+}
+
+/// A contender of [`interleaved`]: its tool, what sets the stage before each of its runs (not
+/// timed) and the command a run times.
+pub struct Contender<'a> {
+    tool: &'a str,
+    prepare: Box<dyn FnMut(u32) -> Result<()> + 'a>,
+    command: Box<dyn FnMut(u32) -> Command + 'a>,
+}
+
+impl<'a> Contender<'a> {
+    /// The contender `tool`, prepared by `prepare(run)` and timed running `command(run)`.
+    pub fn new(
+        tool: &'a str,
+        prepare: impl FnMut(u32) -> Result<()> + 'a,
+        command: impl FnMut(u32) -> Command + 'a,
+    ) -> Self {
+        Contender {
+            tool,
+            prepare: Box::new(prepare),
+            command: Box::new(command),
+        }
+    }
+}
+
+/// [`timed`] for several contenders of one scenario, their runs interleaved (run 1 of each, then run
+/// 2 of each, ...). Commands that create tens of thousands of files are slowed by what ran just
+/// before them (writeback, and ext4 skipping recently freed inodes): interleaved, that falls on
+/// every contender alike instead of on whichever ran second. Rows come back in the given order.
+pub fn interleaved(scenario: &str, runs: u32, mut contenders: Vec<Contender<'_>>) -> Vec<Timed> {
+    let mut out: Vec<Timed> = contenders
+        .iter()
+        .map(|c| Timed {
+            row: Row::new(scenario, c.tool),
+            stdout: Vec::new(),
+        })
+        .collect();
     for i in 0..runs {
-        let done = prepare(i).and_then(|()| run(&mut command(i)));
-        match done {
-            Ok(Finished { sample, stdout }) => {
-                t.row.push(sample);
-                t.stdout.push(stdout);
+        for (c, t) in contenders.iter_mut().zip(out.iter_mut()) {
+            if !t.ok() {
+                continue;
             }
-            Err(e) => {
-                eprintln!("{scenario} / {tool}: {e}");
-                t.row = t.row.failed(e);
-                break;
+            let done = (c.prepare)(i).and_then(|()| run(&mut (c.command)(i)));
+            match done {
+                Ok(Finished { sample, stdout }) => {
+                    t.row.push(sample);
+                    t.stdout.push(stdout);
+                }
+                Err(e) => {
+                    eprintln!("{scenario} / {}: {e}", c.tool);
+                    t.row = t.row.clone().failed(e);
+                }
             }
         }
     }
-    t
+    out
 }
 
 /// Records that `scenario` was skipped and why (on stderr and in the results); no rows.
