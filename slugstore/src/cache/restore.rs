@@ -127,8 +127,8 @@ pub fn restore_outputs(store: &Store, wd: &Workdir, rec: &Record) -> Result<Rest
 /// rewritten and keeps its inode.
 ///
 /// `keep_cached` names subtrees (relative paths) moved out of `dir` for a while, whose stat-cache
-/// entries must survive this scan not finding them (see [`TreeScan::keep_cached_under`]): a later
-/// scan of `dir` then knows their files again when they come back.
+/// entries must survive this scan not finding them: a later scan of `dir` then knows their files
+/// again when they come back with the same inodes and times.
 pub fn sync_dir(
     store: &Store,
     manifest: &Manifest,
