@@ -16,6 +16,7 @@ pub mod diff_case;
 pub mod magento;
 pub mod project;
 pub mod refusing_s3;
+pub mod rng;
 pub mod s3;
 pub mod serve;
 pub mod store;

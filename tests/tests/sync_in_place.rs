@@ -12,6 +12,7 @@ use std::time::Duration;
 use slugstore::cache::restore::sync_dir;
 use slugstore::store::Store;
 use slugstore_tests::compare::{assert_same_listing, read_tree};
+use slugstore_tests::rng::Rng;
 use slugstore_tests::store;
 use slugstore_tests::tree::{age_files, content, make_dir, set_mode, write_file, Tree};
 
@@ -33,23 +34,6 @@ fn source() -> Tree {
         );
     }
     t
-}
-
-/// A tiny deterministic generator (splitmix64), so a failing case can be replayed by its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// Every path under `root`, relative, directories and files alike.
