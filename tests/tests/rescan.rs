@@ -52,7 +52,7 @@ fn change(root: &Path, rng: &mut Rng) {
     let all = paths(root);
     let p = all[rng.below(all.len())].clone();
     let meta = fs::symlink_metadata(&p).unwrap();
-    let n = rng.next() % 100_000;
+    let n = rng.next_u64() % 100_000;
     match (rng.below(9), meta.is_dir(), meta.is_file()) {
         // Same size, same mtime, other bytes: only the ctime tells.
         (0, _, true) => {

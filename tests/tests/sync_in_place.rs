@@ -82,9 +82,9 @@ fn mutate(dir: &Path, rng: &mut Rng) {
             let _ = fs::remove_dir_all(&p).or_else(|_| fs::remove_file(&p));
             std::os::unix::fs::symlink("elsewhere", &p).unwrap();
         }
-        (6, _) => make_dir(&dir.join(format!("generated/{}", rng.next() % 1000))),
+        (6, _) => make_dir(&dir.join(format!("generated/{}", rng.next_u64() % 1000))),
         _ => write_file(
-            &dir.join(format!("new-{}.php", rng.next() % 1000)),
+            &dir.join(format!("new-{}.php", rng.next_u64() % 1000)),
             b"new",
             false,
         ),
