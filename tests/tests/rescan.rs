@@ -13,7 +13,7 @@ use std::time::Duration;
 use slugstore::SnapshotOptions;
 use slugstore_tests::rng::Rng;
 use slugstore_tests::store;
-use slugstore_tests::tree::{age_files, content, make_dir, write_file, Tree};
+use slugstore_tests::tree::{age_files, content, make_dir, set_mtime, write_file, Tree};
 
 fn project() -> Tree {
     let mut t = Tree::new()
@@ -59,12 +59,7 @@ fn change(root: &Path, rng: &mut Rng) {
             let mtime = meta.modified().unwrap();
             let bytes: Vec<u8> = fs::read(&p).unwrap().iter().map(|b| b ^ 0x20).collect();
             fs::write(&p, bytes).unwrap();
-            fs::File::options()
-                .write(true)
-                .open(&p)
-                .unwrap()
-                .set_modified(mtime)
-                .unwrap();
+            set_mtime(&p, mtime);
         }
         (1, _, true) => fs::write(&p, content(10 + n as usize % 300, n)).unwrap(),
         (2, _, true) => {
@@ -96,12 +91,7 @@ fn change(root: &Path, rng: &mut Rng) {
             let (bytes, mtime) = (fs::read(&p).unwrap(), meta.modified().unwrap());
             let tmp = p.with_extension("swap");
             fs::write(&tmp, bytes.iter().map(|b| b ^ 1).collect::<Vec<u8>>()).unwrap();
-            fs::File::options()
-                .write(true)
-                .open(&tmp)
-                .unwrap()
-                .set_modified(mtime)
-                .unwrap();
+            set_mtime(&tmp, mtime);
             fs::rename(&tmp, &p).unwrap();
             assert_ne!(fs::metadata(&p).unwrap().ino(), meta.ino());
         }

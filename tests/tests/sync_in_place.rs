@@ -14,7 +14,7 @@ use slugstore::store::Store;
 use slugstore_tests::compare::{assert_same_listing, read_tree};
 use slugstore_tests::rng::Rng;
 use slugstore_tests::store;
-use slugstore_tests::tree::{age_files, content, make_dir, set_mode, write_file, Tree};
+use slugstore_tests::tree::{age_files, content, make_dir, set_mode, set_mtime, write_file, Tree};
 
 /// A small project: nested directories, an executable, a symlink, an empty directory.
 fn source() -> Tree {
@@ -71,12 +71,7 @@ fn mutate(dir: &Path, rng: &mut Rng) {
             let mtime = meta.modified().unwrap();
             let flipped: Vec<u8> = old.iter().map(|b| b ^ 1).collect();
             fs::write(&p, flipped).unwrap();
-            fs::File::options()
-                .write(true)
-                .open(&p)
-                .unwrap()
-                .set_modified(mtime)
-                .unwrap();
+            set_mtime(&p, mtime);
         }
         (5, _) => {
             let _ = fs::remove_dir_all(&p).or_else(|_| fs::remove_file(&p));

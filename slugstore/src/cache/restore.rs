@@ -183,10 +183,7 @@ impl Target<'_> {
 
     /// An in-place path (relative to `at`) as a path.
     fn in_place(&self, rel: &[u8]) -> PathBuf {
-        match rel {
-            [] => self.at.to_path_buf(),
-            rel => self.at.join(os(rel)),
-        }
+        fsutil::walk::join(self.at, rel)
     }
 }
 
