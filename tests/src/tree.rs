@@ -158,8 +158,9 @@ pub fn content(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-/// Sets the modification time of every regular file under `root` to `age` ago, so that the stat cache,
-/// which distrusts files modified within the last moments before a scan, trusts them.
+/// Sets the modification time of every regular file and directory under `root` (and of `root`) to
+/// `age` ago, so that the stat cache, which distrusts files and directory listings changed within the
+/// last moments before a scan, trusts them.
 pub fn age_files(root: &Path, age: Duration) {
     let when = SystemTime::now() - age;
     for entry in fs::read_dir(root).unwrap_or_else(|e| panic!("{}: {e}", root.display())) {
@@ -171,12 +172,16 @@ pub fn age_files(root: &Path, age: Duration) {
             set_mtime(&path, when);
         }
     }
+    // Directories too: a scan trusts the recorded listing only of a directory not changed lately.
+    set_mtime(root, when);
 }
 
-/// Sets the modification time of one file.
+/// Sets the modification time of one file or directory.
 pub fn set_mtime(path: &Path, when: SystemTime) {
+    let dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
     fs::File::options()
-        .write(true)
+        .read(dir)
+        .write(!dir)
         .open(path)
         .and_then(|f| f.set_modified(when))
         .unwrap_or_else(|e| panic!("set mtime of {}: {e}", path.display()));

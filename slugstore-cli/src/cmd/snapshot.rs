@@ -38,12 +38,13 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
     }
     out!("{}", r.slug);
     ctx.note(&format!(
-        "{} files, {} dirs, {} symlinks, {}; read {} files{}; {} new objects, {} new ({} stored), {} deduplicated{}{} in {:.2}s",
+        "{} files, {} dirs, {} symlinks, {}; read {} files and {} dirs{}; {} new objects, {} new ({} stored), {} deduplicated{}{} in {:.2}s",
         r.tree.files,
         r.tree.dirs,
         r.tree.symlinks,
         human_bytes(r.tree.bytes),
         r.files_read,
+        r.dirs_read,
         if r.watched { " (changes from the watcher)" } else { "" },
         r.new_objects,
         human_bytes(r.new_bytes),

@@ -160,8 +160,8 @@ fn scan_in_place(store: &Store, writer: &ObjectWriter<'_>, abs: &Path) -> Result
     let canon = abs.canonicalize().at(abs)?;
     let ex = store_excluded(store, &canon)?;
     let spec = WalkSpec {
-        excludes: &ex,
         dir_modes: true,
+        ..WalkSpec::new(&ex)
     };
     scan_tree(store, writer, &canon, spec)
 }

@@ -5,6 +5,10 @@
 //! its own, opened relative to its parent's descriptor (see [`super::dir`]). What to record, and which
 //! subdirectories to enter, is the [`Visitor`]'s business; the walk does the opening, the scheduling,
 //! the collecting and the first error.
+//!
+//! A visitor that knows a directory's entries without reading it (the snapshot's listing cache) says
+//! so in [`Visitor::visit_unopened`]: that directory is then never opened, and its subdirectories are
+//! opened from the root's descriptor by their relative path when they must be read.
 
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
@@ -28,6 +32,19 @@ pub trait Visitor: Sync {
         out: &mut Vec<Self::Out>,
         descend: &mut dyn FnMut(&CStr),
     ) -> Result<()>;
+
+    /// Called before directory `rel` is opened: a visitor that can record it without reading it does
+    /// so (as [`Visitor::visit`] would) and returns true; then the directory is not opened. Returns
+    /// false, having recorded nothing and descended nowhere, to have it read.
+    fn visit_unopened(
+        &self,
+        rel: &[u8],
+        out: &mut Vec<Self::Out>,
+        descend: &mut dyn FnMut(&CStr),
+    ) -> Result<bool> {
+        let _ = (rel, out, descend);
+        Ok(false)
+    }
 }
 
 /// Walks the directory `root` (which may be reached through a symlink) in parallel with `visitor`,
@@ -35,6 +52,7 @@ pub trait Visitor: Sync {
 pub fn walk<V: Visitor>(root: &Path, visitor: &V) -> Result<Vec<V::Out>> {
     let walk = Walk {
         root,
+        root_dir: Arc::new(Dir::open(root).at(root)?),
         visitor,
         out: Mutex::new(Vec::new()),
         error: Mutex::new(None),
@@ -70,7 +88,8 @@ pub fn child(rel: &[u8], name: &[u8]) -> Vec<u8> {
     child
 }
 
-/// A directory waiting to be read: its parent, open, and its name there (the root has neither).
+/// A directory waiting to be read: its parent if open and its name there, else it is opened from the
+/// root by `rel`.
 struct Pending {
     parent: Option<(Arc<Dir>, CString)>,
     rel: Vec<u8>,
@@ -78,6 +97,7 @@ struct Pending {
 
 struct Walk<'a, V: Visitor> {
     root: &'a Path,
+    root_dir: Arc<Dir>,
     visitor: &'a V,
     out: Mutex<Vec<V::Out>>,
     error: Mutex<Option<Error>>,
@@ -96,13 +116,24 @@ impl<V: Visitor> Walk<'_, V> {
 
     fn read<'s>(&'s self, scope: &rayon::Scope<'s>, pending: Pending) -> Result<()> {
         let Pending { parent, rel } = pending;
+        let mut local = Vec::new();
+        let known = self.visitor.visit_unopened(&rel, &mut local, &mut |name| {
+            let sub = Pending {
+                parent: None,
+                rel: child(&rel, name.to_bytes()),
+            };
+            scope.spawn(move |s| self.run(s, sub));
+        })?;
+        if known {
+            self.collect(local);
+            return Ok(());
+        }
         let dir = match &parent {
-            Some((parent, name)) => parent.open_at(name.as_c_str()),
-            None => Dir::open(self.root),
+            Some((parent, name)) => parent.open_at(name.as_c_str()).map(Arc::new),
+            None if rel.is_empty() => Ok(Arc::clone(&self.root_dir)),
+            None => self.root_dir.open_beneath(rel.as_slice()).map(Arc::new),
         }
         .at(join(self.root, &rel))?;
-        let dir = Arc::new(dir);
-        let mut local = Vec::new();
         self.visitor.visit(&dir, &rel, &mut local, &mut |name| {
             let sub = Pending {
                 parent: Some((Arc::clone(&dir), name.to_owned())),
@@ -110,9 +141,13 @@ impl<V: Visitor> Walk<'_, V> {
             };
             scope.spawn(move |s| self.run(s, sub));
         })?;
+        self.collect(local);
+        Ok(())
+    }
+
+    fn collect(&self, mut local: Vec<V::Out>) {
         if !local.is_empty() {
             (self.out.lock().unwrap_or_else(|p| p.into_inner())).append(&mut local);
         }
-        Ok(())
     }
 }

@@ -4,11 +4,13 @@
 //! mounts (`var`, `pub/media`), which the platform replaces with persistent storage, but which paths
 //! those are is the application's config, read by the orchestrator above this crate.
 
+pub mod listings;
 pub mod walk;
 
 use crate::error::Result;
 
 pub use crate::slug::normalize_rel;
+pub use listings::{ListingChanges, Listings};
 pub use walk::{walk, walk_reading, FileMeta, Found, WalkResult, WalkSpec, Walked};
 
 /// Relative paths left out of a scan, with everything beneath them.

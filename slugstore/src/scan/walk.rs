@@ -16,7 +16,8 @@ use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil::dir::{Dir, Kind, Stat};
 use crate::fsutil::walk as fswalk;
 use crate::id::ObjectId;
-use crate::scan::Excludes;
+use crate::scan::{Excludes, Listings};
+use crate::store::index::DirListing;
 
 /// A regular file found by the walk, with what the stat cache compares.
 #[derive(Debug, Clone)]
@@ -95,6 +96,9 @@ pub struct WalkSpec<'a> {
     /// descriptor the walk has open anyway): a restore in place then changes the mode of those only,
     /// where it would otherwise `chmod` every directory.
     pub dir_modes: bool,
+    /// Trust these listings for directories that did not change, and record the listings of the
+    /// directories read (see [`Listings`]).
+    pub listings: Option<&'a Listings>,
 }
 
 impl<'a> WalkSpec<'a> {
@@ -103,6 +107,7 @@ impl<'a> WalkSpec<'a> {
         WalkSpec {
             excludes,
             dir_modes: false,
+            listings: None,
         }
     }
 }
@@ -127,8 +132,10 @@ fn walk_with(root: &Path, spec: WalkSpec<'_>, read: Option<&ReadFile<'_>>) -> Re
     }
     let scan = Scan {
         root,
+        root_dir: Dir::open(root).at(root)?,
         excludes: spec.excludes,
         dir_modes: spec.dir_modes,
+        listings: spec.listings,
         read,
         warnings: Mutex::new(Vec::new()),
         odd_dirs: Mutex::new(Vec::new()),
@@ -156,15 +163,118 @@ fn walk_with(root: &Path, spec: WalkSpec<'_>, read: Option<&ReadFile<'_>>) -> Re
 /// What a snapshot records of each directory.
 struct Scan<'a> {
     root: &'a Path,
+    root_dir: Dir,
     excludes: &'a Excludes,
     dir_modes: bool,
+    listings: Option<&'a Listings>,
     read: Option<&'a ReadFile<'a>>,
     warnings: Mutex<Vec<String>>,
     odd_dirs: Mutex<Vec<Vec<u8>>>,
 }
 
+impl Scan<'_> {
+    fn warn(&self, rel: &[u8]) {
+        let warning = format!(
+            "skipped special file {}",
+            fswalk::join(self.root, rel).display()
+        );
+        let mut warnings = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
+        warnings.push(warning);
+    }
+
+    fn note_mode(&self, rel: &[u8], st: &Stat) {
+        if self.dir_modes && st.mode & 0o7777 != 0o755 {
+            let mut odd = self.odd_dirs.lock().unwrap_or_else(|p| p.into_inner());
+            odd.push(rel.to_vec());
+        }
+    }
+
+    /// Statuses by relative path, from the root's descriptor (`b""`: the root).
+    fn lstat(&self, rel: &[u8]) -> std::io::Result<Stat> {
+        match rel {
+            b"" => self.root_dir.lstat(c"."),
+            rel => self.root_dir.lstat(rel),
+        }
+    }
+
+    /// The entries of an unchanged directory from its listing, its files statted by path; `None`
+    /// (nothing recorded) when a listed file is gone or is no longer a file: the directory changed
+    /// after its status was taken, and is read instead.
+    fn listed_entries(
+        &self,
+        rel: &[u8],
+        listing: &DirListing,
+        out: &mut Vec<Walked>,
+    ) -> Result<Option<Vec<Vec<u8>>>> {
+        let start = out.len();
+        let mut subdirs = Vec::new();
+        let mut special = Vec::new();
+        for e in listing.entries() {
+            let child = fswalk::child(rel, e.name);
+            if self.excludes.contains(&child) {
+                continue;
+            }
+            let found = match e.kind {
+                Kind::Dir => {
+                    subdirs.push(e.name.to_vec());
+                    Found::Dir
+                }
+                Kind::File => match self.lstat(&child) {
+                    Ok(st) if st.is_file() => Found::File(FileMeta::of(&st)),
+                    Ok(_) => {
+                        out.truncate(start);
+                        return Ok(None);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        out.truncate(start);
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(Error::io(fswalk::join(self.root, &child), e)),
+                },
+                Kind::Symlink => Found::Symlink(e.target.to_vec()),
+                Kind::Special => {
+                    special.push(child);
+                    continue;
+                }
+            };
+            out.push(Walked { rel: child, found });
+        }
+        for child in special {
+            self.warn(&child);
+        }
+        Ok(Some(subdirs))
+    }
+}
+
 impl fswalk::Visitor for Scan<'_> {
     type Out = Walked;
+
+    fn visit_unopened(
+        &self,
+        rel: &[u8],
+        out: &mut Vec<Walked>,
+        descend: &mut dyn FnMut(&CStr),
+    ) -> Result<bool> {
+        let Some(listings) = self.listings.filter(|l| l.knows(rel)) else {
+            return Ok(false);
+        };
+        // A directory that is gone or not a directory any more is left to the read to report.
+        let Ok(st) = self.lstat(rel) else {
+            return Ok(false);
+        };
+        let Some(listing) = listings.trusted(rel, &st) else {
+            return Ok(false);
+        };
+        let Some(subdirs) = self.listed_entries(rel, listing, out)? else {
+            return Ok(false);
+        };
+        self.note_mode(rel, &st);
+        for name in subdirs {
+            let name = std::ffi::CString::new(name).expect("names hold no NUL");
+            descend(&name);
+        }
+        Ok(true)
+    }
 
     fn visit(
         &self,
@@ -173,17 +283,33 @@ impl fswalk::Visitor for Scan<'_> {
         out: &mut Vec<Walked>,
         descend: &mut dyn FnMut(&CStr),
     ) -> Result<()> {
-        if self.dir_modes {
-            let mode = dir.stat().at(fswalk::join(self.root, rel))?.mode;
-            if mode & 0o7777 != 0o755 {
-                let mut odd = self.odd_dirs.lock().unwrap_or_else(|p| p.into_inner());
-                odd.push(rel.to_vec());
-            }
+        // The status is taken before the entries are read: a change while they are read then
+        // shows as new times next time, never as a stale listing that looks current.
+        let st = match self.dir_modes || self.listings.is_some() {
+            true => Some(dir.stat().at(fswalk::join(self.root, rel))?),
+            false => None,
+        };
+        if let Some(st) = &st {
+            self.note_mode(rel, st);
         }
+        let mut listing = match (self.listings, &st) {
+            (Some(l), Some(st)) if l.may_record(st) => Some(DirListing::builder(st)),
+            _ => None,
+        };
         dir.for_each(
             |name, kind| {
                 let child = fswalk::child(rel, name.to_bytes());
-                if self.excludes.contains(&child) {
+                let excluded = self.excludes.contains(&child);
+                let target = match kind {
+                    Kind::Symlink if listing.is_some() || !excluded => {
+                        Some(dir.read_link(name).at(fswalk::join(self.root, &child))?)
+                    }
+                    _ => None,
+                };
+                if let Some(l) = &mut listing {
+                    l.push(name.to_bytes(), kind, target.as_deref().unwrap_or_default());
+                }
+                if excluded {
                     return Ok(());
                 }
                 let path = || fswalk::join(self.root, &child);
@@ -199,13 +325,9 @@ impl fswalk::Visitor for Scan<'_> {
                         }
                         Found::File(meta)
                     }
-                    Kind::Symlink => Found::Symlink(dir.read_link(name).at(path())?),
+                    Kind::Symlink => Found::Symlink(target.unwrap_or_default()),
                     Kind::Special => {
-                        let warning = format!("skipped special file {}", path().display());
-                        self.warnings
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(warning);
+                        self.warn(&child);
                         return Ok(());
                     }
                 };
@@ -213,6 +335,10 @@ impl fswalk::Visitor for Scan<'_> {
                 Ok(())
             },
             |e| Error::io(fswalk::join(self.root, rel), e),
-        )
+        )?;
+        if let Some(listings) = self.listings {
+            listings.record(rel, listing.map(|l| l.finish()));
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! Snapshot: turn a build tree into a slug.
 //!
 //! 1. Walk the tree in parallel, leaving out the excluded paths (a deploy's mounts, `--exclude`).
+//!    A directory whose inode, times and mode are those recorded by the last scan is not read: its
+//!    entries are known from the stat cache ([`scan::Listings`]); its files are statted by path.
 //! 2. Merge the walk with the stat cache (both sorted by path): a file whose size, times and inode are
 //!    unchanged keeps its recorded hash and is not read.
 //!    A file whose cached hash names an object `slug verify` marked damaged is read all the same: its
@@ -83,6 +85,9 @@ pub struct SnapshotReport {
     pub tree: TreeStats,
     /// Files whose bytes were read (stat-cache misses).
     pub files_read: u64,
+    /// Directories whose entries were read; the others had not changed since the last snapshot,
+    /// and their entries were known from it.
+    pub dirs_read: u64,
     /// File contents added to the store (the manifest is not counted).
     pub new_objects: u64,
     /// Uncompressed bytes of those contents.
@@ -166,6 +171,7 @@ pub fn snapshot(
                 &root,
                 crate::scan::WalkSpec::new(&excludes),
                 &tkey,
+                racy_ns,
                 opts,
                 &*bar,
             )?,
@@ -199,6 +205,7 @@ pub fn snapshot(
         ref_name: opts.ref_name.clone(),
         tree: stats,
         files_read: scanned.files_read,
+        dirs_read: scanned.stats.listings.dirs_read,
         new_objects: file_stats.new_objects,
         new_bytes: file_stats.new_bytes,
         stored_bytes: committed.staged.stats.stored_bytes,

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::Result;
 use crate::id::ObjectId;
-use crate::scan::{FileMeta, Found, Walked};
+use crate::scan::{FileMeta, Found, ListingChanges, Walked};
 use crate::store::index::{StatEntry, TreeKey};
 
 /// Files modified this recently (before the scan started) are not trusted to the stat cache: a write in
@@ -66,8 +66,8 @@ impl CachedStats {
     /// are read again next time.
     pub(super) fn changes(&self, entries: &[Walked], racy_ns: i128) -> StatChanges {
         let mut out = StatChanges {
-            put: Vec::new(),
             delete: self.vanished.clone(),
+            ..StatChanges::default()
         };
         for (w, prev) in entries.iter().zip(&self.prev) {
             match &w.found {
@@ -102,6 +102,8 @@ pub(super) struct StatChanges {
     /// Entries to write, sorted by path.
     pub(super) put: Vec<(Vec<u8>, StatEntry)>,
     pub(super) delete: Vec<Vec<u8>>,
+    /// The directory listings read and gone.
+    pub(super) listings: ListingChanges,
 }
 
 impl StatChanges {
@@ -109,6 +111,10 @@ impl StatChanges {
         for p in &self.delete {
             batch.delete_stat(tkey, p);
         }
+        for p in &self.listings.delete {
+            batch.delete_listing(tkey, p);
+        }
+        batch.put_listings(tkey, &self.listings.put)?;
         // In walk order: sorted by path.
         batch.put_stats(tkey, &self.put)
     }

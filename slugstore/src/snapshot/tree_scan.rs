@@ -17,17 +17,14 @@ use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil::dir::Dir;
 use crate::fsutil::walk as fswalk;
 use crate::id::ObjectId;
-use crate::scan::{self, FileMeta, Found, Walked};
+use crate::scan::{self, FileMeta, Found, ListingChanges, Listings, Walked};
 use crate::slug::{Entry, EntryKind, Manifest};
 use crate::store::index::{tree_key, TreeKey};
 use crate::store::{ObjectWriter, Store, IN_MEMORY_LIMIT};
 
 /// A walk's entries (see [`walk_and_read`]) as the tree's manifest, and the rest of what the scan
 /// found.
-pub(super) fn into_manifest(
-    walked: (scan::WalkResult, CachedStats, u64),
-    racy_ns: i128,
-) -> Result<(Manifest, Scanned)> {
+pub(super) fn into_manifest(walked: WalkRead, racy_ns: i128) -> Result<(Manifest, Scanned)> {
     let mut s = walked_entries(walked, racy_ns);
     Ok((Manifest::new(std::mem::take(&mut s.entries))?, s))
 }
@@ -55,6 +52,7 @@ impl TreeScan {
                 .any(|x| p.starts_with(x) && (p.len() == x.len() || p[x.len()] == b'/'))
         };
         self.stats.delete.retain(|p| !under(p));
+        self.stats.listings.delete.retain(|p| !under(p));
     }
 
     /// Adds the scan's stat-cache changes to `batch`, which must also stage the writer's objects:
@@ -81,8 +79,8 @@ pub(crate) fn scan_tree(
     let tkey = tree_key(root);
     let opts = SnapshotOptions::default();
     let bar = crate::progress::NoProgress;
-    let mut walked = walk_and_read(store, writer, root, spec, &tkey, &opts, &bar)?;
-    let odd_dirs = std::mem::take(&mut walked.0.odd_dirs);
+    let mut walked = walk_and_read(store, writer, root, spec, &tkey, racy_ns, &opts, &bar)?;
+    let odd_dirs = std::mem::take(&mut walked.walk.odd_dirs);
     let (manifest, scanned) = into_manifest(walked, racy_ns)?;
     Ok(TreeScan {
         manifest,
@@ -104,12 +102,25 @@ pub(super) struct Scanned {
     pub(super) warnings: Vec<String>,
 }
 
+/// What [`walk_and_read`] found: the walk with every file hashed, the stat cache lined up with it,
+/// how many files were read, and the directory listings to write back.
+pub(super) struct WalkRead {
+    walk: scan::WalkResult,
+    cache: CachedStats,
+    files_read: u64,
+    listings: ListingChanges,
+}
+
 /// The entries of a walk (see [`walk_and_read`]), its stat-cache changes and warnings.
-pub(super) fn walked_entries(
-    (walked, cache, files_read): (scan::WalkResult, CachedStats, u64),
-    racy_ns: i128,
-) -> Scanned {
-    let stats = cache.changes(&walked.entries, racy_ns);
+pub(super) fn walked_entries(read: WalkRead, racy_ns: i128) -> Scanned {
+    let WalkRead {
+        walk: walked,
+        cache,
+        files_read,
+        listings,
+    } = read;
+    let mut stats = cache.changes(&walked.entries, racy_ns);
+    stats.listings = listings;
     // The walk's paths and link targets move into the manifest: 130k paths are not copied.
     let entries = walked
         .entries
@@ -144,17 +155,25 @@ pub(super) fn file_meta(w: &Walked) -> &FileMeta {
 
 /// Walks the tree and gives every file its content hash: read as the walk finds it when the stat cache
 /// knows nothing of the tree, else from the cache where the stat is unchanged and by reading the rest.
-/// Returns the walk, the cache lined up with it, and how many files were read.
+/// Directories unchanged since the last scan are not read (their listings are in the stat cache, see
+/// [`Listings`]), unless `--no-cache`; those read are recorded unless changed after `racy_ns`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn walk_and_read(
     store: &Store,
     writer: &ObjectWriter<'_>,
     root: &Path,
     spec: scan::WalkSpec<'_>,
     tkey: &TreeKey,
+    racy_ns: i128,
     opts: &SnapshotOptions,
     bar: &dyn crate::progress::Progress,
-) -> Result<(scan::WalkResult, CachedStats, u64)> {
+) -> Result<WalkRead> {
     if store.index().stat_cache_empty(tkey)? {
+        let listings = Listings::new(Vec::new(), racy_ns);
+        let spec = scan::WalkSpec {
+            listings: Some(&listings),
+            ..spec
+        };
         // Nothing is known of this tree: every file is read, as the walk finds it.
         let read = |dir: &Dir, name: &CStr, path: &dyn Fn() -> PathBuf, meta: &FileMeta| {
             let file = dir.open_file(name).at(path())?;
@@ -166,9 +185,23 @@ pub(super) fn walk_and_read(
         let cache = CachedStats::new(Vec::new(), &walked.entries);
         let files = walked.entries.iter();
         let read = files.filter(|w| matches!(w.found, Found::File(_))).count();
-        Ok((walked, cache, read as u64))
+        Ok(WalkRead {
+            walk: walked,
+            cache,
+            files_read: read as u64,
+            listings: listings.changes(),
+        })
     } else {
-        // The stat cache (known hashes of unchanged files) is read while the tree is walked.
+        let known = match opts.no_cache {
+            true => Vec::new(),
+            false => store.index().listings(tkey)?,
+        };
+        let listings = Listings::new(known, racy_ns);
+        let spec = scan::WalkSpec {
+            listings: Some(&listings),
+            ..spec
+        };
+        // The files' entries (known hashes of unchanged files) are read while the tree is walked.
         let (walked, cached) = rayon::join(
             || scan::walk(root, spec),
             || store.index().stat_entries(tkey),
@@ -176,7 +209,12 @@ pub(super) fn walk_and_read(
         let mut walked = walked?;
         let cache = CachedStats::new(cached?, &walked.entries);
         let read = read_changed(store, writer, root, &mut walked.entries, &cache, opts, bar)?;
-        Ok((walked, cache, read))
+        Ok(WalkRead {
+            walk: walked,
+            cache,
+            files_read: read,
+            listings: listings.changes(),
+        })
     }
 }
 

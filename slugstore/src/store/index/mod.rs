@@ -14,6 +14,7 @@
 //! | `refs`    | ref name (UTF-8)                 | slug id (32 bytes)                     |
 //! | `reflog`  | ref name, `0x00`, seq (u64 BE)   | [`RefLogEntry`] as JSON                |
 //! | `stat`    | tree key (16 bytes), path bytes  | [`StatEntry`] (fixed 80 bytes)         |
+//! | `stat`    | tree key, `0x00`, directory path | [`DirListing`] (see `listing`)         |
 //! | `meta`    | UTF-8 name                       | UTF-8 value (see docs/format.md for the names) |
 //!
 //! A damaged index is never read past in silence: a write-ahead log with a damaged record makes the open
@@ -29,10 +30,11 @@
 //! it owns, so a family's key layout is read and written in one place: `open` (opening, the tuning
 //! that keeps a short-lived process fast, flushing and compacting after a commit), `objects` (object
 //! locations and slug records), `refs` (refs and their history), `stat` (the stat cache and its
-//! entry codec), `meta` (named values and damage marks), `batch` (atomic batches and the ingestion of
+//! entry codec), `listing` (directory listings in the stat cache), `meta` (named values and damage marks), `batch` (atomic batches and the ingestion of
 //! long sorted runs as table files).
 
 mod batch;
+mod listing;
 mod meta;
 mod objects;
 mod open;
@@ -45,6 +47,7 @@ use std::time::Duration;
 use rocksdb::{BlockBasedOptions, ColumnFamily, Options, DB};
 
 pub use batch::{Batch, TABLE_MIN};
+pub use listing::{DirListing, Listed, ListingBuilder};
 pub use refs::RefLogEntry;
 pub use stat::{tree_key, StatEntry, TreeKey};
 

@@ -2,12 +2,15 @@
 //! so that a re-snapshot hashes only the files that changed.
 //!
 //! Keys are the tree's 16-byte key then the path bytes, so one tree's entries are one prefix, read in
-//! path order; each value is a [`StatEntry`] in a fixed 80-byte little-endian layout.
+//! path order; each value is a [`StatEntry`] in a fixed 80-byte little-endian layout. The tree's
+//! directory listings (`listing`) come first in its prefix: their keys put a `0x00` byte before the
+//! path, which no file's path starts with.
 
 use std::path::Path;
 
 use rocksdb::IteratorMode;
 
+use super::listing::{listing_key, DirListing};
 use super::{Batch, Index, TABLE_MIN};
 use crate::error::{Error, Result};
 use crate::id::ObjectId;
@@ -76,40 +79,68 @@ impl Index {
         Ok(empty)
     }
 
-    /// The stat-cache entries of one tree, sorted by path bytes. Read with a raw iterator: the cache
-    /// of a 100k-file tree is read on every snapshot, and the boxed key and value the plain iterator
-    /// allocates per entry cost more than the read itself.
+    /// The stat-cache entries of one tree's files, sorted by path bytes.
     pub fn stat_entries(&self, tree: &TreeKey) -> Result<Vec<(Vec<u8>, StatEntry)>> {
+        let mut from = tree.to_vec();
+        from.push(1);
         let mut out = Vec::new();
-        // One sequential pass over a few MB: read ahead, stop at the end of the tree's prefix, and
-        // keep the blocks out of the block cache (nothing reads them again).
-        let mut ro = rocksdb::ReadOptions::default();
-        ro.fill_cache(false);
-        ro.set_readahead_size(2 << 20);
-        if let Some(end) = prefix_end(tree) {
-            ro.set_iterate_upper_bound(end);
-        }
-        let mut it = self.db.raw_iterator_cf_opt(self.cf("stat"), ro);
-        it.seek(tree);
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            let Some(path) = k.strip_prefix(&tree[..]) else {
-                break;
-            };
+        self.read_stat_range(&from, prefix_end(tree), |path, v| {
             let e = StatEntry::decode(v)
                 .ok_or_else(|| Error::format("index", "bad stat-cache entry"))?;
             out.push((path.to_vec(), e));
-            it.next();
-        }
-        it.status().map_err(|e| self.err(e))?;
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// Every stat-cache entry of every tree, as `(tree, path, entry)`.
+    /// The directory listings of one tree, sorted by path bytes.
+    pub fn listings(&self, tree: &TreeKey) -> Result<Vec<(Vec<u8>, DirListing)>> {
+        let from = listing_key(tree, b"");
+        let mut to = tree.to_vec();
+        to.push(1);
+        let mut out = Vec::new();
+        self.read_stat_range(&from, Some(to), |key, v| {
+            out.push((key[1..].to_vec(), DirListing::decode(v)?));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each key of the `stat` family in `[from, to)` (without its 16-byte tree key)
+    /// and its value. Read with a raw iterator: the cache of a 100k-file tree is read on every
+    /// snapshot, and the boxed key and value the plain iterator allocates per entry cost more than
+    /// the read itself.
+    fn read_stat_range(
+        &self,
+        from: &[u8],
+        to: Option<Vec<u8>>,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        // One sequential pass over a few MB: read ahead, stop at the end of the range, and keep the
+        // blocks out of the block cache (nothing reads them again).
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.fill_cache(false);
+        ro.set_readahead_size(2 << 20);
+        if let Some(to) = to {
+            ro.set_iterate_upper_bound(to);
+        }
+        let mut it = self.db.raw_iterator_cf_opt(self.cf("stat"), ro);
+        it.seek(from);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            f(&k[16..], v)?;
+            it.next();
+        }
+        it.status().map_err(|e| self.err(e))
+    }
+
+    /// Every file's stat-cache entry of every tree, as `(tree, path, entry)` (directory listings
+    /// are left out: they name no object).
     pub fn all_stat_entries(
         &self,
     ) -> impl Iterator<Item = Result<(TreeKey, Vec<u8>, StatEntry)>> + '_ {
         self.db
             .iterator_cf(self.cf("stat"), IteratorMode::Start)
+            .filter(|kv| !kv.as_ref().is_ok_and(|(k, _)| k.get(16) == Some(&0)))
             .map(move |kv| {
                 let (k, v) = kv.map_err(|e| self.err(e))?;
                 let bad = || Error::format("index", "bad stat-cache entry");
@@ -202,7 +233,7 @@ mod tests {
         };
         let mut batch = index.batch();
         batch.put_stats(&a, &[(b"x".to_vec(), entry(1))]).unwrap();
-        batch.put_stats(&b, &[(b"".to_vec(), entry(2))]).unwrap();
+        batch.put_stats(&b, &[(b"y".to_vec(), entry(2))]).unwrap();
         batch.commit().unwrap();
         assert_eq!(
             index.stat_entries(&a).unwrap(),
@@ -210,7 +241,7 @@ mod tests {
         );
         assert_eq!(
             index.stat_entries(&b).unwrap(),
-            vec![(b"".to_vec(), entry(2))]
+            vec![(b"y".to_vec(), entry(2))]
         );
         assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
         assert_eq!(prefix_end(&[0xff, 0xff]), None);
