@@ -10,7 +10,6 @@
 //! its times would not move. So a listing is recorded only when the directory's mtime is older than the
 //! scan by the racy margin, the rule the stat cache applies to files.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -20,7 +19,7 @@ use crate::store::index::DirListing;
 /// Listings known from the last scan, and those this walk reads.
 #[derive(Debug)]
 pub struct Listings {
-    known: HashMap<Vec<u8>, (DirListing, AtomicBool)>,
+    known: foldhash::HashMap<Vec<u8>, (DirListing, AtomicBool)>,
     /// A directory modified at or after this instant (ns since the epoch) is not recorded.
     racy_ns: i128,
     read: Mutex<Vec<(Vec<u8>, Option<DirListing>)>>,

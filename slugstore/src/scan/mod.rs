@@ -20,6 +20,10 @@ pub use walk::{walk, walk_reading, FileMeta, Found, WalkResult, WalkSpec, Walked
 #[derive(Debug, Clone, Default)]
 pub struct Excludes {
     paths: Vec<Vec<u8>>,
+    /// The directories holding an excluded path (`b""`: the root), sorted: a walk asks
+    /// [`Excludes::within`] once per directory, and [`Excludes::contains`] for its entries only
+    /// when it holds one.
+    parents: Vec<Vec<u8>>,
 }
 
 impl Excludes {
@@ -36,7 +40,19 @@ impl Excludes {
             self.paths.binary_search_by(|p| p[..].cmp(rel)),
         ) {
             self.paths.insert(at, rel.to_vec());
+            let parent = rel
+                .iter()
+                .rposition(|&c| c == b'/')
+                .map_or(&rel[..0], |i| &rel[..i]);
+            if let Err(at) = self.parents.binary_search_by(|p| p[..].cmp(parent)) {
+                self.parents.insert(at, parent.to_vec());
+            }
         }
+    }
+
+    /// True when directory `rel` (`b""`: the root) holds an excluded path.
+    pub fn within(&self, rel: &[u8]) -> bool {
+        self.parents.binary_search_by(|p| p[..].cmp(rel)).is_ok()
     }
 
     /// The excludes of `paths` (see [`Excludes::add`]).
@@ -68,5 +84,29 @@ impl Excludes {
             .iter()
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excludes_know_the_directories_that_hold_them() {
+        let ex =
+            Excludes::from_paths(&["var".into(), "pub/media/".into(), "./app/etc".into()]).unwrap();
+        assert_eq!(ex.list(), vec!["app/etc", "pub/media", "var"]);
+        for (dir, holds) in [
+            ("", true),
+            ("pub", true),
+            ("app", true),
+            ("app/etc", false),
+            ("vendor", false),
+        ] {
+            assert_eq!(ex.within(dir.as_bytes()), holds, "{dir:?}");
+        }
+        assert!(ex.contains(b"pub/media") && !ex.contains(b"pub"));
+        assert!(ex.covers(b"pub/media/x/y") && !ex.covers(b"pub/mediax"));
+        assert!(!Excludes::default().within(b""));
     }
 }

@@ -209,9 +209,10 @@ impl Scan<'_> {
         let start = out.len();
         let mut subdirs = Vec::new();
         let mut special = Vec::new();
+        let excludes = self.excludes.within(rel);
         for e in listing.entries() {
             let child = fswalk::child(rel, e.name);
-            if self.excludes.contains(&child) {
+            if excludes && self.excludes.contains(&child) {
                 continue;
             }
             let found = match e.kind {
@@ -296,10 +297,11 @@ impl fswalk::Visitor for Scan<'_> {
             (Some(l), Some(st)) if l.may_record(st) => Some(DirListing::builder(st)),
             _ => None,
         };
+        let excludes = self.excludes.within(rel);
         dir.for_each(
             |name, kind| {
                 let child = fswalk::child(rel, name.to_bytes());
-                let excluded = self.excludes.contains(&child);
+                let excluded = excludes && self.excludes.contains(&child);
                 let target = match kind {
                     Kind::Symlink if listing.is_some() || !excluded => {
                         Some(dir.read_link(name).at(fswalk::join(self.root, &child))?)

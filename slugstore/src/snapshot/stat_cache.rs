@@ -7,6 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use rayon::prelude::*;
+
 use crate::error::Result;
 use crate::id::ObjectId;
 use crate::scan::{FileMeta, Found, ListingChanges, Walked};
@@ -35,21 +37,41 @@ pub(super) struct CachedStats {
 }
 
 impl CachedStats {
-    /// Merge-joins the walk with the tree's stat cache; both are sorted by path bytes.
+    /// Merge-joins the walk with the tree's stat cache; both are sorted by path bytes. 130k long
+    /// paths compared one by one take a while: the walk is cut in a few ranges joined in parallel,
+    /// each with the part of the cache that falls in it.
     pub(super) fn new(cached: Vec<(Vec<u8>, StatEntry)>, entries: &[Walked]) -> CachedStats {
+        const RANGE: usize = 16 * 1024;
         let mut prev = vec![None; entries.len()];
-        let mut vanished = Vec::new();
-        let mut i = 0;
-        for (path, cached) in cached {
-            while i < entries.len() && entries[i].rel < path {
-                i += 1;
-            }
-            if i < entries.len() && entries[i].rel == path {
-                prev[i] = Some(cached);
-            } else {
-                vanished.push(path);
-            }
-        }
+        // The cache's entries before each range's first path go to the range before it.
+        let bounds: Vec<usize> = (0..entries.len().div_ceil(RANGE).max(1))
+            .map(|r| match r {
+                0 => 0,
+                r => cached.partition_point(|(p, _)| *p < entries[r * RANGE].rel),
+            })
+            .chain([cached.len()])
+            .collect();
+        let vanished = prev
+            .par_chunks_mut(RANGE)
+            .zip(entries.par_chunks(RANGE))
+            .enumerate()
+            .map(|(r, (prev, entries))| {
+                let mut vanished = Vec::new();
+                let mut i = 0;
+                for (path, cached) in &cached[bounds[r]..bounds[r + 1]] {
+                    while i < entries.len() && entries[i].rel < *path {
+                        i += 1;
+                    }
+                    if i < entries.len() && entries[i].rel == *path {
+                        prev[i] = Some(*cached);
+                    } else {
+                        vanished.push(path.clone());
+                    }
+                }
+                vanished
+            })
+            .flatten()
+            .collect();
         CachedStats { prev, vanished }
     }
 

@@ -175,7 +175,8 @@ impl Store {
     /// then stores its content anew instead of deduplicating against the damaged copy, and a snapshot
     /// reads a file with that content even when its stat is unchanged.
     pub fn is_damaged(&self, id: &ObjectId) -> bool {
-        self.damaged.contains(id)
+        // Asked for every file of a snapshot: no hashing when nothing is marked, as is usual.
+        !self.damaged.is_empty() && self.damaged.contains(id)
     }
 
     /// True when object `id` is indexed and not marked damaged: a copy that need not be stored again.

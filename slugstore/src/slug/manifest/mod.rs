@@ -135,11 +135,12 @@ pub struct Manifest {
 impl Manifest {
     /// Builds a manifest from entries in any order; sorts them and checks the invariants decoding checks.
     pub fn new(mut entries: Vec<Entry>) -> Result<Manifest> {
-        // Walks and patches hand over sorted entries: checking costs one pass, sorting again a few.
-        if !entries.is_sorted_by(|a, b| a.path <= b.path) {
+        // Walks and patches hand over sorted entries: the check (which requires strict order) is one
+        // pass; only when it fails are the entries sorted and checked again.
+        if check(&entries).is_err() {
             entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+            check(&entries)?;
         }
-        check(&entries)?;
         Ok(Manifest { entries })
     }
 
