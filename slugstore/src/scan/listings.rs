@@ -25,6 +25,23 @@ pub struct Listings {
     read: Mutex<Vec<(Vec<u8>, Option<DirListing>)>>,
 }
 
+/// A directory's recorded listing, before its status is compared.
+pub(super) struct Recorded<'a> {
+    listing: &'a DirListing,
+    used: &'a AtomicBool,
+}
+
+impl<'a> Recorded<'a> {
+    /// The listing, if the directory's status `st` is still the recorded one; it is then kept.
+    pub(super) fn trusted(self, st: &Stat) -> Option<&'a DirListing> {
+        if !self.listing.matches(st) {
+            return None;
+        }
+        self.used.store(true, Ordering::Relaxed);
+        Some(self.listing)
+    }
+}
+
 /// What a walk changes in the recorded listings.
 #[derive(Debug, Default)]
 pub struct ListingChanges {
@@ -49,20 +66,12 @@ impl Listings {
         }
     }
 
-    /// The recorded listing of `rel`, if its directory's status `st` is still the recorded one;
-    /// the listing is then kept.
-    pub(super) fn trusted(&self, rel: &[u8], st: &Stat) -> Option<&DirListing> {
-        let (listing, used) = self.known.get(rel)?;
-        if !listing.matches(st) {
-            return None;
-        }
-        used.store(true, Ordering::Relaxed);
-        Some(listing)
-    }
-
-    /// True when `rel` has a recorded listing (worth a `stat` to check it).
-    pub(super) fn knows(&self, rel: &[u8]) -> bool {
-        self.known.contains_key(rel)
+    /// The recorded listing of `rel`, if there is one (worth a `stat` to check it, see
+    /// [`Recorded::trusted`]).
+    pub(super) fn recorded(&self, rel: &[u8]) -> Option<Recorded<'_>> {
+        self.known
+            .get(rel)
+            .map(|(listing, used)| Recorded { listing, used })
     }
 
     /// True when a directory with status `st` may be recorded.

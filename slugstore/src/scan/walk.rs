@@ -256,14 +256,14 @@ impl fswalk::Visitor for Scan<'_> {
         out: &mut Vec<Walked>,
         descend: &mut dyn FnMut(&CStr),
     ) -> Result<bool> {
-        let Some(listings) = self.listings.filter(|l| l.knows(rel)) else {
+        let Some(recorded) = self.listings.and_then(|l| l.recorded(rel)) else {
             return Ok(false);
         };
         // A directory that is gone or not a directory any more is left to the read to report.
         let Ok(st) = self.lstat(rel) else {
             return Ok(false);
         };
-        let Some(listing) = listings.trusted(rel, &st) else {
+        let Some(listing) = recorded.trusted(&st) else {
             return Ok(false);
         };
         let Some(subdirs) = self.listed_entries(rel, listing, out)? else {
