@@ -7,12 +7,13 @@
 //! (an edit in place does not change the directory), by path from the root, without opening it.
 //!
 //! What can go wrong is a directory changed in the same timestamp tick as the read that recorded it:
-//! its times would not move. So a listing is recorded only when the directory's mtime is older than the
-//! scan by the racy margin, the rule the stat cache applies to files.
+//! its times would not move. So a listing is recorded only when the directory was last modified before
+//! the scan by the racy margin ([`Racy`]), the rule the stat cache applies to files.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use super::Racy;
 use crate::fsutil::dir::Stat;
 use crate::store::index::DirListing;
 
@@ -20,8 +21,8 @@ use crate::store::index::DirListing;
 #[derive(Debug)]
 pub struct Listings {
     known: foldhash::HashMap<Vec<u8>, (DirListing, AtomicBool)>,
-    /// A directory modified at or after this instant (ns since the epoch) is not recorded.
-    racy_ns: i128,
+    /// Which directories are too recently modified to record.
+    racy: Racy,
     read: Mutex<Vec<(Vec<u8>, Option<DirListing>)>>,
 }
 
@@ -54,14 +55,14 @@ pub struct ListingChanges {
 }
 
 impl Listings {
-    /// Trusts `known` (the last scan's listings); records the directories changed before `racy_ns`.
-    pub fn new(known: Vec<(Vec<u8>, DirListing)>, racy_ns: i128) -> Listings {
+    /// Trusts `known` (the last scan's listings); records the directories `racy` says are settled.
+    pub fn new(known: Vec<(Vec<u8>, DirListing)>, racy: Racy) -> Listings {
         Listings {
             known: known
                 .into_iter()
                 .map(|(rel, l)| (rel, (l, AtomicBool::new(false))))
                 .collect(),
-            racy_ns,
+            racy,
             read: Mutex::new(Vec::new()),
         }
     }
@@ -76,7 +77,7 @@ impl Listings {
 
     /// True when a directory with status `st` may be recorded.
     pub(super) fn may_record(&self, st: &Stat) -> bool {
-        i128::from(st.mtime_ns) < self.racy_ns
+        self.racy.settled(st.mtime_ns.into(), st.ctime_ns.into())
     }
 
     /// Notes the listing of a directory the walk read (or `None`: read, too recent to record).
@@ -166,7 +167,7 @@ mod tests {
             for (name, kind) in lie {
                 b.push(name, kind, b"");
             }
-            let listings = Listings::new(vec![(Vec::new(), b.finish())], i128::MAX);
+            let listings = Listings::new(vec![(Vec::new(), b.finish())], Racy::before(i128::MAX));
             assert_eq!(walk_with(root, &listings), truth);
             let changes = listings.changes();
             assert_eq!(changes.dirs_read, 2, "the root was read, not trusted");
@@ -185,7 +186,7 @@ mod tests {
         state: &mut std::collections::BTreeMap<Vec<u8>, DirListing>,
         racy_ns: i128,
     ) -> (Vec<(Vec<u8>, &'static str)>, u64) {
-        let listings = Listings::new(state.clone().into_iter().collect(), racy_ns);
+        let listings = Listings::new(state.clone().into_iter().collect(), Racy::before(racy_ns));
         let entries = walk_with(root, &listings);
         let changes = listings.changes();
         for rel in changes.delete {

@@ -5,12 +5,14 @@
 //! those are is the application's config, read by the orchestrator above this crate.
 
 pub mod listings;
+pub mod racy;
 pub mod walk;
 
 use crate::error::Result;
 
 pub use crate::slug::normalize_rel;
 pub use listings::{ListingChanges, Listings};
+pub use racy::Racy;
 pub use walk::{walk, walk_reading, FileMeta, Found, WalkResult, WalkSpec, Walked};
 
 /// Relative paths left out of a scan, with everything beneath them.

@@ -38,7 +38,7 @@ use crate::slug::{Manifest, TreeStats};
 use crate::store::index::tree_key;
 use crate::store::Store;
 use crate::store::{commit_manifest, SlugMeta};
-use stat_cache::{ns_since_epoch, stat_entry, RACY_MARGIN};
+use stat_cache::stat_entry;
 use tree_scan::{into_manifest, walk_and_read};
 pub(crate) use tree_scan::{scan_tree, TreeScan};
 
@@ -131,10 +131,7 @@ pub fn snapshot(
     }
     let tkey = tree_key(&root);
 
-    let racy_before = scan_start
-        .checked_sub(RACY_MARGIN)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    let racy_ns = ns_since_epoch(racy_before);
+    let racy = scan::Racy::at(scan_start, &root);
     let mut warnings = Vec::new();
     let mut watch = match opts.no_cache {
         true => None,
@@ -153,7 +150,7 @@ pub fn snapshot(
     let mut from_journal = None;
     if let Some((base, changed)) = watch.as_mut().and_then(|w| w.base.take()) {
         let base = || Ok(store.manifest(&base)?.into_entries());
-        let mut p = watched::patch(&writer, &root, &excludes, base, changed, racy_ns, &*bar)?;
+        let mut p = watched::patch(&writer, &root, &excludes, base, changed, racy, &*bar)?;
         match Manifest::new(std::mem::take(&mut p.entries)) {
             Ok(m) => from_journal = Some((m, p)),
             Err(e) => warnings.push(format!(
@@ -171,11 +168,11 @@ pub fn snapshot(
                 &root,
                 crate::scan::WalkSpec::new(&excludes),
                 &tkey,
-                racy_ns,
+                racy,
                 opts,
                 &*bar,
             )?,
-            racy_ns,
+            racy,
         )?,
     };
     bar.finish();

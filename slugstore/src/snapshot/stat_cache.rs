@@ -2,27 +2,15 @@
 //! what the snapshot's commit writes back.
 //!
 //! A file is trusted unread when its size, times and inode all match the cached entry (git's index
-//! and restic's parent snapshot make the same bet). A file modified within [`RACY_MARGIN`] of the
-//! scan is never written to the cache, so a change in the same timestamp tick is read next time.
-
-use std::time::{Duration, SystemTime};
+//! and restic's parent snapshot make the same bet). A file modified shortly before the scan
+//! ([`Racy`]) is never written to the cache, so a change in the same timestamp tick is read next time.
 
 use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::id::ObjectId;
-use crate::scan::{FileMeta, Found, ListingChanges, Walked};
+use crate::scan::{FileMeta, Found, ListingChanges, Racy, Walked};
 use crate::store::index::{StatEntry, TreeKey};
-
-/// Files modified this recently (before the scan started) are not trusted to the stat cache: a write in
-/// the same timestamp tick could go unnoticed.
-pub(super) const RACY_MARGIN: Duration = Duration::from_secs(2);
-
-pub(super) fn ns_since_epoch(t: SystemTime) -> i128 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
-}
 
 fn matches_stat(m: &FileMeta, e: &StatEntry) -> bool {
     m.size == e.size && m.mtime_ns == e.mtime_ns && m.ctime_ns == e.ctime_ns && m.ino == e.ino
@@ -84,16 +72,18 @@ impl CachedStats {
     }
 
     /// The changes to this tree's cache: the entries that changed, and the paths to forget (vanished,
-    /// or no longer a file). Files modified within [`RACY_MARGIN`] of the scan are left out, so they
+    /// or no longer a file). Files modified shortly before the scan ([`Racy`]) are left out, so they
     /// are read again next time.
-    pub(super) fn changes(&self, entries: &[Walked], racy_ns: i128) -> StatChanges {
+    pub(super) fn changes(&self, entries: &[Walked], racy: Racy) -> StatChanges {
         let mut out = StatChanges {
             delete: self.vanished.clone(),
             ..StatChanges::default()
         };
         for (w, prev) in entries.iter().zip(&self.prev) {
             match &w.found {
-                Found::File(m @ FileMeta { id: Some(id), .. }) if m.mtime_ns < racy_ns => {
+                Found::File(m @ FileMeta { id: Some(id), .. })
+                    if racy.settled(m.mtime_ns, m.ctime_ns) =>
+                {
                     let e = stat_entry(m, *id);
                     if *prev != Some(e) {
                         out.put.push((w.rel.clone(), e));

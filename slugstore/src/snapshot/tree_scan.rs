@@ -11,21 +11,21 @@ use std::time::SystemTime;
 
 use rayon::prelude::*;
 
-use super::stat_cache::{ns_since_epoch, CachedStats, StatChanges, RACY_MARGIN};
+use super::stat_cache::{CachedStats, StatChanges};
 use super::SnapshotOptions;
 use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil::dir::Dir;
 use crate::fsutil::walk as fswalk;
 use crate::id::ObjectId;
-use crate::scan::{self, FileMeta, Found, ListingChanges, Listings, Walked};
+use crate::scan::{self, FileMeta, Found, ListingChanges, Listings, Racy, Walked};
 use crate::slug::{Entry, EntryKind, Manifest};
 use crate::store::index::{tree_key, TreeKey};
 use crate::store::{ObjectWriter, Store, IN_MEMORY_LIMIT};
 
 /// A walk's entries (see [`walk_and_read`]) as the tree's manifest, and the rest of what the scan
 /// found.
-pub(super) fn into_manifest(walked: WalkRead, racy_ns: i128) -> Result<(Manifest, Scanned)> {
-    let mut s = walked_entries(walked, racy_ns);
+pub(super) fn into_manifest(walked: WalkRead, racy: Racy) -> Result<(Manifest, Scanned)> {
+    let mut s = walked_entries(walked, racy);
     Ok((Manifest::new(std::mem::take(&mut s.entries))?, s))
 }
 
@@ -71,17 +71,13 @@ pub(crate) fn scan_tree(
     root: &Path,
     spec: scan::WalkSpec<'_>,
 ) -> Result<TreeScan> {
-    let racy_ns = ns_since_epoch(
-        SystemTime::now()
-            .checked_sub(RACY_MARGIN)
-            .unwrap_or(SystemTime::UNIX_EPOCH),
-    );
+    let racy = Racy::at(SystemTime::now(), root);
     let tkey = tree_key(root);
     let opts = SnapshotOptions::default();
     let bar = crate::progress::NoProgress;
-    let mut walked = walk_and_read(store, writer, root, spec, &tkey, racy_ns, &opts, &bar)?;
+    let mut walked = walk_and_read(store, writer, root, spec, &tkey, racy, &opts, &bar)?;
     let odd_dirs = std::mem::take(&mut walked.walk.odd_dirs);
-    let (manifest, scanned) = into_manifest(walked, racy_ns)?;
+    let (manifest, scanned) = into_manifest(walked, racy)?;
     Ok(TreeScan {
         manifest,
         odd_dirs,
@@ -112,14 +108,14 @@ pub(super) struct WalkRead {
 }
 
 /// The entries of a walk (see [`walk_and_read`]), its stat-cache changes and warnings.
-pub(super) fn walked_entries(read: WalkRead, racy_ns: i128) -> Scanned {
+pub(super) fn walked_entries(read: WalkRead, racy: Racy) -> Scanned {
     let WalkRead {
         walk: walked,
         cache,
         files_read,
         listings,
     } = read;
-    let mut stats = cache.changes(&walked.entries, racy_ns);
+    let mut stats = cache.changes(&walked.entries, racy);
     stats.listings = listings;
     // The walk's paths and link targets move into the manifest: 130k paths are not copied.
     let entries = walked
@@ -156,7 +152,7 @@ pub(super) fn file_meta(w: &Walked) -> &FileMeta {
 /// Walks the tree and gives every file its content hash: read as the walk finds it when the stat cache
 /// knows nothing of the tree, else from the cache where the stat is unchanged and by reading the rest.
 /// Directories unchanged since the last scan are not read (their listings are in the stat cache, see
-/// [`Listings`]), unless `--no-cache`; those read are recorded unless changed after `racy_ns`.
+/// [`Listings`]), unless `--no-cache`; those read are recorded unless `racy` says they changed too recently.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn walk_and_read(
     store: &Store,
@@ -164,12 +160,12 @@ pub(super) fn walk_and_read(
     root: &Path,
     spec: scan::WalkSpec<'_>,
     tkey: &TreeKey,
-    racy_ns: i128,
+    racy: Racy,
     opts: &SnapshotOptions,
     bar: &dyn crate::progress::Progress,
 ) -> Result<WalkRead> {
     if store.index().stat_cache_empty(tkey)? {
-        let listings = Listings::new(Vec::new(), racy_ns);
+        let listings = Listings::new(Vec::new(), racy);
         let spec = scan::WalkSpec {
             listings: Some(&listings),
             ..spec
@@ -196,7 +192,7 @@ pub(super) fn walk_and_read(
             true => Vec::new(),
             false => store.index().listings(tkey)?,
         };
-        let listings = Listings::new(known, racy_ns);
+        let listings = Listings::new(known, racy);
         let spec = scan::WalkSpec {
             listings: Some(&listings),
             ..spec

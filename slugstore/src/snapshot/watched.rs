@@ -19,6 +19,7 @@ use crate::fsutil::dir::{Dir, Kind};
 use crate::fsutil::walk::join;
 use crate::id::SlugId;
 use crate::progress::Progress;
+use crate::scan::Racy;
 use crate::scan::{Excludes, FileMeta};
 use crate::slug::{Entry, EntryKind};
 use crate::store::index::TreeKey;
@@ -131,7 +132,7 @@ pub(super) fn patch(
     excludes: &Excludes,
     base: impl FnOnce() -> Result<Vec<Entry>> + Send,
     changed: Vec<Vec<u8>>,
-    racy_ns: i128,
+    racy: Racy,
     bar: &dyn Progress,
 ) -> Result<Scanned> {
     let top = Dir::open(root).map_err(|e| Error::io(root, e))?;
@@ -172,7 +173,7 @@ pub(super) fn patch(
             Now::File(m) => {
                 files_read += 1;
                 let id = m.id.expect("probed files are hashed");
-                if m.mtime_ns < racy_ns {
+                if racy.settled(m.mtime_ns, m.ctime_ns) {
                     stats.put.push((path.clone(), super::stat_entry(&m, id)));
                 } else {
                     stats.delete.push(path.clone());
@@ -345,7 +346,7 @@ mod tests {
             &Excludes::default(),
             || Ok(base),
             vec![b"d".to_vec()],
-            i128::MAX,
+            Racy::before(i128::MAX),
             &crate::progress::NoProgress,
         )
         .unwrap();
