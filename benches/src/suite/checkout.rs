@@ -48,7 +48,7 @@ pub const ROLLBACK_RUNS: u32 = 20;
 pub const TARGETS: &[Target] = &[
     Target {
         subject: Figure::wall(WITH_PREDECESSOR, SLUG),
-        goal: Goal::FractionOf(Figure::wall(WITH_PREDECESSOR, CP), 0.5),
+        goal: Goal::FractionOf(Figure::wall(WITH_PREDECESSOR, CP), 0.35),
     },
     Target {
         subject: Figure::wall(COLD, SLUG),
