@@ -140,7 +140,9 @@ fn walk_with(root: &Path, spec: WalkSpec<'_>, read: Option<&ReadFile<'_>>) -> Re
         warnings: Mutex::new(Vec::new()),
         odd_dirs: Mutex::new(Vec::new()),
     };
-    let entries = sorted_by_path(fswalk::walk(root, &scan)?);
+    let mut entries = fswalk::walk(root, &scan)?;
+    // 130k paths with long common prefixes: worth both cores.
+    entries.par_sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     let mut warnings = scan
         .warnings
         .into_inner()
@@ -156,22 +158,6 @@ fn walk_with(root: &Path, spec: WalkSpec<'_>, read: Option<&ReadFile<'_>>) -> Re
         warnings,
         odd_dirs,
     })
-}
-
-/// `entries` sorted by path. The order is found on (path, index) pairs of 24 bytes, and each entry
-/// (144 bytes) is then moved once, where sorting the entries themselves would move each of them many
-/// times; 130k paths with long common prefixes are worth both cores.
-fn sorted_by_path(entries: Vec<Walked>) -> Vec<Walked> {
-    let mut keys: Vec<(&[u8], u32)> = (entries.iter())
-        .zip(0u32..)
-        .map(|(w, i)| (w.rel.as_slice(), i))
-        .collect();
-    keys.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let order: Vec<u32> = keys.into_iter().map(|(_, i)| i).collect();
-    let mut slots: Vec<Option<Walked>> = entries.into_iter().map(Some).collect();
-    (order.into_iter())
-        .map(|i| slots[i as usize].take().expect("each index once"))
-        .collect()
 }
 
 /// What a snapshot records of each directory.
