@@ -27,11 +27,12 @@ pub(super) fn read_mounts(layout: &dyn ReleaseLayout, dir: &Path) -> Result<Vec<
 }
 
 /// Where unchanged content can be linked from: an earlier release (its root, open) and its files by
-/// content.
+/// content (positions in its manifest: 91k paths are not copied).
 pub(super) struct LinkSource {
     pub(super) slug: SlugId,
     pub(super) root: Dir,
-    pub(super) by_content: HashMap<(ObjectId, bool), Vec<u8>>,
+    manifest: Manifest,
+    by_content: HashMap<(ObjectId, bool), u32>,
 }
 
 impl LinkSource {
@@ -41,27 +42,32 @@ impl LinkSource {
     fn new(
         slug: SlugId,
         dir: &Path,
-        manifest: &Manifest,
+        manifest: Manifest,
         layout: &dyn ReleaseLayout,
     ) -> Result<LinkSource> {
         let root = Dir::open(dir).at(dir)?;
-        let mounts = Mounts::new(&read_mounts(layout, dir)?, manifest)?;
+        let mounts = Mounts::new(&read_mounts(layout, dir)?, &manifest)?;
         let mut by_content =
             HashMap::with_capacity_and_hasher(manifest.entries().len(), Default::default());
-        for e in manifest.entries() {
+        for (e, at) in manifest.entries().iter().zip(0u32..) {
             if let EntryKind::File { id, executable, .. } = &e.kind {
                 if !mounts.covers(&e.path) {
-                    by_content
-                        .entry((*id, *executable))
-                        .or_insert_with(|| e.path.clone());
+                    by_content.entry((*id, *executable)).or_insert(at);
                 }
             }
         }
         Ok(LinkSource {
             slug,
             root,
+            manifest,
             by_content,
         })
+    }
+
+    /// The path in the release of a file with this content and executable bit, if it has one.
+    pub(super) fn path_of(&self, id: &ObjectId, executable: bool) -> Option<&[u8]> {
+        let at = *self.by_content.get(&(*id, executable))?;
+        Some(&self.manifest.entries()[at as usize].path)
     }
 }
 
@@ -86,7 +92,7 @@ pub(super) fn predecessor(
         // parses, leaves nothing to link from; try the next release.
         let source = store
             .manifest(&c)
-            .and_then(|m| LinkSource::new(c, &target.release_dir(&c), &m, layout));
+            .and_then(|m| LinkSource::new(c, &target.release_dir(&c), m, layout));
         if let Ok(s) = source {
             return Ok(Some(s));
         }

@@ -367,10 +367,8 @@ fn place_file(
         return Ok(());
     };
     let dest = || root.join(e.os_path());
-    if let Some((src, from)) =
-        source.and_then(|s| Some((s, s.by_content.get(&(*id, *executable))?)))
-    {
-        let linked = root_dir.hard_link(&e.path[..], Some(&src.root), &from[..]);
+    if let Some((src, from)) = source.and_then(|s| Some((s, s.path_of(id, *executable)?))) {
+        let linked = root_dir.hard_link(&e.path[..], Some(&src.root), from);
         match linked {
             Ok(()) => {
                 counters.linked.fetch_add(1, Ordering::Relaxed);
