@@ -14,8 +14,9 @@ use crate::context::Context;
 /// Hashes every file (BLAKE3, in parallel), stores each new content once (zstd), and records the tree
 /// as an immutable slug whose id is the hash of its manifest: the same tree always gives the same id.
 /// The mounts declared in DIR/.magento.app.yaml (or `var`, `app/etc`, `pub/media`, `pub/static`) are left
-/// out. Unchanged files (same size, times and inode as last time) are not read again; when `slug watch
-/// DIR` runs, only the paths it saw change are looked at.
+/// out. Unchanged files (same size, times and inode as last time) are not read again, nor unchanged
+/// directories (same inode, times and mode: their entries are known from the last scan); when `slug
+/// watch DIR` runs, only the paths it saw change are looked at.
 #[derive(clap::Args)]
 pub struct Args {
     /// The build tree.

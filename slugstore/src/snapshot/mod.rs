@@ -58,7 +58,7 @@ pub struct SnapshotOptions {
     /// Labels recorded with the slug (`KEY=VALUE`).
     #[cfg_attr(feature = "clap", arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label))]
     pub labels: Vec<(String, String)>,
-    /// Read every file, ignoring the stat cache.
+    /// Read every file and directory, ignoring the stat cache.
     #[cfg_attr(feature = "clap", arg(long))]
     pub no_cache: bool,
 }
