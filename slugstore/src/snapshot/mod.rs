@@ -2,7 +2,7 @@
 //!
 //! 1. Walk the tree in parallel, leaving out the excluded paths (a deploy's mounts, `--exclude`).
 //!    A directory whose inode, times and mode are those recorded by the last scan is not read: its
-//!    entries are known from the stat cache ([`scan::Listings`]); its files are statted by path.
+//!    entries are known from the stat cache (`scan::Listings`); its files are statted by path.
 //! 2. Merge the walk with the stat cache (both sorted by path): a file whose size, times and inode are
 //!    unchanged keeps its recorded hash and is not read.
 //!    A file whose cached hash names an object `slug verify` marked damaged is read all the same: its
