@@ -96,12 +96,16 @@ pub fn materialize(
     bars: &dyn ProgressBars,
 ) -> Result<MaterializeReport> {
     let started = std::time::Instant::now();
-    let manifest = store.manifest(id)?;
-    let source = if opts.no_link {
-        None
-    } else {
-        predecessor(store, target, id, layout)?
-    };
+    // Both manifests are decoded and the predecessor's files indexed before the first directory is
+    // made (~0.1 s each for a 91k-file tree): side by side, on both cores.
+    let (manifest, source) = rayon::join(
+        || store.manifest(id),
+        || match opts.no_link {
+            true => Ok(None),
+            false => predecessor(store, target, id, layout),
+        },
+    );
+    let (manifest, source) = (manifest?, source?);
     let tmp = target.releases_dir().join(format!(
         "{TMP_PREFIX}{}-{}",
         id.to_hex(),
