@@ -11,6 +11,9 @@ use rayon::prelude::*;
 use super::{bad, Entry, EntryKind};
 use crate::error::Result;
 
+/// Entries checked as one range (see [`check`]).
+const RANGE: usize = 32 * 1024;
+
 /// Checks path syntax, strict order and that every parent is a directory entry.
 ///
 /// Only the last component of each path is checked for syntax: the rest is the parent, a directory
@@ -22,12 +25,11 @@ use crate::error::Result;
 /// noted ones are then looked up among the directories of the ranges before it (a parent sorts
 /// before its children, so it can only be there).
 pub(super) fn check(entries: &[Entry]) -> Result<()> {
-    const RANGE: usize = 32 * 1024;
     let ranges: Vec<Result<Range<'_>>> = entries
         .par_chunks(RANGE)
         .enumerate()
         .map(|(r, chunk)| {
-            let before = r.checked_sub(1).map(|p| &entries[(p + 1) * RANGE - 1]);
+            let before = (r > 0).then(|| &entries[r * RANGE - 1]);
             check_range(chunk, before)
         })
         .collect();
@@ -162,7 +164,7 @@ mod tests {
 
         // Out of order exactly where one range ends and the next begins.
         let mut swapped = e.clone();
-        swapped.swap(32 * 1024 - 1, 32 * 1024);
+        swapped.swap(RANGE - 1, RANGE);
         assert!(err(&swapped).contains("out of order"), "{}", err(&swapped));
     }
 }
