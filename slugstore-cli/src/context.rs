@@ -23,9 +23,10 @@ pub struct Global {
     /// No progress bars, no messages on stderr (errors still print).
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Wait at most this many seconds for another slug process to release the store (default: forever).
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub lock_timeout: Option<f64>,
+    /// Wait at most this many seconds for another slug process to release the store (default: as long
+    /// as it runs; a process that dies releases the store at once).
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = slugstore::compress::parse_seconds)]
+    pub lock_timeout: Option<Duration>,
 }
 
 /// What commands run with.
@@ -53,7 +54,7 @@ impl Context {
 
     fn open_options(&self) -> OpenOptions<'_> {
         OpenOptions {
-            lock_timeout: self.global.lock_timeout.map(Duration::from_secs_f64),
+            lock_timeout: self.global.lock_timeout,
             // Said once when the store is locked; --quiet silences it as it does every note.
             on_wait: if self.global.quiet {
                 &|_| {}

@@ -281,6 +281,67 @@ fn failed_deploy_hook_keeps_the_previous_release_live() {
 }
 
 #[test]
+fn a_hook_that_starts_a_background_process_does_not_hold_the_deploy() {
+    let env = Env::new();
+    env.edit_app(|s| {
+        s.replace(
+            "    touch var/post-deploy-marker\n",
+            "    touch var/post-deploy-marker\n    sleep 120 &\n    echo warmer started\n",
+        )
+    });
+    let t = Instant::now();
+    let v = env.deploy_ok();
+    assert!(
+        t.elapsed() < Duration::from_secs(60),
+        "the deploy waited for the hook's background process: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(env.current(), slug_of(&v));
+    assert!(env.live("var/post-deploy-marker").is_file());
+    let log = env.log(v["id"].as_str().unwrap());
+    assert!(log.contains("[post_deploy] warmer started"), "{log}");
+    assert!(log.contains("processes it left running"), "{log}");
+}
+
+#[test]
+fn a_hook_past_its_time_limit_is_stopped_and_the_previous_release_stays_live() {
+    let env = Env::new();
+    let slug1 = slug_of(&env.deploy_ok());
+    env.edit_app(|s| {
+        s.replace(
+            "    echo \"deploy hook in $PWD\"\n",
+            "    echo \"deploy hook in $PWD\"\n    echo waiting; sleep 120\n",
+        )
+    });
+    let t = Instant::now();
+    let out = env.slug(&[
+        "deploy",
+        "src",
+        "--target",
+        "target",
+        "--hook-timeout",
+        "1",
+    ]);
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("hooks.deploy stopped at its time limit of 1s; killed by signal 15"),
+        "{err}"
+    );
+    assert!(err.contains("--hook-timeout"), "{err}");
+    assert_eq!(env.current(), slug1, "current moved despite the failure");
+    assert!(!env.live("var/.maintenance.flag").exists());
+    let failed = fs::read_to_string(env.live("var/.deploy_is_failed")).unwrap();
+    assert!(failed.contains("stopped at its time limit"), "{failed}");
+    let rec = env.last_deploy();
+    assert_eq!(phase(&rec, "deploy")["state"], "failed");
+    assert!(env
+        .log(rec["id"].as_str().unwrap())
+        .contains("[deploy] waiting"));
+}
+
+#[test]
 fn invalid_configuration_is_refused_before_any_build() {
     let env = Env::new();
     let v1 = env.deploy_ok();

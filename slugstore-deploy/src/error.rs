@@ -232,6 +232,14 @@ pub enum Error {
         /// Its exit status; `None` when a signal killed it.
         code: Option<i32>,
     },
+    /// A hook ran past its time limit and was stopped.
+    #[error("{hook} {how} (raise the limit with --hook-timeout)")]
+    HookStopped {
+        /// The hook (`hooks.build`).
+        hook: String,
+        /// Why and how it was stopped: `stopped at its time limit of 3600s; killed by signal 15`.
+        how: String,
+    },
     /// A hook's output could not be read.
     #[error("reading hook output: {0}")]
     HookOutput(#[source] std::io::Error),

@@ -61,6 +61,7 @@ pub mod error;
 pub mod layout;
 pub mod overview;
 pub mod phase;
+mod process;
 pub mod schedule;
 pub mod status;
 

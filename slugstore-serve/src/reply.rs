@@ -207,6 +207,7 @@ impl From<slugstore_deploy::Error> for ApiError {
             | E::Spawn { .. }
             | E::Wait { .. }
             | E::HookFailed { .. }
+            | E::HookStopped { .. }
             | E::HookOutput(_)
             | E::PostSwitchFailed { .. }
             | E::GitRepo { .. }

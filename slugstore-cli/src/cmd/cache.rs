@@ -156,7 +156,6 @@ fn open(ctx: &Context) -> slugstore::Result<Store> {
     let timeout = ctx
         .global
         .lock_timeout
-        .map(Duration::from_secs_f64)
         .unwrap_or(STORE_WAIT);
     let opts = OpenOptions {
         lock_timeout: Some(timeout),

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use clap::builder::TypedValueParser as _;
 use slugstore::checkout::{CheckoutOptions, SwitchOptions};
-use slugstore::Error;
 use slugstore_deploy::deploy::DeployOptions;
 use slugstore_serve::{Limits, ServeOptions, Server, Token, ACTION_LOCK_WAIT, DEFAULT_LISTEN};
 
@@ -76,18 +75,11 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
         read_only: a.read_only,
         poll: Duration::from_millis(a.poll_ms),
         deploys: a.deploys.max(1),
-        lock_timeout: match ctx.global.lock_timeout {
-            Some(s) => Duration::try_from_secs_f64(s).map_err(|e| Error::BadOption {
-                option: "--lock-timeout".into(),
-                value: s.to_string(),
-                why: e.to_string(),
-            })?,
-            None => ACTION_LOCK_WAIT,
-        },
+        lock_timeout: ctx.global.lock_timeout.unwrap_or(ACTION_LOCK_WAIT),
         deploy: DeployOptions {
             checkout: a.checkout,
             switch: a.switch,
-            no_reuse: false,
+            ..DeployOptions::default()
         },
         allowed_hosts: a.allow_host,
         limits: Limits {

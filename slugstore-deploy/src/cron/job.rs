@@ -8,15 +8,12 @@
 //! can block on a descendant that keeps them open.
 
 use std::fs::File;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
-
-/// How often a running job is looked at.
-const POLL: Duration = Duration::from_millis(50);
+use crate::process::{describe_failure, Limits, Supervised};
 
 /// What to run, and its limits.
 pub struct Job<'a> {
@@ -55,63 +52,21 @@ pub fn run(job: &Job<'_>, log: &File, interrupt: &dyn Fn() -> Option<String>) ->
             source,
         })
     };
-    let mut child = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(job.command)
         .current_dir(job.cwd)
         .envs(job.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(stream("stdout")?)
-        .stderr(stream("stderr")?)
-        .process_group(0)
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            program: format!("cron {}", job.name),
-            cwd: Some(job.cwd.to_path_buf()),
-            source,
-        })?;
-    let started = Instant::now();
-    let mut stopping: Option<(Instant, String)> = None;
-    let status = loop {
-        if let Some(status) = try_wait(&mut child, job.name)? {
-            break status;
-        }
-        match &stopping {
-            None => {
-                let reason = if started.elapsed() >= job.timeout {
-                    Some(format!(
-                        "stopped at its timeout of {}s",
-                        job.timeout.as_secs()
-                    ))
-                } else {
-                    interrupt()
-                };
-                if let Some(reason) = reason {
-                    signal_group(&child, libc::SIGTERM);
-                    stopping = Some((Instant::now(), reason));
-                }
-            }
-            Some((since, _)) if since.elapsed() >= job.shutdown_timeout => {
-                signal_group(&child, libc::SIGKILL);
-                let status = child.wait().map_err(|source| Error::Wait {
-                    program: format!("cron {}", job.name),
-                    source,
-                })?;
-                let reason = stopping.take().map(|(_, r)| r).unwrap_or_default();
-                return Ok(Ended {
-                    code: status.code(),
-                    error: Some(format!(
-                        "{reason}; killed {}s after SIGTERM (shutdown_timeout)",
-                        job.shutdown_timeout.as_secs()
-                    )),
-                    stopped: Some(reason),
-                });
-            }
-            Some(_) => {}
-        }
-        std::thread::sleep(POLL);
+        .stderr(stream("stderr")?);
+    let limits = Limits {
+        timeout: job.timeout,
+        shutdown_timeout: job.shutdown_timeout,
     };
-    let stopped = stopping.map(|(_, reason)| reason);
+    let mut child = Supervised::spawn(cmd, &format!("cron {}", job.name), job.cwd, limits)?;
+    let status = child.wait(interrupt)?;
+    let stopped = child.stopped();
     Ok(Ended {
         code: status.code(),
         error: describe_failure(&status, stopped.as_deref()),
@@ -119,43 +74,10 @@ pub fn run(job: &Job<'_>, log: &File, interrupt: &dyn Fn() -> Option<String>) ->
     })
 }
 
-fn try_wait(child: &mut Child, name: &str) -> Result<Option<ExitStatus>> {
-    child.try_wait().map_err(|source| Error::Wait {
-        program: format!("cron {name}"),
-        source,
-    })
-}
-
-/// Sends `signal` to the job's process group (its shell and everything it started).
-fn signal_group(child: &Child, signal: libc::c_int) {
-    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
-        return;
-    };
-    // SAFETY: kill(2) on the process group we created; a group already gone gives ESRCH, ignored.
-    unsafe {
-        libc::kill(-pgid, signal);
-    }
-}
-
-/// `None` for a successful exit, else what the record says.
-fn describe_failure(status: &ExitStatus, stopped: Option<&str>) -> Option<String> {
-    if status.success() && stopped.is_none() {
-        return None;
-    }
-    let how = match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(sig)) => format!("killed by signal {sig}"),
-        (None, None) => "ended abnormally".to_owned(),
-    };
-    Some(match stopped {
-        Some(reason) => format!("{reason}; {how}"),
-        None => how,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn run_with(command: &str, timeout_ms: u64, shutdown_ms: u64) -> (Ended, String, Duration) {
         let dir = tempfile::tempdir().unwrap();
@@ -195,7 +117,7 @@ mod tests {
         let (ended, _, took) = run_with("sleep 30", 200, 5_000);
         assert!(took < Duration::from_secs(5), "took {took:?}");
         let error = ended.error.unwrap();
-        assert!(error.contains("stopped at its timeout"), "{error}");
+        assert!(error.contains("stopped at its time limit of 0.2s"), "{error}");
         assert!(error.contains("killed by signal 15"), "{error}");
         // Ignores SIGTERM (the disposition is inherited by sleep): killed after shutdown_timeout.
         let (ended, _, took) = run_with("trap '' TERM; sleep 30", 200, 300);
@@ -203,7 +125,7 @@ mod tests {
         assert!(took < Duration::from_secs(10), "took {took:?}");
         let error = ended.error.unwrap();
         assert!(
-            error.contains("killed 0s after SIGTERM (shutdown_timeout)"),
+            error.contains("killed 0.3s after SIGTERM; killed by signal 9"),
             "{error}"
         );
     }

@@ -41,7 +41,7 @@ pub struct CronRun {
     /// The exit status of the command, when it exited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
-    /// Why it failed (exit status, signal, stopped at its timeout or for a deploy).
+    /// Why it failed (exit status, signal, stopped at its time limit or for a deploy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The live release it ran in.

@@ -59,6 +59,7 @@ pub fn run_hook(
         script,
         cwd: dir,
         env: &env,
+        timeout: platform.hook_timeout(),
     };
     shell::run(&hook, Phase::Build, rec)
 }

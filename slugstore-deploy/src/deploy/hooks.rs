@@ -76,6 +76,7 @@ pub fn run_deploy_hook(
                 script,
                 cwd: release,
                 env: &env,
+                timeout: platform.hook_timeout(),
             };
             // The hook sees the new release's static assets; afterwards they follow `current`
             // again (the new release once it is switched, the live one if the hook failed).

@@ -60,8 +60,12 @@ use slugstore::fsutil::{self, Lock};
 use slugstore::progress::ProgressBars;
 use slugstore::store::Store;
 
+/// How long a hook may run by default (`--hook-timeout`): an hour, as long as the build cache waits
+/// for another run of a step.
+pub const DEFAULT_HOOK_TIMEOUT_SECS: u64 = 3600;
+
 /// How to deploy.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct DeployOptions {
     /// Materializing the release and retention.
@@ -76,6 +80,30 @@ pub struct DeployOptions {
     #[cfg_attr(feature = "clap", arg(long))]
     #[serde(default)]
     pub no_reuse: bool,
+    /// Stop a hook (build, deploy or post-deploy) that runs longer than this many seconds: SIGTERM to
+    /// everything it started, SIGKILL 10 s later, and the deploy fails in that phase.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HOOK_TIMEOUT_SECS,
+            value_parser = clap::value_parser!(u64).range(1..))
+    )]
+    #[serde(default = "default_hook_timeout")]
+    pub hook_timeout: u64,
+}
+
+fn default_hook_timeout() -> u64 {
+    DEFAULT_HOOK_TIMEOUT_SECS
+}
+
+impl Default for DeployOptions {
+    fn default() -> Self {
+        DeployOptions {
+            checkout: CheckoutOptions::default(),
+            switch: SwitchOptions::default(),
+            no_reuse: false,
+            hook_timeout: DEFAULT_HOOK_TIMEOUT_SECS,
+        }
+    }
 }
 
 /// Deploys `source` to `dest`, storing slugs in `store`. `observer` sees every phase change and log

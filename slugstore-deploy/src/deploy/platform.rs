@@ -25,11 +25,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::config::{Project, RouteAction, Stage};
+use crate::deploy::DEFAULT_HOOK_TIMEOUT_SECS;
 use crate::environment::{Endpoint, Environment};
 use crate::error::{Error, Result};
 
@@ -65,6 +67,8 @@ pub struct Platform {
     relationships: String,
     /// The variables of each mode's hooks, before the `PLATFORM_*` ones.
     hook_vars: BTreeMap<Mode, BTreeMap<String, String>>,
+    /// How long a hook may run.
+    hook_timeout: Duration,
 }
 
 impl std::fmt::Debug for Platform {
@@ -105,8 +109,22 @@ impl Platform {
             routes: encode(&routes(project, &domain)),
             relationships: encode(&relationships),
             hook_vars,
+            hook_timeout: Duration::from_secs(DEFAULT_HOOK_TIMEOUT_SECS),
         };
         Ok((platform, unresolved))
+    }
+
+    /// The same, with hooks limited to `timeout`.
+    pub fn with_hook_timeout(self, timeout: Duration) -> Platform {
+        Platform {
+            hook_timeout: timeout,
+            ..self
+        }
+    }
+
+    /// How long a hook may run.
+    pub fn hook_timeout(&self) -> Duration {
+        self.hook_timeout
     }
 
     /// The variables a hook of `mode` gets on top of the inherited environment: the app's (and the

@@ -72,6 +72,7 @@ pub fn switch_and_finish(
             script,
             cwd: &release,
             env: &env,
+            timeout: platform.hook_timeout(),
         };
         if let Err(e) = shell::run(&hook, Phase::PostDeploy, rec) {
             failure.get_or_insert(e);

@@ -100,6 +100,8 @@ impl Run<'_> {
     fn validate(&self) -> Result<((Project, Platform), Option<String>)> {
         let project = self.source.project(&*self.store.get()?)?;
         let (platform, unresolved) = Platform::new(&project, self.env)?;
+        let platform =
+            platform.with_hook_timeout(std::time::Duration::from_secs(self.opts.hook_timeout));
         if !unresolved.0.is_empty() {
             self.rec.line(
                 Phase::Validate,

@@ -4,14 +4,33 @@
 //! first failing command when the script starts with `set -e`: passing the script to `sh -c` unchanged
 //! gives exactly those semantics. Output is read from both pipes as it comes and each line is recorded
 //! at once, so a long build shows progress live and a killed deploy still has its log up to the last line.
+//!
+//! A hook ends when its shell exits, not when its pipes close: a script that starts a process in the
+//! background (`php bin/magento cache:warm &`) hands that process its stdout, and waiting for the
+//! pipes to close would hold the deploy until the background process ends, or for ever for a daemon.
+//! Output is still read for [`DRAIN`] after the shell exits, then the deploy goes on and says so in the
+//! log. A hook that runs past its time limit is stopped (see [`crate::process`]).
 
-use std::io::{BufRead, BufReader, Read};
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub use crate::deploy::platform::Mode;
 use crate::error::{Error, Result};
+use crate::process::{describe_failure, Limits, Supervised, POLL};
 use crate::status::{Phase, Recorder};
+
+/// How long output is still read after the hook's shell exited, from what it left in the background.
+pub const DRAIN: Duration = Duration::from_millis(500);
+
+/// How long a stopped hook gets between SIGTERM and SIGKILL.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A line longer than this is recorded in pieces, so that output without newlines stays bounded.
+const MAX_LINE: usize = 64 * 1024;
 
 /// A hook to run.
 pub struct Hook<'a> {
@@ -23,62 +42,174 @@ pub struct Hook<'a> {
     pub cwd: &'a Path,
     /// Variables added to the inherited environment.
     pub env: &'a [(String, String)],
+    /// Longest run before the hook is stopped (SIGTERM to everything it started, SIGKILL
+    /// [`SHUTDOWN_TIMEOUT`] later).
+    pub timeout: Duration,
 }
 
-/// Runs `hook`, recording its output under `phase`. Fails when the script exits non-zero or is killed.
+/// Runs `hook`, recording its output under `phase`. Fails when the script exits non-zero, is killed,
+/// or is stopped at its time limit.
 pub fn run(hook: &Hook<'_>, phase: Phase, rec: &Recorder<'_>) -> Result<()> {
-    let mut child = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(hook.script)
         .current_dir(hook.cwd)
         .envs(hook.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            program: hook.name.to_owned(),
-            cwd: Some(hook.cwd.to_path_buf()),
-            source,
-        })?;
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let (out, err) = std::thread::scope(|s| {
-        let out = s.spawn(|| forward(stdout, phase, rec));
-        let err = forward(stderr, phase, rec);
-        (out.join().expect("output reader does not panic"), err)
-    });
-    let status = child.wait().map_err(|source| Error::Wait {
-        program: hook.name.to_owned(),
-        source,
-    })?;
-    out?;
-    err?;
-    if status.success() {
-        return Ok(());
-    }
-    Err(Error::HookFailed {
-        hook: hook.name.to_owned(),
-        code: status.code(),
-    })
-}
-
-/// Records each line read from `pipe` (bytes that are not UTF-8 are replaced).
-fn forward(pipe: impl Read, phase: Phase, rec: &Recorder<'_>) -> Result<()> {
-    let mut reader = BufReader::new(pipe);
-    let mut buf = Vec::new();
+        .stderr(Stdio::piped());
+    let limits = Limits {
+        timeout: hook.timeout,
+        shutdown_timeout: SHUTDOWN_TIMEOUT,
+    };
+    let mut child = Supervised::spawn(cmd, hook.name, hook.cwd, limits)?;
+    let stdout = OwnedFd::from(child.child_mut().stdout.take().expect("piped"));
+    let stderr = OwnedFd::from(child.child_mut().stderr.take().expect("piped"));
+    let mut streams = [Stream::new(stdout), Stream::new(stderr)];
+    let line = |text: &str| rec.line(phase, text);
+    let mut exited = None;
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buf);
-                rec.line(phase, text.trim_end_matches(['\n', '\r']))?;
+        let open = streams.iter().filter(|s| s.open).count();
+        if open == 0 {
+            break;
+        }
+        if let Some((_, at)) = exited {
+            let at: Instant = at;
+            if at.elapsed() >= DRAIN {
+                rec.line(
+                    phase,
+                    &format!(
+                        "note: {} exited, but processes it left running still hold its output: \
+                         not waiting for them, and what they print now is not recorded \
+                         (redirect it: `command > var/log/command.log 2>&1 &`)",
+                        hook.name
+                    ),
+                )?;
+                break;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::HookOutput(e)),
+        }
+        wait_readable(&mut streams, POLL)?;
+        for s in &mut streams {
+            s.read_lines(&line)?;
+        }
+        if exited.is_none() {
+            if let Some(status) = child.poll(&|| None)? {
+                exited = Some((status, Instant::now()));
+            }
         }
     }
+    for s in &mut streams {
+        s.finish(&line)?;
+    }
+    let status = match exited {
+        Some((status, _)) => status,
+        None => child.wait(&|| None)?,
+    };
+    let stopped = child.stopped();
+    match (describe_failure(&status, stopped.as_deref()), stopped) {
+        (None, _) => Ok(()),
+        (Some(how), Some(_)) => Err(Error::HookStopped {
+            hook: hook.name.to_owned(),
+            how,
+        }),
+        (Some(_), None) => Err(Error::HookFailed {
+            hook: hook.name.to_owned(),
+            code: status.code(),
+        }),
+    }
+}
+
+/// One of the hook's output pipes and the start of its current line.
+struct Stream {
+    pipe: File,
+    fd: RawFd,
+    open: bool,
+    readable: bool,
+    pending: Vec<u8>,
+}
+
+impl Stream {
+    fn new(pipe: OwnedFd) -> Self {
+        Stream {
+            fd: pipe.as_raw_fd(),
+            pipe: File::from(pipe),
+            open: true,
+            readable: false,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Reads what the pipe holds, if `poll` said it is readable, and records each complete line.
+    fn read_lines(&mut self, line: &dyn Fn(&str) -> Result<()>) -> Result<()> {
+        if !std::mem::take(&mut self.readable) {
+            return Ok(());
+        }
+        let mut buf = [0u8; 16 * 1024];
+        let n = match self.pipe.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(Error::HookOutput(e)),
+        };
+        if n == 0 {
+            self.open = false;
+            return Ok(());
+        }
+        self.pending.extend_from_slice(&buf[..n]);
+        let mut start = 0;
+        while let Some(end) = self.pending[start..].iter().position(|&b| b == b'\n') {
+            record(&self.pending[start..start + end], line)?;
+            start += end + 1;
+        }
+        self.pending.drain(..start);
+        if self.pending.len() >= MAX_LINE {
+            record(&std::mem::take(&mut self.pending), line)?;
+        }
+        Ok(())
+    }
+
+    /// Records the last line, when it had no newline.
+    fn finish(&mut self, line: &dyn Fn(&str) -> Result<()>) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        record(&std::mem::take(&mut self.pending), line)
+    }
+}
+
+/// Records one line of output (bytes that are not UTF-8 are replaced).
+fn record(bytes: &[u8], line: &dyn Fn(&str) -> Result<()>) -> Result<()> {
+    let text = String::from_utf8_lossy(bytes);
+    line(text.trim_end_matches(['\n', '\r']))
+}
+
+/// Waits at most `timeout` for one of the open streams to have data (or be closed), and marks those
+/// that do.
+fn wait_readable(streams: &mut [Stream], timeout: Duration) -> Result<()> {
+    let mut fds: Vec<libc::pollfd> = streams
+        .iter()
+        .filter(|s| s.open)
+        .map(|s| libc::pollfd {
+            fd: s.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the duration of the call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if n < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == ErrorKind::Interrupted {
+            return Ok(());
+        }
+        return Err(Error::HookOutput(e));
+    }
+    for s in streams.iter_mut().filter(|s| s.open) {
+        let polled = fds.iter().find(|p| p.fd == s.fd).expect("polled");
+        // Data, or the writer gone (POLLHUP), or an error: a read tells which.
+        s.readable = polled.revents != 0;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -87,6 +218,10 @@ mod tests {
     use crate::status::{list, log_path};
 
     fn run_script(script: &str) -> (Result<()>, String) {
+        run_limited(script, Duration::from_secs(60))
+    }
+
+    fn run_limited(script: &str, timeout: Duration) -> (Result<()>, String) {
         let dir = tempfile::tempdir().unwrap();
         let observer = |_: crate::status::Event<'_>| {};
         let rec = Recorder::create(dir.path(), "test", &observer).unwrap();
@@ -96,6 +231,7 @@ mod tests {
             script,
             cwd: dir.path(),
             env: &env,
+            timeout,
         };
         let result = run(&hook, Phase::Build, &rec);
         let id = &list(dir.path()).unwrap()[0];
@@ -119,10 +255,74 @@ mod tests {
 
     #[test]
     fn both_streams_are_logged_line_by_line_with_the_phase() {
-        let (r, log) = run_script("echo \"out $HOOK_VAR\"; echo err >&2; printf 'no newline'");
+        let (r, log) = run_script(
+            "echo \"out $HOOK_VAR\"; echo err >&2; printf 'a\\r\\nb\\n\\377\\n'; printf 'no newline'",
+        );
         r.unwrap();
-        assert!(log.contains("[build] out from-config\n"), "{log}");
-        assert!(log.contains("[build] err\n"), "{log}");
-        assert!(log.contains("[build] no newline\n"), "{log}");
+        for line in ["out from-config", "err", "a", "b", "\u{fffd}", "no newline"] {
+            assert!(log.contains(&format!("[build] {line}\n")), "{line}: {log}");
+        }
+        // Order within a stream is kept.
+        assert!(log.find("] a\n").unwrap() < log.find("] b\n").unwrap(), "{log}");
+    }
+
+    #[test]
+    fn long_output_without_newlines_is_recorded_in_bounded_pieces() {
+        let (r, log) = run_script("head -c 200000 /dev/zero | tr '\\0' x");
+        r.unwrap();
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains("[build] x")).collect();
+        let xs: usize = lines.iter().map(|l| l.matches('x').count()).sum();
+        assert_eq!(xs, 200_000, "every byte recorded");
+        assert!(lines.len() >= 200_000 / MAX_LINE, "{} pieces", lines.len());
+        assert!(lines.iter().all(|l| l.len() <= MAX_LINE + 32));
+    }
+
+    #[test]
+    fn a_hook_that_leaves_a_process_in_the_background_ends_with_its_shell() {
+        let t = Instant::now();
+        let (r, log) = run_script("echo before; sleep 30 & echo started; exit 0");
+        let took = t.elapsed();
+        r.unwrap();
+        assert!(took < Duration::from_secs(10), "waited for the background process: {took:?}");
+        assert!(log.contains("[build] started\n"), "{log}");
+        assert!(log.contains("processes it left running still hold its output"), "{log}");
+        // Its status still decides, and output the background process gives at once is kept.
+        let (r, log) = run_script("(sleep 0.1; echo from-background; sleep 30) & exit 4");
+        assert!(r.unwrap_err().to_string().contains("exited with status 4"));
+        assert!(log.contains("[build] from-background\n"), "{log}");
+    }
+
+    #[test]
+    fn a_background_process_with_its_output_redirected_is_no_concern() {
+        let (r, log) = run_script("sleep 30 >/dev/null 2>&1 & echo done");
+        r.unwrap();
+        assert!(log.contains("[build] done\n"), "{log}");
+        assert!(!log.contains("left running"), "{log}");
+    }
+
+    #[test]
+    fn a_hook_past_its_time_limit_is_stopped_with_what_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let t = Instant::now();
+        let (r, _) = run_limited(&script, Duration::from_millis(300));
+        assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+        let e = r.unwrap_err();
+        assert!(matches!(e, Error::HookStopped { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("hooks.test stopped at its time limit of 0.3s; killed by signal 15"),
+            "{msg}"
+        );
+        assert!(msg.contains("--hook-timeout"), "{msg}");
+        // The background sleep got the signal too: it is gone.
+        let pid: i32 = fs_read(&pidfile).trim().parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        while unsafe { libc::kill(pid, 0) } == 0 {
+            assert!(Instant::now() < deadline, "the background process outlived the hook");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }

@@ -181,7 +181,8 @@ pub fn run(
         Some(lock) => (lock, store),
         None => {
             drop(store);
-            let wait = Duration::from_secs_f64(opts.wait.max(0.0));
+            // `inf` waits for ever, as long as the holder lives; NaN or below zero: not at all.
+            let wait = Duration::try_from_secs_f64(opts.wait.max(0.0)).unwrap_or(Duration::MAX);
             let note = io.note;
             let lock = lock_key(&store_root, &opts.name, &key, wait, &|| {
                 note(&format!(

@@ -94,7 +94,8 @@ pub fn verify(
     let started = Instant::now();
     let deadline = opts
         .max_duration
-        .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+        .and_then(|s| Duration::try_from_secs_f64(s.max(0.0)).ok())
+        .and_then(|d| started.checked_add(d));
     let bad_index = store.index().check();
     if !bad_index.is_empty() {
         return Ok(VerifyReport {
