@@ -314,14 +314,7 @@ fn a_hook_past_its_time_limit_is_stopped_and_the_previous_release_stays_live() {
         )
     });
     let t = Instant::now();
-    let out = env.slug(&[
-        "deploy",
-        "src",
-        "--target",
-        "target",
-        "--hook-timeout",
-        "1",
-    ]);
+    let out = env.slug(&["deploy", "src", "--target", "target", "--hook-timeout", "1"]);
     assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
     assert!(!out.status.success());
     let err = stderr(&out);

@@ -25,6 +25,8 @@ pub(crate) struct Limits {
     pub timeout: Duration,
     /// From SIGTERM to SIGKILL.
     pub shutdown_timeout: Duration,
+    /// The setting that gives `shutdown_timeout`, named when the kill is reported.
+    pub shutdown_setting: Option<&'static str>,
 }
 
 /// A running program in its own process group, with its limits.
@@ -122,8 +124,13 @@ impl Supervised {
     pub(crate) fn stopped(&self) -> Option<String> {
         let (_, reason) = self.stopping.as_ref()?;
         Some(if self.killed {
+            let setting = self
+                .limits
+                .shutdown_setting
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
             format!(
-                "{reason}; killed {} after SIGTERM",
+                "{reason}; killed {} after SIGTERM{setting}",
                 seconds(self.limits.shutdown_timeout)
             )
         } else {

@@ -153,10 +153,7 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
 }
 
 fn open(ctx: &Context) -> slugstore::Result<Store> {
-    let timeout = ctx
-        .global
-        .lock_timeout
-        .unwrap_or(STORE_WAIT);
+    let timeout = ctx.global.lock_timeout.unwrap_or(STORE_WAIT);
     let opts = OpenOptions {
         lock_timeout: Some(timeout),
         ..OpenOptions::default()

@@ -63,6 +63,7 @@ pub fn run(job: &Job<'_>, log: &File, interrupt: &dyn Fn() -> Option<String>) ->
     let limits = Limits {
         timeout: job.timeout,
         shutdown_timeout: job.shutdown_timeout,
+        shutdown_setting: Some("shutdown_timeout"),
     };
     let mut child = Supervised::spawn(cmd, &format!("cron {}", job.name), job.cwd, limits)?;
     let status = child.wait(interrupt)?;
@@ -117,7 +118,10 @@ mod tests {
         let (ended, _, took) = run_with("sleep 30", 200, 5_000);
         assert!(took < Duration::from_secs(5), "took {took:?}");
         let error = ended.error.unwrap();
-        assert!(error.contains("stopped at its time limit of 0.2s"), "{error}");
+        assert!(
+            error.contains("stopped at its time limit of 0.2s"),
+            "{error}"
+        );
         assert!(error.contains("killed by signal 15"), "{error}");
         // Ignores SIGTERM (the disposition is inherited by sleep): killed after shutdown_timeout.
         let (ended, _, took) = run_with("trap '' TERM; sleep 30", 200, 300);
@@ -125,7 +129,7 @@ mod tests {
         assert!(took < Duration::from_secs(10), "took {took:?}");
         let error = ended.error.unwrap();
         assert!(
-            error.contains("killed 0.3s after SIGTERM; killed by signal 9"),
+            error.contains("killed 0.3s after SIGTERM (shutdown_timeout); killed by signal 9"),
             "{error}"
         );
     }
