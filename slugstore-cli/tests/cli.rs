@@ -133,6 +133,55 @@ fn snapshot_ls_show_restore() {
 }
 
 #[test]
+fn compression_is_chosen_per_command_and_a_bad_value_is_named() {
+    let env = Env::new();
+    std::fs::write(
+        env.path("src/app/code/Big.php"),
+        "<?php echo 1;\n".repeat(4000),
+    )
+    .unwrap();
+    let off: serde_json::Value = serde_json::from_str(&expect(
+        &env.run(&["--compression", "off", "snapshot", "src", "--json"]),
+        0,
+    ))
+    .unwrap();
+    // Nothing compressed: the contents take all their bytes (and the manifest some more).
+    assert!(
+        off["stored_bytes"].as_u64().unwrap() >= off["new_bytes"].as_u64().unwrap(),
+        "{off}"
+    );
+    // The same content at level 3 in a second store (the default one, made in the working directory)
+    // is much smaller; the env variable works as the flag.
+    let out = Command::new(SLUG)
+        .current_dir(env.path(""))
+        .env("SLUG_COMPRESSION", "3")
+        .env_remove("SLUGSTORE_DIR")
+        .args(["snapshot", "src", "--json"])
+        .output_deadline();
+    let z: serde_json::Value = serde_json::from_str(&expect(&out, 0)).unwrap();
+    assert_eq!(z["slug"], off["slug"], "the level changes no id");
+    assert!(
+        z["stored_bytes"].as_u64().unwrap() * 4 < off["stored_bytes"].as_u64().unwrap(),
+        "{z}"
+    );
+    expect(
+        &env.run(&["restore", off["slug"].as_str().unwrap(), "out"]),
+        0,
+    );
+    assert_eq!(
+        std::fs::read(env.path("out/app/code/Big.php")).unwrap(),
+        std::fs::read(env.path("src/app/code/Big.php")).unwrap()
+    );
+    let bad = env.run(&["--compression", "fast", "snapshot", "src"]);
+    let err = text(&bad.stderr);
+    expect(&bad, 2);
+    assert!(
+        err.contains("`fast`") && err.contains("from -7 to 19"),
+        "{err}"
+    );
+}
+
+#[test]
 fn restore_refuses_a_non_empty_directory_without_force() {
     let env = Env::new();
     let id = env.snapshot(&[]);

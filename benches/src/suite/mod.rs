@@ -189,6 +189,7 @@ pub fn all_tools(slug: Option<&Path>) -> Vec<Box<dyn Backend>> {
     if let Some(bin) = slug {
         v.push(Box::new(backends::Slug::new(bin.to_path_buf())));
         v.push(Box::new(backends::Slug::watching(bin.to_path_buf())));
+        v.push(Box::new(backends::Slug::uncompressed(bin.to_path_buf())));
     }
     v.push(Box::new(backends::TarZstd::default()));
     v.push(Box::new(backends::Ostree::default()));

@@ -156,6 +156,7 @@ fn open(ctx: &Context) -> slugstore::Result<Store> {
     let timeout = ctx.global.lock_timeout.unwrap_or(STORE_WAIT);
     let opts = OpenOptions {
         lock_timeout: Some(timeout),
+        compression: ctx.global.compression.unwrap_or_default(),
         ..OpenOptions::default()
     };
     Store::open(&ctx.store_path().0, &opts)

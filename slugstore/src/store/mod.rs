@@ -19,6 +19,7 @@
 
 mod check;
 pub mod commit;
+mod compression;
 pub mod index;
 mod lock;
 pub mod pack;
@@ -32,6 +33,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub use commit::{commit_manifest, Committed, SlugMeta};
+pub use compression::Compression;
 pub use index::{Batch, Index, LockWait, RefLogEntry, StatEntry};
 pub use pack::{Codec, Location, PackFile};
 pub use read::{check_len_hash, decode_stream, decode_verified, IN_MEMORY_LIMIT};
@@ -57,8 +59,8 @@ pub struct OpenOptions<'a> {
     pub lock_timeout: Option<Duration>,
     /// Called once if the store is locked by another process, before waiting.
     pub on_wait: &'a dyn Fn(&Path),
-    /// zstd level for new objects.
-    pub zstd_level: i32,
+    /// How the contents of new objects are stored.
+    pub compression: Compression,
     /// Open the index for reading only (for commands that write nothing to it, such as push): the
     /// same lock is held, opening is faster, and any write to the index fails.
     pub read_only: bool,
@@ -69,7 +71,7 @@ impl Default for OpenOptions<'_> {
         OpenOptions {
             lock_timeout: None,
             on_wait: &|_| {},
-            zstd_level: 3,
+            compression: Compression::DEFAULT,
             read_only: false,
         }
     }
@@ -80,7 +82,7 @@ pub struct Store {
     root: PathBuf,
     index: Index,
     packs: RwLock<HashMap<ObjectId, Arc<PackFile>>>,
-    zstd_level: i32,
+    compression: Compression,
     /// The objects marked damaged when the store was opened (see [`Store::is_damaged`]).
     damaged: foldhash::HashSet<ObjectId>,
 }
@@ -157,7 +159,7 @@ impl Store {
             damaged: index.damaged_objects()?,
             index,
             packs: RwLock::new(HashMap::new()),
-            zstd_level: opts.zstd_level,
+            compression: opts.compression,
         })
     }
 
@@ -201,7 +203,7 @@ impl Store {
 
     /// Starts writing objects. Nothing is visible until the returned writer's [`Staged`] is committed.
     pub fn writer(&self) -> ObjectWriter<'_> {
-        ObjectWriter::new(self, self.zstd_level)
+        ObjectWriter::new(self, self.compression)
     }
 
     /// An open pack (its header checked), for positioned reads.

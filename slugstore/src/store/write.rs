@@ -28,7 +28,7 @@ use crate::fsutil;
 use crate::id::ObjectId;
 use crate::store::index::Batch;
 use crate::store::pack::{Codec, FinishedPack, Location, PackWriter};
-use crate::store::Store;
+use crate::store::{Compression, Store};
 
 /// A pack is closed once it grows past this size.
 pub const PACK_TARGET: u64 = 64 << 20;
@@ -52,7 +52,7 @@ pub struct WriteStats {
 /// Adds objects to a store; see the module docs.
 pub struct ObjectWriter<'s> {
     store: &'s Store,
-    level: i32,
+    compression: Compression,
     /// Open packs no worker is appending to.
     idle: Mutex<Vec<PackWriter>>,
     finished: Mutex<Vec<FinishedPack>>,
@@ -89,10 +89,10 @@ impl Staged {
 }
 
 impl<'s> ObjectWriter<'s> {
-    pub(crate) fn new(store: &'s Store, level: i32) -> Self {
+    pub(crate) fn new(store: &'s Store, compression: Compression) -> Self {
         ObjectWriter {
             store,
-            level,
+            compression,
             idle: Mutex::new(Vec::new()),
             finished: Mutex::new(Vec::new()),
             pending: Mutex::new(HashSet::default()),
@@ -127,7 +127,8 @@ impl<'s> ObjectWriter<'s> {
 
     /// Hashes and stores `data`; returns its id and whether it was new.
     pub fn add(&self, data: &[u8]) -> Result<(ObjectId, bool)> {
-        self.add_at_level(data, self.level)
+        let id = ObjectId::hash(data);
+        Ok((id, self.add_with_id_at(id, data, self.compression)?))
     }
 
     /// Stores `data` compressed at zstd `level` instead of the store's; returns its id and whether it
@@ -136,21 +137,24 @@ impl<'s> ObjectWriter<'s> {
     /// compress at any level).
     pub fn add_at_level(&self, data: &[u8], level: i32) -> Result<(ObjectId, bool)> {
         let id = ObjectId::hash(data);
-        Ok((id, self.add_with_id_at(id, data, level)?))
+        Ok((id, self.add_with_id_at(id, data, Compression::Zstd(level))?))
     }
 
     /// Stores `data`, whose hash the caller computed as `id`; returns whether it was new.
     pub fn add_with_id(&self, id: ObjectId, data: &[u8]) -> Result<bool> {
-        self.add_with_id_at(id, data, self.level)
+        self.add_with_id_at(id, data, self.compression)
     }
 
-    fn add_with_id_at(&self, id: ObjectId, data: &[u8], level: i32) -> Result<bool> {
+    fn add_with_id_at(&self, id: ObjectId, data: &[u8], compression: Compression) -> Result<bool> {
         if !self.claim(&id)? {
             return Ok(false);
         }
         OUT_BUF.with(|buf| -> Result<()> {
             let mut buf = buf.borrow_mut();
-            let (codec, stored): (Codec, &[u8]) = match compress(level, data, &mut buf) {
+            let compressed = compression
+                .level()
+                .and_then(|l| compress(l, data, &mut buf));
+            let (codec, stored): (Codec, &[u8]) = match compressed {
                 Some(n) if n + n / 32 < data.len() => (Codec::Zstd, &buf[..n]),
                 _ => (Codec::Raw, data),
             };
@@ -239,20 +243,33 @@ impl<'s> ObjectWriter<'s> {
         let mut w = self.new_pack()?;
         let mut hasher = blake3::Hasher::new();
         let mut seen = 0u64;
-        let level = self.level;
-        w.append_stream(id, Codec::Zstd, len, |sink| {
-            let mut enc = zstd::stream::Encoder::new(sink, level)?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = reader.read(&mut buf)?;
-                if n == 0 {
-                    break;
+        let level = self.compression.level();
+        let codec = if level.is_some() {
+            Codec::Zstd
+        } else {
+            Codec::Raw
+        };
+        w.append_stream(id, codec, len, |sink| {
+            let mut copy = |out: &mut dyn Write| -> std::io::Result<()> {
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    let n = reader.read(&mut buf)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    hasher.update(&buf[..n]);
+                    seen += n as u64;
+                    out.write_all(&buf[..n])?;
                 }
-                hasher.update(&buf[..n]);
-                seen += n as u64;
-                enc.write_all(&buf[..n])?;
+            };
+            match level {
+                Some(level) => {
+                    let mut enc = zstd::stream::Encoder::new(sink, level)?;
+                    copy(&mut enc)?;
+                    enc.finish()?;
+                }
+                None => copy(sink)?,
             }
-            enc.finish()?;
             Ok(())
         })?;
         if seen != len || ObjectId::from(hasher.finalize()) != id {

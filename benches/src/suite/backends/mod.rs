@@ -9,5 +9,5 @@ mod tar;
 pub use cp::CpLink;
 pub use ostree::Ostree;
 pub use restic::Restic;
-pub use slug::{slug_command, Slug, WATCHING};
+pub use slug::{slug_command, Slug, UNCOMPRESSED, WATCHING};
 pub use tar::TarZstd;

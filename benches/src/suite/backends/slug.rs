@@ -14,13 +14,17 @@ use crate::suite::tools::Requirement;
 ///
 /// The [`Slug::watching`] variant keeps a `slug watch` running on each tree it snapshots, started
 /// before the tree's first snapshot (not timed: the watcher runs beside the build, as a long-lived
-/// process would), so that the snapshots after it take the changed paths from its journal.
+/// process would), so that the snapshots after it take the changed paths from its journal. The
+/// [`Slug::uncompressed`] variant stores contents as they are (`--compression off`): what a snapshot
+/// costs without zstd, and how much larger the store is.
 #[derive(Debug)]
 pub struct Slug {
     binary: PathBuf,
     store: PathBuf,
     slugs: Vec<String>,
     watch: bool,
+    /// `--compression off`.
+    uncompressed: bool,
     watcher: Option<(PathBuf, Child)>,
 }
 
@@ -32,8 +36,16 @@ impl Slug {
             store: PathBuf::new(),
             slugs: Vec::new(),
             watch: false,
+            uncompressed: false,
             watcher: None,
         }
+    }
+
+    /// The same, storing contents uncompressed.
+    pub fn uncompressed(binary: PathBuf) -> Self {
+        let mut s = Slug::new(binary);
+        s.uncompressed = true;
+        s
     }
 
     /// The same, with a `slug watch` on each tree it snapshots.
@@ -86,7 +98,11 @@ impl Slug {
     }
 
     fn cmd(&self) -> Command {
-        slug_command(&self.binary, &self.store)
+        let mut c = slug_command(&self.binary, &self.store);
+        if self.uncompressed {
+            c.args(["--compression", "off"]);
+        }
+        c
     }
 
     /// Ids of the slugs snapshotted since [`Backend::init`], oldest first.
@@ -114,13 +130,15 @@ impl Backend for Slug {
     fn name(&self) -> &'static str {
         if self.watch {
             WATCHING
+        } else if self.uncompressed {
+            UNCOMPRESSED
         } else {
             "slugstore"
         }
     }
 
     fn snapshot_only(&self) -> bool {
-        self.watch
+        self.watch || self.uncompressed
     }
 
     fn end_run(&mut self) {
@@ -182,6 +200,9 @@ impl Drop for Slug {
 
 /// Table name of the [`Slug::watching`] variant.
 pub const WATCHING: &str = "slugstore (watch)";
+
+/// Table name of the [`Slug::uncompressed`] variant.
+pub const UNCOMPRESSED: &str = "slugstore (compression off)";
 
 #[cfg(test)]
 mod tests {
