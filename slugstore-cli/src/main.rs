@@ -67,6 +67,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Hooks and cron jobs run in process groups of their own: Ctrl-C must reach them through us.
+    slugstore::process::forward_termination_signals();
     let ctx = Context::new(cli.global);
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(&ctx, a),
@@ -101,11 +103,14 @@ fn main() -> ExitCode {
         Command::Cache(a) => cmd::cache::run(&ctx, a),
         Command::Internal(a) => cmd::internal::run(&ctx, a),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             ctx.report_error(&e);
             ExitCode::from(cmd::EXIT_ERROR)
         }
-    }
+    };
+    // Interrupted while a hook ran: the command wound down (and said why); now end as interrupted.
+    slugstore::process::exit_if_interrupted();
+    code
 }

@@ -239,6 +239,27 @@ fn a_failed_or_incomplete_run_records_nothing() {
     );
     assert_eq!(b.entries(), 0);
     assert_eq!(ran(&b.count), ["s"]);
+
+    // A step that leaves a process running with its output: the run returns without waiting for it,
+    // and records nothing, since that process may still be writing the outputs.
+    let t = std::time::Instant::now();
+    let bg = "mkdir -p out; echo built > out/a; echo step-done; sleep 60 &";
+    let r = json(
+        &b.store,
+        &b.build,
+        &[
+            "run", "bg", "--file", "in.txt", "--output", "out", "--", "sh", "-c", bg,
+        ],
+    );
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(r["outcome"], "not_recorded", "{r}");
+    assert_eq!(r["status"], 0, "{r}");
+    assert!(notes(&r).contains("processes it left running"), "{r}");
+    assert_eq!(b.entries(), 0);
 }
 
 #[test]

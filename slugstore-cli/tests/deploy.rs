@@ -335,6 +335,72 @@ fn a_hook_past_its_time_limit_is_stopped_and_the_previous_release_stays_live() {
 }
 
 #[test]
+fn interrupting_a_deploy_stops_its_hook_too() {
+    let env = Env::new();
+    let pidfile = env.root.join("hook.pid");
+    env.edit_app(|s| {
+        s.replace(
+            "    echo \"deploy hook in $PWD\"\n",
+            &format!(
+                "    echo \"deploy hook in $PWD\"\n    sleep 300 & echo $! > '{}'\n    wait\n",
+                pidfile.display()
+            ),
+        )
+    });
+    let bin = env.shop.bin();
+    let mut child = Command::new(bin)
+        .env("PATH", slugstore_tests::project::path_with(bin))
+        .arg("--store")
+        .arg(env.shop.store())
+        .args(["deploy", "src", "--target", "target"])
+        .current_dir(&env.root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let hook_pid: u32 = loop {
+        if let Some(pid) = fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break pid;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the deploy hook never started");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Ctrl-C in a terminal: SIGINT to slug (the hook has a process group of its own).
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = slugstore_tests::deadline::wait_within(&mut child, Duration::from_secs(60))
+        .expect("slug ends on SIGINT");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert!(
+        slugstore_tests::deadline::gone_within(hook_pid, Duration::from_secs(10)),
+        "the hook's process outlived the interrupted deploy"
+    );
+    // The deploy wound down as for a failed hook: out of maintenance, the failure recorded, the
+    // previous state live (here none: the first deploy was interrupted).
+    assert!(!env.live("var/.maintenance.flag").exists());
+    assert!(!env.target().join("shared/var/.maintenance.flag").exists());
+    let rec = env.last_deploy();
+    assert_eq!(rec["state"], "failed", "{rec}");
+    let deploy = phase(&rec, "deploy");
+    assert_eq!(deploy["state"], "failed", "{rec}");
+    assert!(
+        deploy["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("hooks.deploy interrupted (SIGINT)")),
+        "{rec}"
+    );
+}
+
+#[test]
 fn invalid_configuration_is_refused_before_any_build() {
     let env = Env::new();
     let v1 = env.deploy_ok();

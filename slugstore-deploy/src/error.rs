@@ -232,12 +232,13 @@ pub enum Error {
         /// Its exit status; `None` when a signal killed it.
         code: Option<i32>,
     },
-    /// A hook ran past its time limit and was stopped.
-    #[error("{hook} {how} (raise the limit with --hook-timeout)")]
+    /// A hook ran past its time limit, or `slug` was interrupted, and the hook was stopped.
+    #[error("{hook} {how}")]
     HookStopped {
         /// The hook (`hooks.build`).
         hook: String,
-        /// Why and how it was stopped: `stopped at its time limit of 3600s; killed by signal 15`.
+        /// Why and how it was stopped: `stopped at its time limit of 3600s; killed by signal 15 (raise
+        /// the limit with --hook-timeout)`, `interrupted (SIGINT); killed by signal 15`.
         how: String,
     },
     /// A hook's output could not be read.

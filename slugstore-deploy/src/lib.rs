@@ -61,7 +61,6 @@ pub mod error;
 pub mod layout;
 pub mod overview;
 pub mod phase;
-mod process;
 pub mod schedule;
 pub mod status;
 

@@ -67,6 +67,7 @@ pub mod escape;
 pub mod fsutil;
 pub mod gc;
 pub mod id;
+pub mod process;
 pub mod progress;
 pub mod prune;
 pub mod refs;

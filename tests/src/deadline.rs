@@ -38,6 +38,27 @@ pub fn watchdog(limit: Duration, what: &str) -> Watchdog {
     Watchdog { _disarm: disarm }
 }
 
+/// Waits up to `limit` for process `pid` (not a child of the test: a process a `slug` started) to be
+/// gone; a zombie nobody reaped yet counts as gone. Returns whether it went.
+pub fn gone_within(pid: u32, limit: Duration) -> bool {
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            s.rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        })
+    };
+    let end = Instant::now() + limit;
+    while running() {
+        if Instant::now() >= end {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
 /// How long a test waits on a child by default.
 pub const DEFAULT: Duration = Duration::from_secs(300);
 

@@ -12,8 +12,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use slugstore::process::{describe_failure, Limits, Supervised};
+
 use crate::error::{Error, Result};
-use crate::process::{describe_failure, Limits, Supervised};
 
 /// What to run, and its limits.
 pub struct Job<'a> {
@@ -61,12 +62,19 @@ pub fn run(job: &Job<'_>, log: &File, interrupt: &dyn Fn() -> Option<String>) ->
         .stdout(stream("stdout")?)
         .stderr(stream("stderr")?);
     let limits = Limits {
-        timeout: job.timeout,
+        timeout: Some(job.timeout),
         shutdown_timeout: job.shutdown_timeout,
         shutdown_setting: Some("shutdown_timeout"),
     };
-    let mut child = Supervised::spawn(cmd, &format!("cron {}", job.name), job.cwd, limits)?;
-    let status = child.wait(interrupt)?;
+    let program = format!("cron {}", job.name);
+    let mut child = Supervised::spawn(cmd, limits).map_err(|source| Error::Spawn {
+        program: program.clone(),
+        cwd: Some(job.cwd.to_path_buf()),
+        source,
+    })?;
+    let status = child
+        .wait(interrupt)
+        .map_err(|source| Error::Wait { program, source })?;
     let stopped = child.stopped();
     Ok(Ended {
         code: status.code(),

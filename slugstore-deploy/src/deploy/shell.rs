@@ -9,18 +9,16 @@
 //! background (`php bin/magento cache:warm &`) hands that process its stdout, and waiting for the
 //! pipes to close would hold the deploy until the background process ends, or for ever for a daemon.
 //! Output is still read for [`DRAIN`] after the shell exits, then the deploy goes on and says so in the
-//! log. A hook that runs past its time limit is stopped (see [`crate::process`]).
+//! log. A hook that runs past its time limit is stopped (see [`slugstore::process`]).
 
-use std::fs::File;
-use std::io::{ErrorKind, Read};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use slugstore::process::{describe_failure, pump, Limits, Pipes, Stream, Supervised};
 
 pub use crate::deploy::platform::Mode;
 use crate::error::{Error, Result};
-use crate::process::{describe_failure, Limits, Supervised, POLL};
 use crate::status::{Phase, Recorder};
 
 /// How long output is still read after the hook's shell exited, from what it left in the background.
@@ -59,59 +57,59 @@ pub fn run(hook: &Hook<'_>, phase: Phase, rec: &Recorder<'_>) -> Result<()> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let limits = Limits {
-        timeout: hook.timeout,
+        timeout: Some(hook.timeout),
         shutdown_timeout: SHUTDOWN_TIMEOUT,
         shutdown_setting: None,
     };
-    let mut child = Supervised::spawn(cmd, hook.name, hook.cwd, limits)?;
-    let stdout = OwnedFd::from(child.child_mut().stdout.take().expect("piped"));
-    let stderr = OwnedFd::from(child.child_mut().stderr.take().expect("piped"));
-    let mut streams = [Stream::new(stdout), Stream::new(stderr)];
+    let mut child = Supervised::spawn(cmd, limits).map_err(|source| Error::Spawn {
+        program: hook.name.to_owned(),
+        cwd: Some(hook.cwd.to_path_buf()),
+        source,
+    })?;
+    let wait_error = |source| Error::Wait {
+        program: hook.name.to_owned(),
+        source,
+    };
+    let pipes = Pipes::of(child.child_mut());
+    let mut lines = [Lines::default(), Lines::default()];
     let line = |text: &str| rec.line(phase, text);
-    let mut exited = None;
-    loop {
-        let open = streams.iter().filter(|s| s.open).count();
-        if open == 0 {
-            break;
-        }
-        if let Some((_, at)) = exited {
-            let at: Instant = at;
-            if at.elapsed() >= DRAIN {
-                rec.line(
-                    phase,
-                    &format!(
-                        "note: {} exited, but processes it left running still hold its output: \
-                         not waiting for them, and what they print now is not recorded \
-                         (redirect it: `command > var/log/command.log 2>&1 &`)",
-                        hook.name
-                    ),
-                )?;
-                break;
-            }
-        }
-        wait_readable(&mut streams, POLL)?;
-        for s in &mut streams {
-            s.read_lines(&line)?;
-        }
-        if exited.is_none() {
-            if let Some(status) = child.poll(&|| None)? {
-                exited = Some((status, Instant::now()));
-            }
-        }
+    let pumped = pump(
+        pipes,
+        DRAIN,
+        || child.poll(&|| None).map_err(wait_error),
+        |stream, bytes| {
+            let i = usize::from(stream == Stream::Err);
+            lines[i].push(bytes, &line)
+        },
+        Error::HookOutput,
+    )?;
+    for l in &mut lines {
+        l.finish(&line)?;
     }
-    for s in &mut streams {
-        s.finish(&line)?;
+    if pumped.left_open {
+        rec.line(
+            phase,
+            &format!(
+                "note: {} exited, but processes it left running still hold its output: not \
+                 waiting for them, and what they print now is not recorded (redirect it: \
+                 `command > var/log/command.log 2>&1 &`)",
+                hook.name
+            ),
+        )?;
     }
-    let status = match exited {
-        Some((status, _)) => status,
-        None => child.wait(&|| None)?,
+    let status = match pumped.status {
+        Some(status) => status,
+        None => child.wait(&|| None).map_err(wait_error)?,
     };
     let stopped = child.stopped();
     match (describe_failure(&status, stopped.as_deref()), stopped) {
         (None, _) => Ok(()),
         (Some(how), Some(_)) => Err(Error::HookStopped {
             hook: hook.name.to_owned(),
-            how,
+            how: match slugstore::process::interrupted() {
+                None => format!("{how} (raise the limit with --hook-timeout)"),
+                Some(_) => how,
+            },
         }),
         (Some(_), None) => Err(Error::HookFailed {
             hook: hook.name.to_owned(),
@@ -120,50 +118,24 @@ pub fn run(hook: &Hook<'_>, phase: Phase, rec: &Recorder<'_>) -> Result<()> {
     }
 }
 
-/// One of the hook's output pipes and the start of its current line.
-struct Stream {
-    pipe: File,
-    fd: RawFd,
-    open: bool,
-    readable: bool,
+/// One stream's output cut into lines, each recorded once complete.
+#[derive(Default)]
+struct Lines {
     pending: Vec<u8>,
 }
 
-impl Stream {
-    fn new(pipe: OwnedFd) -> Self {
-        Stream {
-            fd: pipe.as_raw_fd(),
-            pipe: File::from(pipe),
-            open: true,
-            readable: false,
-            pending: Vec::new(),
-        }
-    }
-
-    /// Reads what the pipe holds, if `poll` said it is readable, and records each complete line.
-    fn read_lines(&mut self, line: &dyn Fn(&str) -> Result<()>) -> Result<()> {
-        if !std::mem::take(&mut self.readable) {
-            return Ok(());
-        }
-        let mut buf = [0u8; 16 * 1024];
-        let n = match self.pipe.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
-            Err(e) => return Err(Error::HookOutput(e)),
-        };
-        if n == 0 {
-            self.open = false;
-            return Ok(());
-        }
-        self.pending.extend_from_slice(&buf[..n]);
+impl Lines {
+    /// Adds `bytes` and records each line they complete.
+    fn push(&mut self, bytes: &[u8], line: &dyn Fn(&str) -> Result<()>) -> Result<()> {
+        self.pending.extend_from_slice(bytes);
         let mut start = 0;
         while let Some(end) = self.pending[start..].iter().position(|&b| b == b'\n') {
             record(&self.pending[start..start + end], line)?;
             start += end + 1;
         }
         self.pending.drain(..start);
-        while self.pending.len() >= MAX_LINE {
-            // Cut before a UTF-8 continuation byte never, so that a character stays whole.
+        while self.pending.len() > MAX_LINE {
+            // Never cut before a UTF-8 continuation byte, so that a character stays whole.
             let cut = (MAX_LINE - 3..=MAX_LINE)
                 .rev()
                 .find(|&i| self.pending[i] & 0xC0 != 0x80)
@@ -189,40 +161,11 @@ fn record(bytes: &[u8], line: &dyn Fn(&str) -> Result<()>) -> Result<()> {
     line(text.trim_end_matches(['\n', '\r']))
 }
 
-/// Waits at most `timeout` for one of the open streams to have data (or be closed), and marks those
-/// that do.
-fn wait_readable(streams: &mut [Stream], timeout: Duration) -> Result<()> {
-    let mut fds: Vec<libc::pollfd> = streams
-        .iter()
-        .filter(|s| s.open)
-        .map(|s| libc::pollfd {
-            fd: s.fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the duration of the call.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-    if n < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.kind() == ErrorKind::Interrupted {
-            return Ok(());
-        }
-        return Err(Error::HookOutput(e));
-    }
-    for s in streams.iter_mut().filter(|s| s.open) {
-        let polled = fds.iter().find(|p| p.fd == s.fd).expect("polled");
-        // Data, or the writer gone (POLLHUP), or an error: a read tells which.
-        s.readable = polled.revents != 0;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::status::{list, log_path};
+    use std::time::Instant;
 
     fn run_script(script: &str) -> (Result<()>, String) {
         run_limited(script, Duration::from_secs(60))
@@ -285,6 +228,16 @@ mod tests {
         assert_eq!(xs, 200_000, "every byte recorded");
         assert!(lines.len() >= 200_000 / MAX_LINE, "{} pieces", lines.len());
         assert!(lines.iter().all(|l| l.len() <= MAX_LINE + 32));
+        // Two-byte characters: no piece splits one (which would show as U+FFFD).
+        let (r, log) =
+            run_script("i=0; while [ $i -lt 50000 ]; do printf '\\303\\251'; i=$((i+1)); done");
+        r.unwrap();
+        assert_eq!(
+            log.matches('\u{e9}').count(),
+            50_000,
+            "every character whole"
+        );
+        assert!(!log.contains('\u{fffd}'));
     }
 
     #[test]

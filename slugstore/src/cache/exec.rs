@@ -4,13 +4,17 @@
 //! or not; only the last [`LOG_TAIL`] bytes of each stream are kept, so a chatty step cannot bloat
 //! the index.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::record::LOG_TAIL;
 use crate::error::{Error, Result};
+use crate::process::{pump, Pipes, Stream};
+
+/// How long output is still read after the command exited, from what it left in the background.
+pub const DRAIN: Duration = Duration::from_millis(500);
 
 /// How a command ended, and what it printed (the last [`LOG_TAIL`] bytes of each stream).
 pub struct Ran {
@@ -22,10 +26,14 @@ pub struct Ran {
     pub stderr: Vec<u8>,
     /// Wall time in seconds.
     pub seconds: f64,
+    /// True when processes it left running still held its output [`DRAIN`] after it exited: they may
+    /// still be writing its outputs.
+    pub left_running: bool,
 }
 
 /// Runs `argv` in `cwd`, copying its standard output to `out` and its standard error to `err` as
-/// they come.
+/// they come. Returns once it has exited and its output is read, without waiting for processes it
+/// left in the background (see [`crate::process::pump`]).
 pub fn run(
     argv: &[String],
     cwd: &Path,
@@ -41,44 +49,67 @@ pub fn run(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| Error::io(prog, e))?;
-    let (child_out, child_err) = (child.stdout.take(), child.stderr.take());
-    let (stdout, stderr) = std::thread::scope(|s| {
-        let a = s.spawn(|| tee(child_out, out));
-        let b = s.spawn(|| tee(child_err, err));
-        (a.join().unwrap_or_default(), b.join().unwrap_or_default())
-    });
-    let status = child.wait().map_err(|e| Error::io(prog, e))?;
+    let pipes = Pipes::of(&mut child);
+    let mut tees = [Tee::new(out), Tee::new(err)];
+    let pumped = pump(
+        pipes,
+        DRAIN,
+        || child.try_wait().map_err(|e| Error::io(prog, e)),
+        |stream, bytes| {
+            tees[usize::from(stream == Stream::Err)].write(bytes);
+            Ok(())
+        },
+        |e| Error::io(prog, e),
+    )?;
+    let status = match pumped.status {
+        Some(s) => s,
+        None => child.wait().map_err(|e| Error::io(prog, e))?,
+    };
+    let [out, err] = tees;
     Ok(Ran {
         status,
-        stdout,
-        stderr,
+        stdout: out.finish(),
+        stderr: err.finish(),
         seconds: started.elapsed().as_secs_f64(),
+        left_running: pumped.left_open,
     })
 }
 
-/// Copies `from` to `to` until its end, keeping the last [`LOG_TAIL`] bytes. A sink that fails (a
+/// Copies a stream to its sink as it comes, keeping the last [`LOG_TAIL`] bytes. A sink that fails (a
 /// closed pipe) stops the copy, not the read: the child must never block on a full pipe.
-fn tee(from: Option<impl Read>, to: &mut (dyn Write + Send)) -> Vec<u8> {
-    let mut kept = Vec::new();
-    let Some(mut from) = from else { return kept };
-    let mut buf = [0u8; 16 << 10];
-    let mut sink_ok = true;
-    loop {
-        let n = match from.read(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if sink_ok {
-            sink_ok = to.write_all(&buf[..n]).and_then(|_| to.flush()).is_ok();
-        }
-        kept.extend_from_slice(&buf[..n]);
-        if kept.len() > 2 * LOG_TAIL {
-            kept.drain(..kept.len() - LOG_TAIL);
+struct Tee<'a> {
+    sink: &'a mut (dyn Write + Send),
+    sink_ok: bool,
+    kept: Vec<u8>,
+}
+
+impl<'a> Tee<'a> {
+    fn new(sink: &'a mut (dyn Write + Send)) -> Self {
+        Tee {
+            sink,
+            sink_ok: true,
+            kept: Vec::new(),
         }
     }
-    if kept.len() > LOG_TAIL {
-        kept.drain(..kept.len() - LOG_TAIL);
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.sink_ok {
+            self.sink_ok = self
+                .sink
+                .write_all(bytes)
+                .and_then(|_| self.sink.flush())
+                .is_ok();
+        }
+        self.kept.extend_from_slice(bytes);
+        if self.kept.len() > 2 * LOG_TAIL {
+            self.kept.drain(..self.kept.len() - LOG_TAIL);
+        }
     }
-    kept
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.kept.len() > LOG_TAIL {
+            self.kept.drain(..self.kept.len() - LOG_TAIL);
+        }
+        self.kept
+    }
 }

@@ -262,6 +262,18 @@ pub fn run(
         report.seconds = started.elapsed().as_secs_f64();
         return Ok(report);
     }
+    if ran.left_running {
+        let msg = format!(
+            "cache {}: the command exited, but processes it left running still hold its output and \
+             may still write its outputs: not waiting for them, nothing recorded",
+            opts.name
+        );
+        (io.note)(&msg);
+        report.notes.push(msg);
+        report.outcome = Outcome::NotRecorded;
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
     let store = open()?;
     let after = key_parts(&store, &wd, opts)?;
     if after.key() != key {

@@ -1,100 +1,84 @@
-//! Programs the orchestrator runs (hooks, cron jobs), each with a deadline.
+//! A program in a process group of its own, with a deadline.
 //!
-//! A hook or a cron job is a user's shell script: it may hang on a lock, wait for a network that never
-//! answers, or ignore the signal that asks it to stop. Nothing the orchestrator starts may hold a
-//! deploy or a cron run for ever, so each runs in a process group of its own and is polled: past its
-//! time limit, or when the caller asks (a deploy put the target in maintenance), the whole group gets
-//! SIGTERM, then SIGKILL a grace period later, as the platform does when it cancels a job. Signalling
-//! the group, not the shell alone, reaches what the script started (`php bin/magento ...`), which
-//! would otherwise outlive it.
+//! Nothing started on a user's behalf may hold a deploy, a cron run or a build for ever, so each
+//! program runs in a group of its own and is polled: past its time limit, or when the caller asks (a
+//! deploy put the target in maintenance), the whole group gets SIGTERM, then SIGKILL a grace period
+//! later, as the platform does when it cancels a job. Signalling the group, not the shell alone,
+//! reaches what the script started (`php bin/magento ...`), which would otherwise outlive it.
 
+use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use super::signals;
 
 /// How often a running program is looked at when nothing else wakes its supervisor.
-pub(crate) const POLL: Duration = Duration::from_millis(50);
+pub const POLL: Duration = Duration::from_millis(50);
 
 /// How long a program may run, and how long it gets to stop once asked.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    /// Longest run before SIGTERM.
-    pub timeout: Duration,
+pub struct Limits {
+    /// Longest run before SIGTERM (`None`: no limit; it is stopped only when the caller asks).
+    pub timeout: Option<Duration>,
     /// From SIGTERM to SIGKILL.
     pub shutdown_timeout: Duration,
-    /// The setting that gives `shutdown_timeout`, named when the kill is reported.
+    /// The setting that gives `shutdown_timeout`, named when a kill is reported.
     pub shutdown_setting: Option<&'static str>,
 }
 
-/// A running program in its own process group, with its limits.
-pub(crate) struct Supervised {
+/// A running program in its own process group, with its limits. Dropping it does not stop it.
+pub struct Supervised {
     child: Child,
-    program: String,
     limits: Limits,
     started: Instant,
     /// When SIGTERM was sent, and why.
     stopping: Option<(Instant, String)>,
     /// Whether SIGKILL followed.
     killed: bool,
+    /// The slot of its group in the registry of [`super::signal_children`].
+    slot: Option<usize>,
 }
 
 impl Supervised {
-    /// Starts `cmd` (set up by the caller: arguments, streams) in a new process group. `program` names
-    /// it in errors (`hooks.build`, `cron NAME`).
-    pub(crate) fn spawn(
-        mut cmd: Command,
-        program: &str,
-        cwd: &Path,
-        limits: Limits,
-    ) -> Result<Supervised> {
-        let child = cmd
-            .process_group(0)
-            .spawn()
-            .map_err(|source| Error::Spawn {
-                program: program.to_owned(),
-                cwd: Some(cwd.to_path_buf()),
-                source,
-            })?;
+    /// Starts `cmd` (set up by the caller: arguments, streams) in a new process group.
+    pub fn spawn(mut cmd: Command, limits: Limits) -> io::Result<Supervised> {
+        let child = cmd.process_group(0).spawn()?;
+        let slot = i32::try_from(child.id()).ok().and_then(signals::register);
         Ok(Supervised {
             child,
-            program: program.to_owned(),
             limits,
             started: Instant::now(),
             stopping: None,
             killed: false,
+            slot,
         })
     }
 
     /// The child, to take its pipes.
-    pub(crate) fn child_mut(&mut self) -> &mut Child {
+    pub fn child_mut(&mut self) -> &mut Child {
         &mut self.child
     }
 
     /// Looks at the program once: its status once it has exited. Meanwhile, past the time limit or
     /// when `interrupt` gives a reason, its group gets SIGTERM, and SIGKILL `shutdown_timeout` later.
-    pub(crate) fn poll(
+    pub fn poll(
         &mut self,
         interrupt: &dyn Fn() -> Option<String>,
-    ) -> Result<Option<ExitStatus>> {
-        let status = self.child.try_wait().map_err(|source| Error::Wait {
-            program: self.program.clone(),
-            source,
-        })?;
+    ) -> io::Result<Option<ExitStatus>> {
+        let status = self.child.try_wait()?;
         if status.is_some() {
+            self.unregister();
             return Ok(status);
         }
         match &self.stopping {
             None => {
-                let reason = if self.started.elapsed() >= self.limits.timeout {
-                    Some(format!(
-                        "stopped at its time limit of {}",
-                        seconds(self.limits.timeout)
-                    ))
-                } else {
-                    interrupt()
+                let reason = match (self.limits.timeout, signals::interrupted()) {
+                    (_, Some(signal)) => Some(format!("interrupted ({})", signal_name(signal))),
+                    (Some(limit), _) if self.started.elapsed() >= limit => {
+                        Some(format!("stopped at its time limit of {}", seconds(limit)))
+                    }
+                    _ => interrupt(),
                 };
                 if let Some(reason) = reason {
                     self.signal_group(libc::SIGTERM);
@@ -111,7 +95,7 @@ impl Supervised {
     }
 
     /// Polls until the program exits (see [`Supervised::poll`]).
-    pub(crate) fn wait(&mut self, interrupt: &dyn Fn() -> Option<String>) -> Result<ExitStatus> {
+    pub fn wait(&mut self, interrupt: &dyn Fn() -> Option<String>) -> io::Result<ExitStatus> {
         loop {
             if let Some(status) = self.poll(interrupt)? {
                 return Ok(status);
@@ -121,7 +105,7 @@ impl Supervised {
     }
 
     /// Why the program was stopped, if it was.
-    pub(crate) fn stopped(&self) -> Option<String> {
+    pub fn stopped(&self) -> Option<String> {
         let (_, reason) = self.stopping.as_ref()?;
         Some(if self.killed {
             let setting = self
@@ -148,11 +132,23 @@ impl Supervised {
             libc::kill(-pgid, signal);
         }
     }
+
+    fn unregister(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            signals::unregister(slot);
+        }
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        self.unregister();
+    }
 }
 
 /// `None` for a successful exit that was not stopped, else what went wrong: `exited with status 3`,
 /// `stopped at its time limit of 60s; killed by signal 15`.
-pub(crate) fn describe_failure(status: &ExitStatus, stopped: Option<&str>) -> Option<String> {
+pub fn describe_failure(status: &ExitStatus, stopped: Option<&str>) -> Option<String> {
     if status.success() && stopped.is_none() {
         return None;
     }
@@ -165,6 +161,16 @@ pub(crate) fn describe_failure(status: &ExitStatus, stopped: Option<&str>) -> Op
         Some(reason) => format!("{reason}; {how}"),
         None => how,
     })
+}
+
+/// `SIGINT`: a termination signal as messages show it.
+fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP".into(),
+        s => format!("signal {s}"),
+    }
 }
 
 /// `90s`, `0.2s`: a limit as messages show it.
