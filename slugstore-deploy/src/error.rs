@@ -245,12 +245,12 @@ pub enum Error {
     #[error("reading hook output: {0}")]
     HookOutput(#[source] std::io::Error),
     /// The post-switch command of a deploy failed.
-    #[error("post-switch command `{command}` failed (exit status {code:?})")]
+    #[error("post-switch command `{command}` failed: {how}")]
     PostSwitchFailed {
         /// The command.
         command: String,
-        /// Its exit status; `None` when a signal killed it.
-        code: Option<i32>,
+        /// What went wrong: `exited with status 3`, `stopped at its time limit of 60s; ...`.
+        how: String,
     },
     /// A git repository cannot be found.
     #[error("git repository {}: {source}", repo.display())]

@@ -380,14 +380,36 @@ fn post_switch_hook_sees_the_switch() {
             "echo \"$SLUG_SWITCH $SLUG_ID $(readlink current)\" > {}; exit 3",
             out.display()
         )),
+        ..SwitchOptions::default()
     };
     let r = checkout::activate(&env.target(), &a, &opts).unwrap();
     let hook = r.hook.unwrap();
     assert_eq!((hook.success, hook.exit_code), (false, Some(3)));
+    assert_eq!(hook.failure.as_deref(), Some("exited with status 3"));
     assert_eq!(
         fs::read_to_string(&out).unwrap(),
         format!("activate {a} releases/{a}\n")
     );
+
+    // A command that hangs is stopped at its limit, with what it started, and the switch stands.
+    let hang = SwitchOptions {
+        post_switch: Some("sleep 300".into()),
+        post_switch_timeout: 1,
+    };
+    let t = std::time::Instant::now();
+    let r = checkout::activate(&env.target(), &a, &hang).unwrap();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        t.elapsed()
+    );
+    let hook = r.hook.unwrap();
+    assert!(!hook.success);
+    assert_eq!(
+        hook.failure.as_deref(),
+        Some("stopped at its time limit of 1s; killed by signal 15")
+    );
+    assert_eq!(r.slug, a);
 }
 
 #[test]

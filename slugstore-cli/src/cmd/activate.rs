@@ -73,9 +73,7 @@ fn report(ctx: &Context, r: &SwitchReport) -> ExitCode {
             eprintln!(
                 "slug: error: post-switch hook `{}` failed ({}); the switch itself is done",
                 h.command,
-                h.exit_code
-                    .map(|c| format!("exit code {c}"))
-                    .unwrap_or_else(|| "killed by a signal".into())
+                h.failure.as_deref().unwrap_or("unknown failure")
             );
             ExitCode::from(EXIT_ERROR)
         }

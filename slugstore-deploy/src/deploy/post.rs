@@ -48,10 +48,10 @@ pub fn switch_and_finish(
             Phase::PostDeploy,
             &format!("post-switch command exited with {:?}", h.exit_code),
         )?;
-        if !h.success {
+        if let Some(how) = &h.failure {
             failure = Some(Error::PostSwitchFailed {
                 command: h.command.clone(),
-                code: h.exit_code,
+                how: how.clone(),
             });
         }
     }

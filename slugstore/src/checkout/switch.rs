@@ -12,7 +12,7 @@
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,10 +20,14 @@ use crate::checkout::target::{Activation, State, SwitchKind, Target, RELEASES};
 use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil;
 use crate::id::SlugId;
+use crate::process::{describe_failure, Limits, Supervised};
 use crate::slug::now_secs;
 
+/// How long the post-switch command may run by default (`--post-switch-timeout`).
+pub const DEFAULT_POST_SWITCH_TIMEOUT_SECS: u64 = 60;
+
 /// How to switch.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SwitchOptions {
     /// Run this command with `sh -c` after each switch, in the target directory, with SLUG_ID,
@@ -34,6 +38,29 @@ pub struct SwitchOptions {
         arg(long, env = "SLUG_POST_SWITCH", value_name = "COMMAND")
     )]
     pub post_switch: Option<String>,
+    /// Stop the post-switch command after this many seconds (SIGTERM to everything it started,
+    /// SIGKILL 5 s later): it runs with the target locked, so a hung reload must not hold every later
+    /// deploy and rollback.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "SECONDS", default_value_t = DEFAULT_POST_SWITCH_TIMEOUT_SECS,
+            value_parser = clap::value_parser!(u64).range(1..))
+    )]
+    #[serde(default = "default_post_switch_timeout")]
+    pub post_switch_timeout: u64,
+}
+
+fn default_post_switch_timeout() -> u64 {
+    DEFAULT_POST_SWITCH_TIMEOUT_SECS
+}
+
+impl Default for SwitchOptions {
+    fn default() -> Self {
+        SwitchOptions {
+            post_switch: None,
+            post_switch_timeout: DEFAULT_POST_SWITCH_TIMEOUT_SECS,
+        }
+    }
 }
 
 /// What the post-switch hook did.
@@ -43,8 +70,12 @@ pub struct HookReport {
     pub command: String,
     /// Its exit code (`None` when killed by a signal).
     pub exit_code: Option<i32>,
-    /// Whether it exited 0.
+    /// Whether it exited 0 (and was not stopped).
     pub success: bool,
+    /// `None` on success, else what went wrong: `exited with status 3`, `stopped at its time limit
+    /// of 60s; killed by signal 15`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// What a switch did.
@@ -106,7 +137,8 @@ pub fn switch_to(
         hook: None,
     };
     if let Some(cmd) = &opts.post_switch {
-        report.hook = Some(run_hook(target, cmd, &report)?);
+        let limit = Duration::from_secs(opts.post_switch_timeout);
+        report.hook = Some(run_hook(target, cmd, limit, &report)?);
     }
     Ok(report)
 }
@@ -138,7 +170,7 @@ pub fn swap_current(target: &Target, id: &SlugId) -> Result<()> {
 }
 
 /// Runs the post-switch hook; its output goes to stderr so that stdout stays the command's own.
-fn run_hook(target: &Target, cmd: &str, r: &SwitchReport) -> Result<HookReport> {
+fn run_hook(target: &Target, cmd: &str, limit: Duration, r: &SwitchReport) -> Result<HookReport> {
     let hex = |id: &Option<SlugId>| id.map(|i| i.to_hex()).unwrap_or_default();
     let prev_release = r
         .previous
@@ -148,7 +180,8 @@ fn run_hook(target: &Target, cmd: &str, r: &SwitchReport) -> Result<HookReport> 
         Ok(fd) => Stdio::from(fd),
         Err(_) => Stdio::null(),
     };
-    let status = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg(cmd)
         .current_dir(target.root())
@@ -165,15 +198,24 @@ fn run_hook(target: &Target, cmd: &str, r: &SwitchReport) -> Result<HookReport> 
             },
         )
         .stdin(Stdio::null())
-        .stdout(stdout)
-        .status()
-        .map_err(|source| Error::HookSpawn {
-            command: cmd.to_string(),
-            source,
-        })?;
+        .stdout(stdout);
+    let limits = Limits {
+        timeout: Some(limit),
+        shutdown_timeout: Duration::from_secs(5),
+        shutdown_setting: None,
+    };
+    let mut child = Supervised::spawn(command, limits).map_err(|source| Error::HookSpawn {
+        command: cmd.to_string(),
+        source,
+    })?;
+    let status = child
+        .wait(&|| None)
+        .map_err(|e| Error::io(format!("post-switch command `{cmd}`"), e))?;
+    let failure = describe_failure(&status, child.stopped().as_deref());
     Ok(HookReport {
         command: cmd.to_string(),
         exit_code: status.code(),
-        success: status.success(),
+        success: failure.is_none(),
+        failure,
     })
 }
