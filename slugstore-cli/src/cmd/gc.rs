@@ -9,6 +9,10 @@ use crate::context::Context;
 
 /// Delete objects no remaining slug needs, and repack packs that are mostly dead.
 ///
+/// With --recompress, also compress the objects stored uncompressed (`--compression off`, for the
+/// fastest snapshots) at the level --compression gives (default 3): the packs where a sample of them
+/// compresses by at least 5% of the pack are rewritten the same crash-safe way.
+///
 /// Safe to interrupt at any moment: new packs are durable before the index points at them, and old
 /// packs are unlinked only after. Leftover pack files are removed by the next gc. Exit status 3 when an
 /// object failed verification while being moved (its pack is kept; run `slug verify`).
@@ -40,6 +44,17 @@ pub fn run(ctx: &Context, a: Args) -> CmdResult {
             human_bytes(r.bytes_before),
             human_bytes(r.bytes_after),
         );
+        if a.opts.recompress {
+            out!(
+                "{} {} objects stored uncompressed",
+                if r.dry_run {
+                    "would compress"
+                } else {
+                    "compressed"
+                },
+                r.objects_recompressed
+            );
+        }
         if let Some(gz) = &r.gz_cache {
             out!(
                 "static-compression cache: {} {} entries, {} kept ({} -> {})",

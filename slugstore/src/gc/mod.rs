@@ -23,9 +23,10 @@
 
 mod live;
 pub mod plan;
+pub mod recompress;
 pub(crate) mod repack;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -35,8 +36,8 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::id::ObjectId;
 use crate::store::pack::{pack_path, PACK_HEADER};
-use crate::store::Store;
 use crate::store::PACK_TARGET;
+use crate::store::{Compression, Store};
 
 pub use live::live_objects;
 use plan::{Action, Plan};
@@ -54,6 +55,10 @@ pub struct GcOptions {
     /// Report what would be freed, change nothing.
     #[cfg_attr(feature = "clap", arg(long))]
     pub dry_run: bool,
+    /// Also rewrite the packs whose objects were stored uncompressed (`--compression off`) and would
+    /// compress, at the level `--compression` gives (default 3).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub recompress: bool,
 }
 
 impl Default for GcOptions {
@@ -61,6 +66,7 @@ impl Default for GcOptions {
         GcOptions {
             repack_below: 50.0,
             dry_run: false,
+            recompress: false,
         }
     }
 }
@@ -82,6 +88,9 @@ pub struct GcReport {
     pub packs_written: u64,
     /// Live objects moved to new packs.
     pub objects_moved: u64,
+    /// Objects stored raw that were compressed when moved (`recompress`); with `dry_run`, the raw
+    /// objects of the packs that would be rewritten.
+    pub objects_recompressed: u64,
     /// Pack bytes before.
     pub bytes_before: u64,
     /// Pack bytes after (an estimate with `dry_run`).
@@ -113,8 +122,32 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
             why: "not a percentage".into(),
         });
     }
+    let level = match (opts.recompress, store.compression()) {
+        (false, _) => None,
+        (true, Compression::Zstd(level)) => Some(level),
+        (true, Compression::Off) => {
+            return Err(Error::BadValue {
+                what: "--recompress".into(),
+                value: "with `--compression off`".into(),
+                why: "a contradiction: give the level to compress at, or none for 3".into(),
+            })
+        }
+    };
     let live = live_objects(store)?;
-    let plan = Plan::make(store, &live, opts.repack_below / 100.0)?;
+    let mut plan = Plan::make(store, &live, opts.repack_below / 100.0)?;
+    // Packs worth rewriting for their raw objects, with the bytes that would save.
+    let mut savings: HashMap<ObjectId, u64> = HashMap::new();
+    if let Some(level) = level {
+        for (pack, (usage, action)) in plan.packs.iter_mut() {
+            if matches!(action, Action::Keep | Action::Repack) && usage.present {
+                let saving = recompress::estimated_saving(store, usage, level)?;
+                if saving as f64 >= recompress::MIN_SAVING * usage.size as f64 {
+                    *action = Action::Repack;
+                    savings.insert(*pack, saving);
+                }
+            }
+        }
+    }
     let mut r = GcReport {
         live_objects: live.len() as u64,
         dry_run: opts.dry_run,
@@ -136,8 +169,19 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
             .with(Action::Repack)
             .map(|(_, p)| p.live.len() as u64)
             .sum();
+        if level.is_some() {
+            r.objects_recompressed = plan
+                .with(Action::Repack)
+                .flat_map(|(_, p)| &p.live)
+                .filter(|(_, loc)| recompress::compressible(loc.codec, loc.raw_len))
+                .count() as u64;
+        }
         let kept: u64 = plan.with(Action::Keep).map(|(_, p)| p.size).sum();
-        let moved: u64 = plan.with(Action::Repack).map(|(_, p)| p.live_bytes).sum();
+        let moved: u64 = plan
+            .with(Action::Repack)
+            .map(|(_, p)| p.live_bytes)
+            .sum::<u64>()
+            .saturating_sub(savings.values().sum());
         // The new packs' headers; a pack is closed once it passes PACK_TARGET.
         let new_packs = if moved == 0 {
             0
@@ -150,8 +194,9 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
     }
 
     // Step 3: new packs, durable before anything refers to them.
-    let copied = repack::copy_live(store, &plan)?;
+    let copied = repack::copy_live(store, &plan, level.is_some())?;
     r.problems = copied.problems;
+    r.objects_recompressed = copied.recompressed;
     r.packs_written = copied.staged.packs.len() as u64;
     r.objects_moved = copied.staged.objects.len() as u64;
 

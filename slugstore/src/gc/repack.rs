@@ -2,11 +2,14 @@
 
 use std::collections::HashSet;
 
+use rayon::prelude::*;
+
 use crate::error::Result;
 use crate::id::ObjectId;
 use crate::store::{ObjectWriter, Staged, Store};
 
 use super::plan::{Action, Plan};
+use super::recompress::compressible;
 
 /// The outcome of copying.
 pub struct Copied {
@@ -16,43 +19,72 @@ pub struct Copied {
     pub kept: HashSet<ObjectId>,
     /// One line per object that failed verification.
     pub problems: Vec<String>,
+    /// Objects stored raw that were compressed on the way.
+    pub recompressed: u64,
 }
 
 /// Copies the live records of every pack marked [`Action::Repack`] into new packs. Each object is
-/// verified before its stored bytes are copied as they are (no recompression), so a damaged object is
-/// never spread into a new pack; its old pack is then kept instead of deleted.
-pub fn copy_live(store: &Store, plan: &Plan) -> Result<Copied> {
+/// verified before its stored bytes are copied as they are, so a damaged object is never spread into
+/// a new pack; its old pack is then kept instead of deleted. With `compress`, objects stored raw are
+/// compressed at the store's level on the way (see [`super::recompress`]).
+///
+/// Objects are moved on all cores (verifying and compressing are the work; the writer takes
+/// appends from many threads).
+pub fn copy_live(store: &Store, plan: &Plan, compress: bool) -> Result<Copied> {
     let writer = store.writer();
+    let work: Vec<(&ObjectId, &ObjectId, bool)> = plan
+        .with(Action::Repack)
+        .flat_map(|(pack, usage)| {
+            usage.live.iter().map(move |(id, loc)| {
+                (pack, id, compress && compressible(loc.codec, loc.raw_len))
+            })
+        })
+        .collect();
+    let outcomes: Vec<(&ObjectId, &ObjectId, bool, Option<String>)> = work
+        .into_par_iter()
+        .map(|(pack, id, squeeze)| {
+            move_verified(store, &writer, id, squeeze).map(|p| (pack, id, squeeze, p))
+        })
+        .collect::<Result<_>>()?;
     let mut kept = HashSet::new();
     let mut problems = Vec::new();
-    for (pack, usage) in plan.with(Action::Repack) {
-        for (id, _) in &usage.live {
-            if let Some(problem) = move_verified(store, &writer, id)? {
+    let mut recompressed = 0;
+    for (pack, id, squeeze, problem) in outcomes {
+        match problem {
+            Some(problem) => {
                 problems.push(format!("{id}: {problem}"));
                 kept.insert(*pack);
             }
+            None => recompressed += u64::from(squeeze),
         }
     }
     Ok(Copied {
         staged: writer.finish()?,
         kept,
         problems,
+        recompressed,
     })
 }
 
 /// Copies object `id`'s stored bytes as they are into `writer` (whatever the index says, see
-/// [`ObjectWriter::add_relocated`]) once it verifies; returns the problem instead when it does not, and
-/// copies nothing, so a damaged object is never spread into a new pack.
+/// [`ObjectWriter::add_relocated`]) once it verifies, or with `compress` (for an object stored raw)
+/// compressed at the writer's setting; returns the problem instead when it does not verify, and copies
+/// nothing, so a damaged object is never spread into a new pack.
 pub(crate) fn move_verified(
     store: &Store,
     writer: &ObjectWriter<'_>,
     id: &ObjectId,
+    compress: bool,
 ) -> Result<Option<String>> {
     if let Err(e) = store.verify_object(id) {
         return Ok(Some(e.to_string()));
     }
     store.with_stored(id, |loc, bytes| {
-        writer.add_relocated(*id, loc.codec, loc.raw_len, bytes)
+        if compress {
+            writer.add_relocated_compressing(*id, bytes)
+        } else {
+            writer.add_relocated(*id, loc.codec, loc.raw_len, bytes)
+        }
     })??;
     Ok(None)
 }

@@ -37,7 +37,7 @@ pub use compression::Compression;
 pub use index::{Batch, Index, LockWait, RefLogEntry, StatEntry};
 pub use pack::{Codec, Location, PackFile};
 pub use read::{check_len_hash, decode_stream, decode_verified, IN_MEMORY_LIMIT};
-pub use write::{ObjectWriter, Staged, WriteStats, PACK_TARGET};
+pub use write::{stored_size, ObjectWriter, Staged, WriteStats, PACK_TARGET};
 
 use crate::error::{Error, IoResultExt, Result};
 use crate::id::{ObjectId, SlugId};
@@ -199,6 +199,11 @@ impl Store {
     /// The directory for files being written.
     pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
+    }
+
+    /// How this store, as opened, compresses the objects it writes.
+    pub fn compression(&self) -> Compression {
+        self.compression
     }
 
     /// Starts writing objects. Nothing is visible until the returned writer's [`Staged`] is committed.

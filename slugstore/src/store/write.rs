@@ -149,6 +149,23 @@ impl<'s> ObjectWriter<'s> {
         if !self.claim(&id)? {
             return Ok(false);
         }
+        self.encode_append(id, data, compression)?;
+        Ok(true)
+    }
+
+    /// As [`ObjectWriter::add_relocated`], for an object whose raw bytes are `data`: compressed at this
+    /// writer's setting first (kept raw when that saves too little). Garbage collection uses it to
+    /// compress objects stored with compression off. The caller must have verified `data`.
+    pub fn add_relocated_compressing(&self, id: ObjectId, data: &[u8]) -> Result<bool> {
+        if !self.pending.lock().expect("lock").insert(id) {
+            return Ok(false);
+        }
+        self.encode_append(id, data, self.compression)?;
+        Ok(true)
+    }
+
+    /// Compresses `data` per `compression` (raw when that saves under 1/32) and appends it.
+    fn encode_append(&self, id: ObjectId, data: &[u8], compression: Compression) -> Result<()> {
         OUT_BUF.with(|buf| -> Result<()> {
             let mut buf = buf.borrow_mut();
             let compressed = compression
@@ -159,8 +176,7 @@ impl<'s> ObjectWriter<'s> {
                 _ => (Codec::Raw, data),
             };
             self.append(id, codec, data.len() as u64, stored)
-        })?;
-        Ok(true)
+        })
     }
 
     /// Stores object `id` from bytes already encoded with `codec` (copied from another pack, a remote's
@@ -324,6 +340,15 @@ impl<'s> ObjectWriter<'s> {
             stats,
         })
     }
+}
+
+/// The bytes `data` would take stored at zstd `level`: compressed, or raw when that saves under
+/// 1/32 (as the writer decides).
+pub fn stored_size(level: i32, data: &[u8]) -> usize {
+    OUT_BUF.with(|buf| match compress(level, data, &mut buf.borrow_mut()) {
+        Some(n) if n + n / 32 < data.len() => n,
+        _ => data.len(),
+    })
 }
 
 /// Compresses `data` into `buf`; returns the compressed length, or `None` if zstd failed.

@@ -152,7 +152,7 @@ pub fn repair(
     for (pack, ids) in &in_damaged {
         for id in ids {
             bar.inc(1);
-            let moved = !needed.contains(id) && move_verified(store, &writer, id)?.is_none();
+            let moved = !needed.contains(id) && move_verified(store, &writer, id, false)?.is_none();
             if moved {
                 r.objects_moved += 1;
             } else {
