@@ -28,24 +28,27 @@ pub struct Copied {
 /// a new pack; its old pack is then kept instead of deleted. With `compress`, objects stored raw are
 /// compressed at the store's level on the way (see [`super::recompress`]).
 ///
-/// Objects are moved on all cores (verifying and compressing are the work; the writer takes
-/// appends from many threads).
+/// With `compress`, objects are moved on all cores: compressing is the work, and the writer takes
+/// appends from many threads (each thread filling a pack of its own). Without, they are moved in
+/// order on one thread, into as few packs as their bytes need, which is what `gc --dry-run` predicts.
 pub fn copy_live(store: &Store, plan: &Plan, compress: bool) -> Result<Copied> {
     let writer = store.writer();
-    let work: Vec<(&ObjectId, &ObjectId, bool)> = plan
-        .with(Action::Repack)
-        .flat_map(|(pack, usage)| {
-            usage.live.iter().map(move |(id, loc)| {
-                (pack, id, compress && compressible(loc.codec, loc.raw_len))
+    let work: Vec<(&ObjectId, &ObjectId, bool)> =
+        plan.with(Action::Repack)
+            .flat_map(|(pack, usage)| {
+                usage.live.iter().map(move |(id, loc)| {
+                    (pack, id, compress && compressible(loc.codec, loc.raw_len))
+                })
             })
-        })
-        .collect();
-    let outcomes: Vec<(&ObjectId, &ObjectId, bool, Option<String>)> = work
-        .into_par_iter()
-        .map(|(pack, id, squeeze)| {
-            move_verified(store, &writer, id, squeeze).map(|p| (pack, id, squeeze, p))
-        })
-        .collect::<Result<_>>()?;
+            .collect();
+    let one = |(pack, id, squeeze)| {
+        move_verified(store, &writer, id, squeeze).map(|p| (pack, id, squeeze, p))
+    };
+    let outcomes: Vec<(&ObjectId, &ObjectId, bool, Option<String>)> = if compress {
+        work.into_par_iter().map(one).collect::<Result<_>>()?
+    } else {
+        work.into_iter().map(one).collect::<Result<_>>()?
+    };
     let mut kept = HashSet::new();
     let mut problems = Vec::new();
     let mut recompressed = 0;

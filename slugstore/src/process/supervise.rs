@@ -68,13 +68,17 @@ impl Supervised {
     ) -> io::Result<Option<ExitStatus>> {
         let status = self.child.try_wait()?;
         if status.is_some() {
+            // The signal handler may have stopped it before this poll saw the interruption.
+            if let (None, Some(signal)) = (&self.stopping, signals::interrupted()) {
+                self.stopping = Some((Instant::now(), interrupted_reason(signal)));
+            }
             self.unregister();
             return Ok(status);
         }
         match &self.stopping {
             None => {
                 let reason = match (self.limits.timeout, signals::interrupted()) {
-                    (_, Some(signal)) => Some(format!("interrupted ({})", signal_name(signal))),
+                    (_, Some(signal)) => Some(interrupted_reason(signal)),
                     (Some(limit), _) if self.started.elapsed() >= limit => {
                         Some(format!("stopped at its time limit of {}", seconds(limit)))
                     }
@@ -163,14 +167,15 @@ pub fn describe_failure(status: &ExitStatus, stopped: Option<&str>) -> Option<St
     })
 }
 
-/// `SIGINT`: a termination signal as messages show it.
-fn signal_name(signal: i32) -> String {
-    match signal {
+/// `interrupted (SIGINT)`: why a program stopped when this process got a termination signal.
+fn interrupted_reason(signal: i32) -> String {
+    let name = match signal {
         libc::SIGINT => "SIGINT".into(),
         libc::SIGTERM => "SIGTERM".into(),
         libc::SIGHUP => "SIGHUP".into(),
         s => format!("signal {s}"),
-    }
+    };
+    format!("interrupted ({name})")
 }
 
 /// `90s`, `0.2s`: a limit as messages show it.
