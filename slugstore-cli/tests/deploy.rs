@@ -401,6 +401,61 @@ fn interrupting_a_deploy_stops_its_hook_too() {
 }
 
 #[test]
+fn two_deploys_of_one_target_at_once_both_finish_one_after_the_other() {
+    let env = Env::new();
+    let started = env.root.join("build.started");
+    // The first deploy's build hook runs with the store closed (for `slug cache run`) and needs it
+    // again afterwards: a second deploy must not hold the store while it waits for the first.
+    env.edit_app(|s| {
+        s.replacen(
+            "    set -e\n",
+            &format!(
+                "    set -e\n    touch '{}'\n    sleep 2\n",
+                started.display()
+            ),
+            1,
+        )
+    });
+    // Output into files: a pipe nobody reads while waiting could fill and stall a deploy.
+    let log = |name: &str| env.root.join(format!("{name}.err"));
+    let spawn = |name: &str, extra: &[&str]| {
+        let bin = env.shop.bin();
+        Command::new(bin)
+            .env("PATH", slugstore_tests::project::path_with(bin))
+            .arg("--store")
+            .arg(env.shop.store())
+            .args(["deploy", "src", "--target", "target"])
+            .args(extra)
+            .current_dir(&env.root)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(log(name)).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn("first", &[]);
+    let t = Instant::now();
+    while !started.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "the first build never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut second = spawn("second", &["--no-reuse"]);
+    for (name, child) in [("first", &mut first), ("second", &mut second)] {
+        let status = slugstore_tests::deadline::wait_within(child, Duration::from_secs(120))
+            .unwrap_or_else(|| panic!("the {name} deploy did not end: deadlock"));
+        let err = fs::read_to_string(log(name)).unwrap();
+        assert!(status.success(), "{name}: {err}");
+        if name == "second" {
+            assert!(err.contains("waiting for the deploy running on"), "{err}");
+        }
+    }
+    assert_eq!(env.last_deploy()["state"], "success");
+}
+
+#[test]
 fn invalid_configuration_is_refused_before_any_build() {
     let env = Env::new();
     let v1 = env.deploy_ok();

@@ -244,6 +244,12 @@ pub enum Error {
     /// A hook's output could not be read.
     #[error("reading hook output: {0}")]
     HookOutput(#[source] std::io::Error),
+    /// Another deploy runs on the target, and this one holds the store it may need: it cannot wait.
+    #[error("a deploy is running on {}: try again once it has ended (`slug status`)", target.display())]
+    DeployRunning {
+        /// The target.
+        target: PathBuf,
+    },
     /// The post-switch command of a deploy failed.
     #[error("post-switch command `{command}` failed: {how}")]
     PostSwitchFailed {

@@ -181,6 +181,7 @@ impl From<slugstore_deploy::Error> for ApiError {
         use slugstore_deploy::Error as E;
         match e {
             E::Store(e) => e.into(),
+            E::DeployRunning { .. } => ApiError::new(409, e.to_string()),
             E::Config(_)
             | E::NoLiveRelease { .. }
             | E::SlugNotInStore(_)

@@ -53,7 +53,7 @@ pub use source::Source;
 
 use crate::deploy::access::StoreAccess;
 use crate::environment::Destination;
-use crate::error::{IoResultExt, Result};
+use crate::error::{Error, IoResultExt, Result};
 use run::Run;
 use slugstore::checkout::{CheckoutOptions, SwitchOptions, Target};
 use slugstore::fsutil::{self, Lock};
@@ -155,7 +155,7 @@ fn deploy_with(
 ) -> Result<DeployRecord> {
     let source = source.resolve()?;
     let target = Target::open(&dest.target)?;
-    let _lock = lock_deploys(target.root())?;
+    let _lock = lock_deploys(&store, target.root(), observer)?;
     let rec = Recorder::create(target.root(), &source.describe(), observer)?;
     rec.update(|r| {
         r.env = dest.env.as_ref().map(|e| e.name.clone());
@@ -207,9 +207,31 @@ pub fn deploy_lock_path(target_root: &Path) -> PathBuf {
 }
 
 /// Takes the exclusive deploy lock of the target (`deploys/.lock`), waiting for a running deploy.
-fn lock_deploys(target_root: &Path) -> Result<File> {
+///
+/// A deploy that reopens the store closes it for its build hook, and needs it again after: waiting
+/// for its end with the store held would deadlock both. So the store is closed while this waits (it
+/// is reopened when the first phase asks for it), and a deploy given a borrowed store, which cannot
+/// close it, fails at once instead ([`Error::DeployRunning`]).
+fn lock_deploys(
+    store: &StoreAccess<'_>,
+    target_root: &Path,
+    observer: Observer<'_>,
+) -> Result<File> {
     let path = deploy_lock_path(target_root);
     let dir = path.parent().expect("the lock is in deploys/");
     std::fs::create_dir_all(dir).at(dir)?;
-    Ok(fsutil::lock_file(&path, Lock::Exclusive)?.expect("an exclusive lock is waited for"))
+    if let Some(lock) = fsutil::lock_file(&path, Lock::ExclusiveNoWait)? {
+        return Ok(lock);
+    }
+    if let StoreAccess::Held(_) = store {
+        return Err(Error::DeployRunning {
+            target: target_root.to_path_buf(),
+        });
+    }
+    observer(Event::Line(&format!(
+        "waiting for the deploy running on {} to end",
+        target_root.display()
+    )));
+    let lock = store.release(|| fsutil::lock_file(&path, Lock::Exclusive))?;
+    Ok(lock.expect("an exclusive lock is waited for"))
 }
