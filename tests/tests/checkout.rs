@@ -597,3 +597,62 @@ fn prune_keeps_the_slug_a_registered_target_switched_to_without_the_store() {
     let pruned: Vec<SlugId> = r.pruned.iter().map(|s| s.id).collect();
     assert_eq!(pruned, vec![b]);
 }
+
+/// A rollback that needs the store (its release was pruned) while a checkout holds the store and
+/// wants the target: the rollback waits for the store without holding the target's lock, so the
+/// checkout goes through, and the rollback follows once the store is free. Taking the two locks in
+/// the other order deadlocked both.
+#[test]
+fn a_rollback_waiting_for_the_store_does_not_hold_the_target() {
+    let _watchdog = slugstore_tests::deadline::watchdog(
+        Duration::from_secs(120),
+        "a rollback and a checkout of one target at once",
+    );
+    let env = Env::new();
+    let target = env.target();
+    let mut ids = Vec::new();
+    for seed in ["a", "b", "c"] {
+        let tree = env.root.join(format!("tree-{seed}"));
+        build_tree(&tree, 10, seed);
+        let id = env.snapshot(&tree);
+        env.checkout(&id, 2);
+        checkout::activate(&target, &id, &SwitchOptions::default()).unwrap();
+        ids.push(id);
+    }
+    assert!(!Target::existing(&target).unwrap().has_release(&ids[0]));
+    let ids_ = ids.clone();
+    let store_dir = env.store.root().to_path_buf();
+    let waiting = Arc::new(AtomicBool::new(false));
+    let rollback = {
+        let (target, waiting) = (target.clone(), waiting.clone());
+        std::thread::spawn(move || {
+            let open = || {
+                waiting.store(true, Ordering::SeqCst);
+                Store::open(&store_dir, &OpenOptions::default())
+            };
+            let to_a = RollbackOptions {
+                to: RollbackTo {
+                    to: Some(ids_[0].to_hex()),
+                    steps: None,
+                },
+                ..Default::default()
+            };
+            checkout::rollback(&target, &to_a, &open, &MagentoLayout, &NoProgress)
+        })
+    };
+    while !waiting.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // This process holds the store; the checkout needs the target's lock.
+    let again = env.checkout(&ids[1], 2);
+    assert!(again.already_present);
+    drop(env.store);
+    let r = rollback.join().unwrap().unwrap();
+    assert!(r.rematerialized.is_some(), "A was pruned");
+    assert_eq!(r.switch.slug, ids[0]);
+    assert_eq!(
+        slugstore_tests::project::current(&target),
+        Some(ids[0].to_hex())
+    );
+}

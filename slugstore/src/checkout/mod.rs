@@ -169,6 +169,11 @@ pub struct RollbackReport {
 /// Switches the target back to an earlier release, re-materializing it from the store when it is no
 /// longer on disk. `open_store` is called only when the store is needed (a name the target does not know,
 /// or a pruned release), so a rollback to a release on disk never waits for the store.
+///
+/// The store is opened before the target's lock is taken, never while it is held: a checkout holds
+/// the store's lock and then takes the target's, so the other order could deadlock with it. When the
+/// target, once locked, turns out to need the store, the lock is let go, the store opened, and the
+/// rollback decided again under the lock.
 pub fn rollback(
     target_root: &Path,
     opts: &RollbackOptions,
@@ -177,18 +182,25 @@ pub fn rollback(
     bars: &dyn ProgressBars,
 ) -> Result<RollbackReport> {
     let target = Target::existing(target_root)?;
-    let _lock = target.lock()?;
-    let state = target.state()?;
-    let (id, mut store) = rollback::resolve(&target, &state, &opts.to, open_store)?;
+    let mut store: Option<Store> = None;
+    let (_lock, id) = loop {
+        let lock = target.lock()?;
+        let state = target.state()?;
+        let id = rollback::resolve(&target, &state, &opts.to, store.as_ref())?;
+        match id {
+            Some(id) if store.is_some() || target.has_release(&id) => break (lock, id),
+            _ => {
+                drop(lock);
+                store = Some(open_store()?);
+            }
+        }
+    };
     let rematerialized = if target.has_release(&id) {
         None
     } else {
-        let store = match store.take() {
-            Some(s) => s,
-            None => open_store()?,
-        };
+        let store = store.as_ref().expect("opened before the lock was taken");
         Some(checkout_locked(
-            &store,
+            store,
             &target,
             &id,
             &opts.checkout,
@@ -243,7 +255,11 @@ pub fn resolve_name(
 ) -> Result<SlugId> {
     let target = Target::existing(target_root)?;
     let state = target.state()?;
-    Ok(rollback::resolve_name(&target, &state, name, open_store)?.0)
+    match rollback::resolve_name(&target, &state, name, None)? {
+        Some(id) => Ok(id),
+        None => rollback::resolve_name(&target, &state, name, Some(&open_store()?))
+            .map(|id| id.expect("resolved through the store")),
+    }
 }
 
 /// One release on disk.

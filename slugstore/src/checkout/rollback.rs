@@ -79,35 +79,34 @@ pub fn match_local(target: &Target, state: &State, name: &str) -> Result<Option<
     })
 }
 
-/// Resolves the rollback destination. `open_store` is called only when the target cannot answer; the
-/// store it opened is handed back for re-materializing.
+/// Resolves the rollback destination, with `store` when one is open: `None` when the answer needs the
+/// store and none is (a name the target does not know).
 pub fn resolve(
     target: &Target,
     state: &State,
     to: &RollbackTo,
-    open_store: &dyn Fn() -> Result<Store>,
-) -> Result<(SlugId, Option<Store>)> {
+    store: Option<&Store>,
+) -> Result<Option<SlugId>> {
     match &to.to {
-        Some(name) => resolve_name(target, state, name, open_store),
-        None => Ok((
-            steps_back(state, target.current()?, to.steps.unwrap_or(1))?,
-            None,
-        )),
+        Some(name) => resolve_name(target, state, name, store),
+        None => Ok(Some(steps_back(
+            state,
+            target.current()?,
+            to.steps.unwrap_or(1),
+        )?)),
     }
 }
 
-/// Resolves a user-given slug name: locally when the target knows it, else through the store (which is
-/// then returned).
+/// Resolves a user-given slug name: locally when the target knows it, else through `store`; `None`
+/// when the store is needed and not given.
 pub fn resolve_name(
     target: &Target,
     state: &State,
     name: &str,
-    open_store: &dyn Fn() -> Result<Store>,
-) -> Result<(SlugId, Option<Store>)> {
+    store: Option<&Store>,
+) -> Result<Option<SlugId>> {
     if let Some(id) = match_local(target, state, name)? {
-        return Ok((id, None));
+        return Ok(Some(id));
     }
-    let store = open_store()?;
-    let id = store.resolve(name)?;
-    Ok((id, Some(store)))
+    store.map(|s| s.resolve(name)).transpose()
 }
