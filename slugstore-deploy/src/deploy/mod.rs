@@ -109,7 +109,7 @@ impl Default for DeployOptions {
 /// Deploys `source` to `dest`, storing slugs in `store`. `observer` sees every phase change and log
 /// line as it happens.
 ///
-/// Returns the deploy's record. A failed phase gives [`Error::Deploy`](crate::Error::Deploy) naming the deploy and the phase;
+/// Returns the deploy's record. A failed phase gives [`Error::Deploy`] naming the deploy and the phase;
 /// the record (`TARGET/deploys/<id>.json`) and log are written either way. A source that cannot be
 /// resolved (a directory that does not exist, a git revision the repository lacks) fails before any
 /// record is made.

@@ -26,7 +26,7 @@ pub fn compressible(codec: Codec, raw_len: u64) -> bool {
 }
 
 /// The bytes a rewrite of the pack `usage` describes would save with its raw objects compressed at
-/// zstd `level`, estimated from up to [`SAMPLE`] of them spread over the pack.
+/// zstd `level`, estimated from a few of them (16) spread over the pack.
 pub fn estimated_saving(store: &Store, usage: &PackUse, level: i32) -> Result<u64> {
     let raw: Vec<_> = usage
         .live
