@@ -74,12 +74,47 @@ impl Env {
         current(&self.target()).expect("a release is live")
     }
 
+    /// Starts `slug deploy src --target target EXTRA` in the background, its stderr into the file
+    /// `NAME.err` (a pipe nobody reads while the test waits could fill and stall the deploy).
+    fn spawn_deploy(&self, name: &str, extra: &[&str]) -> std::process::Child {
+        let bin = self.shop.bin();
+        Command::new(bin)
+            .env("PATH", slugstore_tests::project::path_with(bin))
+            .arg("--store")
+            .arg(self.shop.store())
+            .args(["deploy", "src", "--target", "target"])
+            .args(extra)
+            .current_dir(&self.root)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(self.err_log(name)).unwrap())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The stderr of the deploy [`Env::spawn_deploy`] started as `name`.
+    fn err_log(&self, name: &str) -> PathBuf {
+        self.root.join(format!("{name}.err"))
+    }
+
     fn build_runs(&self) -> usize {
         self.shop.build_runs()
     }
 
     fn edit_app(&self, f: impl FnOnce(&str) -> String) {
         self.shop.edit_app(f);
+    }
+}
+
+/// Waits until a hook wrote a line into `path`: `what` started.
+fn wait_for_file(path: &Path, what: &str) {
+    let t = Instant::now();
+    while !fs::read_to_string(path).is_ok_and(|s| s.ends_with('\n')) {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "{what} never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -347,32 +382,13 @@ fn interrupting_a_deploy_stops_its_hook_too() {
             ),
         )
     });
-    let bin = env.shop.bin();
-    let mut child = Command::new(bin)
-        .env("PATH", slugstore_tests::project::path_with(bin))
-        .arg("--store")
-        .arg(env.shop.store())
-        .args(["deploy", "src", "--target", "target"])
-        .current_dir(&env.root)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+    let mut child = env.spawn_deploy("deploy", &[]);
+    wait_for_file(&pidfile, "the deploy hook");
+    let hook_pid: u32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
         .unwrap();
-    let started = Instant::now();
-    let hook_pid: u32 = loop {
-        if let Some(pid) = fs::read_to_string(&pidfile)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-        {
-            break pid;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("the deploy hook never started");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
     // Ctrl-C in a terminal: SIGINT to slug (the hook has a process group of its own).
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -410,43 +426,19 @@ fn two_deploys_of_one_target_at_once_both_finish_one_after_the_other() {
         s.replacen(
             "    set -e\n",
             &format!(
-                "    set -e\n    touch '{}'\n    sleep 2\n",
+                "    set -e\n    echo started > '{}'\n    sleep 2\n",
                 started.display()
             ),
             1,
         )
     });
-    // Output into files: a pipe nobody reads while waiting could fill and stall a deploy.
-    let log = |name: &str| env.root.join(format!("{name}.err"));
-    let spawn = |name: &str, extra: &[&str]| {
-        let bin = env.shop.bin();
-        Command::new(bin)
-            .env("PATH", slugstore_tests::project::path_with(bin))
-            .arg("--store")
-            .arg(env.shop.store())
-            .args(["deploy", "src", "--target", "target"])
-            .args(extra)
-            .current_dir(&env.root)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(fs::File::create(log(name)).unwrap())
-            .spawn()
-            .unwrap()
-    };
-    let mut first = spawn("first", &[]);
-    let t = Instant::now();
-    while !started.exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "the first build never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut second = spawn("second", &["--no-reuse"]);
+    let mut first = env.spawn_deploy("first", &[]);
+    wait_for_file(&started, "the first build");
+    let mut second = env.spawn_deploy("second", &["--no-reuse"]);
     for (name, child) in [("first", &mut first), ("second", &mut second)] {
         let status = slugstore_tests::deadline::wait_within(child, Duration::from_secs(120))
             .unwrap_or_else(|| panic!("the {name} deploy did not end: deadlock"));
-        let err = fs::read_to_string(log(name)).unwrap();
+        let err = fs::read_to_string(env.err_log(name)).unwrap();
         assert!(status.success(), "{name}: {err}");
         if name == "second" {
             assert!(err.contains("waiting for the deploy running on"), "{err}");
