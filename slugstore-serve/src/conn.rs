@@ -90,7 +90,12 @@ fn handle(shared: &Shared, conn: TcpStream, slot: Slot, streams: &Arc<Slots>) {
     };
     match routes::handle(shared, &request) {
         Handled::Reply(reply) if request.method == "HEAD" => answer(&conn, &reply, Close::HeadOnly),
-        Handled::Reply(reply) => answer(&conn, &reply, Close::Now),
+        Handled::Reply(reply) => {
+            answer(&conn, &reply, Close::Now);
+            // Interrupted while this action ran a hook: the action wound down and answered; the
+            // server now ends of the signal, as it would have at once without a hook running.
+            slugstore::process::exit_if_interrupted();
+        }
         Handled::Stream => match streams.take() {
             Some(stream_slot) => {
                 drop(slot);
