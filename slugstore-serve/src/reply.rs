@@ -167,7 +167,7 @@ impl From<Error> for ApiError {
             | Error::WatcherUnreachable { .. }
             | Error::WatcherForeign { .. }
             | Error::External(_) => 400,
-            Error::Locked { .. } => 409,
+            Error::Locked { .. } | Error::TargetLocked { .. } => 409,
             Error::NoStore(_) => 404,
             _ => 500,
         };

@@ -52,6 +52,15 @@ pub enum Error {
         /// How long this process waited.
         waited: std::time::Duration,
     },
+    /// Another process holds a deploy target's lock (a checkout, switch or rollback of it) and did
+    /// not release it within the wait allowed.
+    #[error("{} is locked by another slug process working on the target (gave up after {waited:?})", path.display())]
+    TargetLocked {
+        /// The target's lock file.
+        path: PathBuf,
+        /// How long this process waited.
+        waited: std::time::Duration,
+    },
     /// No store exists at the path.
     #[error("no slugstore at {}", .0.display())]
     NoStore(PathBuf),

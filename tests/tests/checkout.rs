@@ -656,3 +656,36 @@ fn a_rollback_waiting_for_the_store_does_not_hold_the_target() {
         Some(ids[0].to_hex())
     );
 }
+
+/// The target's lock is waited for, but not for ever: past the wait, an error names the lock file.
+#[test]
+fn the_target_lock_is_waited_for_within_a_bound() {
+    let env = Env::new();
+    let target = Target::open(&env.target()).unwrap();
+    let held = target.lock().unwrap();
+    let t = std::time::Instant::now();
+    let e = Target::existing(&env.target())
+        .unwrap()
+        .lock_within(Duration::from_millis(200))
+        .unwrap_err();
+    assert!(t.elapsed() >= Duration::from_millis(200));
+    assert!(matches!(e, slugstore::Error::TargetLocked { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&env.target().join(".lock").display().to_string()),
+        "{msg}"
+    );
+    // Released: taken at once; and a holder released while one waits is seen.
+    let waiter = std::thread::spawn({
+        let root = env.target();
+        move || {
+            Target::existing(&root)
+                .unwrap()
+                .lock_within(Duration::from_secs(60))
+                .map(drop)
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    drop(held);
+    waiter.join().unwrap().unwrap();
+}

@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +119,9 @@ pub struct Target {
     root: PathBuf,
 }
 
+/// How long [`Target::lock`] waits for another process working on the target.
+pub const TARGET_LOCK_WAIT: Duration = Duration::from_secs(600);
+
 /// Holds the target's lock until dropped.
 #[derive(Debug)]
 pub struct TargetLock {
@@ -176,13 +180,30 @@ impl Target {
         fs::symlink_metadata(self.release_dir(id)).is_ok_and(|m| m.is_dir())
     }
 
-    /// Takes the target's exclusive lock, waiting for another process to release it.
+    /// Takes the target's exclusive lock, waiting at most [`TARGET_LOCK_WAIT`] for another process
+    /// to release it.
     pub fn lock(&self) -> Result<TargetLock> {
+        self.lock_within(TARGET_LOCK_WAIT)
+    }
+
+    /// Takes the target's exclusive lock, waiting at most `wait` for another process to release it
+    /// ([`Error::TargetLocked`] then). What holds it does bounded work: a checkout, or a switch and its
+    /// post-switch command, which has a time limit of its own.
+    pub fn lock_within(&self, wait: Duration) -> Result<TargetLock> {
         let path = self.root.join(".lock");
-        let file = fsutil::lock_file(&path, Lock::Exclusive)?;
-        Ok(TargetLock {
-            _file: file.expect("an exclusive lock is waited for"),
-        })
+        let started = Instant::now();
+        loop {
+            if let Some(file) = fsutil::lock_file(&path, Lock::ExclusiveNoWait)? {
+                return Ok(TargetLock { _file: file });
+            }
+            if started.elapsed() >= wait {
+                return Err(Error::TargetLocked {
+                    path,
+                    waited: started.elapsed(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The live release, read from the `current` symlink.
