@@ -413,6 +413,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("soon"));
+        // What `f64` parses but no `Duration` holds (these once panicked in `--lock-timeout`).
+        for bad in ["inf", "NaN", "1e300"] {
+            assert!(parse_seconds(bad).unwrap_err().to_string().contains(bad));
+        }
     }
 
     #[test]
