@@ -282,6 +282,39 @@ fn a_running_job_is_not_started_twice_and_is_stopped_for_maintenance() {
 }
 
 #[test]
+fn an_interrupted_cron_run_stops_its_jobs_records_them_and_ends_of_the_signal() {
+    let shop = shop_with_crons(
+        r#"  slow:
+    spec: "* * * * *"
+    commands:
+      start: 'echo started >> var/slow.log; sleep 60'
+"#,
+    );
+    deploy(&shop);
+    let mut run = Reaped(shop.spawn_slug(&[
+        "cron",
+        "run",
+        "--env",
+        "production",
+        "--now",
+        "2026-12-06T10:05:00Z",
+    ]));
+    eventually("the job to start", || lines(&shop, "slow.log").len() == 1);
+    // SAFETY: kill(2) on the test's own child.
+    unsafe { libc::kill(run.0.id() as i32, libc::SIGTERM) };
+    let status = run.wait(Duration::from_secs(30));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    let record = shop
+        .target("production")
+        .join("crons/slow/20261206T1005Z.json");
+    let record: serde_json::Value = serde_json::from_slice(&fs::read(record).unwrap()).unwrap();
+    assert_eq!(record["state"], "failed", "{record}");
+    let error = record["error"].as_str().unwrap();
+    assert!(error.starts_with("interrupted (SIGTERM)"), "{error}");
+}
+
+#[test]
 fn a_bad_cron_is_refused_with_its_line() {
     let shop = Shop::new(Path::new(env!("CARGO_BIN_EXE_slug")));
     let app = shop.src().join(".magento.app.yaml");
