@@ -44,6 +44,19 @@ fn lines(shop: &Shop, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `slug cron run --env production --now NOW` started in the background.
+fn spawn_cron_run(shop: &Shop, now: &str) -> Reaped {
+    Reaped(shop.spawn_slug(&["cron", "run", "--env", "production", "--now", now]))
+}
+
+/// The record of `job`'s run for `minute` (`YYYYMMDDTHHMMZ`) on the production target.
+fn run_record(shop: &Shop, job: &str, minute: &str) -> serde_json::Value {
+    let path = shop
+        .target("production")
+        .join(format!("crons/{job}/{minute}.json"));
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
 /// Kills and reaps a background `slug` when the test ends, however it ends.
 struct Reaped(Child);
 
@@ -250,14 +263,7 @@ fn a_running_job_is_not_started_twice_and_is_stopped_for_maintenance() {
     );
     deploy(&shop);
     let target = shop.target("production");
-    let mut first = Reaped(shop.spawn_slug(&[
-        "cron",
-        "run",
-        "--env",
-        "production",
-        "--now",
-        "2026-12-06T10:05:00Z",
-    ]));
+    let mut first = spawn_cron_run(&shop, "2026-12-06T10:05:00Z");
     eventually("the first run to start", || {
         lines(&shop, "slow.log").len() == 1
     });
@@ -271,8 +277,7 @@ fn a_running_job_is_not_started_twice_and_is_stopped_for_maintenance() {
     let status = first.wait(Duration::from_secs(30));
     assert_eq!(status.code(), Some(1), "the run failed");
     assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
-    let record = target.join("crons/slow/20261206T1005Z.json");
-    let record: serde_json::Value = serde_json::from_slice(&fs::read(record).unwrap()).unwrap();
+    let record = run_record(&shop, "slow", "20261206T1005Z");
     assert_eq!(record["state"], "failed");
     let error = record["error"].as_str().unwrap();
     assert!(
@@ -291,24 +296,14 @@ fn an_interrupted_cron_run_stops_its_jobs_records_them_and_ends_of_the_signal() 
 "#,
     );
     deploy(&shop);
-    let mut run = Reaped(shop.spawn_slug(&[
-        "cron",
-        "run",
-        "--env",
-        "production",
-        "--now",
-        "2026-12-06T10:05:00Z",
-    ]));
+    let mut run = spawn_cron_run(&shop, "2026-12-06T10:05:00Z");
     eventually("the job to start", || lines(&shop, "slow.log").len() == 1);
     // SAFETY: kill(2) on the test's own child.
     unsafe { libc::kill(run.0.id() as i32, libc::SIGTERM) };
     let status = run.wait(Duration::from_secs(30));
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
-    let record = shop
-        .target("production")
-        .join("crons/slow/20261206T1005Z.json");
-    let record: serde_json::Value = serde_json::from_slice(&fs::read(record).unwrap()).unwrap();
+    let record = run_record(&shop, "slow", "20261206T1005Z");
     assert_eq!(record["state"], "failed", "{record}");
     let error = record["error"].as_str().unwrap();
     assert!(error.starts_with("interrupted (SIGTERM)"), "{error}");

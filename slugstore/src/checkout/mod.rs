@@ -255,10 +255,9 @@ pub fn resolve_name(
 ) -> Result<SlugId> {
     let target = Target::existing(target_root)?;
     let state = target.state()?;
-    match rollback::resolve_name(&target, &state, name, None)? {
+    match rollback::match_local(&target, &state, name)? {
         Some(id) => Ok(id),
-        None => rollback::resolve_name(&target, &state, name, Some(&open_store()?))
-            .map(|id| id.expect("resolved through the store")),
+        None => open_store()?.resolve(name),
     }
 }
 

@@ -42,11 +42,16 @@ pub fn signal_children(signal: i32) {
     for g in &GROUPS {
         let pgid = g.load(Ordering::SeqCst);
         if pgid > 0 {
-            // SAFETY: kill(2) on a group this process created; one already gone gives ESRCH.
-            unsafe {
-                libc::kill(-pgid, signal);
-            }
+            kill_group(pgid, signal);
         }
+    }
+}
+
+/// Sends `signal` to process group `pgid`, one this process created. Async-signal-safe.
+pub(super) fn kill_group(pgid: i32, signal: i32) {
+    // SAFETY: kill(2) on a group this process created; one already gone gives ESRCH, ignored.
+    unsafe {
+        libc::kill(-pgid, signal);
     }
 }
 

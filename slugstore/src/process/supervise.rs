@@ -128,12 +128,8 @@ impl Supervised {
 
     /// Sends `signal` to the program's process group (its shell and everything it started).
     fn signal_group(&self, signal: libc::c_int) {
-        let Ok(pgid) = libc::pid_t::try_from(self.child.id()) else {
-            return;
-        };
-        // SAFETY: kill(2) on the process group we created; a group already gone gives ESRCH, ignored.
-        unsafe {
-            libc::kill(-pgid, signal);
+        if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
+            signals::kill_group(pgid, signal);
         }
     }
 

@@ -157,26 +157,25 @@ impl<'s> ObjectWriter<'s> {
     /// writer's setting first (kept raw when that saves too little). Garbage collection uses it to
     /// compress objects stored with compression off. The caller must have verified `data`.
     pub fn add_relocated_compressing(&self, id: ObjectId, data: &[u8]) -> Result<bool> {
-        if !self.pending.lock().expect("lock").insert(id) {
+        if !self.claim_relocated(id) {
             return Ok(false);
         }
         self.encode_append(id, data, self.compression)?;
         Ok(true)
     }
 
-    /// Compresses `data` per `compression` (raw when that saves under 1/32) and appends it.
+    /// Compresses `data` per `compression` (see [`encode`]) and appends it.
     fn encode_append(&self, id: ObjectId, data: &[u8], compression: Compression) -> Result<()> {
         OUT_BUF.with(|buf| -> Result<()> {
             let mut buf = buf.borrow_mut();
-            let compressed = compression
-                .level()
-                .and_then(|l| compress(l, data, &mut buf));
-            let (codec, stored): (Codec, &[u8]) = match compressed {
-                Some(n) if n + n / 32 < data.len() => (Codec::Zstd, &buf[..n]),
-                _ => (Codec::Raw, data),
-            };
+            let (codec, stored) = encode(compression, data, &mut buf);
             self.append(id, codec, data.len() as u64, stored)
         })
+    }
+
+    /// Claims `id` for a relocation, whatever the index says: false when this writer has it already.
+    fn claim_relocated(&self, id: ObjectId) -> bool {
+        self.pending.lock().expect("lock").insert(id)
     }
 
     /// Stores object `id` from bytes already encoded with `codec` (copied from another pack, a remote's
@@ -207,7 +206,7 @@ impl<'s> ObjectWriter<'s> {
         raw_len: u64,
         stored: &[u8],
     ) -> Result<bool> {
-        if !self.pending.lock().expect("lock").insert(id) {
+        if !self.claim_relocated(id) {
             return Ok(false);
         }
         self.append(id, codec, raw_len, stored)?;
@@ -342,13 +341,22 @@ impl<'s> ObjectWriter<'s> {
     }
 }
 
-/// The bytes `data` would take stored at zstd `level`: compressed, or raw when that saves under
-/// 1/32 (as the writer decides).
+/// The bytes `data` would take stored at zstd `level` (see [`encode`]).
 pub fn stored_size(level: i32, data: &[u8]) -> usize {
-    OUT_BUF.with(|buf| match compress(level, data, &mut buf.borrow_mut()) {
-        Some(n) if n + n / 32 < data.len() => n,
-        _ => data.len(),
+    OUT_BUF.with(|buf| {
+        encode(Compression::Zstd(level), data, &mut buf.borrow_mut())
+            .1
+            .len()
     })
+}
+
+/// How `data` is stored per `compression`: zstd-compressed into `buf`, or raw (`data` itself) when
+/// compression is off or saves under 1/32 of the size.
+fn encode<'a>(compression: Compression, data: &'a [u8], buf: &'a mut Vec<u8>) -> (Codec, &'a [u8]) {
+    match compression.level().and_then(|l| compress(l, data, buf)) {
+        Some(n) if n + n / 32 < data.len() => (Codec::Zstd, &buf[..n]),
+        _ => (Codec::Raw, data),
+    }
 }
 
 /// Compresses `data` into `buf`; returns the compressed length, or `None` if zstd failed.
