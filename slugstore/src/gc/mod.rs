@@ -26,7 +26,7 @@ pub mod plan;
 pub mod recompress;
 pub(crate) mod repack;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde::Serialize;
 
@@ -135,19 +135,10 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
     };
     let live = live_objects(store)?;
     let mut plan = Plan::make(store, &live, opts.repack_below / 100.0)?;
-    // Packs worth rewriting for their raw objects, with the bytes that would save.
-    let mut savings: HashMap<ObjectId, u64> = HashMap::new();
-    if let Some(level) = level {
-        for (pack, (usage, action)) in plan.packs.iter_mut() {
-            if matches!(action, Action::Keep | Action::Repack) && usage.present {
-                let saving = recompress::estimated_saving(store, usage, level)?;
-                if saving as f64 >= recompress::MIN_SAVING * usage.size as f64 {
-                    *action = Action::Repack;
-                    savings.insert(*pack, saving);
-                }
-            }
-        }
-    }
+    let saving = match level {
+        Some(level) => recompress::mark(store, &mut plan, level)?,
+        None => 0,
+    };
     let mut r = GcReport {
         live_objects: live.len() as u64,
         dry_run: opts.dry_run,
@@ -181,7 +172,7 @@ pub fn gc(store: &Store, opts: &GcOptions) -> Result<GcReport> {
             .with(Action::Repack)
             .map(|(_, p)| p.live_bytes)
             .sum::<u64>()
-            .saturating_sub(savings.values().sum());
+            .saturating_sub(saving);
         // The new packs' headers; a pack is closed once it passes PACK_TARGET.
         let new_packs = if moved == 0 {
             0

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::store::Store;
 use crate::store::{stored_size, Codec, IN_MEMORY_LIMIT};
 
-use super::plan::PackUse;
+use super::plan::{Action, PackUse, Plan};
 
 /// Raw objects of a pack compressed on trial to estimate what a rewrite saves.
 const SAMPLE: usize = 16;
@@ -23,6 +23,22 @@ pub const MIN_SAVING: f64 = 0.05;
 /// raw, and small enough to be held in memory (larger ones are copied as they are).
 pub fn compressible(codec: Codec, raw_len: u64) -> bool {
     codec == Codec::Raw && (64..=IN_MEMORY_LIMIT).contains(&raw_len)
+}
+
+/// Marks for a rewrite every pack of `plan` where compressing its raw objects at zstd `level` would
+/// save at least [`MIN_SAVING`] of it; returns the bytes that is estimated to save.
+pub fn mark(store: &Store, plan: &mut Plan, level: i32) -> Result<u64> {
+    let mut total = 0;
+    for (usage, action) in plan.packs.values_mut() {
+        if matches!(action, Action::Keep | Action::Repack) && usage.present {
+            let saving = estimated_saving(store, usage, level)?;
+            if saving as f64 >= MIN_SAVING * usage.size as f64 {
+                *action = Action::Repack;
+                total += saving;
+            }
+        }
+    }
+    Ok(total)
 }
 
 /// The bytes a rewrite of the pack `usage` describes would save with its raw objects compressed at

@@ -341,7 +341,8 @@ impl<'s> ObjectWriter<'s> {
     }
 }
 
-/// The bytes `data` would take stored at zstd `level` (see [`encode`]).
+/// The bytes `data` would take stored at zstd `level`: compressed, or raw when that saves under 1/32
+/// (the writer's rule).
 pub fn stored_size(level: i32, data: &[u8]) -> usize {
     OUT_BUF.with(|buf| {
         encode(Compression::Zstd(level), data, &mut buf.borrow_mut())
