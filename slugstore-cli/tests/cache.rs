@@ -10,7 +10,7 @@ use std::process::{Output, Stdio};
 
 use proc_support::*;
 use slugstore_tests::compare::assert_same_tree;
-use slugstore_tests::deadline::wait_deadline;
+use slugstore_tests::deadline::{status_and_peak_rss, wait_deadline};
 
 /// `slug cache run ARGS` in `cwd`, with no cache variable inherited from the test's environment.
 fn cache(store: &Path, cwd: &Path, args: &[&str]) -> std::process::Command {
@@ -560,4 +560,42 @@ fn a_fresh_store_hits_from_s3() {
         env: vec![("AWS_ENDPOINT_URL".into(), config.endpoint.clone().unwrap())],
     };
     shares_entries(&shared);
+}
+
+#[test]
+fn a_large_file_output_is_stored_in_bounded_memory_and_restored_bit_exact() {
+    let b = Build::new();
+    b.write("in", "1");
+    // 96 MiB of random bytes (incompressible): held whole, the output would cost at least that much
+    // memory, and as much again compressed.
+    const BIG: u64 = 96 << 20;
+    let step = format!("echo s >> ../count; head -c {BIG} /dev/urandom > big.bin");
+    let args = [
+        "s", "--file", "in", "--output", "big.bin", "--", "sh", "-c", &step,
+    ];
+    let (status, peak) = status_and_peak_rss(cache(&b.store, &b.build, &["run"]).args(args));
+    assert!(status.success(), "first run: {status:?}");
+    assert_eq!(ran(&b.count), ["s"]);
+    assert!(
+        peak < BIG / 2,
+        "peak RSS of `slug cache run`: {} MiB for a {} MiB output",
+        peak >> 20,
+        BIG >> 20
+    );
+    let original = fs::read(b.build.join("big.bin")).unwrap();
+
+    // A fresh build directory with the same input is a hit: the output comes back from the store.
+    let other = b.root.join("elsewhere").join("b");
+    fs::create_dir_all(&other).unwrap();
+    fs::write(other.join("in"), "1").unwrap();
+    ok(run(cache(&b.store, &other, &["run"]).args(args)), "hit");
+    assert_eq!(
+        ran(&b.root.join("elsewhere").join("count")),
+        Vec::<String>::new()
+    );
+    assert!(
+        fs::read(other.join("big.bin")).unwrap() == original,
+        "restored bit-exact"
+    );
+    ok(run(slug(&b.store).arg("verify")), "verify");
 }

@@ -162,6 +162,45 @@ pub fn wait_deadline(child: &mut Child) -> ExitStatus {
         .unwrap_or_else(|| panic!("child {} still ran after {limit:?}: killed", child.id()))
 }
 
+/// Runs `cmd` to its end (its output dropped) and returns its exit status and peak resident set in
+/// bytes (`ru_maxrss` from `wait4(2)`, the child's own); panics naming it when it is still running
+/// after [`limit`] (its process group is killed first).
+pub fn status_and_peak_rss(cmd: &mut Command) -> (ExitStatus, u64) {
+    use std::os::unix::process::ExitStatusExt;
+    let what = format!("{cmd:?}");
+    // Reaped by wait4(2) below, which `Child` does not see.
+    #[allow(clippy::zombie_processes)]
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let pid = child.id() as libc::pid_t;
+    let end = Instant::now() + limit();
+    loop {
+        let mut status = 0;
+        // SAFETY: an all-zero `rusage` is valid; wait4(2) fills it and `status` for our own child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let got = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        match got {
+            _ if got == pid => {
+                let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+                return (ExitStatus::from_raw(status), peak);
+            }
+            0 if Instant::now() < end => thread::sleep(Duration::from_millis(5)),
+            0 => {
+                // SAFETY: kill(2) on the child's process group; no memory involved.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                let _ = child.wait();
+                panic!("{what} still ran after {:?}: killed", limit());
+            }
+            _ => panic!("wait4 on {what}: {}", std::io::Error::last_os_error()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -341,3 +341,53 @@ fn recompress_compresses_what_was_stored_raw_once() {
     );
     assert_eq!(pack_bytes(&store), after);
 }
+
+#[test]
+fn a_record_too_large_for_memory_is_moved_by_streaming_into_a_pack_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tree, root) = (dir.path().join("tree"), dir.path().join("store"));
+    let store = Store::init(&root, &OpenOptions::default()).unwrap();
+    let mut rng = Rng(23);
+    // Above the in-memory limit (8 MiB), random so that it stays large once compressed.
+    let big: Vec<u8> = (0..9 << 20).map(|_| rng.next() as u8).collect();
+    let small: Vec<Vec<u8>> = (0..4).map(|i| rng.bytes(1000 + i)).collect();
+    // One pack holding the large record beside small ones (as a build cache of an earlier version
+    // stored a large output); the snapshot below then leaves one small object of it dead.
+    let writer = store.writer();
+    writer.add_with_id(ObjectId::hash(&big), &big).unwrap();
+    for s in &small {
+        writer.add(s).unwrap();
+    }
+    let staged = writer.finish().unwrap();
+    assert_eq!(staged.packs.len(), 1, "one shared pack");
+    let mut batch = store.index().batch();
+    staged.stage(&mut batch).unwrap();
+    batch.commit().unwrap();
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("big.bin"), &big).unwrap();
+    for (i, s) in small.iter().enumerate().skip(1) {
+        std::fs::write(tree.join(format!("small-{i}")), s).unwrap();
+    }
+    let contents = read_tree(&tree);
+    let id = snap(&store, &tree, Some("app"));
+    drop(big);
+
+    let r = slugstore::gc(&store, &full_gc()).unwrap();
+    assert_eq!((r.packs_repacked, r.objects_freed), (1, 1), "{r:?}");
+    verify_ok(&store);
+    assert_eq!(restored(&store, &id).unwrap(), contents);
+    // The small live objects moved together; the large one was streamed into a pack alone.
+    let packs_of = |store: &Store| {
+        let mut by_pack: BTreeMap<ObjectId, Vec<u64>> = BTreeMap::new();
+        for kv in store.index().objects() {
+            let (_, loc) = kv.unwrap();
+            by_pack.entry(loc.pack).or_default().push(loc.raw_len);
+        }
+        by_pack
+    };
+    let big_pack = packs_of(&store)
+        .into_values()
+        .find(|lens| lens.contains(&(9 << 20)))
+        .expect("the large object is indexed");
+    assert_eq!(big_pack, vec![9 << 20], "alone in its pack");
+}

@@ -16,10 +16,10 @@ use std::os::unix::fs::PermissionsExt;
 
 use super::inputs::{store_excluded, Workdir};
 use crate::error::{Error, IoResultExt, Result};
-use crate::id::{ObjectId, SlugId};
+use crate::id::SlugId;
 use crate::scan::WalkSpec;
 use crate::slug::{Entry, EntryKind, Manifest, TreeStats};
-use crate::snapshot::scan_tree;
+use crate::snapshot::{scan_tree, store_file};
 use crate::store::{commit_manifest, SlugMeta};
 use crate::store::{Batch, Store};
 
@@ -114,11 +114,11 @@ pub fn capture(
             scans.push(scan);
             EntryKind::Dir
         } else if meta.is_file() {
-            let bytes = fs::read(&abs).at(&abs)?;
-            let id = ObjectId::hash(&bytes);
-            writer.add_with_id(id, &bytes)?;
+            // Read like a snapshot reads a file: a large output is streamed, never held whole.
+            let file = fs::File::open(&abs).at(&abs)?;
+            let id = store_file(&writer, file, &|| abs.clone(), meta.len())?;
             EntryKind::File {
-                size: bytes.len() as u64,
+                size: meta.len(),
                 id,
                 executable: meta.permissions().mode() & 0o111 != 0,
             }

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::id::ObjectId;
-use crate::store::{ObjectWriter, Staged, Store};
+use crate::store::{ObjectWriter, Staged, Store, IN_MEMORY_LIMIT};
 
 use super::plan::{Action, Plan};
 use super::recompress::compressible;
@@ -70,7 +70,8 @@ pub fn copy_live(store: &Store, plan: &Plan, compress: bool) -> Result<Copied> {
 }
 
 /// Copies object `id`'s stored bytes as they are into `writer` (whatever the index says, see
-/// [`ObjectWriter::add_relocated`]) once it verifies, or with `compress` (for an object stored raw)
+/// [`ObjectWriter::add_relocated`]; a record above [`IN_MEMORY_LIMIT`] streamed into a pack of its own)
+/// once it verifies, or with `compress` (for an object stored raw)
 /// compressed at the writer's setting; returns the problem instead when it does not verify, and copies
 /// nothing, so a damaged object is never spread into a new pack.
 pub(crate) fn move_verified(
@@ -81,6 +82,14 @@ pub(crate) fn move_verified(
 ) -> Result<Option<String>> {
     if let Err(e) = store.verify_object(id) {
         return Ok(Some(e.to_string()));
+    }
+    let loc = store.locate(id)?;
+    if loc.stored_len > IN_MEMORY_LIMIT {
+        // Never held whole (and never compressed: only small raw objects are, see `compressible`).
+        store.with_stored_reader(id, &loc, |stored| {
+            writer.add_relocated_stream(*id, loc.codec, loc.raw_len, stored)
+        })??;
+        return Ok(None);
     }
     store.with_stored(id, |loc, bytes| {
         if compress {

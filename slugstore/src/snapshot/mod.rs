@@ -7,8 +7,8 @@
 //!    unchanged keeps its recorded hash and is not read.
 //!    A file whose cached hash names an object `slug verify` marked damaged is read all the same: its
 //!    bytes replace the damaged copy.
-//! 3. Read, hash and store the other files in parallel (rayon across files; large files are mapped for
-//!    hashing and streamed into the store). When the stat cache knows nothing of the tree (its first
+//! 3. Read, hash and store the other files in parallel (rayon across files; a large file is hashed
+//!    4 MiB at a time on all cores and streamed into the store, so it is never held whole). When the stat cache knows nothing of the tree (its first
 //!    snapshot), steps 1-3 are one: each file is read as the walk finds it, opened relative to its
 //!    directory.
 //! 4. Encode the manifest, store it as an object, make the packs durable, then commit in one index batch
@@ -40,7 +40,7 @@ use crate::store::Store;
 use crate::store::{commit_manifest, SlugMeta};
 use stat_cache::stat_entry;
 use tree_scan::{into_manifest, walk_and_read};
-pub(crate) use tree_scan::{scan_tree, TreeScan};
+pub(crate) use tree_scan::{scan_tree, store_file, TreeScan};
 
 /// What to snapshot and how to record it.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -265,8 +265,9 @@ thread_local! {
 }
 
 /// Reads, hashes and stores one file of the size the walk saw (`path` names it in errors); returns its
-/// id.
-pub(super) fn store_file(
+/// id. A file above [`IN_MEMORY_LIMIT`] is never held whole: it is hashed a block at a time, then
+/// streamed into a pack of its own.
+pub(crate) fn store_file(
     writer: &ObjectWriter<'_>,
     mut file: File,
     path: &dyn Fn() -> PathBuf,
@@ -274,12 +275,15 @@ pub(super) fn store_file(
 ) -> Result<ObjectId> {
     if size > IN_MEMORY_LIMIT {
         let path = &path();
-        // SAFETY: the mapping is only read; a concurrent writer can change the bytes under us, which
-        // `add_file_streaming` detects by hashing again while it stores them.
-        let map = unsafe { memmap2::Mmap::map(&file) }.at(path)?;
-        let id = ObjectId::from(blake3::Hasher::new().update_rayon(&map).finalize());
-        let len = map.len() as u64;
-        drop(map);
+        let (id, len) = hash_large(&mut file).at(path)?;
+        if len != size {
+            return Err(Error::FileChanged {
+                path: path.clone(),
+                during: "read",
+            });
+        }
+        // A writer changing the file from here on is caught by `add_file_streaming`, which hashes the
+        // bytes again as it stores them.
         writer.add_file_streaming(id, path, len)?;
         return Ok(id);
     }
@@ -299,4 +303,32 @@ pub(super) fn store_file(
         writer.add_with_id(id, &buf)?;
         Ok(id)
     })
+}
+
+/// Bytes of a large file hashed at a time: large enough for BLAKE3 to spread each block over every
+/// core, small enough that a file of any size costs one block of memory.
+const HASH_BLOCK: usize = 4 << 20;
+
+/// The id and length of everything `file` holds from its current position, read [`HASH_BLOCK`] bytes
+/// at a time.
+fn hash_large(file: &mut File) -> std::io::Result<(ObjectId, u64)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut block = vec![0u8; HASH_BLOCK];
+    let mut len = 0u64;
+    loop {
+        let mut filled = 0;
+        while filled < block.len() {
+            match file.read(&mut block[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == 0 {
+            return Ok((ObjectId::from(hasher.finalize()), len));
+        }
+        hasher.update_rayon(&block[..filled]);
+        len += filled as u64;
+    }
 }

@@ -141,6 +141,20 @@ impl Store {
         self.with_stored_at(id, &loc, |data| Ok(f(&loc, data)))
     }
 
+    /// Calls `f` with a reader of the stored (encoded) bytes of object `id` at `loc`, after checking the
+    /// record header against the index: [`Store::with_stored`] for records too large to hold in memory.
+    /// The bytes are not verified.
+    pub fn with_stored_reader<R>(
+        &self,
+        id: &ObjectId,
+        loc: &Location,
+        f: impl FnOnce(&mut dyn Read) -> R,
+    ) -> Result<R> {
+        let pack = self.checked_pack(id, loc)?;
+        let mut data = pack.reader(loc.data_offset(), loc.stored_len);
+        Ok(f(&mut data))
+    }
+
     /// Re-reads and re-hashes object `id` without keeping its bytes.
     pub fn verify_object(&self, id: &ObjectId) -> Result<()> {
         self.stream_object(id, &mut std::io::sink()).map(|_| ())

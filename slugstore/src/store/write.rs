@@ -213,6 +213,28 @@ impl<'s> ObjectWriter<'s> {
         Ok(true)
     }
 
+    /// [`ObjectWriter::add_relocated`] for a record too large to hold in memory: its stored bytes are
+    /// copied from `stored` (a reader of exactly the record's bytes) into a pack of their own.
+    pub fn add_relocated_stream(
+        &self,
+        id: ObjectId,
+        codec: Codec,
+        raw_len: u64,
+        stored: &mut dyn Read,
+    ) -> Result<bool> {
+        if !self.claim_relocated(id) {
+            return Ok(false);
+        }
+        let mut w = self.new_pack()?;
+        w.append_stream(id, codec, raw_len, |sink| {
+            std::io::copy(stored, sink).map(|_| ())
+        })?;
+        let written = w.len();
+        self.finish_pack(w)?;
+        self.count(raw_len, written);
+        Ok(true)
+    }
+
     fn append(&self, id: ObjectId, codec: Codec, raw_len: u64, stored: &[u8]) -> Result<()> {
         let idle = self.idle.lock().expect("lock").pop();
         let mut w = match idle {
