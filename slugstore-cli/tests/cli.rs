@@ -357,12 +357,25 @@ fn restore_sets_recorded_modes_under_a_narrow_umask() {
     slugstore_tests::compare::assert_same_listing(&src, &read_tree(&env.path("out")));
 }
 
-/// An unreadable file fails the snapshot naming it, and no slug appears. Root reads anything, so as root
-/// the command runs as `nobody` (through `setpriv`) on a tree and store that user owns.
-#[test]
-fn unreadable_file_fails_the_snapshot_and_commits_nothing() {
-    let env = Env::new();
-    let cmd = |args: &[&str]| -> Output {
+/// Runs `slug --store store ARGS` in `env`'s directory as a user permission bits apply to: as root,
+/// `nobody` (through `setpriv`), after handing the directory over; `None` when that cannot be done
+/// (root without `setpriv`).
+fn unprivileged(env: &Env) -> Option<impl Fn(&[&str]) -> Output + '_> {
+    if is_root() {
+        if Command::new("setpriv").arg("--version").output().is_err() {
+            eprintln!("skipped: running as root and `setpriv` is not installed");
+            return None;
+        }
+        // nobody must reach the tree and the store: hand them over.
+        let chown = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(env.tmp.path())
+            .status()
+            .unwrap();
+        assert!(chown.success());
+        slugstore_tests::tree::set_mode(env.tmp.path(), 0o755);
+    }
+    Some(|args: &[&str]| -> Output {
         let mut c = if is_root() {
             let mut c = Command::new("setpriv");
             c.args(["--reuid=65534", "--regid=65534", "--clear-groups", SLUG]);
@@ -374,21 +387,17 @@ fn unreadable_file_fails_the_snapshot_and_commits_nothing() {
             .args(["--store", "store"])
             .args(args)
             .output_deadline()
+    })
+}
+
+/// An unreadable file fails the snapshot naming it, and no slug appears. Root reads anything, so as root
+/// the command runs as `nobody` (through `setpriv`) on a tree and store that user owns.
+#[test]
+fn unreadable_file_fails_the_snapshot_and_commits_nothing() {
+    let env = Env::new();
+    let Some(cmd) = unprivileged(&env) else {
+        return;
     };
-    if is_root() {
-        if Command::new("setpriv").arg("--version").output().is_err() {
-            eprintln!("skipped: running as root and `setpriv` is not installed");
-            return;
-        }
-        // nobody must reach the tree and the store: hand them over.
-        let chown = Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(env.tmp.path())
-            .status()
-            .unwrap();
-        assert!(chown.success());
-        slugstore_tests::tree::set_mode(env.tmp.path(), 0o755);
-    }
     let first = expect(&cmd(&["snapshot", "src", "--ref", "prod"]), 0);
     let secret = env.path("src/app/etc-secret.php");
     std::fs::write(&secret, "<?php").unwrap();
@@ -496,4 +505,64 @@ fn closed_stdout_ends_quietly() {
         );
         assert!(out.stderr.is_empty(), "{args:?}: {}", text(&out.stderr));
     }
+}
+
+/// A release that retention is about to remove is changed into the next one, by a user the read-only
+/// directories of a release stop (as root, `nobody`): each directory that changes is opened and made
+/// read-only again, and the release is the one `--no-recycle` writes, modes included.
+#[test]
+fn a_release_is_recycled_by_an_unprivileged_user_and_ends_read_only() {
+    let env = Env::new();
+    let Some(cmd) = unprivileged(&env) else {
+        return;
+    };
+    let src = env.path("src");
+    let snapshot = |round: usize| {
+        Tree::new()
+            .file(format!("app/code/r{round}.php"), "new each round")
+            .build(&src);
+        expect(&cmd(&["snapshot", "src"]), 0).trim().to_string()
+    };
+    let a = snapshot(0);
+    // B: a file edited, a directory gone, a deep new one, the executable bit dropped.
+    std::fs::write(env.path("src/app/code/A.php"), "edited").unwrap();
+    std::fs::remove_dir_all(env.path("src/pub/empty")).unwrap();
+    Tree::new()
+        .file("lib/x/y/z.php", "deep")
+        .file("bin/magento", "#!/bin/sh\n")
+        .build(&src);
+    let b = snapshot(1);
+    // C: a file turned into a directory, a directory into a file.
+    std::fs::remove_file(env.path("src/index.php")).unwrap();
+    std::fs::remove_dir_all(env.path("src/lib/x")).unwrap();
+    Tree::new()
+        .file("index.php/inner.php", "now a directory")
+        .file("lib/x", "now a file")
+        .build(&src);
+    let c = snapshot(2);
+    let checkout = |id: &str, target: &str, extra: &[&str]| -> serde_json::Value {
+        let args = [
+            &["--json", "checkout", id, "--target", target, "--keep", "1"],
+            extra,
+        ]
+        .concat();
+        let out: serde_json::Value = serde_json::from_str(&expect(&cmd(&args), 0)).unwrap();
+        out["checkout"]["materialized"].clone()
+    };
+    checkout(&a, "t", &["--activate"]);
+    checkout(&b, "t", &["--activate"]);
+    let m = checkout(&c, "t", &[]);
+    assert_eq!(m["recycled"], a.as_str(), "{m}");
+    assert!(m["entries_removed"].as_u64().unwrap() > 0, "{m}");
+    checkout(&c, "fresh", &["--no-recycle"]);
+    let release = |target: &str| env.path(&format!("{target}/releases/{c}"));
+    let recycled = read_tree(&release("t"));
+    slugstore_tests::compare::assert_same_listing(&read_tree(&release("fresh")), &recycled);
+    assert!(recycled.contains_key(b"index.php/inner.php".as_slice()));
+    // B, live, is untouched.
+    checkout(&b, "fresh-b", &["--no-recycle"]);
+    slugstore_tests::compare::assert_same_listing(
+        &read_tree(&env.path(&format!("fresh-b/releases/{b}"))),
+        &read_tree(&env.path(&format!("t/releases/{b}"))),
+    );
 }

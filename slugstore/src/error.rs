@@ -126,6 +126,15 @@ pub enum Error {
     /// A watcher already runs for this tree.
     #[error("a watcher already runs for {}", .0.display())]
     WatcherRunning(PathBuf),
+    /// A release that retention was about to remove could not be changed into the new one (the
+    /// checkout then writes a new release).
+    #[error("release {} cannot be recycled: {why}", .dir.display())]
+    NotRecyclable {
+        /// The release, under its temporary name.
+        dir: PathBuf,
+        /// Why.
+        why: String,
+    },
     /// The layout of a release (its mounts, read from its own config by the caller's
     /// [`ReleaseLayout`](crate::checkout::ReleaseLayout)) could not be read.
     #[error("{source}")]

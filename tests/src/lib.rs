@@ -10,6 +10,7 @@
 
 pub mod backend_conformance;
 pub mod browser;
+pub mod churn;
 pub mod compare;
 pub mod deadline;
 pub mod diff_case;

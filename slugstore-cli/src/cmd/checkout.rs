@@ -62,9 +62,17 @@ pub fn print_checkout(ctx: &Context, r: &CheckoutReport) {
             r.release.display()
         )),
         Some(m) => ctx.note(&format!(
-            "checked out {} into {}: {} files linked{}, {} written ({}), {} dirs, {} symlinks, mounts: {} in {:.2}s",
+            "checked out {} into {}: {}{} files linked{}, {} written ({}), {} dirs, {} symlinks, mounts: {} in {:.2}s",
             r.slug.short(12),
             r.release.display(),
+            m.recycled
+                .map(|old| format!(
+                    "recycled release {} (retention was removing it): {} files kept, {} entries removed, ",
+                    old.short(12),
+                    m.files_kept,
+                    m.entries_removed
+                ))
+                .unwrap_or_default(),
             m.files_linked,
             m.predecessor
                 .map(|p| format!(" from {}", p.short(12)))
@@ -76,6 +84,15 @@ pub fn print_checkout(ctx: &Context, r: &CheckoutReport) {
             if m.mounts.is_empty() { "none".to_string() } else { m.mounts.join(", ") },
             m.seconds
         )),
+    }
+    if let Some(why) = r
+        .materialized
+        .as_ref()
+        .and_then(|m| m.recycle_failed.as_ref())
+    {
+        ctx.note(&format!(
+            "warning: a new release was written instead: {why}"
+        ));
     }
     for p in &r.pruned {
         ctx.note(&format!("removed old release {} from disk", p.short(12)));

@@ -54,6 +54,11 @@ pub struct MaterializeOptions {
     /// Write every file from the store, even when an earlier release has it.
     #[cfg_attr(feature = "clap", arg(long))]
     pub no_link: bool,
+    /// Always write a new release, even when retention is about to remove one that could be changed
+    /// into it (by default that release is recycled: only what differs between the two is rewritten).
+    #[cfg_attr(feature = "clap", arg(long))]
+    #[serde(default)]
+    pub no_recycle: bool,
     /// Never flush the release to disk, not even when it first goes live (faster; after a power loss the
     /// live release may have lost data while looking complete).
     #[cfg_attr(feature = "clap", arg(long))]
@@ -68,6 +73,19 @@ pub struct MaterializeReport {
     /// The earlier release files were linked from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predecessor: Option<SlugId>,
+    /// The release changed into this one instead of writing a new one (see
+    /// [`super::recycle`]): retention was about to remove it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recycled: Option<SlugId>,
+    /// Files of the recycled release left as they were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub files_kept: u64,
+    /// Entries of the recycled release removed (a directory counts once, with everything in it).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub entries_removed: u64,
+    /// Why a release could not be recycled, when it could not (this checkout then wrote a new one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recycle_failed: Option<String>,
     /// Files hardlinked from the predecessor.
     pub files_linked: u64,
     /// Files written from the store.
@@ -106,11 +124,7 @@ pub fn materialize(
         },
     );
     let (manifest, source) = (manifest?, source?);
-    let tmp = target.releases_dir().join(format!(
-        "{TMP_PREFIX}{}-{}",
-        id.to_hex(),
-        std::process::id()
-    ));
+    let tmp = tmp_dir(target, id);
     fs::create_dir(&tmp).at(&tmp)?;
     let result = build(
         store,
@@ -135,6 +149,19 @@ pub fn materialize(
     report.predecessor = source.map(|s| s.slug);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Where the release of `id` is built by this process, out of the releases' namespace until renamed.
+pub(super) fn tmp_dir(target: &Target, id: &SlugId) -> PathBuf {
+    target.releases_dir().join(format!(
+        "{TMP_PREFIX}{}-{}",
+        id.to_hex(),
+        std::process::id()
+    ))
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn build(
@@ -165,11 +192,10 @@ fn build(
     report.shadowed = layout.shadowed;
     report.dirs = layout.dirs;
 
-    // A process that may write into read-only directories (root, or CAP_DAC_OVERRIDE) creates them
-    // read-only at once; any other makes each read-only once it has filled it, except the parents of
-    // mount links, which are made after the links.
-    let read_only_at_once =
-        fsutil::mode_survives_umask(0o555) && fsutil::overrides_file_permissions();
+    // A process that may write into read-only directories creates them read-only at once; any other
+    // makes each read-only once it has filled it, except the parents of mount links, which are made
+    // after the links.
+    let read_only_at_once = read_only_at_once();
     let mount_parents = mounts.parents();
     let bar = bars.bytes("checking out");
     bar.set_length(manifest.stats().bytes);
@@ -345,16 +371,16 @@ impl<'a> Fill<'a> {
 }
 
 #[derive(Default)]
-struct Counters {
-    linked: AtomicU64,
-    written: AtomicU64,
-    bytes: AtomicU64,
-    symlinks: AtomicU64,
+pub(super) struct Counters {
+    pub(super) linked: AtomicU64,
+    pub(super) written: AtomicU64,
+    pub(super) bytes: AtomicU64,
+    pub(super) symlinks: AtomicU64,
 }
 
 /// Puts one file of the slug in place at its path under `root_dir` (the release being built): a
 /// hardlink when the source has its content, else written read-only from the store.
-fn place_file(
+pub(super) fn place_file(
     store: &Store,
     source: Option<&LinkSource>,
     e: &Entry,
@@ -396,7 +422,13 @@ fn place_file(
     Ok(())
 }
 
+/// True when this process may write into read-only directories (root, or CAP_DAC_OVERRIDE) and the
+/// umask keeps 0555: then directories are created read-only at once, not made so once filled.
+pub(super) fn read_only_at_once() -> bool {
+    fsutil::mode_survives_umask(0o555) && fsutil::overrides_file_permissions()
+}
+
 /// Makes directory `d` read-only (0555).
-fn read_only(d: &PathBuf) -> Result<()> {
+pub(super) fn read_only(d: &PathBuf) -> Result<()> {
     fs::set_permissions(d, fs::Permissions::from_mode(0o555)).at(d)
 }

@@ -18,6 +18,7 @@ pub mod layout;
 mod link_source;
 pub mod materialize;
 pub mod mounts;
+mod recycle;
 pub mod retention;
 pub mod rollback;
 pub mod switch;
@@ -101,7 +102,7 @@ fn checkout_locked(
     let materialized = if already_present {
         None
     } else {
-        let r = materialize::materialize(store, target, id, &opts.materialize, layout, bars)?;
+        let r = write_release(store, target, id, opts, layout, bars)?;
         let mut state = target.state()?;
         state.releases.insert(
             *id,
@@ -109,6 +110,7 @@ fn checkout_locked(
                 materialized: now_secs(),
                 // `--no-sync`: never flushed on purpose.
                 durable: opts.materialize.no_sync,
+                mounts: Some(r.mounts.clone()),
             },
         );
         target.save_state(&state)?;
@@ -127,6 +129,35 @@ fn checkout_locked(
         materialized,
         pruned,
     })
+}
+
+/// Writes the release of `id`: by changing a release that this checkout's retention is about to remove
+/// into it when there is one ([`recycle`]), else as a new directory. Recycling that fails is reported in
+/// [`MaterializeReport::recycle_failed`], and a new release is written instead.
+fn write_release(
+    store: &Store,
+    target: &Target,
+    id: &SlugId,
+    opts: &CheckoutOptions,
+    layout: &dyn ReleaseLayout,
+    bars: &dyn ProgressBars,
+) -> Result<MaterializeReport> {
+    let m = &opts.materialize;
+    let recyclable = match m.no_link || m.no_recycle {
+        true => None,
+        false => retention::recyclable(target, &opts.retention, id)?,
+    };
+    let Some(old) = recyclable else {
+        return materialize::materialize(store, target, id, m, layout, bars);
+    };
+    match recycle::recycle(store, target, &old, id, layout, bars) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let mut r = materialize::materialize(store, target, id, m, layout, bars)?;
+            r.recycle_failed = Some(format!("{}: {e}", old.short(12)));
+            Ok(r)
+        }
+    }
 }
 
 /// Makes the release of `id` live on the target at `target_root`. The release must be on disk (see

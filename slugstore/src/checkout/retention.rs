@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkout::target::Target;
+use crate::checkout::target::{State, Target};
 use crate::checkout::trash::{delete_unless_locked, trash_release};
 use crate::error::Result;
 use crate::id::SlugId;
@@ -58,6 +58,42 @@ impl Default for RetentionOptions {
 pub fn prune(target: &Target, opts: &RetentionOptions, protect: &[SlugId]) -> Result<Vec<SlugId>> {
     clean_leftovers(target)?;
     let mut state = target.state()?;
+    let removed = removals(target, &state, opts.keep, protect, 0)?;
+    for id in &removed {
+        let trash = trash_release(target, id)?;
+        if !opts.defer {
+            delete_unless_locked(&trash)?;
+        }
+        state.releases.remove(id);
+    }
+    if !removed.is_empty() {
+        target.save_state(&state)?;
+    }
+    Ok(removed)
+}
+
+/// The release a checkout of `id` (not on disk yet) can be made from instead of writing a new one:
+/// the most recently used of those its retention removes once `id` is on disk (see
+/// [`super::recycle`]). Never the live release, nor one retention keeps.
+pub(super) fn recyclable(
+    target: &Target,
+    opts: &RetentionOptions,
+    id: &SlugId,
+) -> Result<Option<SlugId>> {
+    let state = target.state()?;
+    let doomed = removals(target, &state, opts.keep, &[*id], 1)?;
+    Ok(doomed.into_iter().next())
+}
+
+/// The releases on disk that keeping `keep` removes, most recently used first: the live one and those
+/// in `protect` always count as kept, and so do `also_kept` releases not on disk yet.
+fn removals(
+    target: &Target,
+    state: &State,
+    keep: usize,
+    protect: &[SlugId],
+    also_kept: usize,
+) -> Result<Vec<SlugId>> {
     let current = target.current()?;
     let mut on_disk = target.releases()?;
     // Most recently used first: the later of last activation and materialization.
@@ -69,22 +105,14 @@ pub fn prune(target: &Target, opts: &RetentionOptions, protect: &[SlugId]) -> Re
         (std::cmp::Reverse(used), *id)
     });
     let pinned = |id: &SlugId| Some(*id) == current || protect.contains(id);
-    let mut kept = on_disk.iter().filter(|id| pinned(id)).count();
+    let mut kept = on_disk.iter().filter(|id| pinned(id)).count() + also_kept;
     let mut removed = Vec::new();
     for id in on_disk.iter().filter(|id| !pinned(id)) {
-        if kept < opts.keep {
+        if kept < keep {
             kept += 1;
-            continue;
+        } else {
+            removed.push(*id);
         }
-        let trash = trash_release(target, id)?;
-        if !opts.defer {
-            delete_unless_locked(&trash)?;
-        }
-        state.releases.remove(id);
-        removed.push(*id);
-    }
-    if !removed.is_empty() {
-        target.save_state(&state)?;
     }
     Ok(removed)
 }

@@ -78,6 +78,11 @@ pub struct ReleaseInfo {
     /// (releases recorded before this field existed were flushed at checkout).
     #[serde(default = "flushed")]
     pub durable: bool,
+    /// The mount paths linked into the release when it was written. A release is recycled only when the
+    /// mounts it is read with now are these (see [`super::recycle`]); releases recorded before this field
+    /// existed have none, and are never recycled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Vec<String>>,
 }
 
 fn flushed() -> bool {

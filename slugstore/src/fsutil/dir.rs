@@ -223,6 +223,16 @@ impl Dir {
         Ok(rfs::linkat(source, from, &self.fd, name, AtFlags::empty())?)
     }
 
+    /// Removes the file or symlink `name` (never following it).
+    pub fn unlink<N: Arg>(&self, name: N) -> io::Result<()> {
+        Ok(rfs::unlinkat(&self.fd, name, AtFlags::empty())?)
+    }
+
+    /// Removes the empty directory `name`.
+    pub fn rmdir<N: Arg>(&self, name: N) -> io::Result<()> {
+        Ok(rfs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR)?)
+    }
+
     /// Creates the symlink `name` pointing at `target` (stored as given).
     pub fn symlink<N: Arg, T: Arg>(&self, target: T, name: N) -> io::Result<()> {
         Ok(rfs::symlinkat(target, &self.fd, name)?)

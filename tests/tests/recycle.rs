@@ -1,0 +1,183 @@
+//! A checkout that recycles a release retention is about to remove (changing it in place by the
+//! difference of the two slugs) leaves the target as a fresh checkout would: over many random change
+//! sets (files added, deleted, renamed, edited, executable bits flipped, files turned into symlinks or
+//! directories, directories added and removed) and mounts added and dropped between releases, every
+//! release on disk is, entry for entry (bytes, modes, symlink targets, mount links), the release a
+//! target that never recycles holds for the same slug.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use slugstore::checkout::{
+    self, CheckoutOptions, MaterializeOptions, MountSpec, ReleaseLayout, RetentionOptions,
+    SwitchOptions, Target,
+};
+use slugstore::{NoProgress, SlugId, Store};
+use slugstore_tests::churn::change;
+use slugstore_tests::compare::{assert_same_listing, read_tree};
+use slugstore_tests::rng::Rng;
+use slugstore_tests::store;
+use slugstore_tests::tree::{content, Tree};
+
+/// Mounts declared one path per line in `mounts.txt` at the release root.
+struct MountsFile;
+
+impl ReleaseLayout for MountsFile {
+    fn config_file(&self) -> Option<&str> {
+        Some("mounts.txt")
+    }
+
+    fn mounts(
+        &self,
+        dir: &Path,
+    ) -> Result<Vec<MountSpec>, slugstore::checkout::layout::LayoutError> {
+        let text = fs::read_to_string(dir.join("mounts.txt")).unwrap_or_default();
+        Ok(text.lines().map(MountSpec::local).collect())
+    }
+}
+
+fn project() -> Tree {
+    let mut t = Tree::new()
+        .file("index.php", "<?php echo 1;")
+        .file("mounts.txt", "cache\n")
+        .exec("bin/console", "#!/bin/sh\necho hi\n")
+        .symlink("lib/current", "v1")
+        .dir("empty/dir");
+    for i in 0..40u64 {
+        t = t.file(
+            format!("src/m{}/sub{}/f{i}.php", i % 5, i % 3),
+            content(50 + i as usize * 7, i),
+        );
+    }
+    t
+}
+
+/// Checks `id` out on the target at `root`, keeping `keep` releases; the release must not be on disk.
+fn check_out(
+    store: &Store,
+    root: &Path,
+    id: &SlugId,
+    keep: usize,
+    no_recycle: bool,
+) -> slugstore::checkout::MaterializeReport {
+    let opts = CheckoutOptions {
+        materialize: MaterializeOptions {
+            no_recycle,
+            ..MaterializeOptions::default()
+        },
+        retention: RetentionOptions {
+            keep,
+            ..RetentionOptions::default()
+        },
+    };
+    let r = checkout::checkout(store, root, id, &opts, &MountsFile, &NoProgress).unwrap();
+    checkout::activate(root, id, &SwitchOptions::default()).unwrap();
+    r.materialized.expect("a new release")
+}
+
+fn release(root: &Path, id: &SlugId) -> PathBuf {
+    Target::open(root).unwrap().release_dir(id)
+}
+
+#[test]
+fn a_recycled_release_is_the_release_a_fresh_checkout_writes_after_any_change_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store::init(&tmp.path().join("store"));
+    let (mut recycled, mut removed) = (0, 0);
+    for seed in 0..16u64 {
+        let tree = tmp.path().join(format!("tree-{seed}"));
+        let (recycling, fresh) = (
+            tmp.path().join(format!("recycling-{seed}")),
+            tmp.path().join(format!("fresh-{seed}")),
+        );
+        project().build(&tree);
+        let mut rng = Rng(seed);
+        let mut slugs: Vec<SlugId> = Vec::new();
+        for round in 0..6 {
+            if round > 0 {
+                for _ in 0..1 + rng.below(6) {
+                    change(&tree, &mut rng);
+                }
+                // Now and then a mount over part of the tree comes or goes.
+                if rng.below(3) == 0 {
+                    let mounts = ["cache\n", "cache\nsrc/m1\n", "src/m2/sub1\n"][rng.below(3)];
+                    if tree.join("mounts.txt").is_file() {
+                        fs::write(tree.join("mounts.txt"), mounts).unwrap();
+                    }
+                }
+            }
+            let id = store::snapshot(&store, &tree).slug;
+            if slugs.contains(&id) {
+                continue;
+            }
+            slugs.push(id);
+            let m = check_out(&store, &recycling, &id, 2, false);
+            check_out(&store, &fresh, &id, 100, true);
+            if slugs.len() > 2 {
+                assert!(
+                    m.recycled.is_some() && m.recycle_failed.is_none(),
+                    "seed {seed}, round {round}: {m:?}"
+                );
+                recycled += 1;
+                removed += m.entries_removed;
+            }
+            // Every release on the recycling target, the new one and those it kept, is the fresh one.
+            for r in Target::open(&recycling).unwrap().releases().unwrap() {
+                assert_same_listing(
+                    &read_tree(&release(&fresh, &r)),
+                    &read_tree(&release(&recycling, &r)),
+                );
+            }
+        }
+        let on_disk = Target::open(&recycling).unwrap().releases().unwrap();
+        assert_eq!(on_disk.len(), 2.min(slugs.len()), "seed {seed}");
+        for dir in [tree, recycling, fresh] {
+            slugstore::checkout::retention::remove_tree(&dir).unwrap();
+        }
+    }
+    assert!(
+        recycled >= 40 && removed > 0,
+        "{recycled} recycles, {removed} entries removed"
+    );
+}
+
+#[test]
+fn no_recycle_and_a_release_of_an_earlier_version_write_a_new_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store::init(&tmp.path().join("store"));
+    let tree = tmp.path().join("tree");
+    let target = tmp.path().join("target");
+    project().build(&tree);
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        fs::write(tree.join(format!("src/new-{i}.php")), format!("{i}")).unwrap();
+        ids.push(store::snapshot(&store, &tree).slug);
+    }
+    check_out(&store, &target, &ids[0], 1, false);
+    check_out(&store, &target, &ids[1], 1, false);
+    let m = check_out(&store, &target, &ids[2], 1, true);
+    assert_eq!((m.recycled, m.files_kept), (None, 0), "--no-recycle: {m:?}");
+
+    // A release recorded without its mounts (by an earlier version) is not trusted to be recyclable.
+    let t = Target::open(&target).unwrap();
+    let mut state = t.state().unwrap();
+    for r in state.releases.values_mut() {
+        r.mounts = None;
+    }
+    t.save_state(&state).unwrap();
+    let m = check_out(&store, &target, &ids[3], 1, false);
+    assert_eq!(m.recycled, None, "{m:?}");
+    let why = m.recycle_failed.expect("the recycle was tried");
+    assert!(why.contains("mounts"), "{why}");
+    assert_same_listing(
+        &read_tree(&tree_release(&store, &ids[3], tmp.path())),
+        &read_tree(&release(&target, &ids[3])),
+    );
+}
+
+/// A release of `id` written by a fresh target under `dir`, to compare with.
+fn tree_release(store: &Store, id: &SlugId, dir: &Path) -> PathBuf {
+    let root = dir.join(format!("fresh-{}", id.short(12)));
+    check_out(store, &root, id, 100, true);
+    release(&root, id)
+}
