@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use slugstore::checkout::{
     self, CheckoutOptions, MaterializeOptions, MountSpec, ReleaseLayout, RetentionOptions,
@@ -61,8 +62,11 @@ fn check_out(
     no_recycle: bool,
 ) -> slugstore::checkout::MaterializeReport {
     let opts = CheckoutOptions {
+        // Never flushed: a flush of the whole filesystem at each first activation is not what is
+        // tested here, and costs seconds on a busy disk.
         materialize: MaterializeOptions {
             no_recycle,
+            no_sync: true,
             ..MaterializeOptions::default()
         },
         retention: RetentionOptions {
@@ -180,4 +184,133 @@ fn tree_release(store: &Store, id: &SlugId, dir: &Path) -> PathBuf {
     let root = dir.join(format!("fresh-{}", id.short(12)));
     check_out(store, &root, id, 100, true);
     release(&root, id)
+}
+
+const CHILD_ENV: &str = "SLUGSTORE_TEST_RECYCLE_CHILD";
+
+/// Run as a child process by `a_killed_recycling_leaves_no_release_that_is_not_whole`.
+#[test]
+#[ignore = "child process of a_killed_recycling_leaves_no_release_that_is_not_whole"]
+fn recycle_child_process() {
+    let Ok(arg) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let [store, target, id] = arg.splitn(3, '\n').collect::<Vec<_>>()[..] else {
+        panic!("bad argument {arg:?}");
+    };
+    let store = store::open(Path::new(store));
+    let m = check_out_only(&store, Path::new(target), &id.parse().unwrap(), 1, false);
+    assert!(m.recycled.is_some(), "{m:?}");
+}
+
+/// [`check_out`] without the activation.
+fn check_out_only(
+    store: &Store,
+    root: &Path,
+    id: &SlugId,
+    keep: usize,
+    no_recycle: bool,
+) -> slugstore::checkout::MaterializeReport {
+    let opts = CheckoutOptions {
+        // Never flushed: a flush of the whole filesystem at each first activation is not what is
+        // tested here, and costs seconds on a busy disk.
+        materialize: MaterializeOptions {
+            no_recycle,
+            no_sync: true,
+            ..MaterializeOptions::default()
+        },
+        retention: RetentionOptions {
+            keep,
+            ..RetentionOptions::default()
+        },
+    };
+    let r = checkout::checkout(store, root, id, &opts, &MountsFile, &NoProgress).unwrap();
+    r.materialized.expect("a new release")
+}
+
+#[test]
+fn a_killed_recycling_leaves_no_release_that_is_not_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store_dir = tmp.path().join("store");
+    let store = store::init(&store_dir);
+    let tree = tmp.path().join("tree");
+    let mut spec = project();
+    for i in 0..1000u64 {
+        spec = spec.file(format!("big/d{}/f{i}.php", i % 50), content(40, i));
+    }
+    spec.build(&tree);
+    // Each slug rewrites 600 of the 1,000 files and adds 10 directories: a recycling with work
+    // enough to be killed in the middle (~0.2 s here, the process start included).
+    let mut ids = Vec::new();
+    for round in 0..3u64 {
+        for i in (0..1000u64).filter(|i| (i + round) % 5 < 3) {
+            let p = tree.join(format!("big/d{}/f{i}.php", i % 50));
+            fs::write(p, content(40, i * 10 + round + 1)).unwrap();
+        }
+        let from = tree.join(format!("moved-{round}"));
+        fs::create_dir_all(&from).unwrap();
+        for d in 0..10 {
+            Tree::new()
+                .file(format!("r{round}/x{d}/a.php"), "a")
+                .build(&from);
+        }
+        ids.push(store::snapshot(&store, &tree).slug);
+    }
+    let fresh = tmp.path().join("fresh");
+    for id in &ids {
+        check_out_only(&store, &fresh, id, 100, true);
+    }
+    let listings: std::collections::HashMap<SlugId, _> = ids
+        .iter()
+        .map(|id| (*id, read_tree(&release(&fresh, id))))
+        .collect();
+    let expected = |id: &SlugId| &listings[id];
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    drop(store);
+
+    let mut interrupted = 0;
+    for (attempt, delay_ms) in (0..360).step_by(60).enumerate() {
+        let target = tmp.path().join(format!("target-{attempt}"));
+        let store = store::open(&store_dir);
+        check_out(&store, &target, &a, 1, false);
+        check_out(&store, &target, &b, 1, false);
+        drop(store);
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "recycle_child_process"])
+            .env(
+                CHILD_ENV,
+                format!("{}\n{}\n{c}", store_dir.display(), target.display()),
+            )
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        slugstore_tests::deadline::wait_deadline(&mut child);
+        let t = Target::open(&target).unwrap();
+        let on_disk = t.releases().unwrap();
+        // Whatever is a release is whole; the live one was never touched.
+        for id in &on_disk {
+            assert_same_listing(expected(id), &read_tree(&t.release_dir(id)));
+        }
+        assert!(on_disk.contains(&b), "attempt {attempt}: {on_disk:?}");
+        if !on_disk.contains(&a) && !on_disk.contains(&c) {
+            interrupted += 1;
+        }
+        // The next checkout finishes the job (or finds it done).
+        let store = store::open(&store_dir);
+        let opts = CheckoutOptions {
+            retention: RetentionOptions {
+                keep: 1,
+                ..RetentionOptions::default()
+            },
+            ..CheckoutOptions::default()
+        };
+        checkout::checkout(&store, &target, &c, &opts, &MountsFile, &NoProgress).unwrap();
+        assert_same_listing(expected(&c), &read_tree(&t.release_dir(&c)));
+        assert_same_listing(expected(&b), &read_tree(&t.release_dir(&b)));
+        assert!(t.leftovers().unwrap().is_empty());
+        slugstore::checkout::retention::remove_tree(&target).unwrap();
+    }
+    assert!(interrupted > 0, "no kill landed during a recycling");
 }
