@@ -555,3 +555,83 @@ fn foreground_cleanup_deletes_old_releases_before_returning() {
         );
     }
 }
+
+/// On a target at its `--keep` limit, the release retention was about to remove is changed into the
+/// new one. What the application sees, through `current` and from inside the deploy hook, is the new
+/// tree: what changed, what came and what went, entry for entry the release a target that never
+/// recycles holds.
+#[test]
+fn a_release_retention_was_removing_is_recycled_into_the_next_and_the_application_sees_the_new_tree(
+) {
+    let env = Env::new();
+    // The deploy hook records what it sees of the application.
+    env.edit_app(|s| {
+        s.replace(
+            "    echo \"deployed $PLATFORM_TREE_ID\" >> var/deploy-marker.log\n",
+            "    echo \"deployed $PLATFORM_TREE_ID\" >> var/deploy-marker.log\n    \
+             echo \"$(cat app/code/version.txt) $(ls app/code/Shop | tr '\\n' ' ')\" >> var/seen.log\n",
+        )
+    });
+    for i in 0..4 {
+        fs::write(env.src().join("app/code/version.txt"), format!("v{i}")).unwrap();
+        fs::create_dir_all(env.src().join(format!("app/code/Shop/V{i}/Model"))).unwrap();
+        fs::write(
+            env.src().join(format!("app/code/Shop/V{i}/Model/Item.php")),
+            format!("<?php // {i}"),
+        )
+        .unwrap();
+        if i > 0 {
+            fs::remove_dir_all(env.src().join(format!("app/code/Shop/V{}", i - 1))).unwrap();
+        }
+        let out = env.slug(&[
+            "deploy", "src", "--target", "target", "--json", "--keep", "2",
+        ]);
+        assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+        let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let detail = phase(&record, "release")["detail"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            detail.contains("which retention was removing"),
+            i >= 2,
+            "deploy {i}: {detail}"
+        );
+        assert_eq!(
+            fs::read_to_string(env.live("app/code/version.txt")).unwrap(),
+            format!("v{i}")
+        );
+        assert!(env
+            .live(&format!("app/code/Shop/V{i}/Model/Item.php"))
+            .is_file());
+        if i > 0 {
+            assert!(!env.live(&format!("app/code/Shop/V{}", i - 1)).exists());
+        }
+        let seen = fs::read_to_string(env.live("var/seen.log")).unwrap();
+        assert!(
+            seen.lines().last().unwrap().starts_with(&format!("v{i} ")),
+            "the deploy hook saw {seen:?}"
+        );
+        assert!(
+            seen.lines().last().unwrap().contains(&format!("V{i} ")),
+            "the deploy hook saw {seen:?}"
+        );
+
+        // Entry for entry the release a checkout that never recycles writes.
+        let slug = slug_of(&record);
+        let fresh = env.root.join(format!("fresh-{i}"));
+        let out = env.slug(&[
+            "checkout",
+            &slug,
+            "--target",
+            fresh.to_str().unwrap(),
+            "--no-recycle",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let release = |t: &Path| t.join("releases").join(&slug);
+        assert_same_listing(
+            &read_tree(&release(&fresh)),
+            &read_tree(&release(&env.target())),
+        );
+    }
+}

@@ -303,10 +303,23 @@ impl Run<'_> {
             &MagentoLayout,
             self.bars,
         )?;
-        let mut detail = if c.already_present {
-            format!("release {} already on disk", slug.short(12))
-        } else {
-            format!("materialized {}", c.release.display())
+        let mut detail = match &c.materialized {
+            None => format!("release {} already on disk", slug.short(12)),
+            Some(m) => match (m.recycled, &m.recycle_failed) {
+                (Some(old), _) => format!(
+                    "materialized {} from release {}, which retention was removing ({} files kept, {} written, {} linked)",
+                    c.release.display(),
+                    old.short(12),
+                    m.files_kept,
+                    m.files_written,
+                    m.files_linked
+                ),
+                (None, Some(why)) => format!(
+                    "materialized {} (a release could not be recycled: {why})",
+                    c.release.display()
+                ),
+                (None, None) => format!("materialized {}", c.release.display()),
+            },
         };
         let fixed = relayout::repair(self.target, &c.release)?;
         if !fixed.is_empty() {
