@@ -5,6 +5,9 @@
 //! - the next build's release (1 % churn) while the previous release is on disk, so unchanged files
 //!   are hard-linked from it: what every deploy after the first does; `cp -al` and `tar -x` of the tree
 //!   are timed beside it;
+//! - the next build's release on a target at its `--keep` limit (here 1, with the previous build's
+//!   release on disk but not live): slugstore changes the release retention is about to remove into
+//!   the new one; `--no-recycle` writes a new release, linking from the old one, then deletes it;
 //! - a cold checkout: the first release on an empty target, every file written from the store;
 //! - `slug rollback --to` between two releases on disk: the switch alone, timed many times
 //!   (at least [`ROLLBACK_RUNS`]). Its row records the process's wall time and, as `switch_ms`, the
@@ -31,6 +34,10 @@ use super::{slug_part, Env};
 
 /// Scenario name: the next release while its predecessor is on disk.
 pub const WITH_PREDECESSOR: &str = "checkout (predecessor on disk, 1% churn)";
+/// Scenario name: the next release made from an older one that retention was removing.
+pub const RECYCLED: &str = "checkout (an older release recycled, 1% churn)";
+/// slugstore writing a new release and deleting the old one, as it did before recycling.
+pub const SLUG_NO_RECYCLE: &str = "slugstore (--no-recycle)";
 /// Scenario name: the first release on an empty target.
 pub const COLD: &str = "checkout (cold)";
 /// Scenario name: switching back to a release on disk.
@@ -95,6 +102,25 @@ pub fn measure(env: &Env, skipped: &mut Vec<String>) -> Result<Vec<Row>> {
     written_and_linked(&mut next_release);
     rows.push(next_release.row);
     rows.extend(peers(env, &root)?);
+    for (tool, extra) in [(SLUG, None), (SLUG_NO_RECYCLE, Some("--no-recycle"))] {
+        let mut recycled = timed(
+            RECYCLED,
+            tool,
+            env.runs,
+            |_| {
+                fresh_target()?;
+                run(&mut slug(&["checkout", first])).map(drop)
+            },
+            |_| {
+                let mut c = slug(&["--json", "checkout", next, "--keep", "1"]);
+                c.args(extra);
+                c
+            },
+        );
+        written_and_linked(&mut recycled);
+        recycled.json_figure("files_kept", "/checkout/materialized/files_kept");
+        rows.push(recycled.row);
+    }
     let mut cold = timed(
         COLD,
         SLUG,

@@ -27,6 +27,7 @@ pub const ORDER: &[&str] = &[
     push_pull::PULL,
     push_pull::CHURN,
     checkout::WITH_PREDECESSOR,
+    checkout::RECYCLED,
     checkout::COLD,
     checkout::ROLLBACK,
     diff::DIFF,
