@@ -6,7 +6,24 @@ use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::rng::Rng;
-use crate::tree::{content, make_dir, set_mtime, write_file};
+use crate::tree::{content, make_dir, set_mtime, write_file, Tree};
+
+/// A small project to change: files in nested directories, an executable, a symlink, an empty
+/// directory.
+pub fn project() -> Tree {
+    let mut t = Tree::new()
+        .file("index.php", "<?php echo 1;")
+        .exec("bin/console", "#!/bin/sh\necho hi\n")
+        .symlink("lib/current", "v1")
+        .dir("empty/dir");
+    for i in 0..40u64 {
+        t = t.file(
+            format!("src/m{}/sub{}/f{i}.php", i % 5, i % 3),
+            content(50 + i as usize * 7, i),
+        );
+    }
+    t
+}
 
 /// Every path under `root` (directories and files, not following links).
 pub fn paths(root: &Path) -> Vec<PathBuf> {

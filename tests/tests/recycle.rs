@@ -14,7 +14,7 @@ use slugstore::checkout::{
     SwitchOptions, Target,
 };
 use slugstore::{NoProgress, SlugId, Store};
-use slugstore_tests::churn::change;
+use slugstore_tests::churn::{self, change};
 use slugstore_tests::compare::{assert_same_listing, read_tree};
 use slugstore_tests::rng::Rng;
 use slugstore_tests::store;
@@ -37,23 +37,13 @@ impl ReleaseLayout for MountsFile {
     }
 }
 
+/// [`churn::project`] with its mounts declared.
 fn project() -> Tree {
-    let mut t = Tree::new()
-        .file("index.php", "<?php echo 1;")
-        .file("mounts.txt", "cache\n")
-        .exec("bin/console", "#!/bin/sh\necho hi\n")
-        .symlink("lib/current", "v1")
-        .dir("empty/dir");
-    for i in 0..40u64 {
-        t = t.file(
-            format!("src/m{}/sub{}/f{i}.php", i % 5, i % 3),
-            content(50 + i as usize * 7, i),
-        );
-    }
-    t
+    churn::project().file("mounts.txt", "cache\n")
 }
 
-/// Checks `id` out on the target at `root`, keeping `keep` releases; the release must not be on disk.
+/// Checks `id` out on the target at `root`, keeping `keep` releases, and makes it live; the release
+/// must not be on disk.
 fn check_out(
     store: &Store,
     root: &Path,
@@ -61,22 +51,9 @@ fn check_out(
     keep: usize,
     no_recycle: bool,
 ) -> slugstore::checkout::MaterializeReport {
-    let opts = CheckoutOptions {
-        // Never flushed: a flush of the whole filesystem at each first activation is not what is
-        // tested here, and costs seconds on a busy disk.
-        materialize: MaterializeOptions {
-            no_recycle,
-            no_sync: true,
-            ..MaterializeOptions::default()
-        },
-        retention: RetentionOptions {
-            keep,
-            ..RetentionOptions::default()
-        },
-    };
-    let r = checkout::checkout(store, root, id, &opts, &MountsFile, &NoProgress).unwrap();
+    let m = check_out_only(store, root, id, keep, no_recycle);
     checkout::activate(root, id, &SwitchOptions::default()).unwrap();
-    r.materialized.expect("a new release")
+    m
 }
 
 fn release(root: &Path, id: &SlugId) -> PathBuf {

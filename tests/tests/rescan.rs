@@ -10,25 +10,10 @@ use std::fs;
 use std::time::Duration;
 
 use slugstore::SnapshotOptions;
-use slugstore_tests::churn::change;
+use slugstore_tests::churn::{change, project};
 use slugstore_tests::rng::Rng;
 use slugstore_tests::store;
-use slugstore_tests::tree::{age_files, content, Tree};
-
-fn project() -> Tree {
-    let mut t = Tree::new()
-        .file("index.php", "<?php echo 1;")
-        .exec("bin/console", "#!/bin/sh\necho hi\n")
-        .symlink("lib/current", "v1")
-        .dir("empty/dir");
-    for i in 0..40u64 {
-        t = t.file(
-            format!("src/m{}/sub{}/f{i}.php", i % 5, i % 3),
-            content(50 + i as usize * 7, i),
-        );
-    }
-    t
-}
+use slugstore_tests::tree::age_files;
 
 #[test]
 fn a_rescan_gives_the_slug_of_a_full_read_after_any_change_set() {

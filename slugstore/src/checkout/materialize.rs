@@ -135,18 +135,31 @@ pub fn materialize(
         &tmp,
         bars,
     );
-    let mut report = match result {
+    let mut report = publish(target, id, &tmp, result, started)?;
+    report.predecessor = source.map(|s| s.slug);
+    Ok(report)
+}
+
+/// Publishes the release of `id` built in `tmp` as `releases/<id>` once `built` succeeded (deleting
+/// `tmp` when it failed), and completes its report.
+pub(super) fn publish(
+    target: &Target,
+    id: &SlugId,
+    tmp: &Path,
+    built: Result<MaterializeReport>,
+    started: std::time::Instant,
+) -> Result<MaterializeReport> {
+    let mut report = match built {
         Ok(r) => r,
         Err(e) => {
-            let _ = remove_tree(&tmp);
+            let _ = remove_tree(tmp);
             return Err(e);
         }
     };
     let dest = target.release_dir(id);
-    fs::rename(&tmp, &dest).at(&dest)?;
+    fs::rename(tmp, &dest).at(&dest)?;
     fsutil::sync_dir(&target.releases_dir())?;
     report.slug = Some(*id);
-    report.predecessor = source.map(|s| s.slug);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use super::layout::ReleaseLayout;
 use super::link_source::{predecessor, read_mounts, LinkSource};
 use super::materialize::MaterializeReport;
-use super::materialize::{place_file, read_only, read_only_at_once, tmp_dir, Counters};
+use super::materialize::{place_file, publish, read_only, read_only_at_once, tmp_dir, Counters};
 use super::mounts::Mounts;
 use super::target::Target;
 use crate::error::{Error, IoResultExt, Result};
@@ -70,19 +70,8 @@ pub(super) fn recycle(
     state.releases.remove(old);
     target.save_state(&state)?;
     let result = rebuild(store, target, old, id, recorded, layout, &tmp, bars);
-    let mut report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = remove_tree(&tmp);
-            return Err(e);
-        }
-    };
-    let dest = target.release_dir(id);
-    fs::rename(&tmp, &dest).at(&dest)?;
-    fsutil::sync_dir(&target.releases_dir())?;
-    report.slug = Some(*id);
+    let mut report = publish(target, id, &tmp, result, started)?;
     report.recycled = Some(*old);
-    report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
