@@ -18,7 +18,7 @@ pub mod layout;
 mod link_source;
 pub mod materialize;
 pub mod mounts;
-mod recycle;
+pub mod recycle;
 pub mod retention;
 pub mod rollback;
 pub mod switch;
