@@ -19,8 +19,8 @@
 //! The target ends as a fresh checkout followed by retention would leave it: the same releases on
 //! disk, each holding its slug. A recycled release is trusted as the release a checkout links from is
 //! ([`materialize`](super::materialize)): releases are read-only, and what is on disk is what its
-//! manifest says. It is recycled only when its mounts (recorded when it was written) are those it is read with now, so
-//! that no path of the difference crosses a mount link. Recycling killed half way leaves a `.tmp-*`
+//! manifest says. It is recycled only when its mounts (recorded when it was written) are those it is
+//! read with now, so that no path of the difference crosses a mount link. Recycling killed half way leaves a `.tmp-*`
 //! directory, which the next command on the target deletes; the old release is then gone, as the
 //! retention would have left it. Recycling that fails is cleaned up the same way, and the checkout
 //! writes a new release instead.
