@@ -246,7 +246,13 @@ fn a_killed_recycling_leaves_no_release_that_is_not_whole() {
     drop(store);
 
     let mut interrupted = 0;
-    for (attempt, delay_ms) in (0..360).step_by(60).enumerate() {
+    // Kills later and later, until one lands after the recycling ended: the whole window is covered
+    // however slow the machine is.
+    let mut finished = false;
+    for (attempt, delay_ms) in (0..6000).step_by(40).enumerate() {
+        if finished {
+            break;
+        }
         let target = tmp.path().join(format!("target-{attempt}"));
         let store = store::open(&store_dir);
         check_out(&store, &target, &a, 1, false);
@@ -274,6 +280,7 @@ fn a_killed_recycling_leaves_no_release_that_is_not_whole() {
         if !on_disk.contains(&a) && !on_disk.contains(&c) {
             interrupted += 1;
         }
+        finished = on_disk.contains(&c);
         // The next checkout finishes the job (or finds it done).
         let store = store::open(&store_dir);
         let opts = CheckoutOptions {
@@ -289,5 +296,6 @@ fn a_killed_recycling_leaves_no_release_that_is_not_whole() {
         assert!(t.leftovers().unwrap().is_empty());
         slugstore::checkout::retention::remove_tree(&target).unwrap();
     }
+    assert!(finished, "no recycling finished before its kill");
     assert!(interrupted > 0, "no kill landed during a recycling");
 }
