@@ -25,7 +25,7 @@ pub struct Global {
     pub quiet: bool,
     /// Wait at most this many seconds for another slug process to release the store (default: as long
     /// as it runs; a process that dies releases the store at once).
-    #[arg(long, global = true, value_name = "SECONDS", value_parser = slugstore::compress::parse_seconds)]
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = slugstore::units::parse_seconds)]
     pub lock_timeout: Option<Duration>,
     /// How new file contents are stored: a zstd level from -7 to 19 (default 3), or `off`. Lower
     /// levels write faster and store more; on the benchmark tree (555 MB of new content) level 3

@@ -78,6 +78,7 @@ pub(crate) mod scan;
 pub mod slug;
 pub mod snapshot;
 pub mod store;
+pub mod units;
 pub mod verify;
 pub mod watch;
 

@@ -36,7 +36,7 @@ pub struct PruneOptions {
     #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
     pub keep_last: Option<usize>,
     /// Keep slugs created within this long, e.g. `30days`, `12h`.
-    #[cfg_attr(feature = "clap", arg(long, value_name = "DURATION", value_parser = parse_duration))]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration))]
     #[serde(serialize_with = "secs")]
     pub keep_within: Option<Duration>,
     /// Consider only slugs this ref has pointed at (newest = most recently set); others are kept.
@@ -49,12 +49,12 @@ pub struct PruneOptions {
     #[cfg_attr(feature = "clap", arg(long))]
     pub dry_run: bool,
     /// Evict build-cache entries not used within this long, e.g. `14days`.
-    #[cfg_attr(feature = "clap", arg(long, value_name = "DURATION", value_parser = parse_duration))]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration))]
     #[serde(serialize_with = "secs")]
     pub cache_max_age: Option<Duration>,
     /// Evict the least recently used build-cache entries until their outputs take at most this
     /// much, e.g. `20GiB`.
-    #[cfg_attr(feature = "clap", arg(long, value_name = "SIZE", value_parser = crate::cache::evict::parse_size))]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "SIZE", value_parser = crate::units::parse_size))]
     pub cache_max_size: Option<u64>,
     /// Refs to delete in the same batch as the pruned slugs (their history stays); the slugs they named
     /// are then protected by nothing but the policy. An embedder's own retention decides them (the
@@ -75,11 +75,6 @@ pub struct DroppedRef {
 
 fn secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> std::result::Result<S::Ok, S::Error> {
     d.map(|d| d.as_secs()).serialize(s)
-}
-
-/// Parses `30days`, `12h`, `2weeks` (humantime syntax).
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e}"))
 }
 
 /// What a prune did (or would do, with `dry_run`).

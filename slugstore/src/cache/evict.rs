@@ -158,33 +158,3 @@ pub fn protected(store: &Store, evicted: &[EntrySummary]) -> Result<Vec<(SlugId,
 pub fn live_slugs(store: &Store) -> Result<Vec<SlugId>> {
     Ok(record::all(store)?.into_iter().map(|r| r.slug).collect())
 }
-
-/// Parses a size: a number with an optional unit (`B`, `K`/`KB`/`KiB`, `M`, `G`, `T`; all powers
-/// of 1024).
-pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        "t" | "tb" | "tib" => 40,
-        _ => return Err(format!("`{s}`: unknown unit")),
-    };
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("`{s}` is too large"))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes() {
-        assert_eq!(super::parse_size("10GiB"), Ok(10 << 30));
-        assert_eq!(super::parse_size("512"), Ok(512));
-        assert_eq!(super::parse_size("3 M"), Ok(3 << 20));
-        assert!(super::parse_size("x").is_err());
-    }
-}

@@ -26,7 +26,7 @@ pub mod select;
 
 pub use cache::{Compacted, DirGzCache, GzCache};
 pub use gzip::Level;
-pub use run::{compress_static, compress_static_reusing, parse_seconds, CompressOptions, Report};
+pub use run::{compress_static, compress_static_reusing, CompressOptions, Report};
 pub use select::{select, Asset};
 
 use std::path::{Path, PathBuf};

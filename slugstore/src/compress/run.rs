@@ -48,26 +48,13 @@ pub struct CompressOptions {
     #[cfg_attr(feature = "clap", arg(long, value_name = "N", default_value_t = Level::BUILD_DEFAULT))]
     pub level: Level,
     /// Stop starting new files after this many seconds; the files done so far are kept.
-    #[cfg_attr(feature = "clap", arg(long, value_name = "SECS", value_parser = parse_seconds))]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "SECS", value_parser = crate::units::parse_seconds))]
     pub timeout: Option<Duration>,
 }
 
 impl CompressOptions {
     /// The platform's timeout when `SCD_COMPRESSION_TIMEOUT` is not set.
     pub const PLATFORM_TIMEOUT: Duration = Duration::from_secs(600);
-}
-
-/// Parses a timeout given in (possibly fractional) seconds.
-pub fn parse_seconds(s: &str) -> Result<Duration> {
-    s.trim()
-        .parse::<f64>()
-        .ok()
-        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
-        .ok_or_else(|| Error::BadValue {
-            what: "timeout".into(),
-            value: format!("`{s}`"),
-            why: "not a number of seconds".into(),
-        })
 }
 
 /// What a run did. Every selected asset is counted in exactly one of `compressed`, `from_cache`,
@@ -403,21 +390,6 @@ fn has_bytes(path: &Path, expected: &[u8]) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timeouts_parse_as_seconds() {
-        assert_eq!(parse_seconds("600").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_seconds("0.5").unwrap(), Duration::from_millis(500));
-        assert!(parse_seconds("-1").unwrap_err().to_string().contains("-1"));
-        assert!(parse_seconds("soon")
-            .unwrap_err()
-            .to_string()
-            .contains("soon"));
-        // What `f64` parses but no `Duration` holds (these once panicked in `--lock-timeout`).
-        for bad in ["inf", "NaN", "1e300"] {
-            assert!(parse_seconds(bad).unwrap_err().to_string().contains(bad));
-        }
-    }
 
     #[test]
     fn gz_path_appends_to_non_utf8_names() {
