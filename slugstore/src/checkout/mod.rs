@@ -143,9 +143,10 @@ fn write_release(
     bars: &dyn ProgressBars,
 ) -> Result<MaterializeReport> {
     let m = &opts.materialize;
-    let recyclable = match m.no_link || m.no_recycle {
-        true => None,
-        false => retention::recyclable(target, &opts.retention, id)?,
+    let recyclable = if m.no_link || m.no_recycle {
+        None
+    } else {
+        retention::recyclable(target, &opts.retention, id)?
     };
     let Some(old) = recyclable else {
         return materialize::materialize(store, target, id, m, layout, bars);

@@ -227,6 +227,6 @@ fn check_inside_shared(target: &Target, storage: &Path) -> Result<()> {
 }
 
 /// True when `path` lies strictly under directory `dir`.
-fn under(path: &[u8], dir: &[u8]) -> bool {
+pub(super) fn under(path: &[u8], dir: &[u8]) -> bool {
     path.len() > dir.len() && path.starts_with(dir) && path[dir.len()] == b'/'
 }

@@ -36,7 +36,7 @@ use super::layout::ReleaseLayout;
 use super::link_source::{predecessor, read_mounts, LinkSource};
 use super::materialize::MaterializeReport;
 use super::materialize::{place_file, publish, read_only, read_only_at_once, tmp_dir, Counters};
-use super::mounts::Mounts;
+use super::mounts::{under, Mounts};
 use super::target::Target;
 use crate::error::{Error, IoResultExt, Result};
 use crate::fsutil::dir::{Dir, Kind};
@@ -57,17 +57,12 @@ pub(super) fn recycle(
     bars: &dyn ProgressBars,
 ) -> Result<MaterializeReport> {
     let started = std::time::Instant::now();
-    let recorded = target
-        .state()?
-        .releases
-        .get(old)
-        .and_then(|r| r.mounts.clone());
+    let mut state = target.state()?;
+    let recorded = state.releases.remove(old).and_then(|r| r.mounts);
     let tmp = tmp_dir(target, id);
     let from = target.release_dir(old);
     fs::rename(&from, &tmp).at(&from)?;
     fsutil::sync_dir(&target.releases_dir())?;
-    let mut state = target.state()?;
-    state.releases.remove(old);
     target.save_state(&state)?;
     let result = rebuild(store, target, old, id, recorded, layout, &tmp, bars);
     let mut report = publish(target, id, &tmp, result, started)?;
@@ -129,11 +124,6 @@ impl<'a> Difference<'a> {
             }
         }
     }
-}
-
-/// True when `path` lies under directory `dir`.
-fn under(path: &[u8], dir: &[u8]) -> bool {
-    path.len() > dir.len() && path.starts_with(dir) && path[dir.len()] == b'/'
 }
 
 /// The parent directory of `path` (`b""` for the release root).

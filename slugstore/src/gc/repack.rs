@@ -80,23 +80,31 @@ pub(crate) fn move_verified(
     id: &ObjectId,
     compress: bool,
 ) -> Result<Option<String>> {
-    if let Err(e) = store.verify_object(id) {
-        return Ok(Some(e.to_string()));
-    }
-    let loc = store.locate(id)?;
+    let loc = match store.locate(id) {
+        Ok(loc) => loc,
+        Err(e) => return Ok(Some(e.to_string())),
+    };
     if loc.stored_len > IN_MEMORY_LIMIT {
         // Never held whole (and never compressed: only small raw objects are, see `compressible`).
+        if let Err(e) = store.verify_object(id) {
+            return Ok(Some(e.to_string()));
+        }
         store.with_stored_reader(id, &loc, |stored| {
             writer.add_relocated_stream(*id, loc.codec, loc.raw_len, stored)
         })??;
         return Ok(None);
     }
-    store.with_stored(id, |loc, bytes| {
-        if compress {
+    // One read: the bytes copied are the bytes checked. A failed check is the object's problem; a
+    // failed write is the gc's error.
+    let copied = store.with_verified_stored(id, &loc, |bytes| {
+        Ok(if compress {
             writer.add_relocated_compressing(*id, bytes)
         } else {
             writer.add_relocated(*id, loc.codec, loc.raw_len, bytes)
-        }
-    })??;
-    Ok(None)
+        })
+    });
+    match copied {
+        Ok(appended) => appended.map(|_| None),
+        Err(e) => Ok(Some(e.to_string())),
+    }
 }

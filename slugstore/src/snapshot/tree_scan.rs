@@ -313,22 +313,17 @@ const HASH_BLOCK: usize = 4 << 20;
 /// at a time.
 fn hash_large(file: &mut File) -> std::io::Result<(ObjectId, u64)> {
     let mut hasher = blake3::Hasher::new();
-    let mut block = vec![0u8; HASH_BLOCK];
+    let mut block = Vec::with_capacity(HASH_BLOCK);
     let mut len = 0u64;
     loop {
-        let mut filled = 0;
-        while filled < block.len() {
-            match file.read(&mut block[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if filled == 0 {
+        block.clear();
+        file.by_ref()
+            .take(HASH_BLOCK as u64)
+            .read_to_end(&mut block)?;
+        if block.is_empty() {
             return Ok((ObjectId::from(hasher.finalize()), len));
         }
-        hasher.update_rayon(&block[..filled]);
-        len += filled as u64;
+        hasher.update_rayon(&block);
+        len += block.len() as u64;
     }
 }
